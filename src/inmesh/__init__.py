@@ -1,0 +1,30 @@
+"""inmesh: a service mesh inside the application process, configured in Istio's language.
+
+    import inmesh
+
+    mesh = inmesh.Mesh(service="productpage", config=["mesh.yaml"])
+    async with mesh, mesh.client() as client:
+        r = await client.get("http://reviews:9080/reviews/1")
+"""
+
+from __future__ import annotations
+
+from ._errors import ConfigError, ConfigProblem, InmeshError, MeshStateError
+from ._flags import FLAGS_HEADER
+from ._mesh import Mesh
+from .config import load_config
+from .telemetry import RecordHook, RequestRecord
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FLAGS_HEADER",
+    "ConfigError",
+    "ConfigProblem",
+    "InmeshError",
+    "Mesh",
+    "MeshStateError",
+    "RecordHook",
+    "RequestRecord",
+    "load_config",
+]

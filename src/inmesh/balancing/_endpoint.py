@@ -1,0 +1,28 @@
+"""An endpoint: one address a destination service can be reached at."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One workload instance of a service, on one port.
+
+    ``locality`` is Istio's ``region/zone/subzone`` (any suffix may be empty);
+    ``weight`` is the WorkloadEntry weight (relative, >= 1).
+    """
+
+    address: str
+    port: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+    locality: str = ""
+    weight: int = 1
+    service_account: str | None = None
+    network: str = ""
+
+    @property
+    def key(self) -> str:
+        """``address:port``: the identity of the endpoint across snapshots."""
+        return f"{self.address}:{self.port}"

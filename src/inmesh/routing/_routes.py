@@ -1,0 +1,176 @@
+"""Compiled VirtualService HTTP routes: match, destinations, rewrite, redirect, headers.
+
+Istio's rules: the first route whose match holds wins (a route with no ``match`` matches
+everything); destinations are chosen by relative weight (0 gets nothing; one destination
+without a weight gets everything).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..balancing import WeightedChoice
+from ._headers import HeaderRules
+from ._hosts import to_fqdn
+from ._match import Matcher, SourceInfo, compile_match
+from ._request import RequestView
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDestination:
+    """One ``HTTPRouteDestination``: a host (canonical), optional subset and port."""
+
+    host: str
+    subset: str | None
+    port: int | None
+    headers: HeaderRules | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """``HTTPRewrite``: path prefix (or whole path) replacement, regex rewrite, authority."""
+
+    uri: str | None
+    regex: re.Pattern[str] | None
+    regex_sub: str
+    authority: str | None
+
+    def path(self, path: str, matched: Matcher | None) -> str:
+        """The rewritten path. Istio translates ``rewrite.uri`` to Envoy's prefix_rewrite:
+        it replaces the prefix that matched, the whole path after an exact or regex match,
+        and the implicit ``/`` prefix of a route with no uri match."""
+        if self.regex is not None:
+            # Envoy's regex_rewrite substitutes every match; RE2's \1 is Python's \1.
+            return self.regex.sub(self.regex_sub, path)
+        if self.uri is None:
+            return path
+        kind = matched.uri_kind if matched is not None else None
+        if kind == "prefix" and matched is not None and matched.uri_prefix is not None:
+            return self.uri + path[len(matched.uri_prefix):]
+        if kind in ("exact", "regex"):
+            return self.uri
+        return self.uri + path[1:] if path.startswith("/") else self.uri + path
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """``HTTPRedirect``: Envoy answers the redirect itself (301 unless redirectCode says)."""
+
+    uri: str | None
+    authority: str | None
+    port: int | None
+    derive_port: str | None
+    scheme: str | None
+    code: int
+
+    def location(self, req: RequestView, query: str) -> str:
+        """The ``Location`` URL. Envoy swaps each part the redirect sets (scheme, host,
+        port, path) and keeps the rest; a changed scheme or host drops the original port
+        unless ``port`` or ``derivePort: FROM_REQUEST_PORT`` asks for one."""
+        scheme = self.scheme or req.scheme
+        port: int | None = self.port
+        if port is None and self.derive_port == "FROM_REQUEST_PORT":
+            port = req.port
+        if port is None and self.authority is None and self.scheme is None:
+            port = req.port  # only the path changes: keep the request's port
+        authority = self.authority or req.host
+        if port is not None and port != (443 if scheme == "https" else 80):
+            authority = f"{authority}:{port}"
+        path = self.uri if self.uri is not None else req.path
+        if query and "?" not in path:
+            path = f"{path}?{query}"
+        return f"{scheme}://{authority}{path}"
+
+
+class Route:
+    """One compiled ``HTTPRoute``. ``spec`` keeps the Istio model for the resilience tier
+    (timeout, retries, fault, mirror)."""
+
+    __slots__ = ("_choice", "destinations", "headers", "matchers", "name", "redirect",
+                 "rewrite", "spec", "vs_name")
+
+    def __init__(self, spec: Any, *, vs_namespace: str, vs_name: str, source: SourceInfo,
+                 index: int) -> None:
+        self.spec = spec
+        self.vs_name = vs_name
+        self.name: str = spec.name or f"{vs_name}.{vs_namespace}.{index}"
+        matchers: list[Matcher] = []
+        for m in spec.match or ():
+            cm = compile_match(m, source)
+            if cm is not None:
+                matchers.append(cm)
+        self.matchers: tuple[Matcher, ...] | None = tuple(matchers) if spec.match else None
+        self.destinations = tuple(
+            RouteDestination(
+                host=to_fqdn(d.destination.host, vs_namespace),
+                subset=d.destination.subset or None,
+                port=d.destination.port.number if d.destination.port is not None else None,
+                headers=HeaderRules.of(d.headers),
+            )
+            for d in spec.route or ()
+        )
+        weights = [d.weight for d in spec.route or ()]
+        if len(weights) == 1 and weights[0] is None:
+            weights = [100]  # Istio: a single destination with no weight gets everything
+        self._choice = WeightedChoice([w or 0 for w in weights]) if weights else None
+        self.headers = HeaderRules.of(spec.headers)
+        rw = spec.rewrite
+        self.rewrite: Rewrite | None = None
+        if rw is not None:
+            rr = rw.uri_regex_rewrite
+            self.rewrite = Rewrite(
+                uri=rw.uri,
+                regex=re.compile(rr.match) if rr is not None else None,
+                regex_sub=_re2_sub(rr.rewrite) if rr is not None else "",
+                authority=rw.authority,
+            )
+        rd = spec.redirect
+        self.redirect: Redirect | None = None
+        if rd is not None:
+            self.redirect = Redirect(
+                uri=rd.uri,
+                authority=rd.authority,
+                port=rd.port,
+                derive_port=rd.derive_port,
+                scheme=rd.scheme,
+                code=rd.redirect_code or 301,
+            )
+
+    @property
+    def unreachable(self) -> bool:
+        """True when every match block was dropped for this client (sourceLabels etc.)."""
+        return self.matchers == ()
+
+    def match(self, req: RequestView) -> tuple[bool, Matcher | None]:
+        """Whether the route takes ``req``, and the match block that took it."""
+        ms = self.matchers
+        if ms is None:
+            return True, None
+        for m in ms:
+            if m(req):
+                return True, m
+        return False, None
+
+    def choose(self) -> RouteDestination | None:
+        """A destination by weight, or None when every weight is zero."""
+        if self._choice is None:
+            return None
+        i = self._choice.choose()
+        return None if i is None else self.destinations[i]
+
+
+def _re2_sub(rewrite: str) -> str:
+    r"""RE2 substitution (``\1``) to Python's (``\g<1>``), so ``\10`` stays unambiguous."""
+    return re.sub(r"\\(\d)", r"\\g<\1>", rewrite)
+
+
+def compile_http_routes(vs: Any, source: SourceInfo) -> tuple[Route, ...]:
+    """The routes of one VirtualService that can apply to ``source``, in order."""
+    out = []
+    for i, spec in enumerate(vs.spec.http or ()):
+        r = Route(spec, vs_namespace=vs.namespace, vs_name=vs.name, source=source, index=i)
+        if not r.unreachable:
+            out.append(r)
+    return tuple(out)

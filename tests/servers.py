@@ -1,0 +1,116 @@
+"""Real HTTP servers for integration tests: uvicorn on 127.0.0.1, ephemeral ports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+Scope = dict[str, Any]
+
+
+def echo_app(name: str, version: str) -> Any:
+    """An ASGI app answering every request with JSON describing it and who answered."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            key = k.decode("latin-1")
+            headers[key] = (headers[key] + "," if key in headers else "") + v.decode("latin-1")
+        payload = {
+            "service": name,
+            "version": version,
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope["query_string"].decode("latin-1"),
+            "headers": headers,
+            "body": body.decode("latin-1"),
+        }
+        out = json.dumps(payload).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"x-version", version.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": out})
+
+    return app
+
+
+@dataclass
+class RunningServer:
+    """A uvicorn server running in a background thread."""
+
+    port: int
+    server: uvicorn.Server
+    thread: threading.Thread
+    host: str = "127.0.0.1"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_server(app: Any, **config: Any) -> RunningServer:
+    """Start ``app`` under uvicorn on 127.0.0.1 with an ephemeral port; return once it serves."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    cfg = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **config)
+    server = uvicorn.Server(cfg)
+
+    def run() -> None:
+        asyncio.run(server.serve(sockets=[sock]))
+
+    thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = 100
+    while not server.started and deadline:
+        threading.Event().wait(0.05)
+        deadline -= 1
+    if not server.started:
+        raise RuntimeError(f"server on port {port} did not start")
+    return RunningServer(port=port, server=server, thread=thread)
+
+
+@contextmanager
+def servers(*specs: tuple[str, str]) -> Iterator[list[RunningServer]]:
+    """Run one echo server per ``(service, version)`` for the duration of the block."""
+    running = [start_server(echo_app(name, version)) for name, version in specs]
+    try:
+        yield running
+    finally:
+        for s in running:
+            s.stop()
