@@ -20,8 +20,13 @@ BODY = b'{"ok": true}'
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": BODY})
 
 
@@ -30,11 +35,13 @@ def main() -> None:
     socks = []
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited when accepted
         s.bind(("127.0.0.1", 0))
         socks.append(s)
     print(" ".join(str(s.getsockname()[1]) for s in socks), flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error", access_log=False,
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="error", access_log=False, lifespan="off")
+    )
 
     def watch_stdin() -> None:
         sys.stdin.read()

@@ -30,33 +30,65 @@ HERE = Path(__file__).resolve().parent
 
 def mesh_config(ports: list[int]) -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = [
-        {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
-         "metadata": {"name": "bench"},
-         "spec": {"hosts": ["bench.default.svc.cluster.local"], "location": "MESH_INTERNAL",
-                  "resolution": "STATIC",
-                  "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
-                  "workloadSelector": {"labels": {"app": "bench"}}}},
-        {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-         "metadata": {"name": "bench"},
-         "spec": {"host": "bench",
-                  "trafficPolicy": {"loadBalancer": {"simple": "LEAST_REQUEST"}},
-                  "subsets": [{"name": "v1", "labels": {"version": "v1"}},
-                              {"name": "v2", "labels": {"version": "v2"}}]}},
-        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-         "metadata": {"name": "bench"},
-         "spec": {"hosts": ["bench"],
-                  "http": [
-                      {"match": [{"headers": {"end-user": {"exact": "jason"}}}],
-                       "route": [{"destination": {"host": "bench", "subset": "v2"}}]},
-                      {"route": [{"destination": {"host": "bench", "subset": "v1"}, "weight": 90},
-                                 {"destination": {"host": "bench", "subset": "v2"}, "weight": 10}]},
-                  ]}},
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": "bench"},
+            "spec": {
+                "hosts": ["bench.default.svc.cluster.local"],
+                "location": "MESH_INTERNAL",
+                "resolution": "STATIC",
+                "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+                "workloadSelector": {"labels": {"app": "bench"}},
+            },
+        },
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "DestinationRule",
+            "metadata": {"name": "bench"},
+            "spec": {
+                "host": "bench",
+                "trafficPolicy": {"loadBalancer": {"simple": "LEAST_REQUEST"}},
+                "subsets": [
+                    {"name": "v1", "labels": {"version": "v1"}},
+                    {"name": "v2", "labels": {"version": "v2"}},
+                ],
+            },
+        },
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "metadata": {"name": "bench"},
+            "spec": {
+                "hosts": ["bench"],
+                "http": [
+                    {
+                        "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+                        "route": [{"destination": {"host": "bench", "subset": "v2"}}],
+                    },
+                    {
+                        "route": [
+                            {"destination": {"host": "bench", "subset": "v1"}, "weight": 90},
+                            {"destination": {"host": "bench", "subset": "v2"}, "weight": 10},
+                        ]
+                    },
+                ],
+            },
+        },
     ]
     for i, port in enumerate(ports):
-        docs.append({"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
-                     "metadata": {"name": f"bench-{i}"},
-                     "spec": {"address": "127.0.0.1", "ports": {"http": port},
-                              "labels": {"app": "bench", "version": "v1" if i < 3 else "v2"}}})
+        docs.append(
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "WorkloadEntry",
+                "metadata": {"name": f"bench-{i}"},
+                "spec": {
+                    "address": "127.0.0.1",
+                    "ports": {"http": port},
+                    "labels": {"app": "bench", "version": "v1" if i < 3 else "v2"},
+                },
+            }
+        )
     return docs
 
 
@@ -81,8 +113,12 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def run(requests: int, rounds: int) -> int:
-    server = subprocess.Popen([sys.executable, str(HERE / "_server.py"), "4"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "_server.py"), "4"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None
         ports = [int(p) for p in server.stdout.readline().split()]
@@ -107,8 +143,11 @@ async def run(requests: int, rounds: int) -> int:
     rows = [
         ("p50 latency (us)", pct(raw_lat, 0.5) * 1e6, pct(mesh_lat, 0.5) * 1e6),
         ("p99 latency (us)", pct(raw_lat, 0.99) * 1e6, pct(mesh_lat, 0.99) * 1e6),
-        ("client CPU/request (us)", statistics.median(raw_cpu) * 1e6,
-         statistics.median(mesh_cpu) * 1e6),
+        (
+            "client CPU/request (us)",
+            statistics.median(raw_cpu) * 1e6,
+            statistics.median(mesh_cpu) * 1e6,
+        ),
     ]
     print(f"{requests} requests x {rounds} rounds, sequential, async client, loopback")
     print(f"{'':26s}{'raw httpx':>12s}{'inmesh':>12s}{'ratio':>8s}")

@@ -1,10 +1,10 @@
 """inmesh: a service mesh inside the application process, configured in Istio's language.
 
-    import inmesh
+import inmesh
 
-    mesh = inmesh.Mesh(service="productpage", config=["mesh.yaml"])
-    async with mesh, mesh.client() as client:
-        r = await client.get("http://reviews:9080/reviews/1")
+mesh = inmesh.Mesh(service="productpage", config=["mesh.yaml"])
+async with mesh, mesh.client() as client:
+    r = await client.get("http://reviews:9080/reviews/1")
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "canary"
 
 def _listening_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     sock.set_inheritable(True)
@@ -37,9 +38,20 @@ def _service(version: str) -> Iterator[int]:
     port: int = sock.getsockname()[1]
     env = {**os.environ, "VERSION": version, "SERVICE": "reviews"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--fd", str(sock.fileno()), "--log-level", "warning",
-         "--app-dir", str(EXAMPLES), "app:app"],
-        pass_fds=(sock.fileno(),), env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--fd",
+            str(sock.fileno()),
+            "--log-level",
+            "warning",
+            "--app-dir",
+            str(EXAMPLES),
+            "app:app",
+        ],
+        pass_fds=(sock.fileno(),),
+        env=env,
     )
     sock.close()
     try:
@@ -104,9 +116,10 @@ def run(requests: int = 2000) -> int:
         ports = {"v1": p1, "v2": p2}
         _wait_ready(ports)
         routing = load_config(EXAMPLES / "reviews-90-10.yaml")
-        mesh = Mesh(service="productpage", labels={"version": "v1"},
-                    config=[*routing, *_workloads(ports)])
-        print("inmesh demo: reviews v1 on 127.0.0.1:%d, v2 on 127.0.0.1:%d" % (p1, p2))
+        mesh = Mesh(
+            service="productpage", labels={"version": "v1"}, config=[*routing, *_workloads(ports)]
+        )
+        print(f"inmesh demo: reviews v1 on 127.0.0.1:{p1}, v2 on 127.0.0.1:{p2}")
         print("applied examples/canary/reviews-90-10.yaml (VirtualService reviews: v1 90, v2 10)")
         counts: Counter[str] = Counter()
         started = time.perf_counter()

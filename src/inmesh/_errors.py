@@ -50,7 +50,9 @@ class ConfigProblem:
     def __str__(self) -> str:
         where: list[str] = []
         if self.file is not None:
-            where.append(self.file if self.document is None else f"{self.file} (document {self.document})")
+            where.append(
+                self.file if self.document is None else f"{self.file} (document {self.document})"
+            )
         if self.resource is not None:
             where.append(self.resource)
         if self.field:

@@ -27,16 +27,20 @@ NO_HEALTHY_UPSTREAM = LocalReply(503, "no healthy upstream", "UH")
 NO_ROUTE = LocalReply(404, "", "NR")
 NO_CLUSTER = LocalReply(503, "", "NC")
 UPSTREAM_CONNECT_FAILURE = LocalReply(
-    503, "upstream connect error or disconnect/reset before headers. reset reason: "
-    "connection failure", "UF"
+    503,
+    "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+    "UF",
 )
 UPSTREAM_RESET = LocalReply(
-    503, "upstream connect error or disconnect/reset before headers. reset reason: "
-    "connection termination", "UC"
+    503,
+    "upstream connect error or disconnect/reset before headers. reset reason: "
+    "connection termination",
+    "UC",
 )
 UPSTREAM_TIMEOUT = LocalReply(504, "upstream request timeout", "UT")
-UPSTREAM_OVERFLOW = LocalReply(503, "upstream connect error or disconnect/reset before "
-                               "headers. reset reason: overflow", "UO")
+UPSTREAM_OVERFLOW = LocalReply(
+    503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO"
+)
 # Istio's REGISTRY_ONLY outbound policy sends unknown hosts to the BlackHoleCluster: Envoy
 # answers 502 with no body and flag NR ("BlackHoleCluster" is the cluster name in telemetry).
 BLACKHOLE = LocalReply(502, "", "NR")

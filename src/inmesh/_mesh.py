@@ -56,7 +56,7 @@ class Mesh:
         config: ConfigSource = None,
         locality: str = "",
         address: str = "127.0.0.1",
-        outbound_policy: Literal["ALLOW_ANY", "REGISTRY_ONLY"] = OUTBOUND_ALLOW_ANY,
+        outbound_policy: Literal["ALLOW_ANY", "REGISTRY_ONLY"] = "ALLOW_ANY",
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -65,8 +65,13 @@ class Mesh:
         self.service = service
         self.namespace = namespace
         self.labels: dict[str, str] = dict(labels or {})
-        self.identity = ClientIdentity(service=service, namespace=namespace,
-                                       labels=self.labels, locality=locality, address=address)
+        self.identity = ClientIdentity(
+            service=service,
+            namespace=namespace,
+            labels=self.labels,
+            locality=locality,
+            address=address,
+        )
         self.outbound_policy = outbound_policy
         self.active = ActiveRequests()
         self.hooks: tuple[RecordHook, ...] = ()
@@ -79,8 +84,13 @@ class Mesh:
     def _compile(self, resources: list[Any]) -> Snapshot:
         check_supported(resources)
         self._revision += 1
-        return Snapshot(resources, self.identity, active=self.active,
-                        outbound_policy=self.outbound_policy, revision=self._revision)
+        return Snapshot(
+            resources,
+            self.identity,
+            active=self.active,
+            outbound_policy=self.outbound_policy,
+            revision=self._revision,
+        )
 
     def apply(self, resources: Iterable[Resource] | Iterable[Mapping[str, Any]]) -> None:
         """Replace the whole configuration with ``resources``, atomically."""
@@ -136,13 +146,21 @@ class Mesh:
     async def __aenter__(self) -> Mesh:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         return None
 
     def __enter__(self) -> Mesh:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         return None

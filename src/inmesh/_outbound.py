@@ -21,7 +21,8 @@ import httpx
 from ._flags import FLAGS_HEADER, NO_HEALTHY_UPSTREAM, LocalReply
 from .balancing import Endpoint
 from .routing import Forward, Passthrough, Redirect, Reply, RequestView, Snapshot
-from .routing._headers import HeaderSource, apply_edits
+from .routing._headers import apply_edits
+from .routing._request import HeaderSource
 from .security._upstream_tls import UpstreamTLS
 from .telemetry import RequestRecord
 
@@ -95,25 +96,51 @@ class Outbound:
         if isinstance(d, Forward):
             return self._forward(request, view, d, start)
         if isinstance(d, Passthrough):
-            return self._exchange(request, view, host=view.host, port=view.port, tls=None,
-                                  raw_path=request.url.raw_path, destination=view.host,
-                                  subset="", cluster=PASSTHROUGH_CLUSTER, route="",
-                                  edits=(), set_cookie=None, start=start, counted=False)
+            return self._exchange(
+                request,
+                view,
+                host=view.host,
+                port=view.port,
+                tls=None,
+                raw_path=request.url.raw_path,
+                destination=view.host,
+                subset="",
+                cluster=PASSTHROUGH_CLUSTER,
+                route="",
+                edits=(),
+                set_cookie=None,
+                start=start,
+                counted=False,
+            )
         if isinstance(d, Redirect):
             resp = httpx.Response(d.status, headers={"location": d.location, "server": "envoy"})
-            self.record_local(request, view, resp.status_code, "", start,
-                              destination=d.service.host if d.service else view.host,
-                              route=d.route.name)
+            self.record_local(
+                request,
+                view,
+                resp.status_code,
+                "",
+                start,
+                destination=d.service.host if d.service else view.host,
+                route=d.route.name,
+            )
             return resp
         assert isinstance(d, Reply)
         resp = local_response(d.reply)
-        self.record_local(request, view, d.reply.status, d.reply.flag, start,
-                          destination=d.service.host if d.service else view.host,
-                          route=d.route.name if d.route else "", cluster=d.cluster_name)
+        self.record_local(
+            request,
+            view,
+            d.reply.status,
+            d.reply.flag,
+            start,
+            destination=d.service.host if d.service else view.host,
+            route=d.route.name if d.route else "",
+            cluster=d.cluster_name,
+        )
         return resp
 
-    def _forward(self, request: httpx.Request, view: RequestView, d: Forward,
-                 start: float) -> Exchange | httpx.Response:
+    def _forward(
+        self, request: httpx.Request, view: RequestView, d: Forward, start: float
+    ) -> Exchange | httpx.Response:
         cluster = d.cluster
         route = d.route
         raw_path = request.url.raw_path
@@ -145,23 +172,54 @@ class Outbound:
             picked = cluster.balancer.pick(hash_key)
             if picked is None:
                 resp = local_response(NO_HEALTHY_UPSTREAM)
-                self.record_local(request, view, 503, "UH", start,
-                                  destination=cluster.service.host,
-                                  subset=cluster.subset or "", cluster=cluster.name,
-                                  route=route.name if route else "")
+                self.record_local(
+                    request,
+                    view,
+                    503,
+                    "UH",
+                    start,
+                    destination=cluster.service.host,
+                    subset=cluster.subset or "",
+                    cluster=cluster.name,
+                    route=route.name if route else "",
+                )
                 return resp
             ep = picked
         return self._exchange(
-            request, view, host=ep.address, port=ep.port, tls=cluster.tls, raw_path=raw_path,
-            destination=cluster.service.host, subset=cluster.subset or "",
-            cluster=cluster.name, route=route.name if route else "", edits=response_edits,
-            set_cookie=set_cookie, start=start, counted=True,
+            request,
+            view,
+            host=ep.address,
+            port=ep.port,
+            tls=cluster.tls,
+            raw_path=raw_path,
+            destination=cluster.service.host,
+            subset=cluster.subset or "",
+            cluster=cluster.name,
+            route=route.name if route else "",
+            edits=response_edits,
+            set_cookie=set_cookie,
+            start=start,
+            counted=True,
         )
 
-    def _exchange(self, request: httpx.Request, view: RequestView, *, host: str, port: int,
-                  tls: UpstreamTLS | None, raw_path: bytes, destination: str, subset: str,
-                  cluster: str, route: str, edits: tuple[object, ...], set_cookie: str | None,
-                  start: float, counted: bool) -> Exchange:
+    def _exchange(
+        self,
+        request: httpx.Request,
+        view: RequestView,
+        *,
+        host: str,
+        port: int,
+        tls: UpstreamTLS | None,
+        raw_path: bytes,
+        destination: str,
+        subset: str,
+        cluster: str,
+        route: str,
+        edits: tuple[object, ...],
+        set_cookie: str | None,
+        start: float,
+        counted: bool,
+    ) -> Exchange:
         extensions = request.extensions
         if tls is not None:
             scheme = b"https"
@@ -176,18 +234,30 @@ class Outbound:
             method=request.method,
             url=httpcore.URL(scheme=scheme, host=host.encode("ascii"), port=port, target=raw_path),
             headers=request.headers.raw,
-            content=request.stream,  # type: ignore[arg-type]
+            content=request.stream,
             extensions=extensions,
         )
         key = f"{host}:{port}"
         if counted:
             self._mesh.active.inc(key)
-        return Exchange(request=request, core=core, endpoint_key=key, tls=tls,
-                        destination=destination, subset=subset, cluster=cluster, route=route,
-                        response_edits=edits, set_cookie=set_cookie, start=start,
-                        counted=counted)
+        return Exchange(
+            request=request,
+            core=core,
+            endpoint_key=key,
+            tls=tls,
+            destination=destination,
+            subset=subset,
+            cluster=cluster,
+            route=route,
+            response_edits=edits,
+            set_cookie=set_cookie,
+            start=start,
+            counted=counted,
+        )
 
-    def respond(self, ex: Exchange, status: int, headers: list[tuple[bytes, bytes]]) -> httpx.Headers:
+    def respond(
+        self, ex: Exchange, status: int, headers: list[tuple[bytes, bytes]]
+    ) -> httpx.Headers:
         """The response headers the application sees (route/destination response edits,
         a generated hash cookie)."""
         h = httpx.Headers(headers)
@@ -206,19 +276,59 @@ class Outbound:
         """The exchange is over (response closed or failed): release and record it."""
         if ex.counted:
             self._mesh.active.dec(ex.endpoint_key)
-        self._emit(ex.request, status, flags, ex.start, attempts=attempts,
-                   destination=ex.destination, subset=ex.subset, endpoint=ex.endpoint_key,
-                   cluster=ex.cluster, route=ex.route)
+        self._emit(
+            ex.request,
+            status,
+            flags,
+            ex.start,
+            attempts=attempts,
+            destination=ex.destination,
+            subset=ex.subset,
+            endpoint=ex.endpoint_key,
+            cluster=ex.cluster,
+            route=ex.route,
+        )
 
-    def record_local(self, request: httpx.Request, view: RequestView, status: int, flags: str,
-                     start: float, *, destination: str, subset: str = "", cluster: str = "",
-                     route: str = "") -> None:
-        self._emit(request, status, flags, start, attempts=0, destination=destination,
-                   subset=subset, endpoint="", cluster=cluster, route=route)
+    def record_local(
+        self,
+        request: httpx.Request,
+        view: RequestView,
+        status: int,
+        flags: str,
+        start: float,
+        *,
+        destination: str,
+        subset: str = "",
+        cluster: str = "",
+        route: str = "",
+    ) -> None:
+        self._emit(
+            request,
+            status,
+            flags,
+            start,
+            attempts=0,
+            destination=destination,
+            subset=subset,
+            endpoint="",
+            cluster=cluster,
+            route=route,
+        )
 
-    def _emit(self, request: httpx.Request, status: int, flags: str, start: float, *,
-              attempts: int, destination: str, subset: str, endpoint: str, cluster: str,
-              route: str) -> None:
+    def _emit(
+        self,
+        request: httpx.Request,
+        status: int,
+        flags: str,
+        start: float,
+        *,
+        attempts: int,
+        destination: str,
+        subset: str,
+        endpoint: str,
+        cluster: str,
+        route: str,
+    ) -> None:
         hooks = self._mesh.hooks
         if not hooks:
             return

@@ -47,7 +47,7 @@ def _translated() -> Iterator[None]:
         yield
     except Exception as exc:
         for cls in type(exc).__mro__:
-            target = _EXC.get(cls)  # type: ignore[arg-type]
+            target = _EXC.get(cls)
             if target is not None:
                 raise target(str(exc)) from exc
         raise
@@ -67,8 +67,15 @@ def _upstream_failure(exc: Exception) -> bool | None:
 class _PoolSettings:
     """The application's httpx transport options, applied to every pool we create."""
 
-    def __init__(self, verify: ssl.SSLContext | str | bool, cert: Any, limits: httpx.Limits,
-                 http1: bool, http2: bool, trust_env: bool) -> None:
+    def __init__(
+        self,
+        verify: ssl.SSLContext | str | bool,
+        cert: Any,
+        limits: httpx.Limits,
+        http1: bool,
+        http2: bool,
+        trust_env: bool,
+    ) -> None:
         self.app_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
         self.limits = limits
         self.http1 = http1
@@ -138,9 +145,17 @@ _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20
 class AsyncMeshTransport(httpx.AsyncBaseTransport):
     """An httpx async transport that routes every request through the mesh."""
 
-    def __init__(self, mesh: Mesh, *, verify: ssl.SSLContext | str | bool = True,
-                 cert: Any = None, limits: httpx.Limits = _DEFAULT_LIMITS, http1: bool = True,
-                 http2: bool = False, trust_env: bool = True) -> None:
+    def __init__(
+        self,
+        mesh: Mesh,
+        *,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        http1: bool = True,
+        http2: bool = False,
+        trust_env: bool = True,
+    ) -> None:
         self._outbound = Outbound(mesh)
         self._settings = _PoolSettings(verify, cert, limits, http1, http2, trust_env)
         self._pools: dict[object, httpcore.AsyncConnectionPool] = {}
@@ -182,9 +197,17 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
 class SyncMeshTransport(httpx.BaseTransport):
     """An httpx sync transport that routes every request through the mesh."""
 
-    def __init__(self, mesh: Mesh, *, verify: ssl.SSLContext | str | bool = True,
-                 cert: Any = None, limits: httpx.Limits = _DEFAULT_LIMITS, http1: bool = True,
-                 http2: bool = False, trust_env: bool = True) -> None:
+    def __init__(
+        self,
+        mesh: Mesh,
+        *,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        http1: bool = True,
+        http2: bool = False,
+        trust_env: bool = True,
+    ) -> None:
         self._outbound = Outbound(mesh)
         self._settings = _PoolSettings(verify, cert, limits, http1, http2, trust_env)
         self._pools: dict[object, httpcore.ConnectionPool] = {}

@@ -34,8 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inmesh", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("analyze", help="validate Istio configuration files and their references")
-    p.add_argument("-f", "--filename", action="append", required=True, metavar="FILE",
-                   help="a YAML or JSON file (repeatable)")
+    p.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="a YAML or JSON file (repeatable)",
+    )
     p.set_defaults(func=_analyze)
     d = sub.add_parser("demo", help="a 90/10 canary between two local services, measured")
     d.add_argument("--requests", type=int, default=2000)

@@ -22,8 +22,15 @@ def analyze_files(paths: Sequence[str | os.PathLike[str]]) -> list[Message]:
             resources.extend(load_config(path))
         except ConfigError as exc:
             for p in exc.problems:
-                msgs.append(Message("Error", p.code, "SchemaValidationError", p.resource or "",
-                                    f"{p.field + ': ' if p.field else ''}{p.message}",
-                                    file=f"{p.file}" + (f" document {p.document}" if p.document else "")))
+                msgs.append(
+                    Message(
+                        "Error",
+                        p.code,
+                        "SchemaValidationError",
+                        p.resource or "",
+                        f"{p.field + ': ' if p.field else ''}{p.message}",
+                        file=f"{p.file}" + (f" document {p.document}" if p.document else ""),
+                    )
+                )
     msgs.extend(check(resources))
     return msgs

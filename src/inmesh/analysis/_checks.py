@@ -56,8 +56,18 @@ def _match_key(m: Any) -> str | None:
     """A comparable key for a match block that only matches on uri, else None."""
     if m.uri is None:
         return None
-    other = (m.scheme, m.method, m.authority, m.headers, m.port, m.source_labels,
-             m.query_params, m.without_headers, m.source_namespace, m.gateways)
+    other = (
+        m.scheme,
+        m.method,
+        m.authority,
+        m.headers,
+        m.port,
+        m.source_labels,
+        m.query_params,
+        m.without_headers,
+        m.source_namespace,
+        m.gateways,
+    )
     if any(other):
         return None
     for kind in ("exact", "prefix", "regex"):
@@ -84,31 +94,66 @@ def check(resources: Sequence[Any]) -> list[Message]:
                 continue
             ns, _, name = gw.rpartition("/")
             if (ns or r.namespace, name) not in gateways:
-                msgs.append(Message("Error", "IST0101", "ReferencedResourceNotFound", label,
-                                    f'Referenced gateway not found: "{gw}"'))
+                msgs.append(
+                    Message(
+                        "Error",
+                        "IST0101",
+                        "ReferencedResourceNotFound",
+                        label,
+                        f'Referenced gateway not found: "{gw}"',
+                    )
+                )
         if not spec.gateways or "mesh" in spec.gateways:
             for h in spec.hosts:
                 mesh_hosts[to_fqdn(h, r.namespace)].append(r)
         for i, route in enumerate(spec.http or ()):
             if not route.match and i < len(spec.http) - 1:
-                msgs.append(Message("Error", "IST0130", "VirtualServiceUnreachableRule", label,
-                                    f"VirtualService rule #{i + 1} not used (only the last "
-                                    "rule can have no matches)."))
+                msgs.append(
+                    Message(
+                        "Error",
+                        "IST0130",
+                        "VirtualServiceUnreachableRule",
+                        label,
+                        f"VirtualService rule #{i + 1} not used (only the last "
+                        "rule can have no matches).",
+                    )
+                )
             weights = [d.weight for d in route.route or ()]
             if len(weights) > 1 and all(not w for w in weights):
-                msgs.append(Message("Error", "INM0001", "AllWeightsZero", label,
-                                    f"VirtualService rule #{i} routes nothing: every "
-                                    "destination weight is zero."))
+                msgs.append(
+                    Message(
+                        "Error",
+                        "INM0001",
+                        "AllWeightsZero",
+                        label,
+                        f"VirtualService rule #{i} routes nothing: every "
+                        "destination weight is zero.",
+                    )
+                )
             for d in route.route or ():
                 dest = d.destination
                 host = to_fqdn(dest.host, r.namespace)
                 if not _known(host, hosts):
-                    msgs.append(Message("Error", "IST0101", "ReferencedResourceNotFound",
-                                        label, f'Referenced host not found: "{dest.host}"'))
+                    msgs.append(
+                        Message(
+                            "Error",
+                            "IST0101",
+                            "ReferencedResourceNotFound",
+                            label,
+                            f'Referenced host not found: "{dest.host}"',
+                        )
+                    )
                 elif dest.subset and dest.subset not in subsets.get(host, set()):
-                    msgs.append(Message("Error", "IST0101", "ReferencedResourceNotFound",
-                                        label, "Referenced host+subset in destinationrule not "
-                                        f'found: "{dest.host}+{dest.subset}"'))
+                    msgs.append(
+                        Message(
+                            "Error",
+                            "IST0101",
+                            "ReferencedResourceNotFound",
+                            label,
+                            "Referenced host+subset in destinationrule not "
+                            f'found: "{dest.host}+{dest.subset}"',
+                        )
+                    )
         seen: dict[str, tuple[int, int]] = {}
         for i, route in enumerate(spec.http or ()):
             for j, m in enumerate(route.match or ()):
@@ -117,21 +162,35 @@ def check(resources: Sequence[Any]) -> list[Message]:
                     continue
                 if key in seen:
                     pi, pj = seen[key]
-                    msgs.append(Message("Warning", "IST0131", "VirtualServiceIneffectiveMatch",
-                                        label, f"VirtualService rule #{i} match #{j} of {key} "
-                                        f"is not used (duplicate/overlapping match in rule "
-                                        f"#{pi} of {key} on #{pj})."))
+                    msgs.append(
+                        Message(
+                            "Warning",
+                            "IST0131",
+                            "VirtualServiceIneffectiveMatch",
+                            label,
+                            f"VirtualService rule #{i} match #{j} of {key} "
+                            f"is not used (duplicate/overlapping match in rule "
+                            f"#{pi} of {key} on #{pj}).",
+                        )
+                    )
                 else:
                     seen[key] = (i, j)
     for host, vss in mesh_hosts.items():
         if len(vss) > 1:
             names = ",".join(f"{v.namespace}/{v.name}" for v in vss)
             for v in vss:
-                msgs.append(Message("Error", "IST0109", "ConflictingMeshGatewayVirtualServiceHosts",
-                                    resource_label(v), f"The VirtualServices {names} associated "
-                                    f"with mesh define the same host {host} which can lead to "
-                                    "undefined behavior. This can be fixed by merging the "
-                                    "conflicting VirtualServices into a single resource."))
+                msgs.append(
+                    Message(
+                        "Error",
+                        "IST0109",
+                        "ConflictingMeshGatewayVirtualServiceHosts",
+                        resource_label(v),
+                        f"The VirtualServices {names} associated "
+                        f"with mesh define the same host {host} which can lead to "
+                        "undefined behavior. This can be fixed by merging the "
+                        "conflicting VirtualServices into a single resource.",
+                    )
+                )
     workloads = _workload_labels(resources)
     if workloads:
         for r in resources:
@@ -140,7 +199,14 @@ def check(resources: Sequence[Any]) -> list[Message]:
             for s in r.spec.subsets or ():
                 want = dict(s.labels or {})
                 if not any(all(w.get(k) == v for k, v in want.items()) for w in workloads):
-                    msgs.append(Message("Warning", "IST0173", "DestinationRuleSubsetNotSelectPods",
-                                        resource_label(r), f'The Subset {s.name} defined in the '
-                                        "DestinationRule does not select any pods."))
+                    msgs.append(
+                        Message(
+                            "Warning",
+                            "IST0173",
+                            "DestinationRuleSubsetNotSelectPods",
+                            resource_label(r),
+                            f"The Subset {s.name} defined in the "
+                            "DestinationRule does not select any pods.",
+                        )
+                    )
     return msgs

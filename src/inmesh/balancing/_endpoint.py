@@ -22,6 +22,11 @@ class Endpoint:
     service_account: str | None = None
     network: str = ""
 
+    def __hash__(self) -> int:
+        # The generated hash would fail on the ``labels`` dict; endpoints equal as
+        # dataclasses share address and port, so hashing those is consistent with ==.
+        return hash((self.address, self.port))
+
     @property
     def key(self) -> str:
         """``address:port``: the identity of the endpoint across snapshots."""

@@ -11,11 +11,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..balancing import ActiveRequests, Balancer, BalancerPolicy, Endpoint, hash_value, make_balancer
+from ..balancing import (
+    ActiveRequests,
+    Balancer,
+    BalancerPolicy,
+    Distribute,
+    Endpoint,
+    Failover,
+    LocalityBalancer,
+    LocalitySetting,
+    balancer_kind,
+    hash_value,
+    make_balancer,
+)
+from ..security._upstream_tls import UpstreamTLS
 from ._policy import EffectivePolicy
 from ._request import RequestView
 from ._services import Service, ServicePort
-from ..security._upstream_tls import UpstreamTLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,53 +95,99 @@ def hash_policy(lb: Any, source_ip: str) -> HashPolicy | None:
     if ch.use_source_ip:
         return HashPolicy(source_ip=source_ip)
     if ch.http_cookie is not None:
-        return HashPolicy(cookie=ch.http_cookie.name, cookie_path=ch.http_cookie.path,
-                          cookie_ttl=ch.http_cookie.ttl)
+        return HashPolicy(
+            cookie=ch.http_cookie.name,
+            cookie_path=ch.http_cookie.path,
+            cookie_ttl=ch.http_cookie.ttl,
+        )
     return None
 
 
 def balancer_policy(lb: Any) -> BalancerPolicy:
-    """Translate Istio's ``LoadBalancerSettings`` into the balancer's own policy.
-
-    Istio's default is LEAST_REQUEST; LEAST_CONN is its deprecated alias; consistentHash
-    uses a ring hash unless ``maglev`` is set.
-    """
+    """Translate Istio's ``LoadBalancerSettings`` into the balancer's own policy:
+    consistentHash uses a ring hash unless ``maglev`` is set; ``simple`` follows
+    ``balancer_kind`` (LEAST_REQUEST by default)."""
     if lb is None:
-        return BalancerPolicy(kind="LEAST_REQUEST")
+        return BalancerPolicy()
     ch = lb.consistent_hash
     if ch is not None:
         if ch.maglev is not None:
-            size = ch.maglev.table_size or 65537
-            return BalancerPolicy(kind="MAGLEV", maglev_table_size=size)
+            return BalancerPolicy(kind="MAGLEV", maglev_table_size=ch.maglev.table_size or 65537)
         ring = ch.ring_hash
         size = (ring.minimum_ring_size if ring is not None else None) or ch.minimum_ring_size
         return BalancerPolicy(kind="RING_HASH", minimum_ring_size=size or 1024)
-    simple = lb.simple or "LEAST_REQUEST"
-    if simple in ("UNSPECIFIED", "LEAST_CONN"):
-        simple = "LEAST_REQUEST"
-    return BalancerPolicy(kind=simple)
+    return BalancerPolicy(kind=balancer_kind(lb.simple))
+
+
+def locality_setting(lb: Any) -> LocalitySetting | None:
+    """Istio's ``localityLbSetting`` as the balancer's dataclass (None when unset)."""
+    s = getattr(lb, "locality_lb_setting", None) if lb is not None else None
+    if s is None:
+        return None
+    return LocalitySetting(
+        distribute=tuple(Distribute(d.from_ or "", dict(d.to or {})) for d in s.distribute or ()),
+        failover=tuple(Failover(f.from_ or "", f.to or "") for f in s.failover or ()),
+        failover_priority=tuple(s.failover_priority or ()),
+        enabled=s.enabled is not False,
+    )
+
+
+def build_balancer(
+    policy: Any, endpoints: tuple[Endpoint, ...], active: ActiveRequests, client: Any
+) -> Balancer:
+    """The balancer of a cluster: locality-aware when the client and the endpoints have
+    localities. Istio only fails over between localities when outlier detection is
+    configured for the destination, so that is what enables failover here."""
+    lb = policy.load_balancer
+    bp = balancer_policy(lb)
+    if client.locality and any(e.locality for e in endpoints):
+        return LocalityBalancer(
+            bp,
+            endpoints,
+            active,
+            client_locality=client.locality,
+            setting=locality_setting(lb),
+            failover_enabled=policy.outlier_detection is not None,
+            client_labels=client.labels,
+        )
+    return make_balancer(bp, endpoints, active)
 
 
 class Cluster:
     """Endpoints of one (service, subset, port), how to pick one, and the policy in force."""
 
-    __slots__ = ("balancer", "endpoints", "hash", "name", "policy", "port", "service",
-                 "subset", "tls")
+    __slots__ = (
+        "balancer",
+        "endpoints",
+        "hash",
+        "name",
+        "policy",
+        "port",
+        "service",
+        "subset",
+        "tls",
+    )
 
-    def __init__(self, *, service: Service, subset: str | None, port: ServicePort,
-                 endpoints: tuple[Endpoint, ...], policy: EffectivePolicy,
-                 active: ActiveRequests, source_ip: str,
-                 balancer: Balancer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        service: Service,
+        subset: str | None,
+        port: ServicePort,
+        endpoints: tuple[Endpoint, ...],
+        policy: EffectivePolicy,
+        active: ActiveRequests,
+        client: Any,
+    ) -> None:
         self.service = service
         self.subset = subset
         self.port = port
         self.endpoints = endpoints
         self.policy = policy
         self.name = f"outbound|{port.number}|{subset or ''}|{service.host}"
-        self.hash = hash_policy(policy.load_balancer, source_ip)
+        self.hash = hash_policy(policy.load_balancer, client.address)
         self.tls = UpstreamTLS.of(policy.tls, service.host)
-        self.balancer = balancer or make_balancer(balancer_policy(policy.load_balancer),
-                                                  endpoints, active)
+        self.balancer = build_balancer(policy, endpoints, active, client)
 
     @property
     def original_destination(self) -> bool:
@@ -137,7 +195,9 @@ class Cluster:
         return self.service.resolution == "NONE"
 
 
-def select(endpoints: tuple[Endpoint, ...], labels: Mapping[str, str] | None) -> tuple[Endpoint, ...]:
+def select(
+    endpoints: tuple[Endpoint, ...], labels: Mapping[str, str] | None
+) -> tuple[Endpoint, ...]:
     """The endpoints whose labels include ``labels`` (a subset's selection)."""
     if not labels:
         return endpoints

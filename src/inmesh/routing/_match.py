@@ -58,10 +58,16 @@ class SourceInfo:
 class Matcher:
     """One ``HTTPMatchRequest`` block: all of its conditions must hold."""
 
-    __slots__ = ("_checks", "name", "uri_prefix", "uri_kind")
+    __slots__ = ("_checks", "name", "uri_kind", "uri_prefix")
 
-    def __init__(self, checks: list[Callable[[RequestView], bool]], *, name: str | None,
-                 uri_kind: str | None, uri_prefix: str | None) -> None:
+    def __init__(
+        self,
+        checks: list[Callable[[RequestView], bool]],
+        *,
+        name: str | None,
+        uri_kind: str | None,
+        uri_prefix: str | None,
+    ) -> None:
         self._checks = tuple(checks)
         self.name = name
         #: how the uri matched ("exact", "prefix", "regex" or None): rewrite.uri needs it.
@@ -69,7 +75,8 @@ class Matcher:
         self.uri_prefix = uri_prefix
 
     def __call__(self, req: RequestView) -> bool:
-        for check in self._checks:
+        # a plain loop: all() over a generator costs ~0.3 us more per request
+        for check in self._checks:  # noqa: SIM110
             if not check(req):
                 return False
         return True
@@ -82,9 +89,11 @@ def _header_check(name: str, pred: StrPredicate, *, negate: bool) -> Callable[[R
             v = req.headers.get(name)
             return v is None or not pred(v)
     else:
+
         def check(req: RequestView) -> bool:
             v = req.headers.get(name)
             return v is not None and pred(v)
+
     return check
 
 
@@ -140,4 +149,5 @@ def _query_check(name: str, pred: StrPredicate) -> Callable[[RequestView], bool]
     def check(req: RequestView) -> bool:
         v = req.query_param(name)
         return v is not None and pred(v)
+
     return check

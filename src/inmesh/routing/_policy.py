@@ -39,8 +39,9 @@ class EffectivePolicy:
 class DestinationRules:
     """The DestinationRules visible to one client, with Istio's lookup precedence."""
 
-    def __init__(self, rules: Iterable[Any], client_namespace: str,
-                 client_labels: Mapping[str, str]) -> None:
+    def __init__(
+        self, rules: Iterable[Any], client_namespace: str, client_labels: Mapping[str, str]
+    ) -> None:
         self._client_ns = client_namespace
         self._rules: list[tuple[str, Any]] = []
         for dr in rules:

@@ -14,7 +14,7 @@ class HeaderSource:
     matchers.
     """
 
-    __slots__ = ("_raw", "_map")
+    __slots__ = ("_map", "_raw")
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | Mapping[str, str]) -> None:
         self._map: dict[str, str] | None = None

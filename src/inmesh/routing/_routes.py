@@ -48,7 +48,7 @@ class Rewrite:
             return path
         kind = matched.uri_kind if matched is not None else None
         if kind == "prefix" and matched is not None and matched.uri_prefix is not None:
-            return self.uri + path[len(matched.uri_prefix):]
+            return self.uri + path[len(matched.uri_prefix) :]
         if kind in ("exact", "regex"):
             return self.uri
         return self.uri + path[1:] if path.startswith("/") else self.uri + path
@@ -88,11 +88,21 @@ class Route:
     """One compiled ``HTTPRoute``. ``spec`` keeps the Istio model for the resilience tier
     (timeout, retries, fault, mirror)."""
 
-    __slots__ = ("_choice", "destinations", "headers", "matchers", "name", "redirect",
-                 "rewrite", "spec", "vs_name")
+    __slots__ = (
+        "_choice",
+        "destinations",
+        "headers",
+        "matchers",
+        "name",
+        "redirect",
+        "rewrite",
+        "spec",
+        "vs_name",
+    )
 
-    def __init__(self, spec: Any, *, vs_namespace: str, vs_name: str, source: SourceInfo,
-                 index: int) -> None:
+    def __init__(
+        self, spec: Any, *, vs_namespace: str, vs_name: str, source: SourceInfo, index: int
+    ) -> None:
         self.spec = spec
         self.vs_name = vs_name
         self.name: str = spec.name or f"{vs_name}.{vs_namespace}.{index}"

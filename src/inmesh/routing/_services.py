@@ -86,7 +86,11 @@ def visible(export_to: Sequence[str] | None, owner_namespace: str, client_namesp
     if not export_to:
         return True
     for ns in export_to:
-        if ns == "*" or ns == client_namespace or (ns == "." and owner_namespace == client_namespace):
+        if (
+            ns == "*"
+            or ns == client_namespace
+            or (ns == "." and owner_namespace == client_namespace)
+        ):
             return True
     return False
 
@@ -126,7 +130,9 @@ def build_services(
     services: dict[str, Service] = {}
 
     def selected(namespace: str, selector: Mapping[str, str]) -> list[Instance]:
-        return [inst for ns, inst in workloads if ns == namespace and _selects(selector, inst.labels)]
+        return [
+            inst for ns, inst in workloads if ns == namespace and _selects(selector, inst.labels)
+        ]
 
     for se in service_entries:
         spec = se.spec

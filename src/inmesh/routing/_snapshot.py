@@ -149,7 +149,7 @@ class Snapshot:
                     endpoints=select(all_eps, labels),
                     policy=merge_policy(dr, subset, port.number),
                     active=self.active,
-                    source_ip=self.client.address,
+                    client=self.client,
                 )
 
     def _build_vhosts(self, virtual_services: Iterable[Any], source: SourceInfo) -> None:
@@ -164,19 +164,17 @@ class Snapshot:
                 continue
             if not visible(spec.export_to, vs.namespace, self.client.namespace):
                 continue
-            routes = compile_http_routes(vs, source)
             hosts = [to_fqdn(h, vs.namespace) for h in spec.hosts]
-            vs_by_host.add(hosts, routes)
+            vs_by_host.add(hosts, compile_http_routes(vs, source))
             vs_hosts.extend(hosts)
         for svc in self.services.values():
-            routes = vs_by_host.get(svc.host)
-            self._vhosts.add(aliases(svc.host, self.client.namespace), VirtualHost(svc, routes))
-            for addr in svc.addresses:
-                self._vhosts.add([addr], VirtualHost(svc, routes))
+            vhost = VirtualHost(svc, vs_by_host.get(svc.host))
+            self._vhosts.add([*aliases(svc.host, self.client.namespace), *svc.addresses], vhost)
+        # Hosts that only a VirtualService names (no service behind them); the first
+        # value added for a name wins, so service hosts above keep theirs.
         for host in vs_hosts:
-            if self._vhosts.get(host) is None or host.startswith("*"):
-                routes = vs_by_host.get(host)
-                self._vhosts.add(aliases(host, self.client.namespace), VirtualHost(None, routes))
+            vhost = VirtualHost(None, vs_by_host.get(host))
+            self._vhosts.add(aliases(host, self.client.namespace), vhost)
 
     # -- decide -----------------------------------------------------------------------
 
@@ -188,7 +186,7 @@ class Snapshot:
                 return Reply(BLACKHOLE, cluster_name="BlackHoleCluster")
             return PASSTHROUGH
         svc = vh.service
-        routes = vh.routes
+        routes: tuple[Route, ...] | None = vh.routes
         if svc is not None:
             port = self._request_port(svc, req)
             if port is None:
@@ -213,8 +211,14 @@ class Snapshot:
             dest = route.choose()
             if dest is None:
                 return Reply(NO_HEALTHY_UPSTREAM, route=route, service=svc)
-            return self._forward(dest.host, dest.subset, dest.port or (port.number if port else None),
-                                 route, dest, matched)
+            return self._forward(
+                dest.host,
+                dest.subset,
+                dest.port or (port.number if port else None),
+                route,
+                dest,
+                matched,
+            )
         return Reply(NO_ROUTE, service=svc)
 
     def _request_port(self, svc: Service, req: RequestView) -> ServicePort | None:
@@ -225,8 +229,15 @@ class Snapshot:
             p = svc.port(None)
         return p
 
-    def _forward(self, host: str, subset: str | None, port: int | None, route: Route | None,
-                 dest: RouteDestination | None, matched: Matcher | None) -> Decision:
+    def _forward(
+        self,
+        host: str,
+        subset: str | None,
+        port: int | None,
+        route: Route | None,
+        dest: RouteDestination | None,
+        matched: Matcher | None,
+    ) -> Decision:
         svc = self._service_hosts.get(host)
         if svc is None:
             return Reply(NO_CLUSTER, route=route)

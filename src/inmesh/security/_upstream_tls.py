@@ -41,8 +41,12 @@ class UpstreamTLS:
     @property
     def context_key(self) -> tuple[str | None, str | None, str | None, bool]:
         """Clusters with equal keys share one TLS context (and connection pool)."""
-        return (self.ca_certificates, self.client_certificate, self.private_key,
-                self.insecure_skip_verify)
+        return (
+            self.ca_certificates,
+            self.client_certificate,
+            self.private_key,
+            self.insecure_skip_verify,
+        )
 
     def context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=self.ca_certificates)

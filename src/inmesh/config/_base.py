@@ -1,0 +1,174 @@
+"""What every configuration model shares: naming, strictness, rule violations, metadata.
+
+Python attributes are snake_case and their aliases are Istio's exact camelCase names
+(``consecutive_5xx_errors`` <-> ``consecutive5xxErrors``, ``from_`` <-> ``from``). Models
+are frozen and reject unknown fields, as Istio's structural CRD schemas do; scalars are
+strict (a string stays a string), while lists are accepted and stored as tuples.
+
+Cross-field rules from Istio's ``validation.go`` live in ``model_validator(mode="after")``
+methods that collect every broken rule of a model into one :class:`RuleViolation`, each
+with the path of the offending field *relative to that model*; the loader joins it to
+pydantic's location to name the full field path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from typing_extensions import Self
+
+from inmesh.config._names import check_labels, check_namespace, check_object_name
+
+__all__ = [
+    "Bool",
+    "Float",
+    "Int32",
+    "IstioModel",
+    "IstioResource",
+    "Loc",
+    "NonNegInt32",
+    "ObjectMeta",
+    "Port",
+    "RuleViolation",
+    "Str",
+    "UInt32",
+    "UInt64",
+    "Violations",
+    "format_loc",
+    "istio_alias",
+]
+
+Str = Annotated[str, Strict()]
+Bool = Annotated[bool, Strict()]
+Float = Annotated[float, Strict()]
+Int32 = Annotated[int, Strict(), Field(ge=-(2**31), le=2**31 - 1)]
+NonNegInt32 = Annotated[int, Strict(), Field(ge=0, le=2**31 - 1)]
+UInt32 = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1)]
+UInt64 = Annotated[int, Strict(), Field(ge=0, le=2**64 - 1)]
+Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
+
+Loc = tuple[str | int, ...]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def istio_alias(field_name: str) -> str:
+    """snake_case attribute -> Istio's camelCase YAML name (``from_`` -> ``from``)."""
+    head, *rest = field_name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """``("spec", "http", 0, "route", 1, "weight")`` -> ``spec.http[0].route[1].weight``.
+
+    Map keys that are not identifiers are bracketed: ``headers["end-user"]``.
+    """
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENTIFIER.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]".replace("'", '"')
+    return out
+
+
+class RuleViolation(ValueError):
+    """One or more Istio validation rules broken in one model (paths relative to it)."""
+
+    def __init__(self, violations: Sequence[tuple[Loc, str]]) -> None:
+        self.violations: tuple[tuple[Loc, str], ...] = tuple(violations)
+        super().__init__(
+            "; ".join(f"{format_loc(loc)}: {msg}" if loc else msg for loc, msg in self.violations)
+        )
+
+
+class Violations:
+    """Collects broken rules inside one validator, then raises them together."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Loc, str]] = []
+
+    def add(self, message: str | None, *loc: str | int) -> None:
+        """Record ``message`` at ``loc``; ``None`` (a passing check) is ignored."""
+        if message:
+            self.items.append((tuple(loc), message))
+
+    def labels(self, labels: Mapping[str, str], *loc: str | int) -> None:
+        for key, message in check_labels(labels):
+            self.add(message, *loc, key)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise RuleViolation(self.items)
+
+
+class IstioModel(BaseModel):
+    """Base of every Istio message: frozen, unknown fields rejected, camelCase aliases."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=istio_alias,
+        validate_default=False,
+    )
+
+
+class ObjectMeta(IstioModel):
+    """Kubernetes object metadata; Istio reads name, namespace, labels and annotations.
+
+    The other standard ``ObjectMeta`` fields (uid, resourceVersion, ...) are accepted so that
+    ``kubectl get -o yaml`` output loads, and otherwise ignored.
+    """
+
+    name: Str
+    namespace: Str | None = None
+    labels: Mapping[str, Str] = Field(default_factory=dict)
+    annotations: Mapping[str, Str] = Field(default_factory=dict)
+    generate_name: Str | None = None
+    uid: Str | None = None
+    resource_version: Str | None = None
+    generation: int | None = None
+    creation_timestamp: datetime | None = None
+    deletion_timestamp: datetime | None = None
+    deletion_grace_period_seconds: int | None = None
+    owner_references: tuple[Mapping[str, Any], ...] = ()
+    finalizers: tuple[Str, ...] = ()
+    managed_fields: tuple[Mapping[str, Any], ...] = ()
+    self_link: Str | None = None
+    cluster_name: Str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        problems = Violations()
+        problems.add(check_object_name(self.name), "name")
+        if self.namespace is not None:
+            problems.add(check_namespace(self.namespace), "namespace")
+        problems.labels(self.labels, "labels")
+        problems.raise_if_any()
+        return self
+
+
+class IstioResource(IstioModel):
+    """A top-level document: ``apiVersion``, ``kind``, ``metadata``, ``spec`` (and ``status``).
+
+    Subclasses declare ``api_version``, ``kind`` and ``spec``; ``status`` is written by a
+    control plane and accepted as is.
+    """
+
+    metadata: ObjectMeta
+    status: Mapping[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        """``metadata.namespace``, or ``"default"`` as Kubernetes assumes when it is absent."""
+        return self.metadata.namespace or "default"

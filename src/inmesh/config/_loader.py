@@ -1,0 +1,237 @@
+"""Loading configuration: files or parsed documents in, validated resources (or one error) out.
+
+Every problem of every document is collected, each located to file, document (1-based),
+resource and field path (``spec.http[0].route[1].weight``, in YAML's camelCase names);
+then a single :class:`ConfigError` carries them all. Any problem rejects the whole call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from inmesh._errors import ConfigError, ConfigProblem
+from inmesh.config._base import Loc, RuleViolation, format_loc
+from inmesh.config._destination_rule import DestinationRule
+from inmesh.config._files import expand_paths, read_documents
+from inmesh.config._gateway import Gateway
+from inmesh.config._kube import KubeDeployment, KubeService, KubeServiceAccount
+from inmesh.config._security import AuthorizationPolicy, PeerAuthentication
+from inmesh.config._service_entry import ServiceEntry, WorkloadEntry
+from inmesh.config._virtual_service import VirtualService
+
+__all__ = ["KINDS", "Resource", "dump_resource", "load_config", "parse_documents"]
+
+Resource = (VirtualService | DestinationRule | ServiceEntry | WorkloadEntry | Gateway
+            | PeerAuthentication | AuthorizationPolicy | KubeService | KubeServiceAccount
+            | KubeDeployment)
+_CLASSES: tuple[type[Any], ...] = (
+    VirtualService, DestinationRule, ServiceEntry, WorkloadEntry, Gateway, PeerAuthentication,
+    AuthorizationPolicy, KubeService, KubeServiceAccount, KubeDeployment)
+#: kind -> (resource class, the apiVersions it is served under)
+KINDS: Mapping[str, tuple[type[Any], tuple[str, ...]]] = {
+    cls.model_fields["kind"].default: (
+        cls, typing.get_args(cls.model_fields["api_version"].annotation))
+    for cls in _CLASSES
+}
+_CONTEXT = {"inmesh_source": "document"}
+_TYPE_NAMES = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
+               "bool_type": "a boolean (true/false)", "dict_type": "a mapping",
+               "model_type": "a mapping", "model_attributes_type": "a mapping",
+               "tuple_type": "a list", "list_type": "a list", "mapping_type": "a mapping",
+               "int_parsing": "an integer", "int_from_float": "an integer",
+               "datetime_parsing": "a timestamp", "datetime_type": "a timestamp"}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class _Where:
+    """Where a document came from, and which resource it claims to be."""
+
+    def __init__(self, source: str, number: int, prefix: Loc, doc: object) -> None:
+        self.source, self.number, self.prefix = source, number, prefix
+        raw = doc if isinstance(doc, Mapping) else {}
+        meta = raw.get("metadata")
+        meta = meta if isinstance(meta, Mapping) else {}
+        self.kind, self.name = _text(raw.get("kind")), _text(meta.get("name"))
+        self.namespace = _text(meta.get("namespace"))
+
+    def problem(self, message: str, loc: Loc = ()) -> ConfigProblem:
+        field = format_loc((*self.prefix, *loc)) or None
+        return ConfigProblem(message, file=self.source, document=self.number, kind=self.kind,
+                             namespace=self.namespace, name=self.name, field=field)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``Annotated`` and ``X | None`` to reach the model or container type."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return None
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _model_at(cls: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model class at ``loc`` inside ``cls`` (following aliases, lists and maps)."""
+    current: Any = cls
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {(f.alias or n): f for n, f in current.model_fields.items()}
+            field = fields.get(str(part)) or current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+            continue
+        args = typing.get_args(current)
+        if not args:
+            return None
+        current = args[-1] if typing.get_origin(current) is not tuple else args[0]
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _describe(err: ErrorDetails, cls: type[BaseModel], loc: Loc) -> str:
+    kind, value = err["type"], err.get("input")
+    shown = f"{value!r}" if isinstance(value, (str, int, float, bool)) or value is None else (
+        type(value).__name__)
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        parent = _model_at(cls, loc[:-1])
+        if parent is None:
+            return f"unknown field {loc[-1]!r}"
+        allowed = sorted(f.alias or n for n, f in parent.model_fields.items())
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown field {loc[-1]!r}{hint} (expected one of: {', '.join(allowed)})"
+    if kind == "literal_error":
+        return f"expected {err.get('ctx', {}).get('expected')}, got {shown}"
+    if kind in _TYPE_NAMES:
+        quote = _TYPE_NAMES[kind] == "a string" and value is not None
+        hint = " (quote it in YAML)" if quote else ""
+        return f"expected {_TYPE_NAMES[kind]}, got {shown}{hint}"
+    message = err["msg"].removeprefix("Value error, ")
+    if kind in ("value_error", "assertion_error"):
+        return message
+    return f"{message[:1].lower()}{message[1:]} (got {shown})"
+
+
+def _problems_from(exc: ValidationError, cls: type[BaseModel],
+                   where: _Where) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for err in exc.errors(include_url=False):
+        loc: Loc = tuple(err["loc"])
+        error = (err.get("ctx") or {}).get("error")
+        if isinstance(error, RuleViolation):
+            problems.extend(where.problem(msg, (*loc, *sub)) for sub, msg in error.violations)
+        elif loc and loc[-1] == "[key]":
+            problems.append(where.problem(f"invalid key {loc[-2]!r}: {_describe(err, cls, loc)}",
+                                          loc[:-1]))
+        else:
+            problems.append(where.problem(_describe(err, cls, loc), loc))
+    return problems
+
+
+def _resolve_class(doc: Mapping[Any, Any], where: _Where) -> type[BaseModel] | ConfigProblem:
+    kind, api_version = doc.get("kind"), doc.get("apiVersion")
+    if not isinstance(kind, str) or not kind:
+        return where.problem("kind is required (e.g. VirtualService)", ("kind",))
+    if kind not in KINDS:
+        return where.problem(f"unknown kind {kind!r} (apiVersion {api_version!r}); expected one of "
+                             f"{', '.join(sorted(KINDS))}", ("kind",))
+    cls, versions = KINDS[kind]
+    if api_version not in versions:
+        got = "missing" if api_version is None else repr(api_version)
+        return where.problem(f"apiVersion {got} is not served for kind {kind}; expected one of "
+                             f"{', '.join(versions)}", ("apiVersion",))
+    return typing.cast(type[BaseModel], cls)
+
+
+def _parse(doc: object, where: _Where, out: list[Resource], problems: list[ConfigProblem]) -> None:
+    if isinstance(doc, _CLASSES):
+        out.append(typing.cast(Resource, doc))
+        return
+    if not isinstance(doc, Mapping):
+        problems.append(where.problem(f"expected a mapping with apiVersion, kind, metadata and "
+                                      f"spec, got {type(doc).__name__}"))
+        return
+    kind, items = doc.get("kind"), doc.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and kind not in KINDS:
+        if not isinstance(items, list):
+            problems.append(where.problem(f"a {kind} needs a list of items", ("items",)))
+            return
+        for i, item in enumerate(items):
+            _parse(item, _Where(where.source, where.number, (*where.prefix, "items", i), item),
+                   out, problems)
+        return
+    cls = _resolve_class(doc, where)
+    if isinstance(cls, ConfigProblem):
+        problems.append(cls)
+        return
+    try:
+        out.append(typing.cast(Resource, cls.model_validate(doc, context=_CONTEXT)))
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, cls, where))
+
+
+def _parse_numbered(documents: Iterable[tuple[int, object]], source: str,
+                    out: list[Resource], problems: list[ConfigProblem]) -> None:
+    for number, doc in documents:
+        if doc is None:
+            continue  # an empty document, e.g. after a trailing '---'
+        _parse(doc, _Where(source, number, (), doc), out, problems)
+
+
+def parse_documents(docs: Iterable[object], *, source: str = "<memory>") -> list[Resource]:
+    """Validate already-parsed documents (dicts, or resource models, which pass through).
+
+    ``None`` entries are skipped; a ``kind: List`` document contributes its ``items``.
+    Raises :class:`ConfigError` with every problem found; nothing is returned then.
+    """
+    out: list[Resource] = []
+    problems: list[ConfigProblem] = []
+    _parse_numbered(enumerate(docs, start=1), source, out, problems)
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def load_config(*paths: str | os.PathLike[str]) -> list[Resource]:
+    """Load and validate YAML (multi-document) and JSON configuration files, in order.
+
+    A directory stands for its ``*.yaml``, ``*.yml`` and ``*.json`` files, sorted by name.
+    Raises :class:`ConfigError` listing every problem in every file (syntax errors name the
+    line); nothing is returned then.
+    """
+    out: list[Resource] = []
+    problems: list[ConfigProblem] = []
+    for path in expand_paths(paths):
+        _parse_numbered(read_documents(path, problems), str(path), out, problems)
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def dump_resource(resource: Resource) -> dict[str, Any]:
+    """The resource as an Istio YAML/JSON document (camelCase, unset fields left out,
+    durations as ``"10s"``); ``parse_documents([dump_resource(r)]) == [r]``."""
+    data = resource.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
+    data.pop("apiVersion", None)
+    data.pop("kind", None)
+    return {"apiVersion": resource.api_version, "kind": resource.kind, **data}

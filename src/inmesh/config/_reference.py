@@ -1,0 +1,78 @@
+"""Render the field reference of ``docs/configuration.md`` from the models and status table.
+
+The reference lists every field of every kind with the status the runtime gives it
+(:mod:`inmesh.config._support`). Regenerate the block between the markers with::
+
+    .venv/bin/python -m inmesh.config._reference docs/configuration.md
+
+A unit test fails when the file and the models disagree.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from inmesh.config._loader import KINDS
+from inmesh.config._support import (
+    KIND_SPECS,
+    UNSUPPORTED,
+    UNSUPPORTED_VALUES,
+    field_rows,
+)
+
+__all__ = ["BEGIN", "END", "render_reference", "update_file"]
+
+BEGIN = "<!-- BEGIN GENERATED FIELD REFERENCE (python -m inmesh.config._reference) -->"
+END = "<!-- END GENERATED FIELD REFERENCE -->"
+_ORDER = ("VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry", "Gateway",
+          "PeerAuthentication", "AuthorizationPolicy", "Service", "ServiceAccount", "Deployment")
+
+
+def _code(text: str) -> str:
+    """A table cell in a code span (a pipe still needs escaping inside GFM tables)."""
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def _kind_section(kind: str) -> list[str]:
+    versions = KINDS[kind][1]
+    lines = [f"### {kind}", "", "apiVersion: " + ", ".join(f"`{v}`" for v in versions), ""]
+    if kind not in KIND_SPECS:
+        lines += ["Only `metadata` is read (the service account name is a workload identity).", ""]
+        return lines
+    _, default = KIND_SPECS[kind]
+    lines += [f"Fields not listed otherwise: **{default}**.", "",
+              "| Field | Type | Status |", "| --- | --- | --- |"]
+    for row in field_rows(kind):
+        status = row.status if row.status != UNSUPPORTED else f"**{row.status}**"
+        if row.same_as:
+            status += f"; its fields as under `{row.same_as}`"
+        lines.append(f"| {_code(row.path)} | {_code(row.type_name)} | {status} |")
+    for path, value in UNSUPPORTED_VALUES.get(kind, ()):
+        lines += ["", f"The value `{path}: {value}` is **{UNSUPPORTED}**."]
+    lines.append("")
+    return lines
+
+
+def render_reference() -> str:
+    """The generated block, markers included."""
+    lines = [BEGIN, ""]
+    for kind in _ORDER:
+        lines += _kind_section(kind)
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def update_file(path: Path) -> bool:
+    """Replace the generated block in ``path``; return whether the file changed."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN), text.index(END) + len(END) + 1
+    new = text[:start] + render_reference() + text[end:]
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintenance command
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/configuration.md")
+    print(f"{target}: {'updated' if update_file(target) else 'up to date'}")

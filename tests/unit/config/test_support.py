@@ -1,0 +1,154 @@
+"""What the runtime refuses, the documentation generated from it, and the public surface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel
+
+import inmesh.config
+from inmesh.config import (
+    UNSUPPORTED_FIELDS,
+    UNSUPPORTED_VALUES,
+    parse_documents,
+    unsupported_problems,
+)
+from inmesh.config._reference import BEGIN, END, render_reference
+from inmesh.config._support import KIND_SPECS, UNSUPPORTED, field_rows
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
+
+
+def _one(text: str) -> object:
+    [resource] = parse_documents([yaml.safe_load(text)])
+    return resource
+
+
+def test_unsupported_fields_table() -> None:
+    assert set(UNSUPPORTED_FIELDS["VirtualService"]) == {
+        "spec.http[].corsPolicy", "spec.http[].delegate", "spec.http[].directResponse",
+        "spec.tls", "spec.tcp", "spec.exportTo"}
+    dr = set(UNSUPPORTED_FIELDS["DestinationRule"])
+    for policy in ("spec.trafficPolicy", "spec.subsets[].trafficPolicy"):
+        assert {f"{policy}.tunnel", f"{policy}.proxyProtocol",
+                f"{policy}.loadBalancer.warmup",
+                f"{policy}.portLevelSettings[].loadBalancer.warmupDurationSecs"} <= dr
+    assert {"spec.exportTo", "spec.workloadSelector"} <= dr
+    assert UNSUPPORTED_FIELDS["ServiceEntry"] == ("spec.exportTo",)
+    assert "WorkloadEntry" not in UNSUPPORTED_FIELDS
+    assert UNSUPPORTED_VALUES["ServiceEntry"] == (("spec.resolution", "DYNAMIC_DNS"),)
+
+
+def test_unsupported_problems_name_each_field_set() -> None:
+    vs = _one("""
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - route: [{destination: {host: web}}]
+  - corsPolicy: {allowOrigins: [{exact: "https://a.example"}]}
+    route: [{destination: {host: web}}]
+  tcp:
+  - route: [{destination: {host: web}}]
+""")
+    found = unsupported_problems(vs, file="web.yaml", document=2)
+    assert [(p.field, p.message) for p in found] == [
+        ("spec.http[1].corsPolicy", "corsPolicy is not supported yet"),
+        ("spec.tcp", "tcp is not supported yet"),
+    ]
+    assert str(found[0]) == ("web.yaml (document 2): VirtualService shop/web: "
+                             "spec.http[1].corsPolicy: corsPolicy is not supported yet")
+
+
+def test_unsupported_problems_in_nested_policies() -> None:
+    dr = _one("""
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db}
+spec:
+  host: db
+  subsets:
+  - name: v1
+    trafficPolicy:
+      proxyProtocol: {version: V2}
+      portLevelSettings:
+      - port: {number: 5432}
+        loadBalancer: {simple: RANDOM, warmupDurationSecs: 30s}
+""")
+    assert [p.field for p in unsupported_problems(dr)] == [
+        "spec.subsets[0].trafficPolicy.portLevelSettings[0].loadBalancer.warmupDurationSecs",
+        "spec.subsets[0].trafficPolicy.proxyProtocol",
+    ]
+
+
+def test_unsupported_values() -> None:
+    se = _one("""
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: any}
+spec:
+  hosts: ["*.example.com"]
+  resolution: DYNAMIC_DNS
+  ports: [{number: 443, name: https, protocol: TLS}]
+""")
+    [problem] = unsupported_problems(se)
+    assert (problem.field, problem.message) == (
+        "spec.resolution", "resolution DYNAMIC_DNS is not supported yet")
+
+
+def test_supported_configuration_has_no_problems() -> None:
+    vs = _one("""
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [r]
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}]
+    fault: {delay: {fixedDelay: 7s, percentage: {value: 100}}}
+    route: [{destination: {host: r, subset: v1}}]
+""")
+    assert unsupported_problems(vs) == []
+    assert unsupported_problems(object()) == []
+
+
+def test_every_unsupported_path_exists_in_the_models() -> None:
+    for kind, paths in UNSUPPORTED_FIELDS.items():
+        known = {row.path for row in field_rows(kind, collapse=False)}
+        assert set(paths) <= known
+        assert all(row.status == UNSUPPORTED for row in field_rows(kind, collapse=False)
+                   if row.path in paths)
+
+
+def test_docs_reference_is_generated_from_the_models() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    block = text[text.index(BEGIN):text.index(END) + len(END) + 1]
+    assert block == render_reference(), (
+        "docs/configuration.md is stale: run `.venv/bin/python -m inmesh.config._reference "
+        "docs/configuration.md`")
+
+
+def test_docs_list_every_field_with_a_status() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for kind in KIND_SPECS:
+        for row in field_rows(kind):
+            assert f"| `{row.path}` |" in text, (kind, row.path)
+            assert row.status
+
+
+def test_public_surface() -> None:
+    names = inmesh.config.__all__
+    assert len(names) == len(set(names))
+    for name in names:
+        assert hasattr(inmesh.config, name), name
+    models = {n for n in names if isinstance(getattr(inmesh.config, n), type)
+              and issubclass(getattr(inmesh.config, n), BaseModel)}
+    assert {"VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry", "Gateway",
+            "PeerAuthentication", "AuthorizationPolicy", "KubeService", "KubeServiceAccount",
+            "KubeDeployment", "HTTPRoute", "StringMatch", "TrafficPolicy"} <= models
+    for name in ("load_config", "parse_documents", "dump_resource", "unsupported_problems",
+                 "UNSUPPORTED_FIELDS", "Resource"):
+        assert name in names
