@@ -44,3 +44,14 @@ UPSTREAM_OVERFLOW = LocalReply(
 # Istio's REGISTRY_ONLY outbound policy sends unknown hosts to the BlackHoleCluster: Envoy
 # answers 502 with no body and flag NR ("BlackHoleCluster" is the cluster name in telemetry).
 BLACKHOLE = LocalReply(502, "", "NR")
+
+# The order Envoy prints several flags in (%RESPONSE_FLAGS%, comma-separated): the order of
+# its flag enumeration (ResponseFlagUtils), so "UF,URX" and never "URX,UF".
+_ORDER = ["LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE", "DC", "URX", "SI", "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF", "DO", "DR"]
+_RANK = {flag: i for i, flag in enumerate(_ORDER)}
+
+
+def join_flags(*flags: str) -> str:
+    """Combine flag strings (each possibly comma-separated) in Envoy's order, no repeats."""
+    seen = {f for group in flags if group for f in group.split(",") if f and f != "-"}
+    return ",".join(sorted(seen, key=lambda f: _RANK.get(f, len(_RANK))))

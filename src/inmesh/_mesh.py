@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import httpx
 
+from ._cluster_state import ClusterStates
 from ._errors import ConfigError
 from ._runtime_support import check_supported
 from .balancing import ActiveRequests
@@ -74,6 +75,7 @@ class Mesh:
         )
         self.outbound_policy = outbound_policy
         self.active = ActiveRequests()
+        self.cluster_states = ClusterStates()
         self.hooks: tuple[RecordHook, ...] = ()
         self._lock = threading.Lock()
         self._revision = 0

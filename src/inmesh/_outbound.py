@@ -1,28 +1,58 @@
 """The outbound path, shared by the async and the sync transport.
 
-    telemetry  -> a RequestRecord for every request (``Outbound.finish``)
+    telemetry  -> one RequestRecord per request (``Call.finish``)
     route      -> Snapshot.decide: virtual host, VirtualService match, weighted destination
-    balance    -> the cluster's balancer picks an endpoint (consistent-hash key here)
+    fault      -> the route's fault (delay / abort), before the router as in Envoy
+    admission  -> the cluster's connection-pool gate (503 UO past a threshold)
+    retry loop -> RetryState: per-try timeout, retryOn, backoff, budget (``Call.next_send``,
+                  ``Call.on_response``, ``Call.on_failure``)
+    balance    -> the cluster's balancer picks an endpoint, skipping ejected hosts (and
+                  hosts already tried); outlier detection records every outcome
     endpoint   -> an httpcore request to the endpoint address, TLS per DestinationRule
 
-Everything here is synchronous and does no I/O; the two shells in ``_transport`` only send
-the prepared httpcore request and wrap the response.
+Everything here is synchronous and does no I/O: the two shells in ``_transport`` only
+sleep, send the prepared httpcore requests and wrap the final response.
 """
 
 from __future__ import annotations
 
+import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpcore
 import httpx
 
-from ._flags import FLAGS_HEADER, NO_HEALTHY_UPSTREAM, LocalReply
+from ._flags import (
+    FLAGS_HEADER,
+    NO_HEALTHY_UPSTREAM,
+    UPSTREAM_OVERFLOW,
+    UPSTREAM_TIMEOUT,
+    LocalReply,
+    join_flags,
+)
 from .balancing import Endpoint
+from .resilience import (
+    ABORT_BODY,
+    ABORT_FLAG,
+    CLASSIFIER,
+    DELAY_FLAG,
+    NO_RETRIES,
+    Deadline,
+    LocalFailure,
+    RetryPolicy,
+    RetryState,
+    Step,
+    Ticket,
+    shadow_authority,
+)
 from .routing import Forward, Passthrough, Redirect, Reply, RequestView, Snapshot
-from .routing._headers import apply_edits
+from .routing._clusters import Cluster
+from .routing._headers import HeaderEdit, apply_edits
 from .routing._request import HeaderSource
+from .routing._routes import Route
 from .security._upstream_tls import UpstreamTLS
 from .telemetry import RequestRecord
 
@@ -30,6 +60,8 @@ if TYPE_CHECKING:
     from ._mesh import Mesh
 
 PASSTHROUGH_CLUSTER = "PassthroughCluster"
+_RNG = random.Random()
+_now = time.monotonic
 
 
 def request_view(request: httpx.Request) -> RequestView:
@@ -55,96 +87,396 @@ def request_view(request: httpx.Request) -> RequestView:
     )
 
 
-@dataclass(slots=True)
-class Exchange:
-    """One request on its way: where it goes and what to do with the answer."""
-
-    request: httpx.Request
-    core: httpcore.Request
-    endpoint_key: str
-    tls: UpstreamTLS | None
-    destination: str
-    subset: str
-    cluster: str
-    route: str
-    response_edits: tuple[object, ...]
-    set_cookie: str | None
-    start: float
-    counted: bool
-
-
-def local_response(reply: LocalReply, extra: dict[str, str] | None = None) -> httpx.Response:
+def local_response(reply: LocalReply, flags: str | None = None) -> httpx.Response:
     """The response an Istio sidecar gives when it ends a request itself."""
-    headers = {"content-type": "text/plain", FLAGS_HEADER: reply.flag, "server": "envoy"}
-    if extra:
-        headers.update(extra)
+    headers = {"content-type": "text/plain", FLAGS_HEADER: flags or reply.flag, "server": "envoy"}
     return httpx.Response(reply.status, headers=headers, content=reply.body.encode())
 
 
+@dataclass(slots=True)
+class Exchange:
+    """One attempt on its way to one endpoint."""
+
+    core: httpcore.Request
+    endpoint_key: str
+    pool_key: object
+    tls: UpstreamTLS | None
+    timeout: float | None
+    recorded: bool = False
+
+
+def _replayable(request: httpx.Request) -> bool:
+    """Bytes in memory can be sent again; a streamed body cannot (Envoy buffers to retry)."""
+    return isinstance(request.stream, httpx.ByteStream)
+
+
+class Call:
+    """One request through the mesh: its route, its cluster, its retry loop, its record.
+
+    The shell drives it: ``delay`` (sleep first, the fault's), then ``next_send()`` to get
+    an Exchange (or the mesh's final answer), then ``on_response``/``on_failure`` with the
+    outcome, which say RETRY (sleep ``delay``, send again) or give the final response.
+    ``finish`` runs exactly once, when the final response is closed.
+    """
+
+    __slots__ = (
+        "_done",
+        "_exchange",
+        "_last_key",
+        "_mesh",
+        "_ticket",
+        "attempts",
+        "cluster",
+        "delay",
+        "flags",
+        "hash_key",
+        "raw_path",
+        "replayable",
+        "request",
+        "response_edits",
+        "route",
+        "set_cookie",
+        "start",
+        "state",
+        "tls",
+        "view",
+    )
+
+    def __init__(
+        self,
+        mesh: Mesh,
+        request: httpx.Request,
+        view: RequestView,
+        start: float,
+        cluster: Cluster | None,
+        route: Route | None,
+        raw_path: bytes,
+        response_edits: tuple[HeaderEdit, ...],
+        hash_key: int | None,
+        set_cookie: str | None,
+        ticket: Ticket | None,
+        policy: RetryPolicy,
+    ) -> None:
+        self._mesh = mesh
+        self.request = request
+        self.view = view
+        self.start = start
+        self.cluster = cluster
+        self.route = route
+        self.raw_path = raw_path
+        self.response_edits = response_edits
+        self.hash_key = hash_key
+        self.set_cookie = set_cookie
+        self._ticket = ticket
+        self.replayable = _replayable(request)
+        limiter = cluster.state.limiter if cluster is not None else None
+        self.state = RetryState(policy, limiter=limiter, rng=_RNG)
+        self.tls = cluster.tls if cluster is not None else None
+        self.delay = 0.0
+        self.flags = ""
+        self.attempts = 0
+        self._last_key = ""
+        self._exchange: Exchange | None = None
+        self._done = False
+
+    # -- the retry loop -----------------------------------------------------------------
+
+    def next_send(self) -> Exchange | httpx.Response:
+        """The next attempt, or the mesh's answer when there is none to make."""
+        now = _now()
+        state = self.state
+        if self.attempts == 0:
+            # The route's clock starts after the fault delay (Envoy: the fault filter runs
+            # before the router).
+            route = self.route
+            timeout = route.timeout if route is not None else None
+            per_try = state.policy.per_try_timeout
+            if timeout or per_try:
+                state.deadline = Deadline(start=now, route_timeout=timeout, per_try_timeout=per_try)
+        t = state.begin(now)
+        if t == 0.0:
+            return self.answer(UPSTREAM_TIMEOUT)
+        cluster = self.cluster
+        ep: Endpoint | None
+        if cluster is None or cluster.original_destination:
+            ep = Endpoint(self.view.host, self.view.port)
+        else:
+            outlier = cluster.state.outlier
+            ejected = outlier.ejected_keys(now) if outlier is not None else frozenset()
+            ep = cluster.balancer.pick(self.hash_key, state.excluding(ejected))
+            if ep is None and self.attempts:
+                # Every untried host is gone: Envoy's host selection retries then take a
+                # previously tried one rather than fail.
+                ep = cluster.balancer.pick(self.hash_key, ejected)
+        if ep is None:
+            return self.answer(NO_HEALTHY_UPSTREAM)
+        self.attempts += 1
+        state.sent_to(ep.key)
+        self._last_key = ep.key
+        ex = self._exchange_for(ep, t)
+        self._mesh.active.inc(ep.key)
+        self._exchange = ex
+        return ex
+
+    def _exchange_for(self, ep: Endpoint, timeout: float | None) -> Exchange:
+        request = self.request
+        extensions = request.extensions
+        tls = self.tls
+        if tls is not None:
+            scheme = b"https"
+            extensions = {**extensions, "sni_hostname": tls.sni}
+        elif self.view.scheme == "https":
+            # The application speaks TLS itself: keep its server name for SNI and checks.
+            scheme = b"https"
+            extensions = {**extensions, "sni_hostname": self.view.host}
+        else:
+            scheme = b"http"
+        cluster = self.cluster
+        if cluster is not None:
+            limits = cluster.state.limits
+            app = extensions.get("timeout") or {}
+            connect = app.get("connect")
+            # connectTimeout (Istio default 10 s) and the application's own: the shorter.
+            if connect is None or limits.connect_timeout < connect:
+                extensions = {**extensions, "timeout": {**app, "connect": limits.connect_timeout}}
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=scheme, host=ep.address.encode("ascii"), port=ep.port, target=self.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=extensions,
+        )
+        pool_key = cluster.name if cluster is not None else PASSTHROUGH_CLUSTER
+        return Exchange(core, ep.key, pool_key, tls, timeout)
+
+    def _record(self, ex: Exchange, outcome: int | LocalFailure) -> None:
+        """Account the attempt's outcome to outlier detection, once."""
+        if ex.recorded:
+            return
+        ex.recorded = True
+        cluster = self.cluster
+        if cluster is not None and cluster.state.outlier is not None:
+            cluster.state.outlier.record(ex.endpoint_key, outcome, _now())
+
+    def _attempt_over(self, outcome: int | LocalFailure) -> None:
+        ex = self._exchange
+        if ex is None:
+            return
+        self._exchange = None
+        self._mesh.active.dec(ex.endpoint_key)
+        self._record(ex, outcome)
+
+    def on_response(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> Step:
+        """An attempt got response headers: DONE (this response is the answer) or RETRY.
+
+        On RETRY the shell closes this response and sleeps ``delay`` first."""
+        ex = self._exchange
+        step = self.state.decide(
+            status, now=_now(), headers=headers, body_replayable=self.replayable
+        )
+        if step is Step.DONE or step is Step.GIVE_UP:
+            if self.state.flag:
+                self.flags = self.state.flag
+            # the attempt stays open (in flight) until the application closes the response
+            if ex is not None:
+                self._record(ex, status)
+            return Step.DONE
+        self._attempt_over(status)
+        if step is Step.TIMEOUT:
+            self.delay = self.state.delay
+            self.flags = "UT"
+            return Step.TIMEOUT
+        self.delay = self.state.delay
+        return Step.RETRY
+
+    def on_failure(self, failure: LocalFailure, *, request_sent: bool) -> Step:
+        """An attempt failed without response headers: RETRY, TIMEOUT or DONE (answer
+        ``failure_response()``)."""
+        self._attempt_over(failure)
+        step = self.state.decide(
+            failure,
+            now=_now(),
+            request_sent=request_sent,
+            body_replayable=self.replayable or not request_sent,
+        )
+        self.delay = self.state.delay
+        if step is Step.GIVE_UP and self.state.flag:
+            self.flags = self.state.flag
+        return Step.DONE if step is Step.GIVE_UP else step
+
+    # -- answers ------------------------------------------------------------------------
+
+    def failure_response(self, failure: LocalFailure) -> httpx.Response:
+        """The mesh's answer when the last attempt failed this way (URX added when the
+        retries ran out: Envoy prints e.g. ``UF,URX``)."""
+        reply = CLASSIFIER.local_reply(failure)
+        return self.answer(reply, flags=join_flags(reply.flag, self.flags))
+
+    def answer(self, reply: LocalReply, flags: str | None = None) -> httpx.Response:
+        """Finish with a reply of the mesh's own."""
+        f = flags or reply.flag
+        self.finish(reply.status, f)
+        return local_response(reply, f)
+
+    def response_headers(self, headers: list[tuple[bytes, bytes]]) -> httpx.Headers:
+        """The final response's headers: route/destination response edits, a generated
+        consistent-hash cookie, and the flags (URX...) when the mesh set any."""
+        h = httpx.Headers(headers)
+        if self.response_edits:
+            h = apply_edits(self.response_edits, h)
+        if self.set_cookie is not None:
+            h = httpx.Headers([*h.multi_items(), ("set-cookie", self.set_cookie)])
+        if self.flags:
+            h[FLAGS_HEADER] = self.flags
+        return h
+
+    def finish(self, status: int, flags: str = "") -> None:
+        """The request is over (final response closed, or the mesh answered): release the
+        endpoint, the retry slot and the admission ticket, and emit the record."""
+        if self._done:
+            return
+        self._done = True
+        self._attempt_over(status)
+        self.state.close()
+        if self._ticket is not None:
+            self._ticket.release()
+        emit(
+            self._mesh,
+            self.request,
+            status,
+            flags or self.flags,
+            self.start,
+            attempts=self.attempts,
+            cluster=self.cluster,
+            route=self.route,
+            endpoint=self._last_key,
+            destination=self.view.host,
+        )
+
+
+def emit(
+    mesh: Mesh,
+    request: httpx.Request,
+    status: int,
+    flags: str,
+    start: float,
+    *,
+    attempts: int,
+    cluster: Cluster | None,
+    route: Route | None,
+    endpoint: str = "",
+    destination: str = "",
+    cluster_name: str = "",
+) -> None:
+    """Deliver one RequestRecord to the mesh's hooks (nothing to do without hooks)."""
+    hooks = mesh.hooks
+    if not hooks:
+        return
+    end = time.perf_counter()
+    rec = RequestRecord(
+        source_service=mesh.service,
+        source_namespace=mesh.namespace,
+        source_version=mesh.labels.get("version", ""),
+        destination_service=cluster.service.host if cluster is not None else destination,
+        destination_subset=(cluster.subset or "") if cluster is not None else "",
+        destination_endpoint=endpoint,
+        route_name=route.name if route is not None else "",
+        cluster=cluster.name if cluster is not None else (cluster_name or PASSTHROUGH_CLUSTER),
+        method=request.method,
+        path=request.url.path,
+        status=status,
+        response_flags=flags or "-",
+        attempts=attempts,
+        duration=end - start,
+        start_time=time.time() - (end - start),
+    )
+    for hook in hooks:
+        hook(rec)
+
+
 class Outbound:
-    """Prepares exchanges from the mesh's current snapshot and records their outcome."""
+    """Turns an httpx request into a Call (or the mesh's immediate answer)."""
 
     def __init__(self, mesh: Mesh) -> None:
         self._mesh = mesh
 
-    def prepare(self, request: httpx.Request) -> Exchange | httpx.Response:
-        """Decide what happens to ``request``: an exchange to send, or the mesh's answer."""
+    def start(self, request: httpx.Request) -> tuple[Call | httpx.Response, list[Call]]:
+        """Decide what happens to ``request``; also return mirror copies to fire off."""
         start = time.perf_counter()
-        snap: Snapshot = self._mesh.snapshot  # one read: the whole request uses this view
+        mesh = self._mesh
+        snap: Snapshot = mesh.snapshot  # one read: the whole request uses this view
         view = request_view(request)
         d = snap.decide(view)
         if isinstance(d, Forward):
-            return self._forward(request, view, d, start)
+            return self._forward(snap, request, view, d, start)
         if isinstance(d, Passthrough):
-            return self._exchange(
+            # Istio's PassthroughCluster: no retries, no policies.
+            return Call(
+                mesh,
                 request,
                 view,
-                host=view.host,
-                port=view.port,
-                tls=None,
-                raw_path=request.url.raw_path,
-                destination=view.host,
-                subset="",
-                cluster=PASSTHROUGH_CLUSTER,
-                route="",
-                edits=(),
-                set_cookie=None,
-                start=start,
-                counted=False,
-            )
+                start,
+                None,
+                None,
+                request.url.raw_path,
+                (),
+                None,
+                None,
+                None,
+                NO_RETRIES,
+            ), []
         if isinstance(d, Redirect):
-            resp = httpx.Response(d.status, headers={"location": d.location, "server": "envoy"})
-            self.record_local(
+            emit(
+                mesh,
                 request,
-                view,
-                resp.status_code,
+                d.status,
                 "",
                 start,
+                attempts=0,
+                cluster=None,
+                route=d.route,
                 destination=d.service.host if d.service else view.host,
-                route=d.route.name,
             )
-            return resp
+            return httpx.Response(d.status, headers={"location": d.location, "server": "envoy"}), []
         assert isinstance(d, Reply)
-        resp = local_response(d.reply)
-        self.record_local(
+        emit(
+            mesh,
             request,
-            view,
             d.reply.status,
             d.reply.flag,
             start,
+            attempts=0,
+            cluster=None,
+            route=d.route,
             destination=d.service.host if d.service else view.host,
-            route=d.route.name if d.route else "",
-            cluster=d.cluster_name,
+            cluster_name=d.cluster_name,
         )
-        return resp
+        return local_response(d.reply), []
 
     def _forward(
-        self, request: httpx.Request, view: RequestView, d: Forward, start: float
-    ) -> Exchange | httpx.Response:
+        self, snap: Snapshot, request: httpx.Request, view: RequestView, d: Forward, start: float
+    ) -> tuple[Call | httpx.Response, list[Call]]:
+        mesh = self._mesh
         cluster = d.cluster
         route = d.route
         raw_path = request.url.raw_path
+        response_edits: tuple[HeaderEdit, ...] = ()
+        mirrors: list[Call] = []
+        delay: float | None = None
         if route is not None:
+            if route.fault is not None:
+                # Envoy's fault filter runs before the router: an abort is answered here,
+                # never sent or retried; a delay is slept before the route timeout starts.
+                delay, abort = route.fault.decide(_RNG)
+                if abort is not None:
+                    flags = f"{DELAY_FLAG},{ABORT_FLAG}" if delay else ABORT_FLAG
+                    reply = LocalReply(abort, ABORT_BODY, flags)
+                    emit(
+                        mesh, request, abort, flags, start, attempts=0, cluster=cluster, route=route
+                    )
+                    return _delayed(local_response(reply), delay), []
             rw = route.rewrite
             if rw is not None:
                 path = rw.path(view.path, d.matched)
@@ -157,199 +489,104 @@ class Outbound:
                 request.headers = apply_edits(
                     (dh.request if dh else None, rh.request if rh else None), request.headers
                 )
-            response_edits: tuple[object, ...] = tuple(
-                e for e in (dh.response if dh else None, rh.response if rh else None) if e
-            )
-        else:
-            response_edits = ()
+                response_edits = tuple(
+                    e for e in (dh.response if dh else None, rh.response if rh else None) if e
+                )
+            if route.mirrors:
+                mirrors = self._mirrors(snap, request, route, raw_path, start)
         hash_key: int | None = None
         set_cookie: str | None = None
         if cluster.hash is not None:
             hash_key, set_cookie = cluster.hash.key(view)
-        if cluster.original_destination:
-            ep = Endpoint(view.host, view.port)
+        ticket = cluster.state.gate.try_acquire()
+        if ticket is None:
+            # Past a connection-pool threshold Envoy answers at once: 503, flag UO.
+            emit(mesh, request, 503, "UO", start, attempts=0, cluster=cluster, route=route)
+            return local_response(UPSTREAM_OVERFLOW), mirrors
+        if route is None:
+            policy = _DEFAULT_POLICY
         else:
-            picked = cluster.balancer.pick(hash_key)
-            if picked is None:
-                resp = local_response(NO_HEALTHY_UPSTREAM)
-                self.record_local(
-                    request,
-                    view,
-                    503,
-                    "UH",
-                    start,
-                    destination=cluster.service.host,
-                    subset=cluster.subset or "",
-                    cluster=cluster.name,
-                    route=route.name if route else "",
-                )
-                return resp
-            ep = picked
-        return self._exchange(
+            policy = route.retry_hashing if cluster.hash is not None else route.retry
+        call = Call(
+            mesh,
             request,
             view,
-            host=ep.address,
-            port=ep.port,
-            tls=cluster.tls,
-            raw_path=raw_path,
-            destination=cluster.service.host,
-            subset=cluster.subset or "",
-            cluster=cluster.name,
-            route=route.name if route else "",
-            edits=response_edits,
-            set_cookie=set_cookie,
-            start=start,
-            counted=True,
-        )
-
-    def _exchange(
-        self,
-        request: httpx.Request,
-        view: RequestView,
-        *,
-        host: str,
-        port: int,
-        tls: UpstreamTLS | None,
-        raw_path: bytes,
-        destination: str,
-        subset: str,
-        cluster: str,
-        route: str,
-        edits: tuple[object, ...],
-        set_cookie: str | None,
-        start: float,
-        counted: bool,
-    ) -> Exchange:
-        extensions = request.extensions
-        if tls is not None:
-            scheme = b"https"
-            extensions = {**extensions, "sni_hostname": tls.sni}
-        elif view.scheme == "https":
-            # The application speaks TLS itself: keep its server name for SNI and checks.
-            scheme = b"https"
-            extensions = {**extensions, "sni_hostname": view.host}
-        else:
-            scheme = b"http"
-        core = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(scheme=scheme, host=host.encode("ascii"), port=port, target=raw_path),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=extensions,
-        )
-        key = f"{host}:{port}"
-        if counted:
-            self._mesh.active.inc(key)
-        return Exchange(
-            request=request,
-            core=core,
-            endpoint_key=key,
-            tls=tls,
-            destination=destination,
-            subset=subset,
-            cluster=cluster,
-            route=route,
-            response_edits=edits,
-            set_cookie=set_cookie,
-            start=start,
-            counted=counted,
-        )
-
-    def respond(
-        self, ex: Exchange, status: int, headers: list[tuple[bytes, bytes]]
-    ) -> httpx.Headers:
-        """The response headers the application sees (route/destination response edits,
-        a generated hash cookie)."""
-        h = httpx.Headers(headers)
-        if ex.response_edits:
-            h = apply_edits(ex.response_edits, h)  # type: ignore[arg-type]
-        if ex.set_cookie is not None:
-            h = httpx.Headers([*h.multi_items(), ("set-cookie", ex.set_cookie)])
-        return h
-
-    def fail(self, ex: Exchange, reply: LocalReply) -> httpx.Response:
-        """The mesh's answer when the exchange could not get a response upstream."""
-        self.finish(ex, reply.status, reply.flag, attempts=1)
-        return local_response(reply)
-
-    def finish(self, ex: Exchange, status: int, flags: str, attempts: int = 1) -> None:
-        """The exchange is over (response closed or failed): release and record it."""
-        if ex.counted:
-            self._mesh.active.dec(ex.endpoint_key)
-        self._emit(
-            ex.request,
-            status,
-            flags,
-            ex.start,
-            attempts=attempts,
-            destination=ex.destination,
-            subset=ex.subset,
-            endpoint=ex.endpoint_key,
-            cluster=ex.cluster,
-            route=ex.route,
-        )
-
-    def record_local(
-        self,
-        request: httpx.Request,
-        view: RequestView,
-        status: int,
-        flags: str,
-        start: float,
-        *,
-        destination: str,
-        subset: str = "",
-        cluster: str = "",
-        route: str = "",
-    ) -> None:
-        self._emit(
-            request,
-            status,
-            flags,
             start,
-            attempts=0,
-            destination=destination,
-            subset=subset,
-            endpoint="",
-            cluster=cluster,
-            route=route,
+            cluster,
+            route,
+            raw_path,
+            response_edits,
+            hash_key,
+            set_cookie,
+            ticket,
+            policy,
         )
+        if delay:
+            call.delay = delay
+            call.flags = DELAY_FLAG
+        return call, mirrors
 
-    def _emit(
-        self,
-        request: httpx.Request,
-        status: int,
-        flags: str,
-        start: float,
-        *,
-        attempts: int,
-        destination: str,
-        subset: str,
-        endpoint: str,
-        cluster: str,
-        route: str,
-    ) -> None:
-        hooks = self._mesh.hooks
-        if not hooks:
-            return
-        mesh = self._mesh
-        end = time.perf_counter()
-        rec = RequestRecord(
-            source_service=mesh.service,
-            source_namespace=mesh.namespace,
-            source_version=mesh.labels.get("version", ""),
-            destination_service=destination,
-            destination_subset=subset,
-            destination_endpoint=endpoint,
-            route_name=route,
-            cluster=cluster,
-            method=request.method,
-            path=request.url.path,
-            status=status,
-            response_flags=flags or "-",
-            attempts=attempts,
-            duration=end - start,
-            start_time=time.time() - (end - start),
-        )
-        for hook in hooks:
-            hook(rec)
+    def _mirrors(
+        self, snap: Snapshot, request: httpx.Request, route: Route, raw_path: bytes, start: float
+    ) -> list[Call]:
+        """Copies for the route's mirrors: authority suffixed ``-shadow`` (Envoy's rule),
+        only for bodies in memory; answers are discarded."""
+        if not _replayable(request):
+            return []
+        out: list[Call] = []
+        for m in route.mirrors:
+            if not m.policy.should_mirror(_RNG):
+                continue
+            cluster = snap.cluster_for(m.host, m.subset, m.port)
+            if cluster is None:
+                continue
+            copy = httpx.Request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.content,
+                extensions=request.extensions,
+            )
+            copy.headers["host"] = shadow_authority(request.headers.get("host") or "")
+            view = request_view(copy)
+            out.append(
+                Call(
+                    self._mesh,
+                    copy,
+                    view,
+                    start,
+                    cluster,
+                    None,
+                    raw_path,
+                    (),
+                    None,
+                    None,
+                    None,
+                    NO_RETRIES,
+                )
+            )
+        return out
+
+
+def _delayed(response: httpx.Response, delay: float | None) -> httpx.Response:
+    """Mark a fault-abort response whose fault also asked for a delay (the shell sleeps)."""
+    if delay:
+        response.extensions = {**response.extensions, "inmesh_delay": delay}
+    return response
+
+
+_DEFAULT_POLICY = RetryPolicy.from_istio(None)
+
+
+def failure_kind(exc: Exception) -> tuple[LocalFailure, bool] | None:
+    """The Envoy failure an httpcore error stands for, and whether the request had been
+    sent; None for errors that are the application's own (its timeouts, its pool)."""
+    if isinstance(exc, httpcore.ConnectTimeout):
+        return LocalFailure.CONNECT_TIMEOUT, False
+    if isinstance(exc, httpcore.ConnectError):
+        return LocalFailure.CONNECT_FAILURE, False
+    if isinstance(exc, httpcore.WriteError):
+        return LocalFailure.RESET_BEFORE_HEADERS, False
+    if isinstance(exc, (httpcore.RemoteProtocolError, httpcore.ReadError)):
+        return LocalFailure.RESET_BEFORE_HEADERS, True
+    return None

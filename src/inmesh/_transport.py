@@ -1,23 +1,28 @@
 """The two thin shells around ``Outbound``: an async and a sync httpx transport.
 
-Each owns httpcore connection pools (one per distinct upstream TLS setting), sends the
-prepared exchange, and wraps the response stream so the exchange is released and recorded
-when the application closes the response.
+Each owns httpcore connection pools (one per cluster, plus one for passthrough traffic),
+sleeps where a ``Call`` says (fault delay, retry backoff), sends each attempt with its
+per-try timeout, and wraps the final response so the call is finished and recorded when
+the application closes it. All decisions are in ``_outbound.Call``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpcore
 import httpx
 
-from ._flags import UPSTREAM_CONNECT_FAILURE, UPSTREAM_RESET
-from ._outbound import Exchange, Outbound
-from .security._upstream_tls import UpstreamTLS
+from ._outbound import Call, Exchange, Outbound, failure_kind
+from .resilience import LocalFailure, Step
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
@@ -53,22 +58,16 @@ def _translated() -> Iterator[None]:
         raise
 
 
-def _upstream_failure(exc: Exception) -> bool | None:
-    """How Envoy reports a failure before response headers: True for a connect failure
-    (503 UF), False for a reset after connecting (503 UC), None for the application's own
-    timeouts and errors, which it sees as exceptions."""
-    if isinstance(exc, (httpcore.ConnectError, httpcore.ConnectTimeout)):
-        return True
-    if isinstance(exc, (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)):
-        return False
-    return None
+class _Pools:
+    """Connection pools by cluster, built with the application's transport options.
 
-
-class _PoolSettings:
-    """The application's httpx transport options, applied to every pool we create."""
+    Envoy gives every cluster its own connection pool; so does inmesh, so that one
+    cluster's ``maxConnections`` and TLS settings never touch another's traffic.
+    """
 
     def __init__(
         self,
+        factory: type[Any],
         verify: ssl.SSLContext | str | bool,
         cert: Any,
         limits: httpx.Limits,
@@ -76,67 +75,43 @@ class _PoolSettings:
         http2: bool,
         trust_env: bool,
     ) -> None:
-        self.app_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
-        self.limits = limits
-        self.http1 = http1
-        self.http2 = http2
+        self._factory = factory
+        self._app_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        self._limits = limits
+        self._http1 = http1
+        self._http2 = http2
+        self.pools: dict[object, Any] = {}
+        self._lock = threading.Lock()
 
-    def kwargs(self, tls: UpstreamTLS | None) -> dict[str, Any]:
-        return {
-            "ssl_context": tls.context() if tls is not None else self.app_context,
-            "max_connections": self.limits.max_connections,
-            "max_keepalive_connections": self.limits.max_keepalive_connections,
-            "keepalive_expiry": self.limits.keepalive_expiry,
-            "http1": self.http1,
-            "http2": self.http2,
-        }
+    def get(self, ex: Exchange, call: Call) -> Any:
+        pool = self.pools.get(ex.pool_key)
+        if pool is not None:
+            return pool
+        with self._lock:
+            pool = self.pools.get(ex.pool_key)
+            if pool is None:
+                pool = self.pools[ex.pool_key] = self._new(ex, call)
+        return pool
 
-
-class _MeshResponseStream(httpx.AsyncByteStream):
-    def __init__(self, stream: Any, outbound: Outbound, ex: Exchange, status: int) -> None:
-        self._stream = stream
-        self._outbound = outbound
-        self._ex = ex
-        self._status = status
-        self._done = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _translated():
-            async for part in self._stream:
-                yield part
-
-    async def aclose(self) -> None:
-        try:
-            if hasattr(self._stream, "aclose"):
-                with _translated():
-                    await self._stream.aclose()
-        finally:
-            if not self._done:
-                self._done = True
-                self._outbound.finish(self._ex, self._status, "")
-
-
-class _SyncMeshResponseStream(httpx.SyncByteStream):
-    def __init__(self, stream: Any, outbound: Outbound, ex: Exchange, status: int) -> None:
-        self._stream = stream
-        self._outbound = outbound
-        self._ex = ex
-        self._status = status
-        self._done = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        with _translated():
-            yield from self._stream
-
-    def close(self) -> None:
-        try:
-            if hasattr(self._stream, "close"):
-                with _translated():
-                    self._stream.close()
-        finally:
-            if not self._done:
-                self._done = True
-                self._outbound.finish(self._ex, self._status, "")
+    def _new(self, ex: Exchange, call: Call) -> Any:
+        limits = self._limits
+        max_connections = limits.max_connections
+        keepalive = limits.keepalive_expiry
+        if call.cluster is not None:
+            pl = call.cluster.state.limits
+            # connectionPool.tcp.maxConnections caps the cluster's connections.
+            if max_connections is None or pl.max_connections < max_connections:
+                max_connections = pl.max_connections
+            if call.cluster.policy.connection_pool is not None and pl.idle_timeout is not None:
+                keepalive = pl.idle_timeout  # connectionPool.http.idleTimeout
+        return self._factory(
+            ssl_context=ex.tls.context() if ex.tls is not None else self._app_context,
+            max_connections=max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=keepalive,
+            http1=self._http1,
+            http2=self._http2,
+        )
 
 
 _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -157,41 +132,116 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
         trust_env: bool = True,
     ) -> None:
         self._outbound = Outbound(mesh)
-        self._settings = _PoolSettings(verify, cert, limits, http1, http2, trust_env)
-        self._pools: dict[object, httpcore.AsyncConnectionPool] = {}
-
-    def _pool(self, tls: UpstreamTLS | None) -> httpcore.AsyncConnectionPool:
-        key = tls.context_key if tls is not None else None
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = httpcore.AsyncConnectionPool(**self._settings.kwargs(tls))
-        return pool
+        self._pools = _Pools(
+            httpcore.AsyncConnectionPool, verify, cert, limits, http1, http2, trust_env
+        )
+        self._mirrors: set[asyncio.Task[None]] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        out = self._outbound
-        ex = out.prepare(request)
-        if isinstance(ex, httpx.Response):
-            return ex
+        call, mirrors = self._outbound.start(request)
+        for m in mirrors:
+            # Fire and forget (Envoy's shadowing): mirroring runs as an asyncio task.
+            task = asyncio.get_running_loop().create_task(self._mirror(m))
+            self._mirrors.add(task)
+            task.add_done_callback(self._mirrors.discard)
+        if isinstance(call, httpx.Response):
+            delay = call.extensions.get("inmesh_delay")
+            if delay:
+                await anyio.sleep(delay)
+            return call
         try:
-            resp = await self._pool(ex.tls).handle_async_request(ex.core)
-        except Exception as exc:
-            kind = _upstream_failure(exc)
-            if kind is None:
-                out.finish(ex, 0, "")
-                with _translated():
-                    raise
-            return out.fail(ex, UPSTREAM_CONNECT_FAILURE if kind else UPSTREAM_RESET)
-        return httpx.Response(
-            status_code=resp.status,
-            headers=out.respond(ex, resp.status, resp.headers),
-            stream=_MeshResponseStream(resp.stream, out, ex, resp.status),
-            extensions=resp.extensions,
-        )
+            return await self._run(call)
+        except BaseException:
+            call.finish(0, call.flags)
+            raise
+
+    async def _run(self, call: Call) -> httpx.Response:
+        if call.delay:
+            await anyio.sleep(call.delay)  # the fault's delay, before the router
+        while True:
+            ex = call.next_send()
+            if isinstance(ex, httpx.Response):
+                return ex
+            try:
+                if ex.timeout is None:
+                    resp = await self._pools.get(ex, call).handle_async_request(ex.core)
+                else:
+                    with anyio.fail_after(ex.timeout):
+                        resp = await self._pools.get(ex, call).handle_async_request(ex.core)
+            except TimeoutError:
+                step = call.on_failure(LocalFailure.TIMEOUT, request_sent=True)
+                failure = LocalFailure.TIMEOUT
+            except Exception as exc:
+                kind = failure_kind(exc)
+                if kind is None:
+                    with _translated():
+                        raise
+                failure, sent = kind
+                step = call.on_failure(failure, request_sent=sent)
+            else:
+                step = call.on_response(resp.status, resp.headers)
+                if step is Step.DONE:
+                    return httpx.Response(
+                        status_code=resp.status,
+                        headers=call.response_headers(resp.headers),
+                        stream=_AsyncStream(resp.stream, call, resp.status),
+                        extensions=resp.extensions,
+                    )
+                await _aclose(resp)
+                failure = LocalFailure.TIMEOUT
+            if step is Step.RETRY:
+                await anyio.sleep(call.delay)
+                continue
+            if step is Step.TIMEOUT:
+                await anyio.sleep(call.delay)
+                return call.failure_response(LocalFailure.TIMEOUT)
+            return call.failure_response(failure)
+
+    async def _mirror(self, call: Call) -> None:
+        """Send a mirror copy; its answer (or failure) is discarded."""
+        try:
+            ex = call.next_send()
+            if isinstance(ex, httpx.Response):
+                return
+            resp = await self._pools.get(ex, call).handle_async_request(ex.core)
+            await resp.aread()
+            await _aclose(resp)
+            call.finish(resp.status)
+        except Exception:
+            call.finish(0, "UF")
 
     async def aclose(self) -> None:
-        pools, self._pools = self._pools, {}
+        for task in list(self._mirrors):
+            task.cancel()
+        pools, self._pools.pools = self._pools.pools, {}
         for pool in pools.values():
             await pool.aclose()
+
+
+async def _aclose(resp: httpcore.Response) -> None:
+    stream: Any = resp.stream
+    if hasattr(stream, "aclose"):
+        await stream.aclose()
+
+
+class _AsyncStream(httpx.AsyncByteStream):
+    def __init__(self, stream: Any, call: Call, status: int) -> None:
+        self._stream = stream
+        self._call = call
+        self._status = status
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _translated():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        try:
+            if hasattr(self._stream, "aclose"):
+                with _translated():
+                    await self._stream.aclose()
+        finally:
+            self._call.finish(self._status)
 
 
 class SyncMeshTransport(httpx.BaseTransport):
@@ -209,38 +259,117 @@ class SyncMeshTransport(httpx.BaseTransport):
         trust_env: bool = True,
     ) -> None:
         self._outbound = Outbound(mesh)
-        self._settings = _PoolSettings(verify, cert, limits, http1, http2, trust_env)
-        self._pools: dict[object, httpcore.ConnectionPool] = {}
-
-    def _pool(self, tls: UpstreamTLS | None) -> httpcore.ConnectionPool:
-        key = tls.context_key if tls is not None else None
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = httpcore.ConnectionPool(**self._settings.kwargs(tls))
-        return pool
+        self._pools = _Pools(httpcore.ConnectionPool, verify, cert, limits, http1, http2, trust_env)
+        self._mirror_pool: ThreadPoolExecutor | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        out = self._outbound
-        ex = out.prepare(request)
-        if isinstance(ex, httpx.Response):
-            return ex
+        call, mirrors = self._outbound.start(request)
+        if mirrors:
+            if self._mirror_pool is None:
+                self._mirror_pool = ThreadPoolExecutor(4, thread_name_prefix="inmesh-mirror")
+            for m in mirrors:
+                self._mirror_pool.submit(self._mirror, m)
+        if isinstance(call, httpx.Response):
+            delay = call.extensions.get("inmesh_delay")
+            if delay:
+                time.sleep(delay)
+            return call
         try:
-            resp = self._pool(ex.tls).handle_request(ex.core)
-        except Exception as exc:
-            kind = _upstream_failure(exc)
-            if kind is None:
-                out.finish(ex, 0, "")
-                with _translated():
-                    raise
-            return out.fail(ex, UPSTREAM_CONNECT_FAILURE if kind else UPSTREAM_RESET)
-        return httpx.Response(
-            status_code=resp.status,
-            headers=out.respond(ex, resp.status, resp.headers),
-            stream=_SyncMeshResponseStream(resp.stream, out, ex, resp.status),
-            extensions=resp.extensions,
-        )
+            return self._run(call)
+        except BaseException:
+            call.finish(0, call.flags)
+            raise
+
+    def _run(self, call: Call) -> httpx.Response:
+        if call.delay:
+            time.sleep(call.delay)
+        while True:
+            ex = call.next_send()
+            if isinstance(ex, httpx.Response):
+                return ex
+            ours = _per_try_read_timeout(ex)
+            try:
+                resp = self._pools.get(ex, call).handle_request(ex.core)
+            except httpcore.ReadTimeout:
+                if not ours:
+                    raise httpx.ReadTimeout("timed out") from None
+                failure = LocalFailure.TIMEOUT
+                step = call.on_failure(failure, request_sent=True)
+            except Exception as exc:
+                kind = failure_kind(exc)
+                if kind is None:
+                    with _translated():
+                        raise
+                failure, sent = kind
+                step = call.on_failure(failure, request_sent=sent)
+            else:
+                step = call.on_response(resp.status, resp.headers)
+                if step is Step.DONE:
+                    return httpx.Response(
+                        status_code=resp.status,
+                        headers=call.response_headers(resp.headers),
+                        stream=_SyncStream(resp.stream, call, resp.status),
+                        extensions=resp.extensions,
+                    )
+                resp.close()
+                failure = LocalFailure.TIMEOUT
+            if step is Step.RETRY:
+                time.sleep(call.delay)
+                continue
+            if step is Step.TIMEOUT:
+                time.sleep(call.delay)
+                return call.failure_response(LocalFailure.TIMEOUT)
+            return call.failure_response(failure)
+
+    def _mirror(self, call: Call) -> None:
+        try:
+            ex = call.next_send()
+            if isinstance(ex, httpx.Response):
+                return
+            resp = self._pools.get(ex, call).handle_request(ex.core)
+            resp.read()
+            resp.close()
+            call.finish(resp.status)
+        except Exception:
+            call.finish(0, "UF")
 
     def close(self) -> None:
-        pools, self._pools = self._pools, {}
+        if self._mirror_pool is not None:
+            self._mirror_pool.shutdown(wait=False, cancel_futures=True)
+        pools, self._pools.pools = self._pools.pools, {}
         for pool in pools.values():
             pool.close()
+
+
+def _per_try_read_timeout(ex: Exchange) -> bool:
+    """Sync shell: apply the attempt's timeout as httpcore's read timeout (the time to the
+    response's first byte). True when ours is the binding one, so that a ReadTimeout is the
+    mesh's per-try timeout and not the application's own."""
+    if ex.timeout is None:
+        return False
+    t = dict(ex.core.extensions.get("timeout") or {})
+    app = t.get("read")
+    if app is not None and app <= ex.timeout:
+        return False
+    t["read"] = max(ex.timeout, 1e-3)
+    ex.core.extensions = {**ex.core.extensions, "timeout": t}
+    return True
+
+
+class _SyncStream(httpx.SyncByteStream):
+    def __init__(self, stream: Any, call: Call, status: int) -> None:
+        self._stream = stream
+        self._call = call
+        self._status = status
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _translated():
+            yield from self._stream
+
+    def close(self) -> None:
+        try:
+            if hasattr(self._stream, "close"):
+                with _translated():
+                    self._stream.close()
+        finally:
+            self._call.finish(self._status)

@@ -239,12 +239,13 @@ spec:
         assert (r.status_code, r.headers[inmesh.FLAGS_HEADER]) == (503, "NC")
         r = await c.get("http://reviews:9080/nowhere")  # no route matches
         assert (r.status_code, r.headers[inmesh.FLAGS_HEADER]) == (404, "NR")
-        r = await c.get("http://dead/")  # endpoint refuses connections
-        assert (r.status_code, r.headers[inmesh.FLAGS_HEADER]) == (503, "UF")
+        r = await c.get("http://dead/")  # refused, retried twice by Istio's default policy
+        assert (r.status_code, r.headers[inmesh.FLAGS_HEADER]) == (503, "UF,URX")
         r = await c.get("http://reviews:9080/v1")
         assert r.status_code == 200 and inmesh.FLAGS_HEADER not in r.headers
     flags = [rec.response_flags for rec in records]
-    assert flags == ["UH", "NC", "NR", "UF", "-"]
+    assert flags == ["UH", "NC", "NR", "UF,URX", "-"]
+    assert [rec.attempts for rec in records] == [0, 0, 0, 3, 1]
     ok = records[-1]
     assert (ok.source_service, ok.source_version) == ("productpage", "v1")
     assert ok.destination_service == "reviews.default.svc.cluster.local"

@@ -115,7 +115,6 @@ class IstioModel(BaseModel):
         frozen=True,
         populate_by_name=True,
         alias_generator=istio_alias,
-        validate_default=False,
     )
 
 

@@ -121,10 +121,10 @@ class HTTPMatchRequest(IstioModel):
     def _check(self) -> Self:
         # validation.go validateHTTPRouteMatchRequest.
         problems = Violations()
-        for field in ("headers", "without_headers"):
-            for name in getattr(self, field):
+        for alias, headers in (("headers", self.headers), ("withoutHeaders", self.without_headers)):
+            for name in headers:
                 if not name.startswith(JWT_CLAIM_PREFIX):  # gateway-only form, checked by the VS
-                    problems.add(check_header_name(name), field.replace("_h", "H"), name)
+                    problems.add(check_header_name(name), alias, name)
         problems.labels(self.source_labels, "sourceLabels")
         for i, gateway in enumerate(self.gateways):
             problems.add(check_gateway_name(gateway), "gateways", i)

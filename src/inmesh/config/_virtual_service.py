@@ -236,12 +236,13 @@ class VirtualServiceSpec(IstioModel):
                 problems.add("delegate HTTP route cannot contain delegate", "http", i, "delegate")
             _check_actions(route, problems, "http", i)
         for j, match in enumerate(route.match):
-            for field in ("headers", "without_headers"):
-                for name in getattr(match, field):
+            for alias, headers in (("headers", match.headers),
+                                   ("withoutHeaders", match.without_headers)):
+                for name in headers:
                     if name.startswith(JWT_CLAIM_PREFIX) and not applies_to_gateway:
                         problems.add(f"JWT claim based routing (key: {name}) is only supported for "
                                      "gateway, found no gateways", "http", i, "match", j,
-                                     field.replace("_h", "H"), name)
+                                     alias, name)
             if self.is_delegate:
                 for loc, sm in match.string_matches():
                     if sm.regex is not None:

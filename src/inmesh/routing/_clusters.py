@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._cluster_state import ClusterState
 from ..balancing import (
     ActiveRequests,
     Balancer,
@@ -153,6 +154,11 @@ def build_balancer(
     return make_balancer(bp, endpoints, active)
 
 
+def cluster_name(port: int, subset: str | None, host: str) -> str:
+    """Istio's Envoy cluster name: ``outbound|<port>|<subset>|<host>``."""
+    return f"outbound|{port}|{subset or ''}|{host}"
+
+
 class Cluster:
     """Endpoints of one (service, subset, port), how to pick one, and the policy in force."""
 
@@ -164,6 +170,7 @@ class Cluster:
         "policy",
         "port",
         "service",
+        "state",
         "subset",
         "tls",
     )
@@ -171,6 +178,7 @@ class Cluster:
     def __init__(
         self,
         *,
+        name: str,
         service: Service,
         subset: str | None,
         port: ServicePort,
@@ -178,13 +186,15 @@ class Cluster:
         policy: EffectivePolicy,
         active: ActiveRequests,
         client: Any,
+        state: ClusterState,
     ) -> None:
         self.service = service
         self.subset = subset
         self.port = port
         self.endpoints = endpoints
         self.policy = policy
-        self.name = f"outbound|{port.number}|{subset or ''}|{service.host}"
+        self.name = name
+        self.state = state
         self.hash = hash_policy(policy.load_balancer, client.address)
         self.tls = UpstreamTLS.of(policy.tls, service.host)
         self.balancer = build_balancer(policy, endpoints, active, client)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..balancing import WeightedChoice
+from ..resilience import FaultPolicy, MirrorPolicy, RetryPolicy
 from ._headers import HeaderRules
 from ._hosts import to_fqdn
 from ._match import Matcher, SourceInfo, compile_match
@@ -91,12 +92,17 @@ class Route:
     __slots__ = (
         "_choice",
         "destinations",
+        "fault",
         "headers",
         "matchers",
+        "mirrors",
         "name",
         "redirect",
+        "retry",
+        "retry_hashing",
         "rewrite",
         "spec",
+        "timeout",
         "vs_name",
     )
 
@@ -136,6 +142,14 @@ class Route:
                 regex_sub=_re2_sub(rr.rewrite) if rr is not None else "",
                 authority=rw.authority,
             )
+        # Resilience (Istio's HTTPRoute timeout, retries, fault, mirror). A consistent-hash
+        # destination keeps retrying the same host: Istio sets no previous-hosts predicate
+        # there, so the policy is compiled both ways and the cluster picks one.
+        self.timeout: float | None = spec.timeout
+        self.fault = FaultPolicy.from_istio(spec.fault)
+        self.retry = RetryPolicy.from_istio(spec.retries)
+        self.retry_hashing = RetryPolicy.from_istio(spec.retries, consistent_hash=True)
+        self.mirrors = _mirrors(spec, vs_namespace)
         rd = spec.redirect
         self.redirect: Redirect | None = None
         if rd is not None:
@@ -169,6 +183,35 @@ class Route:
             return None
         i = self._choice.choose()
         return None if i is None else self.destinations[i]
+
+
+@dataclass(frozen=True, slots=True)
+class Mirror:
+    """One mirror target: where copies go and which share of requests is copied."""
+
+    host: str
+    subset: str | None
+    port: int | None
+    policy: MirrorPolicy
+
+
+def _mirrors(spec: Any, namespace: str) -> tuple[Mirror, ...]:
+    """``mirror`` with ``mirrorPercentage`` (every request when unset), and ``mirrors``."""
+    out: list[Mirror] = []
+    if spec.mirror is not None:
+        policy = MirrorPolicy.from_istio(spec.mirror_percentage, spec.mirror_percent)
+        if policy is not None:
+            out.append(_mirror(spec.mirror, namespace, policy))
+    for m in spec.mirrors or ():
+        policy = MirrorPolicy.from_istio(m.percentage)
+        if policy is not None:
+            out.append(_mirror(m.destination, namespace, policy))
+    return tuple(out)
+
+
+def _mirror(dest: Any, namespace: str, policy: MirrorPolicy) -> Mirror:
+    port = dest.port.number if dest.port is not None else None
+    return Mirror(to_fqdn(dest.host, namespace), dest.subset or None, port, policy)
 
 
 def _re2_sub(rewrite: str) -> str:

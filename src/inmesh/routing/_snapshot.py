@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._cluster_state import ClusterStates
 from .._flags import BLACKHOLE, NO_CLUSTER, NO_HEALTHY_UPSTREAM, NO_ROUTE, LocalReply
 from ..balancing import ActiveRequests
-from ._clusters import Cluster, select
+from ._clusters import Cluster, cluster_name, select
 from ._hosts import HostTable, aliases, to_fqdn
 from ._match import Matcher, SourceInfo
 from ._policy import DestinationRules, merge_policy, subset_labels
@@ -104,12 +105,14 @@ class Snapshot:
         outbound_policy: str = OUTBOUND_ALLOW_ANY,
         registered: Mapping[tuple[str, str], Sequence[Instance]] | None = None,
         revision: int = 0,
+        states: ClusterStates | None = None,
     ) -> None:
         self.resources = tuple(resources)
         self.client = client
         self.revision = revision
         self.outbound_policy = outbound_policy
         self.active = active if active is not None else ActiveRequests()
+        self._states = states if states is not None else ClusterStates()
         by_kind = _kinds(resources)
         source = SourceInfo(client.namespace, client.labels)
         self.services: dict[str, Service] = build_services(
@@ -142,14 +145,19 @@ class Snapshot:
             all_eps = svc.endpoints(port)
             for subset in subsets:
                 labels = subset_labels(dr, subset) if subset is not None else None
+                endpoints = select(all_eps, labels)
+                policy = merge_policy(dr, subset, port.number)
+                name = cluster_name(port.number, subset, svc.host)
                 self.clusters[(svc.host, subset, port.number)] = Cluster(
+                    name=name,
                     service=svc,
                     subset=subset,
                     port=port,
-                    endpoints=select(all_eps, labels),
-                    policy=merge_policy(dr, subset, port.number),
+                    endpoints=endpoints,
+                    policy=policy,
                     active=self.active,
                     client=self.client,
+                    state=self._states.get(name, policy, [e.key for e in endpoints]),
                 )
 
     def _build_vhosts(self, virtual_services: Iterable[Any], source: SourceInfo) -> None:
@@ -229,6 +237,18 @@ class Snapshot:
             p = svc.port(None)
         return p
 
+    def cluster_for(self, host: str, subset: str | None, port: int | None) -> Cluster | None:
+        """The cluster of (host, subset, port), the host resolved as route destinations are."""
+        svc = self._service_hosts.get(host)
+        if svc is None:
+            return None
+        if port is None:
+            only = svc.port(None)
+            if only is None:
+                return None
+            port = only.number
+        return self.clusters.get((svc.host, subset, port))
+
     def _forward(
         self,
         host: str,
@@ -241,15 +261,10 @@ class Snapshot:
         svc = self._service_hosts.get(host)
         if svc is None:
             return Reply(NO_CLUSTER, route=route)
-        if port is None:
-            only = svc.port(None)
-            if only is None:
-                return Reply(NO_CLUSTER, route=route, service=svc)
-            port = only.number
-        cluster = self.clusters.get((svc.host, subset, port))
+        cluster = self.cluster_for(host, subset, port)
         if cluster is None:
             # A route to a subset no DestinationRule defines, or to an undeclared port:
             # Envoy has no such cluster and answers 503 NC.
-            name = f"outbound|{port}|{subset or ''}|{svc.host}"
+            name = cluster_name(port or 0, subset, svc.host)
             return Reply(NO_CLUSTER, route=route, cluster_name=name, service=svc)
         return Forward(cluster, route, dest, matched)
