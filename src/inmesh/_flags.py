@@ -47,7 +47,37 @@ BLACKHOLE = LocalReply(502, "", "NR")
 
 # The order Envoy prints several flags in (%RESPONSE_FLAGS%, comma-separated): the order of
 # its flag enumeration (ResponseFlagUtils), so "UF,URX" and never "URX,UF".
-_ORDER = ["LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE", "DC", "URX", "SI", "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF", "DO", "DR"]
+_ORDER = [
+    "LH",
+    "UH",
+    "UT",
+    "LR",
+    "UR",
+    "UF",
+    "UC",
+    "UO",
+    "NR",
+    "DI",
+    "FI",
+    "RL",
+    "UAEX",
+    "RLSE",
+    "DC",
+    "URX",
+    "SI",
+    "IH",
+    "DPE",
+    "UMSDR",
+    "RFCF",
+    "NFCF",
+    "DT",
+    "UPE",
+    "NC",
+    "OM",
+    "DF",
+    "DO",
+    "DR",
+]
 _RANK = {flag: i for i, flag in enumerate(_ORDER)}
 
 

@@ -65,13 +65,16 @@ def test_whole_corpus_loads_as_one_configuration() -> None:
     assert kinds["Gateway"] == 2 and kinds["ServiceEntry"] == 1
 
 
-@pytest.mark.parametrize(("name", "weights"), [
-    ("virtual-service-reviews-90-10.yaml", [("v1", 90), ("v2", 10)]),
-    ("virtual-service-reviews-80-20.yaml", [("v1", 80), ("v2", 20)]),
-    ("virtual-service-reviews-50-v3.yaml", [("v1", 50), ("v3", 50)]),
-    ("virtual-service-reviews-v2-v3.yaml", [("v2", 50), ("v3", 50)]),
-    ("virtual-service-reviews-v3.yaml", [("v3", None)]),
-])
+@pytest.mark.parametrize(
+    ("name", "weights"),
+    [
+        ("virtual-service-reviews-90-10.yaml", [("v1", 90), ("v2", 10)]),
+        ("virtual-service-reviews-80-20.yaml", [("v1", 80), ("v2", 20)]),
+        ("virtual-service-reviews-50-v3.yaml", [("v1", 50), ("v3", 50)]),
+        ("virtual-service-reviews-v2-v3.yaml", [("v2", 50), ("v3", 50)]),
+        ("virtual-service-reviews-v3.yaml", [("v3", None)]),
+    ],
+)
 def test_weighted_canary_splits(name: str, weights: list[tuple[str, int | None]]) -> None:
     vs = _vs(name, "reviews")
     assert vs.spec.hosts == ("reviews",)
@@ -79,10 +82,13 @@ def test_weighted_canary_splits(name: str, weights: list[tuple[str, int | None]]
     assert all(d.destination.host == "reviews" for d in vs.spec.http[0].route)
 
 
-@pytest.mark.parametrize(("name", "default_subset"), [
-    ("virtual-service-reviews-jason-v2-v3.yaml", "v3"),
-    ("virtual-service-reviews-test-v2.yaml", "v1"),
-])
+@pytest.mark.parametrize(
+    ("name", "default_subset"),
+    [
+        ("virtual-service-reviews-jason-v2-v3.yaml", "v3"),
+        ("virtual-service-reviews-test-v2.yaml", "v1"),
+    ],
+)
 def test_jason_header_match(name: str, default_subset: str) -> None:
     vs = _vs(name, "reviews")
     jason, default = vs.spec.http
@@ -147,7 +153,8 @@ def test_pinned_subsets() -> None:
     assert _weights(_vs("virtual-service-ratings-db.yaml", "ratings")) == [("v2", None)]
     assert _weights(_vs("virtual-service-ratings-mysql.yaml", "ratings")) == [("v2-mysql", None)]
     assert _weights(_vs("virtual-service-ratings-mysql-vm.yaml", "ratings")) == [
-        ("v2-mysql-vm", None)]
+        ("v2-mysql-vm", None)
+    ]
 
 
 def test_egress_to_google_apis() -> None:
@@ -155,7 +162,9 @@ def test_egress_to_google_apis() -> None:
     assert isinstance(entry, ServiceEntry)
     assert entry.spec.hosts == ("www.googleapis.com",) and entry.spec.resolution == "DNS"
     assert [(p.number, p.name, p.protocol) for p in entry.spec.ports] == [
-        (80, "http", "HTTP"), (443, "https", "HTTPS")]
+        (80, "http", "HTTP"),
+        (443, "https", "HTTPS"),
+    ]
     assert isinstance(vs, VirtualService)
     route = vs.spec.http[0]
     assert route.match[0].port == 80
@@ -177,10 +186,18 @@ def test_ingress_gateway_and_bound_routes() -> None:
     assert gateway.spec.selector == {"istio": "ingressgateway"}
     assert isinstance(vs, VirtualService)
     assert vs.spec.gateways == ("bookinfo-gateway",) and not vs.spec.applies_to_mesh
-    uris = [(m.uri.match_type, m.uri.exact or m.uri.prefix)
-            for m in vs.spec.http[0].match if m.uri is not None]
-    assert uris == [("exact", "/productpage"), ("prefix", "/static"), ("exact", "/login"),
-                    ("exact", "/logout"), ("prefix", "/api/v1/products")]
+    uris = [
+        (m.uri.match_type, m.uri.exact or m.uri.prefix)
+        for m in vs.spec.http[0].match
+        if m.uri is not None
+    ]
+    assert uris == [
+        ("exact", "/productpage"),
+        ("prefix", "/static"),
+        ("exact", "/login"),
+        ("exact", "/logout"),
+        ("prefix", "/api/v1/products"),
+    ]
 
 
 def test_cert_manager_gateway_namespace() -> None:
@@ -201,8 +218,14 @@ def test_kubernetes_platform() -> None:
         assert [(p.name, p.port) for p in service.spec.ports] == [("http", 9080)]
         assert service.spec.selector == {"app": name}
     assert accounts == {f"bookinfo-{n}" for n in services}
-    assert set(deployments) == {"details-v1", "ratings-v1", "reviews-v1", "reviews-v2",
-                                "reviews-v3", "productpage-v1"}
+    assert set(deployments) == {
+        "details-v1",
+        "ratings-v1",
+        "reviews-v1",
+        "reviews-v2",
+        "reviews-v3",
+        "productpage-v1",
+    }
     reviews_v3 = deployments["reviews-v3"]
     assert reviews_v3.pod_labels == {"app": "reviews", "version": "v3"}
     assert reviews_v3.replicas == 1

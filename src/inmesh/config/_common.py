@@ -43,8 +43,9 @@ class StringMatch(IstioModel):
         problems = Violations()
         chosen = [name for name in ("exact", "prefix", "regex") if getattr(self, name) is not None]
         if len(chosen) > 1:
-            problems.add("only one of exact, prefix or regex may be set, got "
-                         + " and ".join(chosen))
+            problems.add(
+                "only one of exact, prefix or regex may be set, got " + " and ".join(chosen)
+            )
         if self.regex is not None:
             try:
                 self._pattern = compile_re2(self.regex)
@@ -148,9 +149,12 @@ class WorkloadSelector(IstioModel):
         return self
 
 
-_TARGET_KINDS = {("", "Service"), ("core", "Service"),
-                 ("networking.istio.io", "ServiceEntry"),
-                 ("gateway.networking.k8s.io", "Gateway")}
+_TARGET_KINDS = {
+    ("", "Service"),
+    ("core", "Service"),
+    ("networking.istio.io", "ServiceEntry"),
+    ("gateway.networking.k8s.io", "Gateway"),
+}
 
 
 class PolicyTargetReference(IstioModel):
@@ -168,11 +172,16 @@ class PolicyTargetReference(IstioModel):
         if not self.name:
             problems.add("targetRef name must be set", "name")
         if self.namespace:
-            problems.add("targetRef namespace must not be set; cross namespace referencing is "
-                         "not supported", "namespace")
+            problems.add(
+                "targetRef namespace must not be set; cross namespace referencing is not supported",
+                "namespace",
+            )
         if (self.group or "", self.kind) not in _TARGET_KINDS:
-            problems.add(f"targetRef must be to a core Service, a networking.istio.io "
-                         f"ServiceEntry or a gateway.networking.k8s.io Gateway, but was "
-                         f"{self.group or ''}/{self.kind}", "kind")
+            problems.add(
+                f"targetRef must be to a core Service, a networking.istio.io "
+                f"ServiceEntry or a gateway.networking.k8s.io Gateway, but was "
+                f"{self.group or ''}/{self.kind}",
+                "kind",
+            )
         problems.raise_if_any()
         return self

@@ -28,8 +28,12 @@ class Subset(IstioModel):
     def _check(self) -> Self:
         # validation.go validateSubset.
         problems = Violations()
-        problems.add("subset name cannot be empty" if not self.name else
-                     check_dns1123_label(self.name, "subset name"), "name")
+        problems.add(
+            "subset name cannot be empty"
+            if not self.name
+            else check_dns1123_label(self.name, "subset name"),
+            "name",
+        )
         problems.labels(self.labels, "labels")
         problems.raise_if_any()
         return self
@@ -53,8 +57,11 @@ class DestinationRuleSpec(IstioModel):
         seen: set[str] = set()
         for i, subset in enumerate(subsets):
             if subset.name in seen:
-                problems.add(f"duplicate subset names: {subset.name!r}; each subset needs a "
-                             "unique name", i, "name")
+                problems.add(
+                    f"duplicate subset names: {subset.name!r}; each subset needs a unique name",
+                    i,
+                    "name",
+                )
             seen.add(subset.name)
         problems.raise_if_any()
         return subsets
@@ -81,8 +88,11 @@ class DestinationRuleSpec(IstioModel):
         # validation.go ValidateDestinationRule.
         problems = Violations()
         if self.workload_selector is not None and any(e not in (".",) for e in self.export_to):
-            problems.add("destination rule with workload selector cannot have exportTo beyond "
-                         "current namespace", "exportTo")
+            problems.add(
+                "destination rule with workload selector cannot have exportTo beyond "
+                "current namespace",
+                "exportTo",
+            )
         problems.raise_if_any()
         return self
 

@@ -35,9 +35,11 @@ class _StrictLoader(yaml.SafeLoader):
                 continue
             if key in first_line:
                 raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark,
+                    "while constructing a mapping",
+                    node.start_mark,
                     f"found duplicate key {key!r} (first defined on line {first_line[key] + 1})",
-                    key_node.start_mark)
+                    key_node.start_mark,
+                )
             first_line[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
@@ -47,14 +49,16 @@ def expand_paths(paths: tuple[str | os.PathLike[str], ...]) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.iterdir()
-                              if p.is_file() and p.suffix.lower() in CONFIG_SUFFIXES)
+            yield from sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in CONFIG_SUFFIXES
+            )
         else:
             yield path
 
 
-def _yaml_documents(text: str, source: str,
-                    problems: list[ConfigProblem]) -> list[tuple[int, object]]:
+def _yaml_documents(
+    text: str, source: str, problems: list[ConfigProblem]
+) -> list[tuple[int, object]]:
     documents: list[tuple[int, object]] = []
     try:
         for document in yaml.load_all(text, Loader=_StrictLoader):
@@ -63,21 +67,30 @@ def _yaml_documents(text: str, source: str,
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
         what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        problems.append(ConfigProblem(f"YAML syntax error at {where}: {what}", file=source,
-                                      document=len(documents) + 1))
+        problems.append(
+            ConfigProblem(
+                f"YAML syntax error at {where}: {what}", file=source, document=len(documents) + 1
+            )
+        )
     except yaml.YAMLError as exc:
-        problems.append(ConfigProblem(f"YAML error: {exc}", file=source,
-                                      document=len(documents) + 1))
+        problems.append(
+            ConfigProblem(f"YAML error: {exc}", file=source, document=len(documents) + 1)
+        )
     return documents
 
 
-def _json_documents(text: str, source: str,
-                    problems: list[ConfigProblem]) -> list[tuple[int, object]]:
+def _json_documents(
+    text: str, source: str, problems: list[ConfigProblem]
+) -> list[tuple[int, object]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        problems.append(ConfigProblem(
-            f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=source))
+        problems.append(
+            ConfigProblem(
+                f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                file=source,
+            )
+        )
         return []
     if isinstance(data, list):  # a JSON array of objects: one document each
         return [(i + 1, item) for i, item in enumerate(data)]

@@ -52,8 +52,12 @@ class ServerTLSSettings(IstioModel):
     """TLS a gateway terminates or passes through."""
 
     https_redirect: Bool | None = None
-    mode: Literal["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL",
-                  "OPTIONAL_MUTUAL"] | None = None
+    mode: (
+        Literal[
+            "PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"
+        ]
+        | None
+    ) = None
     server_certificate: Str | None = None
     private_key: Str | None = None
     ca_certificates: Str | None = None
@@ -75,14 +79,20 @@ class ServerTLSSettings(IstioModel):
         # validation.go validateTLSOptions.
         problems = Violations()
         if self.mode == "ISTIO_MUTUAL":
-            for field, what in (("server_certificate", "server certificate"),
-                                ("private_key", "private key"), ("ca_certificates", "CA bundle"),
-                                ("credential_name", "credentialName")):
+            for field, what in (
+                ("server_certificate", "server certificate"),
+                ("private_key", "private key"),
+                ("ca_certificates", "CA bundle"),
+                ("credential_name", "credentialName"),
+            ):
                 if getattr(self, field):
-                    problems.add(f"ISTIO_MUTUAL TLS cannot have associated {what}",
-                                 self.__class__.model_fields[field].alias or field)
+                    problems.add(
+                        f"ISTIO_MUTUAL TLS cannot have associated {what}",
+                        self.__class__.model_fields[field].alias or field,
+                    )
         elif self.mode in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL") and not (
-                self.credential_name or self.credential_names or self.tls_certificates):
+            self.credential_name or self.credential_names or self.tls_certificates
+        ):
             if not self.server_certificate:
                 problems.add(f"{self.mode} TLS requires a server certificate", "serverCertificate")
             if not self.private_key:
@@ -90,8 +100,11 @@ class ServerTLSSettings(IstioModel):
             if self.mode != "SIMPLE" and not self.ca_certificates:
                 problems.add("MUTUAL TLS requires a client CA bundle", "caCertificates")
         if self.ca_crl and self.credential_name:
-            problems.add("CRL is not supported with credentialName. CRL has to be specified in "
-                         "the credential", "caCrl")
+            problems.add(
+                "CRL is not supported with credentialName. CRL has to be specified in "
+                "the credential",
+                "caCrl",
+            )
         problems.raise_if_any()
         return self
 
@@ -138,7 +151,8 @@ class Server(IstioModel):
             problems.add("server must have TLS settings for HTTPS/TLS protocols", "tls")
         elif protocol not in _TLS_PROTOCOLS and self.tls is not None:
             plain_redirect = self.tls.https_redirect and not (
-                self.tls.server_certificate or self.tls.private_key or self.tls.ca_certificates)
+                self.tls.server_certificate or self.tls.private_key or self.tls.ca_certificates
+            )
             if protocol not in _HTTP_PROTOCOLS or not plain_redirect:
                 problems.add("server cannot have TLS settings for plain text ports", "tls")
         problems.raise_if_any()
@@ -160,8 +174,13 @@ class GatewaySpec(IstioModel):
         names: set[str] = set()
         for i, server in enumerate(self.servers):
             if server.port.name in names:
-                problems.add(f"port names in servers must be unique: duplicate name "
-                             f"{server.port.name}", "servers", i, "port", "name")
+                problems.add(
+                    f"port names in servers must be unique: duplicate name {server.port.name}",
+                    "servers",
+                    i,
+                    "port",
+                    "name",
+                )
             names.add(server.port.name)
         problems.raise_if_any()
         return self

@@ -16,22 +16,52 @@ from inmesh.config._names import check_header_name
 __all__ = ["CorsPolicy", "FaultAbort", "FaultDelay", "HTTPFaultInjection", "HTTPRetry"]
 
 # validation.go supportedRetryOnPolicies (Envoy's x-envoy-retry-on and x-envoy-retry-grpc-on).
-RETRY_ON_POLICIES = frozenset({
-    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure",
-    "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
-    "envoy-ratelimited", "http3-post-connect-failure",
-    "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
-})
+RETRY_ON_POLICIES = frozenset(
+    {
+        "5xx",
+        "gateway-error",
+        "reset",
+        "reset-before-request",
+        "connect-failure",
+        "retriable-4xx",
+        "refused-stream",
+        "retriable-status-codes",
+        "retriable-headers",
+        "envoy-ratelimited",
+        "http3-post-connect-failure",
+        "cancelled",
+        "deadline-exceeded",
+        "internal",
+        "resource-exhausted",
+        "unavailable",
+    }
+)
 # istio/pkg/util/grpc SupportedGRPCStatus.
-GRPC_STATUSES = frozenset({
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-    "UNAUTHENTICATED",
-})
+GRPC_STATUSES = frozenset(
+    {
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    }
+)
 # validation.go supportedMethods (Go's net/http method names).
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT",
-                          "OPTIONS", "TRACE"})
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"}
+)
 _KNOWN_STATUS = frozenset(int(s) for s in HTTPStatus)
 
 
@@ -59,16 +89,23 @@ class HTTPRetry(IstioModel):
         attempts = self.attempts or 0
         if attempts < 0:
             problems.add("attempts cannot be negative", "attempts")
-        if attempts == 0 and (self.per_try_timeout is not None or self.retry_on
-                              or self.retry_remote_localities is not None):
-            problems.add("http retry policy configured when attempts are set to 0 (disabled)",
-                         "attempts")
+        if attempts == 0 and (
+            self.per_try_timeout is not None
+            or self.retry_on
+            or self.retry_remote_localities is not None
+        ):
+            problems.add(
+                "http retry policy configured when attempts are set to 0 (disabled)", "attempts"
+            )
         for policy in (self.retry_on or "").split(",") if self.retry_on else ():
             code = policy.strip()
             if code in RETRY_ON_POLICIES or (code.isdigit() and int(code) in _KNOWN_STATUS):
                 continue
-            problems.add(f"{code!r} is not a valid retryOn policy; expected HTTP status codes "
-                         f"or {', '.join(sorted(RETRY_ON_POLICIES))}", "retryOn")
+            problems.add(
+                f"{code!r} is not a valid retryOn policy; expected HTTP status codes "
+                f"or {', '.join(sorted(RETRY_ON_POLICIES))}",
+                "retryOn",
+            )
         problems.raise_if_any()
         return self
 
@@ -114,17 +151,29 @@ class FaultAbort(IstioModel):
     def _check(self) -> Self:
         # validation.go validateHTTPFaultInjectionAbort; the error type is a oneof.
         problems = Violations()
-        chosen = [n for n, v in (("httpStatus", self.http_status), ("grpcStatus", self.grpc_status),
-                                 ("http2Error", self.http2_error)) if v is not None]
+        chosen = [
+            n
+            for n, v in (
+                ("httpStatus", self.http_status),
+                ("grpcStatus", self.grpc_status),
+                ("http2Error", self.http2_error),
+            )
+            if v is not None
+        ]
         if len(chosen) > 1:
-            problems.add(f"only one of httpStatus, grpcStatus or http2Error may be set, got "
-                         f"{' and '.join(chosen)}")
+            problems.add(
+                f"only one of httpStatus, grpcStatus or http2Error may be set, got "
+                f"{' and '.join(chosen)}"
+            )
         problems.add(check_percentage(self.percentage), "percentage", "value")
         if self.http_status is not None:
             problems.add(_check_http_status(self.http_status), "httpStatus")
         if self.grpc_status is not None and self.grpc_status not in GRPC_STATUSES:
-            problems.add(f"gRPC status {self.grpc_status!r} is not supported; expected one of "
-                         f"{', '.join(sorted(GRPC_STATUSES))}", "grpcStatus")
+            problems.add(
+                f"gRPC status {self.grpc_status!r} is not supported; expected one of "
+                f"{', '.join(sorted(GRPC_STATUSES))}",
+                "grpcStatus",
+            )
         if self.http2_error is not None:
             problems.add("HTTP/2 abort fault injection not supported yet", "http2Error")
         problems.raise_if_any()
@@ -164,14 +213,23 @@ class CorsPolicy(IstioModel):
         problems = Violations()
         for i, origin in enumerate(self.allow_origins):
             if not (origin.exact or origin.prefix or origin.regex):
-                problems.add("an empty match is not a valid match type for CORS allow origins",
-                             "allowOrigins", i)
+                problems.add(
+                    "an empty match is not a valid match type for CORS allow origins",
+                    "allowOrigins",
+                    i,
+                )
         for i, method in enumerate(self.allow_methods):
             if method not in HTTP_METHODS:
-                problems.add(f"{method!r} is not a supported HTTP method; expected one of "
-                             f"{', '.join(sorted(HTTP_METHODS))}", "allowMethods", i)
-        for field, alias in (("allow_headers", "allowHeaders"),
-                             ("expose_headers", "exposeHeaders")):
+                problems.add(
+                    f"{method!r} is not a supported HTTP method; expected one of "
+                    f"{', '.join(sorted(HTTP_METHODS))}",
+                    "allowMethods",
+                    i,
+                )
+        for field, alias in (
+            ("allow_headers", "allowHeaders"),
+            ("expose_headers", "exposeHeaders"),
+        ):
             for i, name in enumerate(getattr(self, field)):
                 if name != "*":
                     problems.add(check_header_name(name), alias, i)

@@ -129,8 +129,9 @@ class HTTPMatchRequest(IstioModel):
         for i, gateway in enumerate(self.gateways):
             problems.add(check_gateway_name(gateway), "gateways", i)
         if self.source_namespace is not None:
-            problems.add(check_dns1123_label(self.source_namespace, "sourceNamespace"),
-                         "sourceNamespace")
+            problems.add(
+                check_dns1123_label(self.source_namespace, "sourceNamespace"), "sourceNamespace"
+            )
         problems.raise_if_any()
         return self
 
@@ -141,8 +142,11 @@ class HTTPMatchRequest(IstioModel):
             sm = getattr(self, field)
             if sm is not None:
                 out.append(((field,), sm))
-        for field, alias in (("headers", "headers"), ("query_params", "queryParams"),
-                             ("without_headers", "withoutHeaders")):
+        for field, alias in (
+            ("headers", "headers"),
+            ("query_params", "queryParams"),
+            ("without_headers", "withoutHeaders"),
+        ):
             out.extend(((alias, key), sm) for key, sm in getattr(self, field).items())
         return out
 
@@ -174,14 +178,21 @@ class HTTPRedirect(IstioModel):
     def _check(self) -> Self:
         # validation.go validateHTTPRedirect; port/derivePort are a oneof.
         problems = Violations()
-        if not (self.uri or self.authority or self.scheme or self.prefix_rewrite
-                or self.port is not None or self.derive_port is not None):
+        if not (
+            self.uri
+            or self.authority
+            or self.scheme
+            or self.prefix_rewrite
+            or self.port is not None
+            or self.derive_port is not None
+        ):
             problems.add("redirect must specify uri, authority, scheme, or port")
         if self.port is not None and self.derive_port is not None:
             problems.add("only one of port or derivePort may be set", "derivePort")
         if self.redirect_code and not 300 <= self.redirect_code <= 399:
-            problems.add(f"{self.redirect_code} is not a valid redirect code, must be 3xx",
-                         "redirectCode")
+            problems.add(
+                f"{self.redirect_code} is not a valid redirect code, must be 3xx", "redirectCode"
+            )
         if self.scheme is not None and self.scheme not in ("http", "https"):
             problems.add('invalid redirect scheme, must be "http" or "https"', "scheme")
         problems.raise_if_any()
@@ -228,8 +239,11 @@ class HTTPDirectResponse(IstioModel):
         if not 200 <= self.status <= 599:
             problems.add(f"HTTP status {self.status} is not in range 200-599", "status")
         if self.body is not None and len(self.body.data) > 1024 * 1024:
-            problems.add("large direct_responses may impact control plane performance, must "
-                         "be less than 1MB", "body")
+            problems.add(
+                "large direct_responses may impact control plane performance, must "
+                "be less than 1MB",
+                "body",
+            )
         problems.raise_if_any()
         return self
 
@@ -297,8 +311,11 @@ class HTTPMirrorPolicy(IstioModel):
     def _check(self) -> Self:
         problems = Violations()
         if self.percentage is not None and not 0.0 <= self.percentage.value <= 100.0:
-            problems.add(f"mirror percentage must be in [0, 100] (it has {self.percentage.value})",
-                         "percentage", "value")
+            problems.add(
+                f"mirror percentage must be in [0, 100] (it has {self.percentage.value})",
+                "percentage",
+                "value",
+            )
         problems.raise_if_any()
         return self
 
@@ -329,8 +346,10 @@ class HTTPRoute(IstioModel):
         # validation.go validateHTTPRoute (context-free parts).
         problems = Violations()
         if self.mirror_percent is not None and self.mirror_percent > 100:
-            problems.add("mirrorPercent must have a max value of 100 "
-                         f"(it has {self.mirror_percent})", "mirrorPercent")
+            problems.add(
+                f"mirrorPercent must have a max value of 100 (it has {self.mirror_percent})",
+                "mirrorPercent",
+            )
         if self.mirror_percentage is not None:
             problems.add(_mirror_percentage(self.mirror_percentage), "mirrorPercentage", "value")
         if self.mirror is not None and self.mirrors:

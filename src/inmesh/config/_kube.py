@@ -36,8 +36,9 @@ PortNumber = Annotated[int, Field(ge=1, le=65535)]
 class KubeModel(BaseModel):
     """Base of the Kubernetes models: frozen, camelCase aliases, unknown fields kept."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True,
-                              alias_generator=istio_alias)
+    model_config = ConfigDict(
+        extra="allow", frozen=True, populate_by_name=True, alias_generator=istio_alias
+    )
 
 
 class KubeObject(KubeModel):

@@ -25,12 +25,16 @@ __all__ = [
     "ZoneAwareLoadBalancerSetting",
 ]
 
-SimpleLB = Literal["UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST",
-                   "LEAST_CONN"]
+SimpleLB = Literal[
+    "UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN"
+]
 MAGLEV_MAX_TABLE_SIZE = 5000011
 # Labels that name Istio's locality levels (a failoverPriority may not repeat them with failover).
-_TOPOLOGY_LABELS = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone",
-                    "topology.istio.io/subzone")
+_TOPOLOGY_LABELS = (
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+    "topology.istio.io/subzone",
+)
 
 
 def _is_prime(x: int) -> bool:
@@ -103,25 +107,34 @@ class ConsistentHashLB(IstioModel):
     def _check(self) -> Self:
         # Istio's oneofs hash_key and hash_algorithm, and validation.go validateLoadBalancer.
         problems = Violations()
-        keys = [alias for field, alias in (
-            ("http_header_name", "httpHeaderName"), ("http_cookie", "httpCookie"),
-            ("use_source_ip", "useSourceIp"),
-            ("http_query_parameter_name", "httpQueryParameterName"),
-        ) if getattr(self, field) is not None]
+        keys = [
+            alias
+            for field, alias in (
+                ("http_header_name", "httpHeaderName"),
+                ("http_cookie", "httpCookie"),
+                ("use_source_ip", "useSourceIp"),
+                ("http_query_parameter_name", "httpQueryParameterName"),
+            )
+            if getattr(self, field) is not None
+        ]
         if len(keys) > 1:
             problems.add(f"only one hash key may be set, got {' and '.join(keys)}")
         if self.ring_hash is not None and self.maglev is not None:
             problems.add("only one of ringHash or maglev may be set")
         if self.minimum_ring_size and (self.ring_hash is not None or self.maglev is not None):
-            problems.add("only one of minimumRingSize or maglev/ringHash can be specified",
-                         "minimumRingSize")
+            problems.add(
+                "only one of minimumRingSize or maglev/ringHash can be specified", "minimumRingSize"
+            )
         if self.maglev is not None:
             size = self.maglev.table_size or 0
             if size == 0:
                 problems.add("tableSize must be set for maglev", "maglev", "tableSize")
             elif size >= MAGLEV_MAX_TABLE_SIZE:
-                problems.add(f"tableSize must be less than {MAGLEV_MAX_TABLE_SIZE} for maglev",
-                             "maglev", "tableSize")
+                problems.add(
+                    f"tableSize must be less than {MAGLEV_MAX_TABLE_SIZE} for maglev",
+                    "maglev",
+                    "tableSize",
+                )
             elif not _is_prime(size):
                 problems.add("tableSize must be a prime number for maglev", "maglev", "tableSize")
         problems.raise_if_any()
@@ -142,18 +155,22 @@ class LocalityFailover(IstioModel):
     to: Str | None = None
 
 
-def _check_locality_patterns(localities: list[tuple[tuple[str | int, ...], str]],
-                             problems: Violations) -> None:
+def _check_locality_patterns(
+    localities: list[tuple[tuple[str | int, ...], str]], problems: Violations
+) -> None:
     """agent.validateLocalities: ``region/zone/subzone``, one trailing ``*`` at most, no repeats."""
     seen: set[str] = set()
     for loc, locality in localities:
         stars = locality.count("*")
         if stars > 1 or (stars == 1 and not locality.endswith("*")):
-            problems.add(f"locality {locality} wildcard '*' number can not exceed 1 and must be "
-                         "in the end", *loc)
+            problems.add(
+                f"locality {locality} wildcard '*' number can not exceed 1 and must be in the end",
+                *loc,
+            )
         if locality != "*" and "" in locality.rstrip("*").rstrip("/").split("/"):
-            problems.add(f"locality {locality} must not contain empty region/zone/subzone info",
-                         *loc)
+            problems.add(
+                f"locality {locality} must not contain empty region/zone/subzone info", *loc
+            )
         if locality in seen or "*" in seen:
             problems.add(f"locality {locality} overlap with previous specified ones", *loc)
         seen.add(locality)
@@ -176,30 +193,38 @@ class LocalityLoadBalancerSetting(IstioModel):
         if self.failover:
             for i, label in enumerate(self.failover_priority):
                 if label in _TOPOLOGY_LABELS:
-                    problems.add(f"can not simultaneously set 'failover' and topology label "
-                                 f"'{label}' in 'failover_priority'", "failoverPriority", i)
+                    problems.add(
+                        f"can not simultaneously set 'failover' and topology label "
+                        f"'{label}' in 'failover_priority'",
+                        "failoverPriority",
+                        i,
+                    )
         sources: list[tuple[tuple[str | int, ...], str]] = []
         for i, rule in enumerate(self.distribute):
             sources.append((("distribute", i, "from"), rule.from_ or ""))
             for locality, weight in rule.to.items():
                 if not 1 <= weight <= 100:
-                    problems.add("locality weight must be in range [1, 100]",
-                                 "distribute", i, "to", locality)
+                    problems.add(
+                        "locality weight must be in range [1, 100]", "distribute", i, "to", locality
+                    )
             if sum(rule.to.values()) != 100:
-                problems.add(f"total locality weight {sum(rule.to.values())} != 100",
-                             "distribute", i, "to")
+                problems.add(
+                    f"total locality weight {sum(rule.to.values())} != 100", "distribute", i, "to"
+                )
             _check_locality_patterns([(("distribute", i, "to", k), k) for k in rule.to], problems)
         _check_locality_patterns(sources, problems)
         for i, failover in enumerate(self.failover):
             source, target = failover.from_ or "", failover.to or ""
             if source == target:
-                problems.add("locality lb failover settings must specify different regions",
-                             "failover", i)
+                problems.add(
+                    "locality lb failover settings must specify different regions", "failover", i
+                )
             if "/" in source or "/" in target:
                 problems.add("locality lb failover only specify region", "failover", i)
             if "*" in source or "*" in target:
-                problems.add("locality lb failover region should not contain '*' wildcard",
-                             "failover", i)
+                problems.add(
+                    "locality lb failover region should not contain '*' wildcard", "failover", i
+                )
         problems.raise_if_any()
         return self
 

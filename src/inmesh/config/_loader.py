@@ -29,25 +29,55 @@ from inmesh.config._virtual_service import VirtualService
 
 __all__ = ["KINDS", "Resource", "dump_resource", "load_config", "parse_documents"]
 
-Resource = (VirtualService | DestinationRule | ServiceEntry | WorkloadEntry | Gateway
-            | PeerAuthentication | AuthorizationPolicy | KubeService | KubeServiceAccount
-            | KubeDeployment)
+Resource = (
+    VirtualService
+    | DestinationRule
+    | ServiceEntry
+    | WorkloadEntry
+    | Gateway
+    | PeerAuthentication
+    | AuthorizationPolicy
+    | KubeService
+    | KubeServiceAccount
+    | KubeDeployment
+)
 _CLASSES: tuple[type[Any], ...] = (
-    VirtualService, DestinationRule, ServiceEntry, WorkloadEntry, Gateway, PeerAuthentication,
-    AuthorizationPolicy, KubeService, KubeServiceAccount, KubeDeployment)
+    VirtualService,
+    DestinationRule,
+    ServiceEntry,
+    WorkloadEntry,
+    Gateway,
+    PeerAuthentication,
+    AuthorizationPolicy,
+    KubeService,
+    KubeServiceAccount,
+    KubeDeployment,
+)
 #: kind -> (resource class, the apiVersions it is served under)
 KINDS: Mapping[str, tuple[type[Any], tuple[str, ...]]] = {
     cls.model_fields["kind"].default: (
-        cls, typing.get_args(cls.model_fields["api_version"].annotation))
+        cls,
+        typing.get_args(cls.model_fields["api_version"].annotation),
+    )
     for cls in _CLASSES
 }
 _CONTEXT = {"inmesh_source": "document"}
-_TYPE_NAMES = {"string_type": "a string", "int_type": "an integer", "float_type": "a number",
-               "bool_type": "a boolean (true/false)", "dict_type": "a mapping",
-               "model_type": "a mapping", "model_attributes_type": "a mapping",
-               "tuple_type": "a list", "list_type": "a list", "mapping_type": "a mapping",
-               "int_parsing": "an integer", "int_from_float": "an integer",
-               "datetime_parsing": "a timestamp", "datetime_type": "a timestamp"}
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "a boolean (true/false)",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "mapping_type": "a mapping",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "datetime_parsing": "a timestamp",
+    "datetime_type": "a timestamp",
+}
 
 
 def _text(value: object) -> str | None:
@@ -67,8 +97,15 @@ class _Where:
 
     def problem(self, message: str, loc: Loc = ()) -> ConfigProblem:
         field = format_loc((*self.prefix, *loc)) or None
-        return ConfigProblem(message, file=self.source, document=self.number, kind=self.kind,
-                             namespace=self.namespace, name=self.name, field=field)
+        return ConfigProblem(
+            message,
+            file=self.source,
+            document=self.number,
+            kind=self.kind,
+            namespace=self.namespace,
+            name=self.name,
+            field=field,
+        )
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -108,8 +145,11 @@ def _model_at(cls: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
 
 def _describe(err: ErrorDetails, cls: type[BaseModel], loc: Loc) -> str:
     kind, value = err["type"], err.get("input")
-    shown = f"{value!r}" if isinstance(value, (str, int, float, bool)) or value is None else (
-        type(value).__name__)
+    shown = (
+        f"{value!r}"
+        if isinstance(value, (str, int, float, bool)) or value is None
+        else (type(value).__name__)
+    )
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
@@ -132,8 +172,9 @@ def _describe(err: ErrorDetails, cls: type[BaseModel], loc: Loc) -> str:
     return f"{message[:1].lower()}{message[1:]} (got {shown})"
 
 
-def _problems_from(exc: ValidationError, cls: type[BaseModel],
-                   where: _Where) -> list[ConfigProblem]:
+def _problems_from(
+    exc: ValidationError, cls: type[BaseModel], where: _Where
+) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(err["loc"])
@@ -141,8 +182,9 @@ def _problems_from(exc: ValidationError, cls: type[BaseModel],
         if isinstance(error, RuleViolation):
             problems.extend(where.problem(msg, (*loc, *sub)) for sub, msg in error.violations)
         elif loc and loc[-1] == "[key]":
-            problems.append(where.problem(f"invalid key {loc[-2]!r}: {_describe(err, cls, loc)}",
-                                          loc[:-1]))
+            problems.append(
+                where.problem(f"invalid key {loc[-2]!r}: {_describe(err, cls, loc)}", loc[:-1])
+            )
         else:
             problems.append(where.problem(_describe(err, cls, loc), loc))
     return problems
@@ -153,13 +195,19 @@ def _resolve_class(doc: Mapping[Any, Any], where: _Where) -> type[BaseModel] | C
     if not isinstance(kind, str) or not kind:
         return where.problem("kind is required (e.g. VirtualService)", ("kind",))
     if kind not in KINDS:
-        return where.problem(f"unknown kind {kind!r} (apiVersion {api_version!r}); expected one of "
-                             f"{', '.join(sorted(KINDS))}", ("kind",))
+        return where.problem(
+            f"unknown kind {kind!r} (apiVersion {api_version!r}); expected one of "
+            f"{', '.join(sorted(KINDS))}",
+            ("kind",),
+        )
     cls, versions = KINDS[kind]
     if api_version not in versions:
         got = "missing" if api_version is None else repr(api_version)
-        return where.problem(f"apiVersion {got} is not served for kind {kind}; expected one of "
-                             f"{', '.join(versions)}", ("apiVersion",))
+        return where.problem(
+            f"apiVersion {got} is not served for kind {kind}; expected one of "
+            f"{', '.join(versions)}",
+            ("apiVersion",),
+        )
     return typing.cast(type[BaseModel], cls)
 
 
@@ -168,8 +216,12 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
         out.append(typing.cast(Resource, doc))
         return
     if not isinstance(doc, Mapping):
-        problems.append(where.problem(f"expected a mapping with apiVersion, kind, metadata and "
-                                      f"spec, got {type(doc).__name__}"))
+        problems.append(
+            where.problem(
+                f"expected a mapping with apiVersion, kind, metadata and "
+                f"spec, got {type(doc).__name__}"
+            )
+        )
         return
     kind, items = doc.get("kind"), doc.get("items")
     if isinstance(kind, str) and kind.endswith("List") and kind not in KINDS:
@@ -177,8 +229,12 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
             problems.append(where.problem(f"a {kind} needs a list of items", ("items",)))
             return
         for i, item in enumerate(items):
-            _parse(item, _Where(where.source, where.number, (*where.prefix, "items", i), item),
-                   out, problems)
+            _parse(
+                item,
+                _Where(where.source, where.number, (*where.prefix, "items", i), item),
+                out,
+                problems,
+            )
         return
     cls = _resolve_class(doc, where)
     if isinstance(cls, ConfigProblem):
@@ -190,8 +246,12 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
         problems.extend(_problems_from(exc, cls, where))
 
 
-def _parse_numbered(documents: Iterable[tuple[int, object]], source: str,
-                    out: list[Resource], problems: list[ConfigProblem]) -> None:
+def _parse_numbered(
+    documents: Iterable[tuple[int, object]],
+    source: str,
+    out: list[Resource],
+    problems: list[ConfigProblem],
+) -> None:
     for number, doc in documents:
         if doc is None:
             continue  # an empty document, e.g. after a trailing '---'

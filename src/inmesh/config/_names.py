@@ -44,8 +44,20 @@ _HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 #: Protocol names istio/pkg/config/protocol.Parse accepts (case-insensitive).
 PROTOCOLS = frozenset(
-    {"TCP", "UDP", "GRPC", "GRPC-WEB", "HTTP", "HTTP_PROXY", "HTTP2", "HTTPS", "TLS",
-     "MONGO", "REDIS", "MYSQL"}
+    {
+        "TCP",
+        "UDP",
+        "GRPC",
+        "GRPC-WEB",
+        "HTTP",
+        "HTTP_PROXY",
+        "HTTP2",
+        "HTTPS",
+        "TLS",
+        "MONGO",
+        "REDIS",
+        "MYSQL",
+    }
 )
 
 
@@ -60,8 +72,9 @@ def is_ip(value: str) -> bool:
 def check_dns1123_label(value: str, what: str = "name") -> str | None:
     """Istio's ``labels.IsDNS1123Label`` (subset names, port names, gateway names)."""
     if len(value) > 63 or not _DNS1123_LABEL_RE.fullmatch(value):
-        return (f"{what} {value!r} is not a valid DNS-1123 label "
-                "(letters, digits and '-', at most 63)")
+        return (
+            f"{what} {value!r} is not a valid DNS-1123 label (letters, digits and '-', at most 63)"
+        )
     return None
 
 
@@ -70,8 +83,10 @@ def check_object_name(value: str) -> str | None:
     if not value:
         return "name must not be empty"
     if len(value) > 253 or not _K8S_SUBDOMAIN_RE.fullmatch(value):
-        return (f"name {value!r} is not a valid DNS-1123 subdomain (lower-case letters, digits,"
-                " '-' and '.', at most 253 characters)")
+        return (
+            f"name {value!r} is not a valid DNS-1123 subdomain (lower-case letters, digits,"
+            " '-' and '.', at most 253 characters)"
+        )
     return None
 
 
@@ -84,8 +99,9 @@ def check_namespace(value: str) -> str | None:
 def _check_dns_labels(domain: str) -> str | None:
     parts = domain.split(".")
     if parts[-1].isdigit():
-        return (f"domain name {domain!r} invalid "
-                f"(top level domain {parts[-1]!r} cannot be all-numeric)")
+        return (
+            f"domain name {domain!r} invalid (top level domain {parts[-1]!r} cannot be all-numeric)"
+        )
     for index, label in enumerate(parts):
         if index == len(parts) - 1 and label == "":
             return None  # a trailing dot is allowed
@@ -178,8 +194,10 @@ def check_header_value(value: str) -> str | None:
             continue
         close = value.find("%", index + 1)
         if close == -1 or close == index + 1:
-            return (f"header value {value!r} has an unterminated or empty %VARIABLE%; "
-                    "write %% for a literal percent sign")
+            return (
+                f"header value {value!r} has an unterminated or empty %VARIABLE%; "
+                "write %% for a literal percent sign"
+            )
         index = close + 1
     return None
 
@@ -191,8 +209,9 @@ def check_gateway_name(name: str) -> str | None:
         return check_fqdn(name)
     if not namespace or not gateway:
         return "config namespace and gateway name cannot be empty"
-    return (check_dns1123_label(namespace, "gateway namespace")
-            or check_dns1123_label(gateway, "gateway name"))
+    return check_dns1123_label(namespace, "gateway namespace") or check_dns1123_label(
+        gateway, "gateway name"
+    )
 
 
 def check_export_to(values: Iterable[str], *, allow_none: bool) -> list[tuple[int, str]]:
@@ -207,8 +226,14 @@ def check_export_to(values: Iterable[str], *, allow_none: bool) -> list[tuple[in
         if value in (".", "*") or (value == "~" and allow_none):
             continue
         if check_namespace(value):
-            problems.append((index, f"invalid exportTo value {value!r}: expected '.', '*'"
-                             + (", '~'" if allow_none else "") + " or a namespace name"))
+            problems.append(
+                (
+                    index,
+                    f"invalid exportTo value {value!r}: expected '.', '*'"
+                    + (", '~'" if allow_none else "")
+                    + " or a namespace name",
+                )
+            )
     if "*" in seen and len(items) > 1:
         problems.append((0, "cannot have both public (*) and non-public exportTo values"))
     if "~" in seen and len(items) > 1:

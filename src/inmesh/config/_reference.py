@@ -25,8 +25,18 @@ __all__ = ["BEGIN", "END", "render_reference", "update_file"]
 
 BEGIN = "<!-- BEGIN GENERATED FIELD REFERENCE (python -m inmesh.config._reference) -->"
 END = "<!-- END GENERATED FIELD REFERENCE -->"
-_ORDER = ("VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry", "Gateway",
-          "PeerAuthentication", "AuthorizationPolicy", "Service", "ServiceAccount", "Deployment")
+_ORDER = (
+    "VirtualService",
+    "DestinationRule",
+    "ServiceEntry",
+    "WorkloadEntry",
+    "Gateway",
+    "PeerAuthentication",
+    "AuthorizationPolicy",
+    "Service",
+    "ServiceAccount",
+    "Deployment",
+)
 
 
 def _code(text: str) -> str:
@@ -41,8 +51,12 @@ def _kind_section(kind: str) -> list[str]:
         lines += ["Only `metadata` is read (the service account name is a workload identity).", ""]
         return lines
     _, default = KIND_SPECS[kind]
-    lines += [f"Fields not listed otherwise: **{default}**.", "",
-              "| Field | Type | Status |", "| --- | --- | --- |"]
+    lines += [
+        f"Fields not listed otherwise: **{default}**.",
+        "",
+        "| Field | Type | Status |",
+        "| --- | --- | --- |",
+    ]
     for row in field_rows(kind):
         status = row.status if row.status != UNSUPPORTED else f"**{row.status}**"
         if row.same_as:

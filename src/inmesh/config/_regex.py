@@ -94,8 +94,10 @@ def _skip_class(pattern: str, i: int) -> int:
             i = _check_escape(pattern, i, in_class=True)
             continue
         if char == "[":
-            if pattern.startswith("[:", i) or pattern.startswith("[=", i) or pattern.startswith(
-                "[.", i
+            if (
+                pattern.startswith("[:", i)
+                or pattern.startswith("[=", i)
+                or pattern.startswith("[.", i)
             ):
                 raise _fail(pattern, i, "a POSIX character class like [[:alpha:]]")
             raise _fail(pattern, i, "a nested '[' in a character class (Python warns, RE2 differs)")

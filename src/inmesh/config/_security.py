@@ -57,11 +57,14 @@ class PeerAuthenticationSpec(IstioModel):
         problems = Violations()
         if self.port_level_mtls is not None:
             if self.selector is None or not self.selector.match_labels:
-                problems.add("mesh/namespace peer authentication cannot have port level mTLS",
-                             "portLevelMtls")
+                problems.add(
+                    "mesh/namespace peer authentication cannot have port level mTLS",
+                    "portLevelMtls",
+                )
             if not self.port_level_mtls:
-                problems.add("port level mTLS, if defined, must have at least one element",
-                             "portLevelMtls")
+                problems.add(
+                    "port level mTLS, if defined, must have at least one element", "portLevelMtls"
+                )
         problems.raise_if_any()
         return self
 
@@ -153,12 +156,16 @@ def _check_paths(values: tuple[str, ...], problems: Violations, *loc: str | int)
         segments = path.split("/")
         for j, segment in enumerate(segments):
             if ("{" in segment or "}" in segment) and segment not in ("{*}", "{**}"):
-                problems.add(f"invalid path template {path!r}: {{*}} and {{**}} must be whole "
-                             "segments", *loc, i)
+                problems.add(
+                    f"invalid path template {path!r}: {{*}} and {{**}} must be whole segments",
+                    *loc,
+                    i,
+                )
                 break
             if segment == "{**}" and j != len(segments) - 1:
-                problems.add(f"invalid path template {path!r}: {{**}} must be the last segment",
-                             *loc, i)
+                problems.add(
+                    f"invalid path template {path!r}: {{**}} must be the last segment", *loc, i
+                )
                 break
 
 
@@ -179,14 +186,22 @@ def _check_condition(cond: Condition, problems: Violations, *loc: str | int) -> 
     elif key == "destination.port":
         _check_ports(cond.values, problems, *loc, "values")
         _check_ports(cond.not_values, problems, *loc, "notValues")
-    elif key not in ("source.namespace", "source.principal", "request.auth.principal",
-                     "request.auth.audiences", "request.auth.presenter", "connection.sni"):
+    elif key not in (
+        "source.namespace",
+        "source.principal",
+        "request.auth.principal",
+        "request.auth.audiences",
+        "request.auth.presenter",
+        "connection.sni",
+    ):
         problems.add(f"unknown attribute: {key}", *loc, "key")
 
 
 _CUSTOM_UNSUPPORTED_SOURCES = (
-    ("namespaces", "namespaces"), ("not_namespaces", "notNamespaces"),
-    ("principals", "principals"), ("not_principals", "notPrincipals"),
+    ("namespaces", "namespaces"),
+    ("not_namespaces", "notNamespaces"),
+    ("principals", "principals"),
+    ("not_principals", "notPrincipals"),
     ("request_principals", "requestPrincipals"),
     ("not_request_principals", "notRequestPrincipals"),
 )
@@ -206,23 +221,33 @@ class AuthorizationPolicySpec(IstioModel):
     def _check(self) -> Self:
         # validation.go ValidateAuthorizationPolicy.
         problems = Violations()
-        if sum(x is not None and x != () for x in (self.selector, self.target_ref,
-                                                   self.target_refs)) > 1:
+        if (
+            sum(
+                x is not None and x != ()
+                for x in (self.selector, self.target_ref, self.target_refs)
+            )
+            > 1
+        ):
             problems.add("only one of targetRefs or workloadSelector can be set")
         action = self.action or "ALLOW"
         if action == "CUSTOM":
             if self.rules is None:
-                problems.add("CUSTOM action without rules is meaningless as it will never be "
-                             "triggered, add an empty rule {} to trigger it for every request",
-                             "rules")
+                problems.add(
+                    "CUSTOM action without rules is meaningless as it will never be "
+                    "triggered, add an empty rule {} to trigger it for every request",
+                    "rules",
+                )
             elif self.provider is None or not self.provider.name:
                 problems.add("provider.name must not be empty", "provider")
             self._check_custom(problems)
         elif self.provider is not None:
             problems.add(f"provider must not be with non CUSTOM action, found {action}", "provider")
         if action == "DENY" and self.rules is None:
-            problems.add("DENY action without rules is meaningless as it will never be "
-                         "triggered, add an empty rule {} to trigger it for every request", "rules")
+            problems.add(
+                "DENY action without rules is meaningless as it will never be "
+                "triggered, add an empty rule {} to trigger it for every request",
+                "rules",
+            )
         for i, rule in enumerate(self.rules or ()):
             self._check_rule(rule, problems, "rules", i)
         problems.raise_if_any()
@@ -234,13 +259,27 @@ class AuthorizationPolicySpec(IstioModel):
                 src = rule_from.source
                 for field, alias in _CUSTOM_UNSUPPORTED_SOURCES:
                     if src is not None and getattr(src, field):
-                        problems.add(f"{alias} is currently not supported with CUSTOM action",
-                                     "rules", i, "from", j, "source", alias)
+                        problems.add(
+                            f"{alias} is currently not supported with CUSTOM action",
+                            "rules",
+                            i,
+                            "from",
+                            j,
+                            "source",
+                            alias,
+                        )
             for j, cond in enumerate(rule.when):
                 if cond.key in ("source.namespace", "source.principal") or cond.key.startswith(
-                        "request.auth."):
-                    problems.add(f"{cond.key} is currently not supported with CUSTOM action",
-                                 "rules", i, "when", j, "key")
+                    "request.auth."
+                ):
+                    problems.add(
+                        f"{cond.key} is currently not supported with CUSTOM action",
+                        "rules",
+                        i,
+                        "when",
+                        j,
+                        "key",
+                    )
 
     @staticmethod
     def _check_rule(rule: Rule, problems: Violations, *loc: str | int) -> None:

@@ -65,7 +65,7 @@ class WorkloadEntrySpec(IstioModel):
         if not address and not self.network:
             problems.add("address is required", "address")
         if address.startswith(UNIX_PREFIX):
-            path = address[len(UNIX_PREFIX):]
+            path = address[len(UNIX_PREFIX) :]
             if not (path.startswith("@") or (path.startswith("/") and not path.endswith("/"))):
                 problems.add(f"{path!r} is not an absolute path to a file", "address")
             if self.ports:
@@ -74,12 +74,14 @@ class WorkloadEntrySpec(IstioModel):
             if not allow_fqdn:
                 problems.add(f"endpoint address {address!r} is not a valid IP address", "address")
             elif check_fqdn(address):
-                problems.add(f"endpoint address {address!r} is not a valid FQDN or an IP address",
-                             "address")
+                problems.add(
+                    f"endpoint address {address!r} is not a valid FQDN or an IP address", "address"
+                )
         for name, number in self.ports.items():
             if service_ports is not None and name not in service_ports:
-                problems.add(f"endpoint port {name!r} is not defined by the service entry",
-                             "ports", name)
+                problems.add(
+                    f"endpoint port {name!r} is not defined by the service entry", "ports", name
+                )
             problems.add(check_dns1123_label(name, "port name"), "ports", name)
             problems.add(check_port(number), "ports", name)
         problems.labels(self.labels, "labels")
@@ -111,21 +113,28 @@ class ServiceEntrySpec(IstioModel):
         problems = Violations()
         resolution = self.resolution or "NONE"
         if self.workload_selector is not None:
-            check_selector_labels(self.workload_selector.labels, problems,
-                                  "workloadSelector", "labels")
+            check_selector_labels(
+                self.workload_selector.labels, problems, "workloadSelector", "labels"
+            )
             if self.endpoints:
-                problems.add("only one of workloadSelector or endpoints can be set",
-                             "workloadSelector")
+                problems.add(
+                    "only one of workloadSelector or endpoints can be set", "workloadSelector"
+                )
         if any("/" in a for a in self.addresses) and resolution not in ("NONE", "STATIC"):
-            problems.add("CIDR addresses are allowed only for NONE/STATIC resolution types",
-                         "addresses")
+            problems.add(
+                "CIDR addresses are allowed only for NONE/STATIC resolution types", "addresses"
+            )
         self._check_resolution(resolution, problems)
         if resolution != "NONE" and len(self.hosts) > 1:
             # plain TCP cannot tell several hosts apart on one port
             for i, port in enumerate(self.ports):
                 if (port.protocol or "TCP").upper() not in _HTTP_OR_TLS:
-                    problems.add("multiple hosts provided with non-HTTP, non-TLS ports",
-                                 "ports", i, "protocol")
+                    problems.add(
+                        "multiple hosts provided with non-HTTP, non-TLS ports",
+                        "ports",
+                        i,
+                        "protocol",
+                    )
                     break
         problems.raise_if_any()
         return self
@@ -187,8 +196,10 @@ class ServiceEntrySpec(IstioModel):
             problems.add("no endpoints should be provided for resolution type NONE", "endpoints")
         if resolution == "STATIC":
             if not self.endpoints and self.workload_selector is None:
-                problems.add("endpoints or a workloadSelector must be provided for resolution "
-                             "type STATIC", "endpoints")
+                problems.add(
+                    "endpoints or a workloadSelector must be provided for resolution type STATIC",
+                    "endpoints",
+                )
             for i, endpoint in enumerate(self.endpoints):
                 found = endpoint.problems(allow_fqdn=False, service_ports=port_names)
                 for loc, message in found.items:
@@ -197,11 +208,17 @@ class ServiceEntrySpec(IstioModel):
             if not self.endpoints:
                 for i, host in enumerate(self.hosts):
                     if check_fqdn(host):
-                        problems.add(f"hosts must be FQDN if no endpoints are provided for "
-                                     f"resolution mode {resolution}", "hosts", i)
+                        problems.add(
+                            f"hosts must be FQDN if no endpoints are provided for "
+                            f"resolution mode {resolution}",
+                            "hosts",
+                            i,
+                        )
             if resolution == "DNS_ROUND_ROBIN" and len(self.endpoints) > 1:
-                problems.add(f"there must only be 0 or 1 endpoint for resolution mode {resolution}",
-                             "endpoints")
+                problems.add(
+                    f"there must only be 0 or 1 endpoint for resolution mode {resolution}",
+                    "endpoints",
+                )
             for i, endpoint in enumerate(self.endpoints):
                 found = endpoint.problems(allow_fqdn=True, service_ports=port_names)
                 for loc, message in found.items:

@@ -66,8 +66,15 @@ KIND_SPECS: Mapping[str, tuple[type[BaseModel], str]] = {
     "Deployment": (KubeDeploymentSpec, KUBE),
 }
 
-_RESILIENCE_ROUTE = ("timeout", "retries", "fault", "mirror", "mirrors", "mirrorPercent",
-                     "mirrorPercentage")
+_RESILIENCE_ROUTE = (
+    "timeout",
+    "retries",
+    "fault",
+    "mirror",
+    "mirrors",
+    "mirrorPercent",
+    "mirrorPercentage",
+)
 #: (message class, camelCase field) -> status, for fields whose status differs from their parent.
 FIELD_STATUS: Mapping[tuple[type[BaseModel], str], str] = {
     (VirtualServiceSpec, "tls"): UNSUPPORTED,
@@ -158,8 +165,13 @@ def describe_type(annotation: Any, field: FieldInfo | None = None) -> tuple[str,
     return " | ".join(args) or str(inner), "", None
 
 
-def _walk(model: type[BaseModel], path: str, status: str, rows: list[FieldRow],
-          seen: dict[tuple[type[BaseModel], str], str] | None) -> None:
+def _walk(
+    model: type[BaseModel],
+    path: str,
+    status: str,
+    rows: list[FieldRow],
+    seen: dict[tuple[type[BaseModel], str], str] | None,
+) -> None:
     for name, field in model.model_fields.items():
         alias = field.alias or name
         field_status = FIELD_STATUS.get((model, alias), status)
@@ -234,8 +246,9 @@ def _is_set(value: Any) -> bool:
     return value is not None and value != () and value != [] and value != {}
 
 
-def unsupported_problems(resource: Any, *, file: str | None = None,
-                         document: int | None = None) -> list[ConfigProblem]:
+def unsupported_problems(
+    resource: Any, *, file: str | None = None, document: int | None = None
+) -> list[ConfigProblem]:
     """One problem ("<field> is not supported yet") per field the runtime rejects that is set
     in ``resource``; the list is empty for anything the runtime fully handles."""
     kind = getattr(resource, "kind", None)
@@ -247,9 +260,15 @@ def unsupported_problems(resource: Any, *, file: str | None = None,
     data = resource.model_dump(by_alias=True, exclude_none=True)
 
     def problem(message: str, loc: Loc) -> ConfigProblem:
-        return ConfigProblem(message, file=file, document=document, kind=kind,
-                             namespace=getattr(resource, "namespace", None),
-                             name=getattr(resource, "name", None), field=format_loc(loc))
+        return ConfigProblem(
+            message,
+            file=file,
+            document=document,
+            kind=kind,
+            namespace=getattr(resource, "namespace", None),
+            name=getattr(resource, "name", None),
+            field=format_loc(loc),
+        )
 
     problems: list[ConfigProblem] = []
     for path in paths:

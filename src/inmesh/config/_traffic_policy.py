@@ -88,12 +88,22 @@ class HTTPSettings(IstioModel):
     def _check(self) -> Self:
         # validation.go validateConnectionPool (HTTP settings).
         problems = Violations()
-        _non_negative(self, ("http1_max_pending_requests", "http2_max_requests",
-                             "max_requests_per_connection", "max_retries",
-                             "max_concurrent_streams"), problems)
+        _non_negative(
+            self,
+            (
+                "http1_max_pending_requests",
+                "http2_max_requests",
+                "max_requests_per_connection",
+                "max_retries",
+                "max_concurrent_streams",
+            ),
+            problems,
+        )
         if self.h2_upgrade_policy == "UPGRADE" and self.use_client_protocol:
-            problems.add("use client protocol must not be true when h2UpgradePolicy is UPGRADE",
-                         "useClientProtocol")
+            problems.add(
+                "use client protocol must not be true when h2UpgradePolicy is UPGRADE",
+                "useClientProtocol",
+            )
         problems.raise_if_any()
         return self
 
@@ -136,9 +146,11 @@ class OutlierDetection(IstioModel):
         # validation.go validateOutlierDetection.
         problems = Violations()
         if self.consecutive_local_origin_failures and not self.split_external_local_origin_errors:
-            problems.add("outlier detection consecutive local origin failures is specified, but "
-                         "split external local origin errors is set to false",
-                         "consecutiveLocalOriginFailures")
+            problems.add(
+                "outlier detection consecutive local origin failures is specified, but "
+                "split external local origin errors is set to false",
+                "consecutiveLocalOriginFailures",
+            )
         for field in ("max_ejection_percent", "min_health_percent"):
             value = getattr(self, field)
             if value is not None and not 0 <= value <= 100:
@@ -166,17 +178,27 @@ class ClientTLSSettings(IstioModel):
         # agent.ValidateTLS.
         problems = Violations()
         if self.insecure_skip_verify:
-            if self.mode == "SIMPLE" and (self.ca_certificates or self.credential_name
-                                          or self.subject_alt_names):
-                problems.add("cannot specify caCertificates or credentialName or subjectAltNames "
-                             "when insecureSkipVerify is set true", "insecureSkipVerify")
+            if self.mode == "SIMPLE" and (
+                self.ca_certificates or self.credential_name or self.subject_alt_names
+            ):
+                problems.add(
+                    "cannot specify caCertificates or credentialName or subjectAltNames "
+                    "when insecureSkipVerify is set true",
+                    "insecureSkipVerify",
+                )
             if self.mode == "MUTUAL" and (self.ca_certificates or self.subject_alt_names):
-                problems.add("cannot specify caCertificates or subjectAltNames when "
-                             "insecureSkipVerify is set true", "insecureSkipVerify")
+                problems.add(
+                    "cannot specify caCertificates or subjectAltNames when "
+                    "insecureSkipVerify is set true",
+                    "insecureSkipVerify",
+                )
         if self.mode in ("SIMPLE", "MUTUAL") and self.credential_name:
             if self.client_certificate or self.ca_certificates or self.private_key or self.ca_crl:
-                problems.add("cannot specify client certificates or CA certificate or CA CRL if "
-                             "credentialName is set", "credentialName")
+                problems.add(
+                    "cannot specify client certificates or CA certificate or CA CRL if "
+                    "credentialName is set",
+                    "credentialName",
+                )
         elif self.mode == "MUTUAL":
             if not self.client_certificate:
                 problems.add("client certificate required for mutual tls", "clientCertificate")
@@ -260,9 +282,13 @@ class TrafficPolicy(IstioModel):
     def _check(self) -> Self:
         # validation.go validateTrafficPolicy.
         problems = Violations()
-        if (all(getattr(self, f) is None for f in _POLICY_FIELDS)
-                and not self.port_level_settings and self.tunnel is None
-                and self.proxy_protocol is None and self.retry_budget is None):
+        if (
+            all(getattr(self, f) is None for f in _POLICY_FIELDS)
+            and not self.port_level_settings
+            and self.tunnel is None
+            and self.proxy_protocol is None
+            and self.retry_budget is None
+        ):
             problems.add("traffic policy must have at least one field")
         if self.tunnel is not None and self.proxy_protocol is not None:
             problems.add("tunnel and proxyProtocol must not be set together", "proxyProtocol")

@@ -31,10 +31,14 @@ __all__ = [
     "host_overlaps",
 ]
 
-NETWORKING_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1",
-                       "networking.istio.io/v1alpha3")
-NetworkingVersion = Literal["networking.istio.io/v1", "networking.istio.io/v1beta1",
-                            "networking.istio.io/v1alpha3"]
+NETWORKING_VERSIONS = (
+    "networking.istio.io/v1",
+    "networking.istio.io/v1beta1",
+    "networking.istio.io/v1alpha3",
+)
+NetworkingVersion = Literal[
+    "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"
+]
 MESH_GATEWAY = "mesh"  # Istio's reserved name for "all sidecars"
 
 
@@ -67,8 +71,9 @@ def _check_l4(match: L4MatchAttributes | TLSMatchAttributes, problems: Violation
     for i, gateway in enumerate(match.gateways):
         problems.add(check_gateway_name(gateway), "gateways", i)
     if match.source_namespace is not None:
-        problems.add(check_dns1123_label(match.source_namespace, "sourceNamespace"),
-                     "sourceNamespace")
+        problems.add(
+            check_dns1123_label(match.source_namespace, "sourceNamespace"), "sourceNamespace"
+        )
 
 
 class L4MatchAttributes(IstioModel):
@@ -213,22 +218,30 @@ class VirtualServiceSpec(IstioModel):
                 problems.add(error, "hosts", i)
                 valid = False
             elif not applies_to_gateway and host == "*":
-                problems.add("wildcard host * is not allowed for virtual services bound to the "
-                             "mesh gateway", "hosts", i)
+                problems.add(
+                    "wildcard host * is not allowed for virtual services bound to the mesh gateway",
+                    "hosts",
+                    i,
+                )
                 valid = False
         if valid:
             for i, a in enumerate(self.hosts):
                 for j in range(i + 1, len(self.hosts)):
                     if host_overlaps(a, self.hosts[j]):
-                        problems.add(f"duplicate hosts in virtual service: {a} & {self.hosts[j]}",
-                                     "hosts", j)
+                        problems.add(
+                            f"duplicate hosts in virtual service: {a} & {self.hosts[j]}", "hosts", j
+                        )
 
-    def _check_http(self, route: HTTPRoute, i: int, applies_to_gateway: bool,
-                    problems: Violations) -> None:
+    def _check_http(
+        self, route: HTTPRoute, i: int, applies_to_gateway: bool, problems: Violations
+    ) -> None:
         # validation.go validateHTTPRouteConflict, with Istio's root/delegate route types.
         if route.delegate is not None and not self.is_delegate:
-            for field, alias in (("redirect", "redirect"), ("route", "route"),
-                                 ("direct_response", "directResponse")):
+            for field, alias in (
+                ("redirect", "redirect"),
+                ("route", "route"),
+                ("direct_response", "directResponse"),
+            ):
                 if getattr(route, field):
                     problems.add(f"root HTTP route must not specify {alias}", "http", i, alias)
         else:
@@ -236,26 +249,43 @@ class VirtualServiceSpec(IstioModel):
                 problems.add("delegate HTTP route cannot contain delegate", "http", i, "delegate")
             _check_actions(route, problems, "http", i)
         for j, match in enumerate(route.match):
-            for alias, headers in (("headers", match.headers),
-                                   ("withoutHeaders", match.without_headers)):
+            for alias, headers in (
+                ("headers", match.headers),
+                ("withoutHeaders", match.without_headers),
+            ):
                 for name in headers:
                     if name.startswith(JWT_CLAIM_PREFIX) and not applies_to_gateway:
-                        problems.add(f"JWT claim based routing (key: {name}) is only supported for "
-                                     "gateway, found no gateways", "http", i, "match", j,
-                                     alias, name)
+                        problems.add(
+                            f"JWT claim based routing (key: {name}) is only supported for "
+                            "gateway, found no gateways",
+                            "http",
+                            i,
+                            "match",
+                            j,
+                            alias,
+                            name,
+                        )
             if self.is_delegate:
                 for loc, sm in match.string_matches():
                     if sm.regex is not None:
-                        problems.add("regex match is not supported for delegating", "http", i,
-                                     "match", j, *loc)
+                        problems.add(
+                            "regex match is not supported for delegating",
+                            "http",
+                            i,
+                            "match",
+                            j,
+                            *loc,
+                        )
 
     def _check_sni(self, sni: str) -> str | None:
         error = check_wildcard_domain(sni)
         if error:
             return None if is_ip(sni) else error
         if not any(_host_subset_of(sni, host) for host in self.hosts):
-            return (f"SNI host {sni!r} is not a compatible subset of any of the virtual service "
-                    f"hosts: [{', '.join(self.hosts)}]")
+            return (
+                f"SNI host {sni!r} is not a compatible subset of any of the virtual service "
+                f"hosts: [{', '.join(self.hosts)}]"
+            )
         return None
 
 
@@ -268,23 +298,28 @@ def _check_actions(route: HTTPRoute, problems: Violations, *loc: str | int) -> N
         if route.fault is not None:
             problems.add("HTTP route cannot contain both fault and redirect", *loc, "fault")
         if route.rewrite is not None:
-            problems.add("HTTP route rule cannot contain both rewrite and redirect", *loc,
-                         "rewrite")
+            problems.add(
+                "HTTP route rule cannot contain both rewrite and redirect", *loc, "rewrite"
+            )
         if route.direct_response is not None:
-            problems.add("HTTP route cannot contain both redirect and directResponse", *loc,
-                         "directResponse")
+            problems.add(
+                "HTTP route cannot contain both redirect and directResponse", *loc, "directResponse"
+            )
     elif route.direct_response is not None:
         if route.route:
-            problems.add("HTTP route cannot contain both route and directResponse", *loc,
-                         "directResponse")
+            problems.add(
+                "HTTP route cannot contain both route and directResponse", *loc, "directResponse"
+            )
         if route.fault is not None:
             problems.add("HTTP route cannot contain both fault and directResponse", *loc, "fault")
         if route.rewrite is not None:
-            problems.add("HTTP route rule cannot contain both rewrite and directResponse", *loc,
-                         "rewrite")
+            problems.add(
+                "HTTP route rule cannot contain both rewrite and directResponse", *loc, "rewrite"
+            )
     elif not route.route:
-        problems.add("HTTP route, redirect or directResponse is required (route is empty)",
-                     *loc, "route")
+        problems.add(
+            "HTTP route, redirect or directResponse is required (route is empty)", *loc, "route"
+        )
 
 
 class VirtualService(IstioResource):

@@ -45,7 +45,8 @@ class Deadline:
             limit = client_timeout
         self.expires: float = start + limit
         self.per_try: float = (
-            per_try_timeout if per_try_timeout is not None and per_try_timeout > 0 else _INF)
+            per_try_timeout if per_try_timeout is not None and per_try_timeout > 0 else _INF
+        )
 
     def remaining(self, now: float) -> float | None:
         """Seconds left for the whole request (never negative), or ``None`` if unbounded."""

@@ -77,41 +77,59 @@ class FaultPolicy:
         if d is not None:
             fixed = getattr(d, "fixed_delay", None)
             if fixed is None:
-                problems.append(ConfigProblem(
-                    "fixedDelay is required (exponentialDelay is not supported)",
-                    field=f"{field_path}.delay.fixedDelay"))
+                problems.append(
+                    ConfigProblem(
+                        "fixedDelay is required (exponentialDelay is not supported)",
+                        field=f"{field_path}.delay.fixedDelay",
+                    )
+                )
             else:
                 delay_s = float(fixed)
-                delay_pm = _per_million(getattr(d, "percentage", None),
-                                        getattr(d, "percent", None))
+                delay_pm = _per_million(getattr(d, "percentage", None), getattr(d, "percent", None))
         status: int | None = None
         abort_pm = 0
         a = getattr(fault, "abort", None)
         if a is not None:
             for name, yaml in (("grpc_status", "grpcStatus"), ("http2_error", "http2Error")):
                 if getattr(a, name, None):
-                    problems.append(ConfigProblem(
-                        f"abort.{yaml} is not supported yet (use httpStatus)",
-                        field=f"{field_path}.abort.{yaml}"))
+                    problems.append(
+                        ConfigProblem(
+                            f"abort.{yaml} is not supported yet (use httpStatus)",
+                            field=f"{field_path}.abort.{yaml}",
+                        )
+                    )
             http_status = getattr(a, "http_status", None)
             if http_status is None:
                 if not problems:
-                    problems.append(ConfigProblem("abort needs httpStatus",
-                                                  field=f"{field_path}.abort.httpStatus"))
+                    problems.append(
+                        ConfigProblem(
+                            "abort needs httpStatus", field=f"{field_path}.abort.httpStatus"
+                        )
+                    )
             elif not 200 <= int(http_status) <= 599:
-                problems.append(ConfigProblem(
-                    f"abort.httpStatus must be between 200 and 599, got {http_status}",
-                    field=f"{field_path}.abort.httpStatus"))
+                problems.append(
+                    ConfigProblem(
+                        f"abort.httpStatus must be between 200 and 599, got {http_status}",
+                        field=f"{field_path}.abort.httpStatus",
+                    )
+                )
             else:
                 status = int(http_status)
                 abort_pm = _per_million(getattr(a, "percentage", None))
         if d is None and a is None:
-            problems.append(ConfigProblem(
-                "HTTP fault injection must have an abort and/or a delay", field=field_path))
+            problems.append(
+                ConfigProblem(
+                    "HTTP fault injection must have an abort and/or a delay", field=field_path
+                )
+            )
         if problems:
             raise ConfigError(problems)
-        return cls(delay=delay_s, delay_per_million=delay_pm, abort_status=status,
-                   abort_per_million=abort_pm)
+        return cls(
+            delay=delay_s,
+            delay_per_million=delay_pm,
+            abort_status=status,
+            abort_per_million=abort_pm,
+        )
 
     def decide(self, rng: random.Random) -> tuple[float | None, int | None]:
         """For one request: (seconds to delay or ``None``, status to abort with or ``None``)."""

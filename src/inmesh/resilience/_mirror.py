@@ -29,8 +29,9 @@ class MirrorPolicy:
     per_million: int = _PER_MILLION
 
     @classmethod
-    def from_istio(cls, percentage: Any | None = None,
-                   legacy_percent: Any | None = None) -> MirrorPolicy | None:
+    def from_istio(
+        cls, percentage: Any | None = None, legacy_percent: Any | None = None
+    ) -> MirrorPolicy | None:
         """The policy of a route's ``mirrorPercentage`` (or an ``HTTPMirrorPolicy``'s
         ``percentage``); ``None`` when an explicit 0 turns mirroring off."""
         if percentage is not None:
@@ -55,7 +56,7 @@ def shadow_authority(authority: str) -> str:
     if authority.startswith("["):
         end = authority.find("]")
         if end != -1:
-            return f"{authority[:end + 1]}-shadow{authority[end + 1:]}"
+            return f"{authority[: end + 1]}-shadow{authority[end + 1 :]}"
     host, sep, port = authority.partition(":")
     if sep and ":" not in port:
         return f"{host}-shadow:{port}"

@@ -100,7 +100,8 @@ class OutlierPolicy:
             # Istio sets it only when positive; otherwise Envoy's default 5 applies.
             consecutive_local_origin=int(clocal) if clocal and clocal > 0 else 5,
             split_external_local_origin_errors=bool(
-                getattr(od, "split_external_local_origin_errors", False)),
+                getattr(od, "split_external_local_origin_errors", False)
+            ),
             interval=float(interval) if interval else 10.0,
             base_ejection_time=base_s,
             # Envoy: "the default value (300000ms or 300s) or base_ejection_time value is
@@ -115,8 +116,15 @@ class OutlierPolicy:
 class HostMonitor:
     """The outlier state of one endpoint (Envoy's ``DetectorHostMonitorImpl``)."""
 
-    __slots__ = ("consecutive_5xx", "consecutive_gateway", "consecutive_local_origin",
-                 "ejected", "ejected_at", "multiplier", "num_ejections")
+    __slots__ = (
+        "consecutive_5xx",
+        "consecutive_gateway",
+        "consecutive_local_origin",
+        "ejected",
+        "ejected_at",
+        "multiplier",
+        "num_ejections",
+    )
 
     def __init__(self) -> None:
         self.consecutive_5xx = 0
@@ -140,11 +148,22 @@ class OutlierDetector:
     before picking an endpoint.
     """
 
-    __slots__ = ("_active", "_base", "_excluded", "_five", "_gateway", "_local", "_lock",
-                 "_max", "_monitors", "_split", "next_tick", "policy")
+    __slots__ = (
+        "_active",
+        "_base",
+        "_excluded",
+        "_five",
+        "_gateway",
+        "_local",
+        "_lock",
+        "_max",
+        "_monitors",
+        "_split",
+        "next_tick",
+        "policy",
+    )
 
-    def __init__(self, policy: OutlierPolicy, endpoints: Iterable[str] = (), *,
-                 now: float) -> None:
+    def __init__(self, policy: OutlierPolicy, endpoints: Iterable[str] = (), *, now: float) -> None:
         self.policy = policy
         self._five = policy.consecutive_5xx or _NEVER
         self._gateway = policy.consecutive_gateway or _NEVER
@@ -264,7 +283,8 @@ class OutlierDetector:
         p = self.policy
         total = len(self._monitors)
         allowed = 100.0 * (self._active + 1) / total <= p.max_ejection_percent or (
-            p.always_eject_one_host and self._active == 0)
+            p.always_eject_one_host and self._active == 0
+        )
         if not allowed:
             return  # Envoy counts ejections_overflow
         m.ejected = True
@@ -314,4 +334,3 @@ class OutlierDetector:
             self._excluded = _EMPTY  # Envoy's panic threshold: balance over every host
             return
         self._excluded = frozenset(k for k, m in self._monitors.items() if m.ejected)
-

@@ -90,15 +90,36 @@ _GRPC_CODES: Final[Mapping[RetryOn, int]] = {
 # The codes Go's http.StatusText names: Istio treats exactly these bare numbers in retryOn as
 # status codes (anything else numeric is an invalid policy).
 _GO_STATUS_CODES: Final = frozenset(
-    [100, 101, 102, 103, *range(200, 209), 226, *range(300, 306), 307, 308,
-     *range(400, 419), *range(421, 427), 428, 429, 431, 451, *range(500, 509), 510, 511]
+    [
+        100,
+        101,
+        102,
+        103,
+        *range(200, 209),
+        226,
+        *range(300, 306),
+        307,
+        308,
+        *range(400, 419),
+        *range(421, 427),
+        428,
+        429,
+        431,
+        451,
+        *range(500, 509),
+        510,
+        511,
+    ]
 )
 
 _RESETS: Final = RetryOn.RESET | RetryOn.SERVER_5XX | RetryOn.GATEWAY_ERROR
 
 DEFAULT_RETRY_ON: Final = (
-    RetryOn.CONNECT_FAILURE | RetryOn.REFUSED_STREAM | RetryOn.GRPC_UNAVAILABLE
-    | RetryOn.GRPC_CANCELLED | RetryOn.RETRIABLE_STATUS_CODES
+    RetryOn.CONNECT_FAILURE
+    | RetryOn.REFUSED_STREAM
+    | RetryOn.GRPC_UNAVAILABLE
+    | RetryOn.GRPC_CANCELLED
+    | RetryOn.RETRIABLE_STATUS_CODES
 )
 """Istio's default: ``connect-failure,refused-stream,unavailable,cancelled,``
 ``retriable-status-codes`` (with no retriable status codes)."""
@@ -148,11 +169,13 @@ def parse_retry_on(
         elif token.isdigit() and int(token) in _GO_STATUS_CODES:
             codes.add(int(token))
         else:
-            problems.append(ConfigProblem(
-                f"{token!r} is not a valid retryOn policy (expected an HTTP status code or "
-                f"one of {', '.join(sorted(_TOKENS))})",
-                field=field_path,
-            ))
+            problems.append(
+                ConfigProblem(
+                    f"{token!r} is not a valid retryOn policy (expected an HTTP status code or "
+                    f"one of {', '.join(sorted(_TOKENS))})",
+                    field=field_path,
+                )
+            )
     if problems:
         raise ConfigError(problems)
     if codes:
@@ -203,8 +226,11 @@ class RetryPolicy:
         grpc = frozenset(str(code) for flag, code in _GRPC_CODES.items() if on & flag)
         sent, unsent = _failure_sets(on)
         base_ms = max(1, round(self.base_interval * 1000))  # Envoy rounds < 1 ms up to 1 ms
-        max_ms = base_ms * 10 if self.max_interval is None else max(
-            base_ms, round(self.max_interval * 1000))
+        max_ms = (
+            base_ms * 10
+            if self.max_interval is None
+            else max(base_ms, round(self.max_interval * 1000))
+        )
         setattr_ = object.__setattr__
         setattr_(self, "_statuses", frozenset(statuses))
         setattr_(self, "_grpc", grpc)
@@ -281,7 +307,8 @@ class RetryPolicy:
                 if self._grpc and not retry:
                     retry = header_value(headers, b"grpc-status") in self._grpc
                 if (retry or self._ratelimited) and header_value(
-                        headers, b"x-envoy-ratelimited") is not None:
+                    headers, b"x-envoy-ratelimited"
+                ) is not None:
                     # Envoy: a rate-limited response is retried only under envoy-ratelimited.
                     return self._ratelimited
             return retry
@@ -325,8 +352,9 @@ def _failure_sets(on: RetryOn) -> tuple[frozenset[LocalFailure], frozenset[Local
         sent.update(_NEVER_SENT)
     unsent: set[LocalFailure] = set()
     if on & RetryOn.RESET_BEFORE_REQUEST:
-        unsent.update((*_NEVER_SENT, LocalFailure.RESET_BEFORE_HEADERS,
-                       LocalFailure.REFUSED_STREAM))
+        unsent.update(
+            (*_NEVER_SENT, LocalFailure.RESET_BEFORE_HEADERS, LocalFailure.REFUSED_STREAM)
+        )
     return frozenset(sent), frozenset(unsent)
 
 

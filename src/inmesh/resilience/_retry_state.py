@@ -92,8 +92,21 @@ class RetryState:
     is read only to turn a ``Retry-After`` date into a delay.
     """
 
-    __slots__ = ("_holding", "_last", "_tried", "_union", "attempts", "deadline", "delay",
-                 "flag", "limiter", "policy", "retries", "rng", "wall_clock")
+    __slots__ = (
+        "_holding",
+        "_last",
+        "_tried",
+        "_union",
+        "attempts",
+        "deadline",
+        "delay",
+        "flag",
+        "limiter",
+        "policy",
+        "retries",
+        "rng",
+        "wall_clock",
+    )
 
     def __init__(
         self,
@@ -168,8 +181,9 @@ class RetryState:
             self.delay = 0.0
             return Step.TIMEOUT
         policy = self.policy
-        if not policy.should_retry(outcome, body_replayable=body_replayable,
-                                   request_sent=request_sent, headers=headers):
+        if not policy.should_retry(
+            outcome, body_replayable=body_replayable, request_sent=request_sent, headers=headers
+        ):
             return Step.DONE
         if self.retries >= policy.num_retries:
             self.flag = "URX"
@@ -215,4 +229,3 @@ class RetryState:
         if value is None or value > RETRY_AFTER_MAX:
             return None
         return value + self.rng.random() * value * 0.5
-

@@ -27,9 +27,16 @@ def problems(tmp_path: Path, text: str, name: str = "config.yaml") -> list[Confi
     return list(info.value.problems)
 
 
-def assert_problem(tmp_path: Path, text: str, *, field: str, says: str,
-                   resource: str | None = None, document: int = 1,
-                   name: str = "config.yaml") -> ConfigProblem:
+def assert_problem(
+    tmp_path: Path,
+    text: str,
+    *,
+    field: str,
+    says: str,
+    resource: str | None = None,
+    document: int = 1,
+    name: str = "config.yaml",
+) -> ConfigProblem:
     """Loading ``text`` fails with a problem at ``field`` whose text names the file, the
     document, the resource and the field, and contains ``says``."""
     found = problems(tmp_path, text, name)
@@ -37,7 +44,8 @@ def assert_problem(tmp_path: Path, text: str, *, field: str, says: str,
     assert at_field, f"no problem at {field!r}; got:\n" + "\n".join(map(str, found))
     matching = [p for p in at_field if says in p.message]
     assert matching, f"no problem at {field!r} saying {says!r}; got:\n" + "\n".join(
-        map(str, at_field))
+        map(str, at_field)
+    )
     problem = matching[0]
     rendered = str(problem)
     assert str(tmp_path / name) in rendered

@@ -16,8 +16,10 @@ DR = "DestinationRule default/reviews"
 
 def dr(spec: str) -> str:
     body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
-    return ("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
-            "  name: reviews\nspec:\n  host: reviews\n" + body + "\n")
+    return (
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
+        "  name: reviews\nspec:\n  host: reviews\n" + body + "\n"
+    )
 
 
 def policy(text: str) -> str:
@@ -25,7 +27,9 @@ def policy(text: str) -> str:
 
 
 def test_full_policy_is_read(tmp_path: Path) -> None:
-    [rule] = load(tmp_path, dr("""
+    [rule] = load(
+        tmp_path,
+        dr("""
     trafficPolicy:
       loadBalancer:
         consistentHash: {httpHeaderName: x-user, ringHash: {minimumRingSize: 1024}}
@@ -51,7 +55,8 @@ def test_full_policy_is_read(tmp_path: Path) -> None:
       trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
     - name: v2
       labels: {version: v2}
-    """))
+    """),
+    )
     assert isinstance(rule, DestinationRule)
     tp = rule.spec.traffic_policy
     assert tp is not None and tp.load_balancer is not None
@@ -75,134 +80,239 @@ def test_full_policy_is_read(tmp_path: Path) -> None:
 
 
 def test_duplicate_subset_names(tmp_path: Path) -> None:
-    assert_problem(tmp_path, dr("""
+    assert_problem(
+        tmp_path,
+        dr("""
     subsets:
     - {name: v1, labels: {version: v1}}
     - {name: v1, labels: {version: v2}}
-    """), field="spec.subsets[1].name", says="duplicate subset names", resource=DR)
+    """),
+        field="spec.subsets[1].name",
+        says="duplicate subset names",
+        resource=DR,
+    )
 
 
 def test_duplicate_subsets_are_reported_alongside_other_problems(tmp_path: Path) -> None:
-    found = problems(tmp_path, dr("""
+    found = problems(
+        tmp_path,
+        dr("""
     trafficPolicy: {loadBalancer: {simple: FASTEST}}
     subsets:
     - {name: v1}
     - {name: v1}
-    """))
+    """),
+    )
     assert {"spec.trafficPolicy.loadBalancer.simple", "spec.subsets[1].name"} <= {
-        p.field for p in found}
+        p.field for p in found
+    }
 
 
 def test_subset_names_are_dns_labels(tmp_path: Path) -> None:
-    assert_problem(tmp_path, dr("subsets: [{name: 'v 1'}]"), field="spec.subsets[0].name",
-                   says="DNS-1123")
+    assert_problem(
+        tmp_path, dr("subsets: [{name: 'v 1'}]"), field="spec.subsets[0].name", says="DNS-1123"
+    )
 
 
 def test_simple_enum(tmp_path: Path) -> None:
-    p = assert_problem(tmp_path, policy("loadBalancer: {simple: FASTEST}"),
-                       field="spec.trafficPolicy.loadBalancer.simple", says="'ROUND_ROBIN'")
+    p = assert_problem(
+        tmp_path,
+        policy("loadBalancer: {simple: FASTEST}"),
+        field="spec.trafficPolicy.loadBalancer.simple",
+        says="'ROUND_ROBIN'",
+    )
     assert "got 'FASTEST'" in p.message
 
 
 def test_simple_and_consistent_hash_are_exclusive(tmp_path: Path) -> None:
-    assert_problem(tmp_path, policy("""
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}
-    """), field="spec.trafficPolicy.loadBalancer", says="only one of simple or consistentHash")
+    """),
+        field="spec.trafficPolicy.loadBalancer",
+        says="only one of simple or consistentHash",
+    )
 
 
 def test_consistent_hash_rules(tmp_path: Path) -> None:
     base = "spec.trafficPolicy.loadBalancer.consistentHash"
-    assert_problem(tmp_path, policy("""
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer: {consistentHash: {useSourceIp: true, httpHeaderName: x}}
-    """), field=base, says="only one hash key")
-    assert_problem(tmp_path, policy("""
+    """),
+        field=base,
+        says="only one hash key",
+    )
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer: {consistentHash: {useSourceIp: true, ringHash: {}, maglev: {tableSize: 7}}}
-    """), field=base, says="only one of ringHash or maglev")
-    assert_problem(tmp_path, policy("""
+    """),
+        field=base,
+        says="only one of ringHash or maglev",
+    )
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer: {consistentHash: {useSourceIp: true, maglev: {tableSize: 1000}}}
-    """), field=base + ".maglev.tableSize", says="prime")
-    assert_problem(tmp_path, policy("""
+    """),
+        field=base + ".maglev.tableSize",
+        says="prime",
+    )
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer: {consistentHash: {useSourceIp: true, minimumRingSize: 64, ringHash: {}}}
-    """), field=base + ".minimumRingSize", says="only one of minimumRingSize")
-    assert_problem(tmp_path, policy("""
+    """),
+        field=base + ".minimumRingSize",
+        says="only one of minimumRingSize",
+    )
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer: {consistentHash: {httpCookie: {path: /}}}
-    """), field=base + ".httpCookie.name", says="required")
+    """),
+        field=base + ".httpCookie.name",
+        says="required",
+    )
 
 
 def test_locality_rules(tmp_path: Path) -> None:
     base = "spec.trafficPolicy.loadBalancer.localityLbSetting"
-    assert_problem(tmp_path, policy("""
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer:
       localityLbSetting:
         distribute: [{from: "us-west/*", to: {"us-east/*": 60}}]
-    """), field=base + ".distribute[0].to", says="total locality weight 60 != 100")
-    assert_problem(tmp_path, policy("""
+    """),
+        field=base + ".distribute[0].to",
+        says="total locality weight 60 != 100",
+    )
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer:
       localityLbSetting:
         failover: [{from: us-east, to: us-east}]
-    """), field=base + ".failover[0]", says="different regions")
-    assert_problem(tmp_path, policy("""
+    """),
+        field=base + ".failover[0]",
+        says="different regions",
+    )
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer:
       localityLbSetting:
         distribute: [{from: "us-west/*", to: {"us-east/*": 100}}]
         failover: [{from: us-east, to: us-west}]
-    """), field=base, says="can not simultaneously specify 'distribute' and 'failover'")
+    """),
+        field=base,
+        says="can not simultaneously specify 'distribute' and 'failover'",
+    )
 
 
 def test_empty_policies_are_rejected(tmp_path: Path) -> None:
-    assert_problem(tmp_path, dr("trafficPolicy: {}"), field="spec.trafficPolicy",
-                   says="traffic policy must have at least one field")
-    assert_problem(tmp_path, policy("connectionPool: {}"),
-                   field="spec.trafficPolicy.connectionPool", says="at least one field")
-    assert_problem(tmp_path, policy("portLevelSettings: [{loadBalancer: {simple: RANDOM}}]"),
-                   field="spec.trafficPolicy.portLevelSettings[0].port", says="valid port")
+    assert_problem(
+        tmp_path,
+        dr("trafficPolicy: {}"),
+        field="spec.trafficPolicy",
+        says="traffic policy must have at least one field",
+    )
+    assert_problem(
+        tmp_path,
+        policy("connectionPool: {}"),
+        field="spec.trafficPolicy.connectionPool",
+        says="at least one field",
+    )
+    assert_problem(
+        tmp_path,
+        policy("portLevelSettings: [{loadBalancer: {simple: RANDOM}}]"),
+        field="spec.trafficPolicy.portLevelSettings[0].port",
+        says="valid port",
+    )
 
 
 def test_connection_pool_limits(tmp_path: Path) -> None:
-    assert_problem(tmp_path, policy("connectionPool: {tcp: {maxConnections: -1}}"),
-                   field="spec.trafficPolicy.connectionPool.tcp.maxConnections",
-                   says="non-negative")
-    assert_problem(tmp_path, policy("""
+    assert_problem(
+        tmp_path,
+        policy("connectionPool: {tcp: {maxConnections: -1}}"),
+        field="spec.trafficPolicy.connectionPool.tcp.maxConnections",
+        says="non-negative",
+    )
+    assert_problem(
+        tmp_path,
+        policy("""
     connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}
-    """), field="spec.trafficPolicy.connectionPool.http.useClientProtocol",
-        says="must not be true when h2UpgradePolicy is UPGRADE")
+    """),
+        field="spec.trafficPolicy.connectionPool.http.useClientProtocol",
+        says="must not be true when h2UpgradePolicy is UPGRADE",
+    )
 
 
 def test_outlier_detection_rules(tmp_path: Path) -> None:
     base = "spec.trafficPolicy.outlierDetection"
-    assert_problem(tmp_path, policy("outlierDetection: {maxEjectionPercent: 150}"),
-                   field=base + ".maxEjectionPercent", says="not in range 0..100")
-    assert_problem(tmp_path, policy("outlierDetection: {consecutiveLocalOriginFailures: 3}"),
-                   field=base + ".consecutiveLocalOriginFailures",
-                   says="split external local origin errors is set to false")
-    assert_problem(tmp_path, policy("outlierDetection: {interval: 10}"),
-                   field=base + ".interval", says="a string")
+    assert_problem(
+        tmp_path,
+        policy("outlierDetection: {maxEjectionPercent: 150}"),
+        field=base + ".maxEjectionPercent",
+        says="not in range 0..100",
+    )
+    assert_problem(
+        tmp_path,
+        policy("outlierDetection: {consecutiveLocalOriginFailures: 3}"),
+        field=base + ".consecutiveLocalOriginFailures",
+        says="split external local origin errors is set to false",
+    )
+    assert_problem(
+        tmp_path,
+        policy("outlierDetection: {interval: 10}"),
+        field=base + ".interval",
+        says="a string",
+    )
 
 
 def test_client_tls_rules(tmp_path: Path) -> None:
     found = {p.field: p.message for p in problems(tmp_path, policy("tls: {mode: MUTUAL}"))}
     assert "client certificate required" in found["spec.trafficPolicy.tls.clientCertificate"]
     assert "private key required" in found["spec.trafficPolicy.tls.privateKey"]
-    assert_problem(tmp_path, policy("tls: {mode: STRICT}"), field="spec.trafficPolicy.tls.mode",
-                   says="'ISTIO_MUTUAL'")
+    assert_problem(
+        tmp_path,
+        policy("tls: {mode: STRICT}"),
+        field="spec.trafficPolicy.tls.mode",
+        says="'ISTIO_MUTUAL'",
+    )
 
 
 def test_tunnel_and_proxy_protocol_are_exclusive(tmp_path: Path) -> None:
-    assert_problem(tmp_path, policy("""
+    assert_problem(
+        tmp_path,
+        policy("""
     tunnel: {targetHost: proxy.example.com, targetPort: 8080}
     proxyProtocol: {version: V1}
-    """), field="spec.trafficPolicy.proxyProtocol", says="must not be set together")
+    """),
+        field="spec.trafficPolicy.proxyProtocol",
+        says="must not be set together",
+    )
 
 
 def test_warmup_forms_are_exclusive(tmp_path: Path) -> None:
-    assert_problem(tmp_path, policy("""
+    assert_problem(
+        tmp_path,
+        policy("""
     loadBalancer: {simple: ROUND_ROBIN, warmupDurationSecs: 60s, warmup: {duration: 60s}}
-    """), field="spec.trafficPolicy.loadBalancer.warmup", says="only one of warmup")
+    """),
+        field="spec.trafficPolicy.loadBalancer.warmup",
+        says="only one of warmup",
+    )
 
 
 def test_host_and_workload_selector(tmp_path: Path) -> None:
     text = dr("workloadSelector: {matchLabels: {app: '*'}}").replace(
-        "host: reviews", "host: 'bad host'")
+        "host: reviews", "host: 'bad host'"
+    )
     fields = {p.field for p in problems(tmp_path, text)}
     assert {"spec.host", "spec.workloadSelector.matchLabels.app"} <= fields
 

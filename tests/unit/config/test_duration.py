@@ -46,8 +46,15 @@ def test_parse_rejects_negative() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(10.0, "10s"), (0.5, "0.5s"), (7, "7s"), (0.001, "0.001s"), (0.1, "0.1s"),
-     (3600.25, "3600.25s"), (1e-9, "0.000000001s")],
+    [
+        (10.0, "10s"),
+        (0.5, "0.5s"),
+        (7, "7s"),
+        (0.001, "0.001s"),
+        (0.1, "0.1s"),
+        (3600.25, "3600.25s"),
+        (1e-9, "0.000000001s"),
+    ],
 )
 def test_format(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
@@ -78,8 +85,9 @@ def test_python_callers_may_pass_seconds() -> None:
 
 def test_documents_must_use_strings() -> None:
     with pytest.raises(ValidationError, match="a string"):
-        HTTPRetry.model_validate({"attempts": 1, "perTryTimeout": 2},
-                                 context={"inmesh_source": "document"})
+        HTTPRetry.model_validate(
+            {"attempts": 1, "perTryTimeout": 2}, context={"inmesh_source": "document"}
+        )
 
 
 def test_istio_minimum_of_one_millisecond() -> None:
@@ -91,8 +99,7 @@ def test_istio_minimum_of_one_millisecond() -> None:
 def test_millisecond_precision_where_istio_demands_it() -> None:
     # validation.go ValidateDuration on route timeouts: "only durations to ms precision".
     with pytest.raises(ValidationError, match="ms precision"):
-        HTTPRoute.model_validate({"route": [{"destination": {"host": "a"}}],
-                                  "timeout": "1500us"})
+        HTTPRoute.model_validate({"route": [{"destination": {"host": "a"}}], "timeout": "1500us"})
 
 
 def test_dump_writes_istio_strings() -> None:

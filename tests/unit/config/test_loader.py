@@ -53,8 +53,13 @@ def test_document_numbers_count_empty_documents(tmp_path: Path) -> None:
 
 
 def test_every_problem_of_every_document_and_file_is_reported(tmp_path: Path) -> None:
-    first = write(tmp_path, VS.replace("weight: 10", "weight: -10") + "---\n"
-                  + DR.replace("host: reviews", "host: 're views'"), "a.yaml")
+    first = write(
+        tmp_path,
+        VS.replace("weight: 10", "weight: -10")
+        + "---\n"
+        + DR.replace("host: reviews", "host: 're views'"),
+        "a.yaml",
+    )
     second = write(tmp_path, VS.replace("hosts:", "hostz:"), "b.yaml")
     with pytest.raises(ConfigError) as info:
         load_config(first, second)
@@ -75,9 +80,12 @@ def test_nothing_is_returned_when_any_document_fails(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_and_api_version(tmp_path: Path) -> None:
-    found = problems(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n"
-                     + VS.replace("networking.istio.io/v1", "networking.istio.io/v2")
-                     + "---\nmetadata: {name: y}\n")
+    found = problems(
+        tmp_path,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n"
+        + VS.replace("networking.istio.io/v1", "networking.istio.io/v2")
+        + "---\nmetadata: {name: y}\n",
+    )
     assert [(p.document, p.field) for p in found] == [(1, "kind"), (2, "apiVersion"), (3, "kind")]
     assert "unknown kind 'ConfigMap'" in found[0].message
     assert "VirtualService" in found[0].message
@@ -98,8 +106,9 @@ def test_yaml_syntax_errors_name_file_and_line(tmp_path: Path) -> None:
 
 
 def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
-    [problem] = problems(tmp_path, "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n"
-                         "  name: b\n")
+    [problem] = problems(
+        tmp_path, "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  name: b\n"
+    )
     assert "duplicate key 'name'" in problem.message and "line 5" in problem.message
 
 
@@ -107,15 +116,23 @@ def test_json_files_lists_and_arrays(tmp_path: Path) -> None:
     vs, dr = yaml.safe_load(VS), yaml.safe_load(DR)
     one = write(tmp_path, json.dumps(vs), "one.json")
     array = write(tmp_path, json.dumps([vs, dr]), "array.json")
-    listed = write(tmp_path, json.dumps({"apiVersion": "v1", "kind": "List", "items": [dr]}),
-                   "list.json")
+    listed = write(
+        tmp_path, json.dumps({"apiVersion": "v1", "kind": "List", "items": [dr]}), "list.json"
+    )
     assert [r.kind for r in load_config(one, array, listed)] == [
-        "VirtualService", "VirtualService", "DestinationRule", "DestinationRule"]
+        "VirtualService",
+        "VirtualService",
+        "DestinationRule",
+        "DestinationRule",
+    ]
 
 
 def test_list_items_are_located_by_index(tmp_path: Path) -> None:
-    doc = {"apiVersion": "v1", "kind": "VirtualServiceList",
-           "items": [yaml.safe_load(VS), {"kind": "VirtualService"}]}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "VirtualServiceList",
+        "items": [yaml.safe_load(VS), {"kind": "VirtualService"}],
+    }
     with pytest.raises(ConfigError) as info:
         parse_documents([doc], source="cluster")
     fields = {p.field for p in info.value.problems}
@@ -158,7 +175,9 @@ def test_dump_round_trips(tmp_path: Path) -> None:
     dumped = [dump_resource(r) for r in resources]
     assert dumped[0]["spec"]["http"][0]["timeout"] == "0.5s"
     assert dumped[0]["spec"]["http"][0]["route"][0] == {
-        "destination": {"host": "reviews", "subset": "v1"}, "weight": 90}
+        "destination": {"host": "reviews", "subset": "v1"},
+        "weight": 90,
+    }
     assert list(dumped[1]) == ["apiVersion", "kind", "metadata", "spec"]
     assert parse_documents(dumped) == resources
     assert parse_documents([json.loads(json.dumps(d)) for d in dumped]) == resources
@@ -168,9 +187,13 @@ def test_dump_of_python_built_resources_includes_kind() -> None:
     from inmesh.config import Destination as Dest
     from inmesh.config import HTTPRoute, HTTPRouteDestination, ObjectMeta, VirtualServiceSpec
 
-    vs = VirtualService(metadata=ObjectMeta(name="r"), spec=VirtualServiceSpec(
-        hosts=("r",), http=(HTTPRoute(route=(HTTPRouteDestination(destination=Dest(host="r")),),
-                                      timeout=2),)))
+    vs = VirtualService(
+        metadata=ObjectMeta(name="r"),
+        spec=VirtualServiceSpec(
+            hosts=("r",),
+            http=(HTTPRoute(route=(HTTPRouteDestination(destination=Dest(host="r")),), timeout=2),),
+        ),
+    )
     dumped = dump_resource(vs)
     assert (dumped["apiVersion"], dumped["kind"]) == ("networking.istio.io/v1", "VirtualService")
     assert dumped["spec"]["http"][0]["timeout"] == "2s"

@@ -27,13 +27,21 @@ def _one(text: str) -> object:
 
 def test_unsupported_fields_table() -> None:
     assert set(UNSUPPORTED_FIELDS["VirtualService"]) == {
-        "spec.http[].corsPolicy", "spec.http[].delegate", "spec.http[].directResponse",
-        "spec.tls", "spec.tcp", "spec.exportTo"}
+        "spec.http[].corsPolicy",
+        "spec.http[].delegate",
+        "spec.http[].directResponse",
+        "spec.tls",
+        "spec.tcp",
+        "spec.exportTo",
+    }
     dr = set(UNSUPPORTED_FIELDS["DestinationRule"])
     for policy in ("spec.trafficPolicy", "spec.subsets[].trafficPolicy"):
-        assert {f"{policy}.tunnel", f"{policy}.proxyProtocol",
-                f"{policy}.loadBalancer.warmup",
-                f"{policy}.portLevelSettings[].loadBalancer.warmupDurationSecs"} <= dr
+        assert {
+            f"{policy}.tunnel",
+            f"{policy}.proxyProtocol",
+            f"{policy}.loadBalancer.warmup",
+            f"{policy}.portLevelSettings[].loadBalancer.warmupDurationSecs",
+        } <= dr
     assert {"spec.exportTo", "spec.workloadSelector"} <= dr
     assert UNSUPPORTED_FIELDS["ServiceEntry"] == ("spec.exportTo",)
     assert "WorkloadEntry" not in UNSUPPORTED_FIELDS
@@ -59,8 +67,10 @@ spec:
         ("spec.http[1].corsPolicy", "corsPolicy is not supported yet"),
         ("spec.tcp", "tcp is not supported yet"),
     ]
-    assert str(found[0]) == ("web.yaml (document 2): VirtualService shop/web: "
-                             "spec.http[1].corsPolicy: corsPolicy is not supported yet")
+    assert str(found[0]) == (
+        "web.yaml (document 2): VirtualService shop/web: "
+        "spec.http[1].corsPolicy: corsPolicy is not supported yet"
+    )
 
 
 def test_unsupported_problems_in_nested_policies() -> None:
@@ -96,7 +106,9 @@ spec:
 """)
     [problem] = unsupported_problems(se)
     assert (problem.field, problem.message) == (
-        "spec.resolution", "resolution DYNAMIC_DNS is not supported yet")
+        "spec.resolution",
+        "resolution DYNAMIC_DNS is not supported yet",
+    )
 
 
 def test_supported_configuration_has_no_problems() -> None:
@@ -119,16 +131,20 @@ def test_every_unsupported_path_exists_in_the_models() -> None:
     for kind, paths in UNSUPPORTED_FIELDS.items():
         known = {row.path for row in field_rows(kind, collapse=False)}
         assert set(paths) <= known
-        assert all(row.status == UNSUPPORTED for row in field_rows(kind, collapse=False)
-                   if row.path in paths)
+        assert all(
+            row.status == UNSUPPORTED
+            for row in field_rows(kind, collapse=False)
+            if row.path in paths
+        )
 
 
 def test_docs_reference_is_generated_from_the_models() -> None:
     text = DOCS.read_text(encoding="utf-8")
-    block = text[text.index(BEGIN):text.index(END) + len(END) + 1]
+    block = text[text.index(BEGIN) : text.index(END) + len(END) + 1]
     assert block == render_reference(), (
         "docs/configuration.md is stale: run `.venv/bin/python -m inmesh.config._reference "
-        "docs/configuration.md`")
+        "docs/configuration.md`"
+    )
 
 
 def test_docs_list_every_field_with_a_status() -> None:
@@ -144,11 +160,33 @@ def test_public_surface() -> None:
     assert len(names) == len(set(names))
     for name in names:
         assert hasattr(inmesh.config, name), name
-    models = {n for n in names if isinstance(getattr(inmesh.config, n), type)
-              and issubclass(getattr(inmesh.config, n), BaseModel)}
-    assert {"VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry", "Gateway",
-            "PeerAuthentication", "AuthorizationPolicy", "KubeService", "KubeServiceAccount",
-            "KubeDeployment", "HTTPRoute", "StringMatch", "TrafficPolicy"} <= models
-    for name in ("load_config", "parse_documents", "dump_resource", "unsupported_problems",
-                 "UNSUPPORTED_FIELDS", "Resource"):
+    models = {
+        n
+        for n in names
+        if isinstance(getattr(inmesh.config, n), type)
+        and issubclass(getattr(inmesh.config, n), BaseModel)
+    }
+    assert {
+        "VirtualService",
+        "DestinationRule",
+        "ServiceEntry",
+        "WorkloadEntry",
+        "Gateway",
+        "PeerAuthentication",
+        "AuthorizationPolicy",
+        "KubeService",
+        "KubeServiceAccount",
+        "KubeDeployment",
+        "HTTPRoute",
+        "StringMatch",
+        "TrafficPolicy",
+    } <= models
+    for name in (
+        "load_config",
+        "parse_documents",
+        "dump_resource",
+        "unsupported_problems",
+        "UNSUPPORTED_FIELDS",
+        "Resource",
+    ):
         assert name in names

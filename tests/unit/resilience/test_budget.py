@@ -14,8 +14,9 @@ def test_istio_defaults() -> None:
     b = RetryBudget.from_istio(SimpleNamespace(percent=None, min_retry_concurrency=None))
     assert b == RetryBudget(percent=20.0, min_retry_concurrency=3)
     assert RetryBudget.from_istio(None) is None
-    wrapped = RetryBudget.from_istio(SimpleNamespace(percent=SimpleNamespace(value=40.0),
-                                                     min_retry_concurrency=5))
+    wrapped = RetryBudget.from_istio(
+        SimpleNamespace(percent=SimpleNamespace(value=40.0), min_retry_concurrency=5)
+    )
     assert wrapped == RetryBudget(percent=40.0, min_retry_concurrency=5)
 
 
@@ -30,8 +31,11 @@ def test_budget_arithmetic_matches_envoy_example() -> None:
     assert b.allowed(100) == 20
 
 
-@given(percent=st.floats(min_value=0, max_value=100), minimum=st.integers(0, 50),
-       active=st.integers(0, 10_000))
+@given(
+    percent=st.floats(min_value=0, max_value=100),
+    minimum=st.integers(0, 50),
+    active=st.integers(0, 10_000),
+)
 def test_budget_is_max_of_share_and_floor(percent: float, minimum: int, active: int) -> None:
     b = RetryBudget(percent=percent, min_retry_concurrency=minimum)
     assert b.allowed(active) == max(minimum, int(percent / 100 * active))

@@ -34,9 +34,13 @@ def test_local_failures_are_local_origin_except_overflow() -> None:
 def test_equivalent_status_follows_envoy_result_to_http_code() -> None:
     # Envoy: LocalOriginTimeout -> 504, LocalOriginConnectFailed (and resets) -> 503.
     assert CLASSIFIER.equivalent_status(LocalFailure.TIMEOUT) == 504
-    for failure in (LocalFailure.CONNECT_FAILURE, LocalFailure.CONNECT_TIMEOUT,
-                    LocalFailure.RESET_BEFORE_HEADERS, LocalFailure.RESET_AFTER_REQUEST_SENT,
-                    LocalFailure.REFUSED_STREAM):
+    for failure in (
+        LocalFailure.CONNECT_FAILURE,
+        LocalFailure.CONNECT_TIMEOUT,
+        LocalFailure.RESET_BEFORE_HEADERS,
+        LocalFailure.RESET_AFTER_REQUEST_SENT,
+        LocalFailure.REFUSED_STREAM,
+    ):
         assert CLASSIFIER.equivalent_status(failure) == 503
 
 

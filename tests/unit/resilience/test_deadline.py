@@ -44,10 +44,10 @@ def test_client_timeout_shorter_wins() -> None:
     assert Deadline(start=0.0, route_timeout=2.0, client_timeout=4.0).remaining(0.0) == 2.0
 
 
-@given(route=limits, per_try=limits, client=limits,
-       elapsed=st.floats(min_value=0, max_value=2000))
-def test_attempt_timeout_is_the_minimum(route: float | None, per_try: float | None,
-                                        client: float | None, elapsed: float) -> None:
+@given(route=limits, per_try=limits, client=limits, elapsed=st.floats(min_value=0, max_value=2000))
+def test_attempt_timeout_is_the_minimum(
+    route: float | None, per_try: float | None, client: float | None, elapsed: float
+) -> None:
     d = Deadline(start=5.0, route_timeout=route, per_try_timeout=per_try, client_timeout=client)
     candidates = [x for x in (per_try,) if x]
     overall = [x for x in (route, client) if x]

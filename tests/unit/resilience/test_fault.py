@@ -16,8 +16,9 @@ def fault(delay: object = None, abort: object = None) -> SimpleNamespace:
     return SimpleNamespace(delay=delay, abort=abort)
 
 
-def delay(fixed: float | None = 5.0, value: float | None = None,
-          percent: int | None = None) -> SimpleNamespace:
+def delay(
+    fixed: float | None = 5.0, value: float | None = None, percent: int | None = None
+) -> SimpleNamespace:
     pct = None if value is None else SimpleNamespace(value=value)
     return SimpleNamespace(fixed_delay=fixed, percentage=pct, percent=percent)
 

@@ -39,13 +39,16 @@ def test_mirror_percentage_statistically(percent: float) -> None:
     assert abs(hits - n * q) <= 6 * math.sqrt(n * q * (1 - q)) + 1
 
 
-@pytest.mark.parametrize(("authority", "shadow"), [
-    ("reviews:9080", "reviews-shadow:9080"),
-    ("reviews", "reviews-shadow"),
-    ("reviews.default.svc.cluster.local:80", "reviews.default.svc.cluster.local-shadow:80"),
-    ("127.0.0.1:8080", "127.0.0.1-shadow:8080"),
-    ("[::1]:8080", "[::1]-shadow:8080"),
-    ("[::1]", "[::1]-shadow"),
-])
+@pytest.mark.parametrize(
+    ("authority", "shadow"),
+    [
+        ("reviews:9080", "reviews-shadow:9080"),
+        ("reviews", "reviews-shadow"),
+        ("reviews.default.svc.cluster.local:80", "reviews.default.svc.cluster.local-shadow:80"),
+        ("127.0.0.1:8080", "127.0.0.1-shadow:8080"),
+        ("[::1]:8080", "[::1]-shadow:8080"),
+        ("[::1]", "[::1]-shadow"),
+    ],
+)
 def test_shadow_authority(authority: str, shadow: str) -> None:
     assert shadow_authority(authority) == shadow

@@ -20,29 +20,47 @@ def detector(hosts: list[str] = HOSTS, **kw: object) -> OutlierDetector:
 
 def od(**kw: object) -> SimpleNamespace:
     base: dict[str, object] = {
-        "consecutive_5xx_errors": None, "consecutive_gateway_errors": None,
-        "consecutive_local_origin_failures": None, "split_external_local_origin_errors": False,
-        "interval": None, "base_ejection_time": None, "max_ejection_percent": 0,
-        "min_health_percent": 0}
+        "consecutive_5xx_errors": None,
+        "consecutive_gateway_errors": None,
+        "consecutive_local_origin_failures": None,
+        "split_external_local_origin_errors": False,
+        "interval": None,
+        "base_ejection_time": None,
+        "max_ejection_percent": 0,
+        "min_health_percent": 0,
+    }
     base.update(kw)
     return SimpleNamespace(**base)
 
 
 def test_istio_defaults() -> None:
     p = OutlierPolicy.from_istio(od())
-    assert p == OutlierPolicy(consecutive_5xx=5, consecutive_gateway=0,
-                              consecutive_local_origin=5, interval=10.0,
-                              base_ejection_time=30.0, max_ejection_time=300.0,
-                              max_ejection_percent=10.0, min_health_percent=0.0)
+    assert p == OutlierPolicy(
+        consecutive_5xx=5,
+        consecutive_gateway=0,
+        consecutive_local_origin=5,
+        interval=10.0,
+        base_ejection_time=30.0,
+        max_ejection_time=300.0,
+        max_ejection_percent=10.0,
+        min_health_percent=0.0,
+    )
     assert OutlierPolicy.from_istio(None) is None
 
 
 def test_from_istio_values() -> None:
-    p = OutlierPolicy.from_istio(od(consecutive_5xx_errors=0, consecutive_gateway_errors=3,
-                                    consecutive_local_origin_failures=0,
-                                    split_external_local_origin_errors=True, interval=1.0,
-                                    base_ejection_time=400.0, max_ejection_percent=50,
-                                    min_health_percent=30))
+    p = OutlierPolicy.from_istio(
+        od(
+            consecutive_5xx_errors=0,
+            consecutive_gateway_errors=3,
+            consecutive_local_origin_failures=0,
+            split_external_local_origin_errors=True,
+            interval=1.0,
+            base_ejection_time=400.0,
+            max_ejection_percent=50,
+            min_health_percent=30,
+        )
+    )
     assert p is not None
     assert p.consecutive_5xx == 0 and p.consecutive_gateway == 3
     assert p.consecutive_local_origin == 5  # Istio sets it only when positive
@@ -73,8 +91,12 @@ def test_a_success_in_between_resets() -> None:
 
 def test_local_failures_count_as_5xx_without_split() -> None:
     d = detector()
-    for f in (LocalFailure.CONNECT_FAILURE, LocalFailure.TIMEOUT, LocalFailure.REFUSED_STREAM,
-              LocalFailure.RESET_AFTER_REQUEST_SENT):
+    for f in (
+        LocalFailure.CONNECT_FAILURE,
+        LocalFailure.TIMEOUT,
+        LocalFailure.REFUSED_STREAM,
+        LocalFailure.RESET_AFTER_REQUEST_SENT,
+    ):
         d.record(A, f, 0.0)
     d.record(A, LocalFailure.OVERFLOW, 0.0)  # the mesh's own overflow counts for nothing
     assert not d.is_ejected(A, 0.0)
@@ -94,8 +116,12 @@ def test_gateway_errors_when_enabled() -> None:
 
 
 def test_split_local_origin_errors() -> None:
-    d = detector(split_external_local_origin_errors=True, consecutive_local_origin=2,
-                 consecutive_5xx=3, max_ejection_percent=100)
+    d = detector(
+        split_external_local_origin_errors=True,
+        consecutive_local_origin=2,
+        consecutive_5xx=3,
+        max_ejection_percent=100,
+    )
     d.record(A, LocalFailure.CONNECT_FAILURE, 0.0)
     d.record(A, 500, 0.0)  # a response: the connection worked, local count resets
     d.record(A, 500, 0.0)
@@ -198,9 +224,18 @@ def test_already_ejected_host_is_not_ejected_again() -> None:
     assert d.monitor(A).num_ejections == 1  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("hosts", "percent", "ejectable"), [
-    (10, 10, 1), (20, 10, 2), (5, 10, 0), (3, 50, 1), (3, 67, 2), (4, 100, 4), (15, 10, 1),
-])
+@pytest.mark.parametrize(
+    ("hosts", "percent", "ejectable"),
+    [
+        (10, 10, 1),
+        (20, 10, 2),
+        (5, 10, 0),
+        (3, 50, 1),
+        (3, 67, 2),
+        (4, 100, 4),
+        (15, 10, 1),
+    ],
+)
 def test_max_ejection_percent(hosts: int, percent: int, ejectable: int) -> None:
     keys = [f"h{i}:1" for i in range(hosts)]
     d = detector(keys, max_ejection_percent=percent)

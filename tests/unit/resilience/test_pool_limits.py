@@ -8,8 +8,10 @@ from inmesh.resilience import UNLIMITED, PoolGate, PoolLimits, RetryBudget, Retr
 
 
 def pool(tcp: dict[str, object] | None = None, http: dict[str, object] | None = None) -> object:
-    return SimpleNamespace(tcp=SimpleNamespace(**tcp) if tcp is not None else None,
-                           http=SimpleNamespace(**http) if http is not None else None)
+    return SimpleNamespace(
+        tcp=SimpleNamespace(**tcp) if tcp is not None else None,
+        http=SimpleNamespace(**http) if http is not None else None,
+    )
 
 
 def test_istio_defaults_are_unlimited() -> None:
@@ -24,20 +26,36 @@ def test_istio_defaults_are_unlimited() -> None:
 
 
 def test_zero_means_default_as_in_istio() -> None:
-    limits = PoolLimits.from_istio(pool({"max_connections": 0}, {"http1_max_pending_requests": 0,
-                                                                 "max_retries": 0}))
+    limits = PoolLimits.from_istio(
+        pool({"max_connections": 0}, {"http1_max_pending_requests": 0, "max_retries": 0})
+    )
     assert limits.max_connections == limits.max_pending_requests == UNLIMITED
     assert limits.max_retries == UNLIMITED
 
 
 def test_from_istio_reads_every_field() -> None:
-    limits = PoolLimits.from_istio(pool(
-        {"max_connections": 1, "connect_timeout": 0.5, "idle_timeout": 60.0},
-        {"http1_max_pending_requests": 2, "http2_max_requests": 10, "max_retries": 3,
-         "max_requests_per_connection": 1, "idle_timeout": 0.0}))
-    assert limits == PoolLimits(max_connections=1, max_pending_requests=2, max_requests=10,
-                                max_requests_per_connection=1, max_retries=3,
-                                connect_timeout=0.5, idle_timeout=None, tcp_idle_timeout=60.0)
+    limits = PoolLimits.from_istio(
+        pool(
+            {"max_connections": 1, "connect_timeout": 0.5, "idle_timeout": 60.0},
+            {
+                "http1_max_pending_requests": 2,
+                "http2_max_requests": 10,
+                "max_retries": 3,
+                "max_requests_per_connection": 1,
+                "idle_timeout": 0.0,
+            },
+        )
+    )
+    assert limits == PoolLimits(
+        max_connections=1,
+        max_pending_requests=2,
+        max_requests=10,
+        max_requests_per_connection=1,
+        max_retries=3,
+        connect_timeout=0.5,
+        idle_timeout=None,
+        tcp_idle_timeout=60.0,
+    )
 
 
 def test_default_gate_admits_everything() -> None:
@@ -74,8 +92,10 @@ def test_http2_ignores_connection_limits() -> None:
 
 def test_inflight_reader_feeds_the_retry_budget() -> None:
     gate = PoolGate()
-    lim = RetryLimiter(budget=RetryBudget(percent=50, min_retry_concurrency=0),
-                       active_requests=gate.inflight_reader())
+    lim = RetryLimiter(
+        budget=RetryBudget(percent=50, min_retry_concurrency=0),
+        active_requests=gate.inflight_reader(),
+    )
     assert not lim.try_acquire()
     for _ in range(4):
         gate.try_acquire()

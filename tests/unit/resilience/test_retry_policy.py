@@ -19,24 +19,38 @@ from inmesh.resilience import (
     parse_retry_on,
 )
 
-SENT_FAILURES = (LocalFailure.RESET_BEFORE_HEADERS, LocalFailure.RESET_AFTER_REQUEST_SENT,
-                 LocalFailure.TIMEOUT)
+SENT_FAILURES = (
+    LocalFailure.RESET_BEFORE_HEADERS,
+    LocalFailure.RESET_AFTER_REQUEST_SENT,
+    LocalFailure.TIMEOUT,
+)
 
 
 def retries(**kw: object) -> SimpleNamespace:
-    base: dict[str, object] = {"attempts": 3, "retry_on": None, "per_try_timeout": None,
-                               "retry_ignore_previous_hosts": None,
-                               "retry_remote_localities": None, "backoff": None}
+    base: dict[str, object] = {
+        "attempts": 3,
+        "retry_on": None,
+        "per_try_timeout": None,
+        "retry_ignore_previous_hosts": None,
+        "retry_remote_localities": None,
+        "backoff": None,
+    }
     base.update(kw)
     return SimpleNamespace(**base)
 
 
 # -- retryOn parsing -----------------------------------------------------------------------
 
+
 def test_parse_known_tokens() -> None:
     flags, codes = parse_retry_on("5xx,gateway-error, reset ,connect-failure,unavailable")
-    assert flags == (RetryOn.SERVER_5XX | RetryOn.GATEWAY_ERROR | RetryOn.RESET
-                     | RetryOn.CONNECT_FAILURE | RetryOn.GRPC_UNAVAILABLE)
+    assert flags == (
+        RetryOn.SERVER_5XX
+        | RetryOn.GATEWAY_ERROR
+        | RetryOn.RESET
+        | RetryOn.CONNECT_FAILURE
+        | RetryOn.GRPC_UNAVAILABLE
+    )
     assert codes == frozenset()
 
 
@@ -69,13 +83,18 @@ def test_from_istio_rejects_unknown_tokens() -> None:
 
 # -- Istio's translation -----------------------------------------------------------------
 
+
 def test_no_retries_block_gives_istio_default() -> None:
     p = RetryPolicy.from_istio(None)
     assert p == DEFAULT_RETRY_POLICY
     assert p.num_retries == 2
-    assert p.retry_on == (RetryOn.CONNECT_FAILURE | RetryOn.REFUSED_STREAM
-                          | RetryOn.GRPC_UNAVAILABLE | RetryOn.GRPC_CANCELLED
-                          | RetryOn.RETRIABLE_STATUS_CODES)
+    assert p.retry_on == (
+        RetryOn.CONNECT_FAILURE
+        | RetryOn.REFUSED_STREAM
+        | RetryOn.GRPC_UNAVAILABLE
+        | RetryOn.GRPC_CANCELLED
+        | RetryOn.RETRIABLE_STATUS_CODES
+    )
     assert p.retriable_status_codes == frozenset()  # EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY
     assert p.retry_ignore_previous_hosts
     assert p.host_selection_max_attempts == 5
@@ -84,8 +103,9 @@ def test_no_retries_block_gives_istio_default() -> None:
 
 def test_consistent_hash_default_keeps_previous_hosts() -> None:
     assert not RetryPolicy.from_istio(None, consistent_hash=True).retry_ignore_previous_hosts
-    explicit = RetryPolicy.from_istio(retries(retry_ignore_previous_hosts=True),
-                                      consistent_hash=True)
+    explicit = RetryPolicy.from_istio(
+        retries(retry_ignore_previous_hosts=True), consistent_hash=True
+    )
     assert explicit.retry_ignore_previous_hosts
 
 
@@ -99,9 +119,15 @@ def test_zero_attempts_disable_retries(attempts: int) -> None:
 
 
 def test_retries_without_retry_on_keep_default_conditions() -> None:
-    p = RetryPolicy.from_istio(retries(attempts=4, per_try_timeout=2.0, backoff=0.1,
-                                       retry_ignore_previous_hosts=False,
-                                       retry_remote_localities=True))
+    p = RetryPolicy.from_istio(
+        retries(
+            attempts=4,
+            per_try_timeout=2.0,
+            backoff=0.1,
+            retry_ignore_previous_hosts=False,
+            retry_remote_localities=True,
+        )
+    )
     assert p.num_retries == 4
     assert p.retry_on == DEFAULT_RETRY_POLICY.retry_on
     assert p.per_try_timeout == 2.0
@@ -121,21 +147,23 @@ def test_retry_on_replaces_default_and_codes() -> None:
 
 # -- the default policy: never repeat a request that reached the application ---------------
 
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 409, 429])
 def test_default_policy_does_not_retry_answers(status: int) -> None:
     assert not DEFAULT_RETRY_POLICY.should_retry(status, headers=[])
 
 
-@pytest.mark.parametrize("failure", [LocalFailure.CONNECT_FAILURE, LocalFailure.CONNECT_TIMEOUT,
-                                     LocalFailure.REFUSED_STREAM])
+@pytest.mark.parametrize(
+    "failure",
+    [LocalFailure.CONNECT_FAILURE, LocalFailure.CONNECT_TIMEOUT, LocalFailure.REFUSED_STREAM],
+)
 def test_default_policy_retries_unprocessed_requests(failure: LocalFailure) -> None:
     assert DEFAULT_RETRY_POLICY.should_retry(failure)
 
 
 def test_connect_failures_retry_even_with_a_consumed_body() -> None:
     assert DEFAULT_RETRY_POLICY.should_retry(LocalFailure.CONNECT_FAILURE, body_replayable=False)
-    assert not DEFAULT_RETRY_POLICY.should_retry(LocalFailure.REFUSED_STREAM,
-                                                 body_replayable=False)
+    assert not DEFAULT_RETRY_POLICY.should_retry(LocalFailure.REFUSED_STREAM, body_replayable=False)
 
 
 @pytest.mark.parametrize("failure", [*SENT_FAILURES, LocalFailure.OVERFLOW])
@@ -152,6 +180,7 @@ def test_default_policy_retries_grpc_unavailable_and_cancelled(code: str) -> Non
 
 
 # -- Envoy's conditions ---------------------------------------------------------------------
+
 
 def policy(retry_on: str) -> RetryPolicy:
     flags, codes = parse_retry_on(retry_on)
@@ -227,9 +256,16 @@ def test_envoy_ratelimited_header() -> None:
     assert not policy("envoy-ratelimited").should_retry(429, headers=[])
 
 
-@pytest.mark.parametrize(("token", "code"), [("cancelled", "1"), ("deadline-exceeded", "4"),
-                                             ("resource-exhausted", "8"), ("internal", "13"),
-                                             ("unavailable", "14")])
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("cancelled", "1"),
+        ("deadline-exceeded", "4"),
+        ("resource-exhausted", "8"),
+        ("internal", "13"),
+        ("unavailable", "14"),
+    ],
+)
 def test_grpc_conditions(token: str, code: str) -> None:
     p = policy(token)
     assert p.should_retry(200, headers=[(b"grpc-status", code.encode())])
@@ -245,6 +281,7 @@ def test_retriable_headers_and_http3_never_fire() -> None:
 
 
 # -- back-off ------------------------------------------------------------------------------
+
 
 @given(
     base_ms=st.integers(min_value=1, max_value=500),

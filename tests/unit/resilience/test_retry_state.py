@@ -32,8 +32,7 @@ def state(policy: RetryPolicy = DEFAULT_RETRY_POLICY, **kw: object) -> RetryStat
 
 def policy(retry_on: str, retries: int = 2, **kw: object) -> RetryPolicy:
     flags, codes = parse_retry_on(retry_on)
-    return RetryPolicy(num_retries=retries, retry_on=flags, retriable_status_codes=codes,
-                       **kw)  # type: ignore[arg-type]
+    return RetryPolicy(num_retries=retries, retry_on=flags, retriable_status_codes=codes, **kw)  # type: ignore[arg-type]
 
 
 def test_success_first_time() -> None:
@@ -202,10 +201,16 @@ def test_retry_after_ignored_on_non_retriable_response() -> None:
     assert s.decide(500, now=0.0, headers=[(b"retry-after", b"1")]) is Step.DONE
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("0", 0.0), (" 120 ", 120.0), ("garbage", None), ("-1", None),
-    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", 0.0),
+        (" 120 ", 120.0),
+        ("garbage", None),
+        ("-1", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ],
+)
 def test_parse_retry_after(value: str, expected: float | None) -> None:
     assert parse_retry_after(value, now_epoch=EPOCH) == expected
 
@@ -233,8 +238,7 @@ def test_backoff_grows_per_retry() -> None:
 
 def test_attempt_cut_by_route_deadline_is_never_retried() -> None:
     limiter = RetryLimiter()
-    s = state(policy("5xx,reset"), deadline=Deadline(start=0.0, route_timeout=1.0),
-              limiter=limiter)
+    s = state(policy("5xx,reset"), deadline=Deadline(start=0.0, route_timeout=1.0), limiter=limiter)
     s.sent_to("a:1")
     assert s.decide(LocalFailure.TIMEOUT, now=1.0) is Step.TIMEOUT
     assert s.delay == 0.0 and s.retries == 0 and limiter.active == 0
