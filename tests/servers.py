@@ -82,14 +82,15 @@ class RunningServer:
         self.thread.join(timeout=10)
 
 
-def start_server(app: Any, **config: Any) -> RunningServer:
-    """Start ``app`` under uvicorn on 127.0.0.1 with an ephemeral port; return once it serves."""
+def start_server(app: Any, port: int = 0, **config: Any) -> RunningServer:
+    """Start ``app`` under uvicorn on 127.0.0.1 (an ephemeral port unless ``port`` is given,
+    e.g. to restart a stopped server where it was); return once it serves."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted sockets inherit TCP_NODELAY on Linux; uvicorn's h11 server writes headers and
     # body separately, and Nagle plus delayed ACKs would add 40 ms to every response.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     cfg = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **config)
     server = uvicorn.Server(cfg)
@@ -117,3 +118,54 @@ def servers(*specs: tuple[str, str]) -> Iterator[list[RunningServer]]:
     finally:
         for s in running:
             s.stop()
+
+
+@dataclass
+class Recorder:
+    """What a behaviour server saw: requests by path, and the Host headers of each."""
+
+    count: dict[str, int] = field(default_factory=dict)
+    hosts: list[str] = field(default_factory=list)
+
+    def total(self) -> int:
+        return sum(self.count.values())
+
+
+def behaviour_app(name: str, recorder: Recorder, delay: float = 0.0) -> Any:
+    """An ASGI app whose answer the path chooses, recording every request:
+
+    ``/every-third`` answers 503 to every third request; ``/status/<n>`` answers ``n``;
+    ``/slow/<ms>`` answers after ``ms`` milliseconds; anything else answers 200. Bodies
+    are JSON ``{"server": name, ...}``. ``delay`` (seconds) slows every answer.
+    """
+    state = {"n": 0}
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        path: str = scope["path"]
+        recorder.count[path] = recorder.count.get(path, 0) + 1
+        recorder.hosts.append(dict(scope["headers"]).get(b"host", b"").decode())
+        status = 200
+        if delay:
+            await asyncio.sleep(delay)
+        if path == "/every-third":
+            state["n"] += 1
+            status = 503 if state["n"] % 3 == 0 else 200
+        elif path.startswith("/status/"):
+            status = int(path.rsplit("/", 1)[1])
+        elif path.startswith("/slow/"):
+            await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)
+        body = json.dumps({"server": name, "status": status}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app

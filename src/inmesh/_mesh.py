@@ -37,6 +37,17 @@ def _resources(config: ConfigSource) -> list[Any]:
     return list(parse_documents(items))
 
 
+def latest(resources: Iterable[Any]) -> list[Any]:
+    """One resource per (kind, namespace, name), the last given winning, as successive
+    ``kubectl apply`` runs leave it (Bookinfo's tasks apply ``virtual-service-all-v1.yaml``
+    and then a file that replaces the ``ratings`` VirtualService)."""
+    out: dict[tuple[str, str, str], Any] = {}
+    for r in resources:
+        # a replaced resource keeps its place (its creation time, which Istio orders by)
+        out[(r.kind, r.namespace, r.name)] = r
+    return list(out.values())
+
+
 class Mesh:
     """One workload in the mesh: who it is, the configuration it sees, and its clients.
 
@@ -84,6 +95,7 @@ class Mesh:
     # -- configuration ------------------------------------------------------------------
 
     def _compile(self, resources: list[Any]) -> Snapshot:
+        resources = latest(resources)
         check_supported(resources)
         self._revision += 1
         return Snapshot(

@@ -179,6 +179,15 @@ class Call:
         self._exchange: Exchange | None = None
         self._done = False
 
+    def fault_wait(self) -> tuple[float, bool]:
+        """How long to sleep for the fault's delay, and whether the application's own read
+        timeout fires first (then it gets ``httpx.ReadTimeout``, as it would waiting on a
+        sidecar that injects the delay)."""
+        app = (self.request.extensions.get("timeout") or {}).get("read")
+        if app is not None and app < self.delay:
+            return app, True
+        return self.delay, False
+
     # -- the retry loop -----------------------------------------------------------------
 
     def next_send(self) -> Exchange | httpx.Response:

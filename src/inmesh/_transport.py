@@ -156,8 +156,11 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
             raise
 
     async def _run(self, call: Call) -> httpx.Response:
-        if call.delay:
-            await anyio.sleep(call.delay)  # the fault's delay, before the router
+        if call.delay:  # the fault's delay, before the router
+            wait, app_timeout = call.fault_wait()
+            await anyio.sleep(wait)
+            if app_timeout:
+                raise httpx.ReadTimeout("timed out (injected delay)")
         while True:
             ex = call.next_send()
             if isinstance(ex, httpx.Response):
@@ -281,8 +284,11 @@ class SyncMeshTransport(httpx.BaseTransport):
             raise
 
     def _run(self, call: Call) -> httpx.Response:
-        if call.delay:
-            time.sleep(call.delay)
+        if call.delay:  # the fault's delay, before the router
+            wait, app_timeout = call.fault_wait()
+            time.sleep(wait)
+            if app_timeout:
+                raise httpx.ReadTimeout("timed out (injected delay)")
         while True:
             ex = call.next_send()
             if isinstance(ex, httpx.Response):

@@ -22,12 +22,20 @@ from inmesh._errors import ConfigProblem
 from inmesh.config._base import Loc, format_loc
 from inmesh.config._destination_rule import DestinationRuleSpec
 from inmesh.config._gateway import GatewaySpec
-from inmesh.config._http_route import HTTPMatchRequest, HTTPRoute
+from inmesh.config._http_parts import FaultAbort, FaultDelay, HTTPRetry
+from inmesh.config._http_route import HTTPMatchRequest, HTTPRedirect, HTTPRoute
 from inmesh.config._kube import KubeDeploymentSpec, KubeServiceSpec
 from inmesh.config._load_balancer import LoadBalancerSettings
 from inmesh.config._security import AuthorizationPolicySpec, PeerAuthenticationSpec
 from inmesh.config._service_entry import ServiceEntrySpec, WorkloadEntrySpec
-from inmesh.config._traffic_policy import PortTrafficPolicy, TrafficPolicy
+from inmesh.config._traffic_policy import (
+    ClientTLSSettings,
+    HTTPSettings,
+    OutlierDetection,
+    PortTrafficPolicy,
+    TCPSettings,
+    TrafficPolicy,
+)
 from inmesh.config._virtual_service import VirtualServiceSpec
 
 __all__ = [
@@ -60,8 +68,10 @@ KIND_SPECS: Mapping[str, tuple[type[BaseModel], str]] = {
     "WorkloadEntry": (WorkloadEntrySpec, SUPPORTED),
     # An in-process mesh has no gateway; VirtualServices bound only to gateways are skipped.
     "Gateway": (GatewaySpec, NO_EFFECT),
-    "PeerAuthentication": (PeerAuthenticationSpec, SECURITY),
-    "AuthorizationPolicy": (AuthorizationPolicySpec, SECURITY),
+    # Validated by load_config and `inmesh analyze`; a Mesh refuses them until the security
+    # layer enforces them (an authorization policy silently not enforced would be worse).
+    "PeerAuthentication": (PeerAuthenticationSpec, UNSUPPORTED),
+    "AuthorizationPolicy": (AuthorizationPolicySpec, UNSUPPORTED),
     "Service": (KubeServiceSpec, KUBE),
     "Deployment": (KubeDeploymentSpec, KUBE),
 }
@@ -79,34 +89,65 @@ _RESILIENCE_ROUTE = (
 FIELD_STATUS: Mapping[tuple[type[BaseModel], str], str] = {
     (VirtualServiceSpec, "tls"): UNSUPPORTED,
     (VirtualServiceSpec, "tcp"): UNSUPPORTED,
-    (VirtualServiceSpec, "exportTo"): UNSUPPORTED,
     (HTTPRoute, "corsPolicy"): UNSUPPORTED,
     (HTTPRoute, "delegate"): UNSUPPORTED,
     (HTTPRoute, "directResponse"): UNSUPPORTED,
     **{(HTTPRoute, name): RESILIENCE for name in _RESILIENCE_ROUTE},
+    (HTTPRetry, "retryRemoteLocalities"): UNSUPPORTED,
+    (FaultDelay, "exponentialDelay"): UNSUPPORTED,
+    (FaultAbort, "grpcStatus"): UNSUPPORTED,
+    (FaultAbort, "http2Error"): UNSUPPORTED,
+    (HTTPRedirect, "prefixRewrite"): UNSUPPORTED,
     (HTTPMatchRequest, "statPrefix"): NO_EFFECT,
-    (DestinationRuleSpec, "exportTo"): UNSUPPORTED,
-    (DestinationRuleSpec, "workloadSelector"): UNSUPPORTED,
     (TrafficPolicy, "connectionPool"): RESILIENCE,
     (TrafficPolicy, "outlierDetection"): RESILIENCE,
     (TrafficPolicy, "retryBudget"): RESILIENCE,
-    (TrafficPolicy, "tls"): SECURITY,
     (TrafficPolicy, "tunnel"): UNSUPPORTED,
     (TrafficPolicy, "proxyProtocol"): UNSUPPORTED,
     (PortTrafficPolicy, "connectionPool"): RESILIENCE,
     (PortTrafficPolicy, "outlierDetection"): RESILIENCE,
-    (PortTrafficPolicy, "tls"): SECURITY,
+    # TLS origination: DISABLE, SIMPLE and MUTUAL with certificate files are supported;
+    # ISTIO_MUTUAL waits for the mesh CA (UNSUPPORTED_VALUES).
+    (ClientTLSSettings, "credentialName"): UNSUPPORTED,
+    (ClientTLSSettings, "subjectAltNames"): UNSUPPORTED,
+    (ClientTLSSettings, "caCrl"): UNSUPPORTED,
+    (TCPSettings, "tcpKeepalive"): UNSUPPORTED,
+    (TCPSettings, "maxConnectionDuration"): UNSUPPORTED,
+    (TCPSettings, "idleTimeout"): UNSUPPORTED,
+    (HTTPSettings, "maxRequestsPerConnection"): UNSUPPORTED,
+    (HTTPSettings, "h2UpgradePolicy"): UNSUPPORTED,
+    (HTTPSettings, "useClientProtocol"): UNSUPPORTED,
+    (HTTPSettings, "maxConcurrentStreams"): UNSUPPORTED,
+    (HTTPSettings, "http2KeepAlive"): UNSUPPORTED,
+    (OutlierDetection, "consecutiveErrors"): UNSUPPORTED,
+    (OutlierDetection, "outlierDetectionHttpErrorCodes"): UNSUPPORTED,
     (LoadBalancerSettings, "warmup"): UNSUPPORTED,
     (LoadBalancerSettings, "warmupDurationSecs"): UNSUPPORTED,
     (LoadBalancerSettings, "zoneAwareLbSetting"): UNSUPPORTED,
-    (ServiceEntrySpec, "exportTo"): UNSUPPORTED,
-    (ServiceEntrySpec, "subjectAltNames"): SECURITY,
+    (ServiceEntrySpec, "subjectAltNames"): UNSUPPORTED,
     (WorkloadEntrySpec, "serviceAccount"): SECURITY,
 }
+
+_TLS_MODES = (
+    "spec.trafficPolicy.tls.mode",
+    "spec.trafficPolicy.portLevelSettings[].tls.mode",
+    "spec.subsets[].trafficPolicy.tls.mode",
+    "spec.subsets[].trafficPolicy.portLevelSettings[].tls.mode",
+)
+_LB_SIMPLE = (
+    "spec.trafficPolicy.loadBalancer.simple",
+    "spec.trafficPolicy.portLevelSettings[].loadBalancer.simple",
+    "spec.subsets[].trafficPolicy.loadBalancer.simple",
+    "spec.subsets[].trafficPolicy.portLevelSettings[].loadBalancer.simple",
+)
 
 #: kind -> (field path, value) pairs the runtime refuses although the field is supported.
 UNSUPPORTED_VALUES: Mapping[str, tuple[tuple[str, str], ...]] = {
     "ServiceEntry": (("spec.resolution", "DYNAMIC_DNS"),),
+    "DestinationRule": (
+        *((path, "ISTIO_MUTUAL") for path in _TLS_MODES),
+        *((path, "PASSTHROUGH") for path in _LB_SIMPLE),
+    ),
 }
 
 

@@ -42,7 +42,7 @@ def string_predicate(sm: Any, *, ignore_case: bool = False) -> StrPredicate:
             return lambda v: v.lower().startswith(lpre)
         return lambda v: v.startswith(pre)
     if sm.regex is not None:
-        pattern = re.compile(sm.regex)
+        pattern: re.Pattern[str] = sm.pattern  # compiled at load, RE2 semantics (re.ASCII)
         return lambda v: pattern.fullmatch(v) is not None
     return lambda v: True
 

@@ -138,7 +138,7 @@ class Route:
             rr = rw.uri_regex_rewrite
             self.rewrite = Rewrite(
                 uri=rw.uri,
-                regex=re.compile(rr.match) if rr is not None else None,
+                regex=rr.pattern if rr is not None else None,
                 regex_sub=_re2_sub(rr.rewrite) if rr is not None else "",
                 authority=rw.authority,
             )

@@ -146,8 +146,16 @@ def build_services(
             instances = selected(se.namespace, spec.workload_selector.labels or {})
         else:
             instances = [_instance(e) for e in spec.endpoints or ()]
+        dns_self = (
+            not instances
+            and spec.workload_selector is None
+            and (spec.resolution in ("DNS", "DNS_ROUND_ROBIN"))
+        )
         for host in spec.hosts:
             h = host.lower()
+            if dns_self:
+                # DNS resolution without endpoints: the host name itself is resolved.
+                instances = [Instance(address=h, ports={}, labels={})]
             svc = services.get(h)
             if svc is None:
                 services[h] = Service(

@@ -30,9 +30,13 @@ def test_unsupported_fields_table() -> None:
         "spec.http[].corsPolicy",
         "spec.http[].delegate",
         "spec.http[].directResponse",
+        "spec.http[].redirect.prefixRewrite",
+        "spec.http[].retries.retryRemoteLocalities",
+        "spec.http[].fault.delay.exponentialDelay",
+        "spec.http[].fault.abort.grpcStatus",
+        "spec.http[].fault.abort.http2Error",
         "spec.tls",
         "spec.tcp",
-        "spec.exportTo",
     }
     dr = set(UNSUPPORTED_FIELDS["DestinationRule"])
     for policy in ("spec.trafficPolicy", "spec.subsets[].trafficPolicy"):
@@ -42,10 +46,13 @@ def test_unsupported_fields_table() -> None:
             f"{policy}.loadBalancer.warmup",
             f"{policy}.portLevelSettings[].loadBalancer.warmupDurationSecs",
         } <= dr
-    assert {"spec.exportTo", "spec.workloadSelector"} <= dr
-    assert UNSUPPORTED_FIELDS["ServiceEntry"] == ("spec.exportTo",)
+    assert not {"spec.exportTo", "spec.workloadSelector"} & dr  # routing honours both
+    assert "spec.trafficPolicy.tls.credentialName" in dr
+    assert "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection" in dr
+    assert UNSUPPORTED_FIELDS["ServiceEntry"] == ("spec.subjectAltNames",)
     assert "WorkloadEntry" not in UNSUPPORTED_FIELDS
     assert UNSUPPORTED_VALUES["ServiceEntry"] == (("spec.resolution", "DYNAMIC_DNS"),)
+    assert ("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL") in UNSUPPORTED_VALUES["DestinationRule"]
 
 
 def test_unsupported_problems_name_each_field_set() -> None:
