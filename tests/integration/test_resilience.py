@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import inmesh
-from tests.servers import Recorder, RunningServer, behaviour_app, start_server
+from tests.servers import Recorder, behaviour_app, start_server
 
 pytestmark = pytest.mark.anyio
 
@@ -154,7 +154,8 @@ async def test_route_timeout_answers_504_ut(backends: Backends, tmp_path: Path) 
         tmp_path,
         backends.yaml(),
         vs(
-            "  - timeout: 200ms\n    retries: {attempts: 0}\n    route: [{destination: {host: backend}}]"
+            "  - timeout: 200ms\n    retries: {attempts: 0}\n"
+            "    route: [{destination: {host: backend}}]"
         ),
     )
     async with m.client() as c:
