@@ -1,13 +1,29 @@
-"""The mesh's own cost per request: raw httpx against the inmesh transport, same server,
-same requests, one run.
+"""The mesh's own cost per request: raw httpx, the inmesh transport, and inmesh with the full
+resilience policy, against the same server, same requests, one run.
 
-    .venv/bin/python benchmarks/overhead.py [--requests 3000] [--rounds 5]
+    .venv/bin/python benchmarks/overhead.py [--sync] [--quick] [--requests 3000] [--rounds 5]
 
-The inmesh configuration exercises the per-request work of the foundation: a
-VirtualService header match, a weighted subset choice, and LEAST_REQUEST over 3 endpoints.
-The server runs in its own process; client CPU per request is this process's CPU time.
-Rounds alternate raw and mesh so drift on the machine hits both alike. Budget: inmesh at
-most 1.10x raw httpx on p50 latency and on CPU per request.
+Three clients send sequential GETs over loopback to one server process listening on 4 ports
+(``_server.py``; its CPU is not counted):
+
+- ``raw httpx``: ``httpx.AsyncClient`` (``httpx.Client`` with ``--sync``) straight to one port.
+- ``inmesh``: the foundation's per-request work: a VirtualService header match (which does
+  not match), a 90/10 weighted subset choice, LEAST_REQUEST over the 3 endpoints of v1 (1 of
+  v2).
+- ``inmesh+policy``: the same plus the full resilience policy on a healthy backend: route
+  ``timeout`` 5s, ``retries`` (attempts 3, perTryTimeout 2s, retryOn 5xx), DestinationRule
+  ``outlierDetection`` (consecutive5xxErrors 5, interval 1s, baseEjectionTime 30s,
+  maxEjectionPercent 100) and ``connectionPool`` limits (maxConnections 100, connectTimeout
+  1s, http1MaxPendingRequests 1000, http2MaxRequests 1000, maxRetries 10, idleTimeout 60s)
+  that are never reached.
+
+Latency is ``time.perf_counter`` around each request (the body is read); p50 and p99 are
+over every request of every round. Client CPU per request is this process's CPU time
+(``time.process_time``) over a round divided by its requests, the median over rounds.
+Rounds interleave the clients (raw, inmesh, inmesh+policy, raw, ...) so that drift on the
+machine, such as other work starting, hits all of them alike; each round starts with 50
+unmeasured requests. Budget: each inmesh column at most 1.10x raw httpx on p50 latency and
+on CPU per request (p99 is reported, not budgeted). ``--quick``: 1000 requests x 3 rounds.
 """
 
 from __future__ import annotations
@@ -15,155 +31,219 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from _common import (
+    Doc,
+    Servers,
+    destination_rule,
+    machine,
+    pct,
+    service_entry,
+    table,
+    virtual_service,
+    workload_entries,
+)
 
 import inmesh
 
-HERE = Path(__file__).resolve().parent
+BUDGET = 1.10
+WARMUP = 50
+HEADERS = {"end-user": "mary"}  # the header route does not match: weighted v1/v2 split
+VERSIONS = ["v1", "v1", "v1", "v2"]
+
+# The full resilience policy, on a healthy backend: nothing in it ever fires.
+ROUTE_POLICY: Doc = {
+    "timeout": "5s",
+    "retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx"},
+}
+CONNECTION_POOL: Doc = {
+    "tcp": {"maxConnections": 100, "connectTimeout": "1s"},
+    "http": {
+        "http1MaxPendingRequests": 1000,
+        "http2MaxRequests": 1000,
+        "maxRetries": 10,
+        "idleTimeout": "60s",
+    },
+}
+OUTLIER_DETECTION: Doc = {
+    "consecutive5xxErrors": 5,
+    "interval": "1s",
+    "baseEjectionTime": "30s",
+    "maxEjectionPercent": 100,
+}
 
 
-def mesh_config(ports: list[int]) -> list[dict[str, Any]]:
-    docs: list[dict[str, Any]] = [
-        {
-            "apiVersion": "networking.istio.io/v1",
-            "kind": "ServiceEntry",
-            "metadata": {"name": "bench"},
-            "spec": {
-                "hosts": ["bench.default.svc.cluster.local"],
-                "location": "MESH_INTERNAL",
-                "resolution": "STATIC",
-                "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
-                "workloadSelector": {"labels": {"app": "bench"}},
-            },
-        },
-        {
-            "apiVersion": "networking.istio.io/v1",
-            "kind": "DestinationRule",
-            "metadata": {"name": "bench"},
-            "spec": {
-                "host": "bench",
-                "trafficPolicy": {"loadBalancer": {"simple": "LEAST_REQUEST"}},
-                "subsets": [
-                    {"name": "v1", "labels": {"version": "v1"}},
-                    {"name": "v2", "labels": {"version": "v2"}},
-                ],
-            },
-        },
-        {
-            "apiVersion": "networking.istio.io/v1",
-            "kind": "VirtualService",
-            "metadata": {"name": "bench"},
-            "spec": {
-                "hosts": ["bench"],
-                "http": [
-                    {
-                        "match": [{"headers": {"end-user": {"exact": "jason"}}}],
-                        "route": [{"destination": {"host": "bench", "subset": "v2"}}],
-                    },
-                    {
-                        "route": [
-                            {"destination": {"host": "bench", "subset": "v1"}, "weight": 90},
-                            {"destination": {"host": "bench", "subset": "v2"}, "weight": 10},
-                        ]
-                    },
-                ],
-            },
-        },
-    ]
-    for i, port in enumerate(ports):
-        docs.append(
-            {
-                "apiVersion": "networking.istio.io/v1",
-                "kind": "WorkloadEntry",
-                "metadata": {"name": f"bench-{i}"},
-                "spec": {
-                    "address": "127.0.0.1",
-                    "ports": {"http": port},
-                    "labels": {"app": "bench", "version": "v1" if i < 3 else "v2"},
+def mesh_config(ports: list[int], *, policy: bool) -> list[Doc]:
+    """The foundation's configuration; with ``policy``, plus the full resilience policy."""
+    route_extra = ROUTE_POLICY if policy else {}
+    traffic: Doc = {"loadBalancer": {"simple": "LEAST_REQUEST"}}
+    if policy:
+        traffic |= {"connectionPool": CONNECTION_POOL, "outlierDetection": OUTLIER_DETECTION}
+    return [
+        service_entry(),
+        destination_rule(traffic, subsets=["v1", "v2"]),
+        virtual_service(
+            [
+                {
+                    "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+                    "route": [{"destination": {"host": "bench", "subset": "v2"}}],
+                    **route_extra,
                 },
-            }
-        )
-    return docs
+                {
+                    "route": [
+                        {"destination": {"host": "bench", "subset": "v1"}, "weight": 90},
+                        {"destination": {"host": "bench", "subset": "v2"}, "weight": 10},
+                    ],
+                    **route_extra,
+                },
+            ]
+        ),
+        *workload_entries(ports, VERSIONS),
+    ]
 
 
-async def measure(client: httpx.AsyncClient, url: str, n: int) -> tuple[list[float], float]:
+@dataclass
+class Series:
+    """One client's measurements over every round."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    cpu_per_request: list[float] = field(default_factory=list)  # one per round
+
+    def add(self, latencies: list[float], cpu: float) -> None:
+        self.latencies += latencies
+        self.cpu_per_request.append(cpu)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpu_per_request)
+
+
+def _check(r: httpx.Response, url: str) -> None:
+    if r.status_code != 200:
+        raise SystemExit(f"unexpected status {r.status_code} from {url}")
+
+
+async def measure_async(client: httpx.AsyncClient, url: str, n: int) -> tuple[list[float], float]:
+    """``n`` sequential GETs: each latency, and the CPU time per request."""
+    for _ in range(WARMUP):
+        _check(await client.get(url, headers=HEADERS), url)
     lat: list[float] = []
-    headers = {"end-user": "mary"}
-    for _ in range(50):  # warm the pool
-        (await client.get(url, headers=headers)).raise_for_status()
+    clock = time.perf_counter
     cpu0 = time.process_time()
     for _ in range(n):
-        t0 = time.perf_counter()
-        r = await client.get(url, headers=headers)
-        lat.append(time.perf_counter() - t0)
-        if r.status_code != 200:
-            raise SystemExit(f"unexpected status {r.status_code} from {url}")
+        t0 = clock()
+        r = await client.get(url, headers=HEADERS)
+        lat.append(clock() - t0)
+        _check(r, url)
     return lat, (time.process_time() - cpu0) / n
 
 
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(q * len(s)))]
+def measure_sync(client: httpx.Client, url: str, n: int) -> tuple[list[float], float]:
+    """The same as :func:`measure_async`, with the sync client."""
+    for _ in range(WARMUP):
+        _check(client.get(url, headers=HEADERS), url)
+    lat: list[float] = []
+    clock = time.perf_counter
+    cpu0 = time.process_time()
+    for _ in range(n):
+        t0 = clock()
+        r = client.get(url, headers=HEADERS)
+        lat.append(clock() - t0)
+        _check(r, url)
+    return lat, (time.process_time() - cpu0) / n
 
 
-async def run(requests: int, rounds: int) -> int:
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "_server.py"), "4"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        ports = [int(p) for p in server.stdout.readline().split()]
-        time.sleep(0.5)
-        mesh = inmesh.Mesh(service="bench-client", config=mesh_config(ports))
-        raw_lat: list[float] = []
-        mesh_lat: list[float] = []
-        raw_cpu: list[float] = []
-        mesh_cpu: list[float] = []
-        async with httpx.AsyncClient() as raw, mesh.client() as meshed:
-            for _ in range(rounds):
-                lat, cpu = await measure(raw, f"http://127.0.0.1:{ports[0]}/", requests)
-                raw_lat += lat
-                raw_cpu.append(cpu)
-                lat, cpu = await measure(meshed, "http://bench/", requests)
-                mesh_lat += lat
-                mesh_cpu.append(cpu)
-    finally:
-        if server.stdin:
-            server.stdin.close()
-        server.wait(timeout=10)
-    rows = [
-        ("p50 latency (us)", pct(raw_lat, 0.5) * 1e6, pct(mesh_lat, 0.5) * 1e6),
-        ("p99 latency (us)", pct(raw_lat, 0.99) * 1e6, pct(mesh_lat, 0.99) * 1e6),
-        (
-            "client CPU/request (us)",
-            statistics.median(raw_cpu) * 1e6,
-            statistics.median(mesh_cpu) * 1e6,
-        ),
+def meshes(ports: list[int]) -> tuple[inmesh.Mesh, inmesh.Mesh]:
+    foundation = inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=False))
+    full = inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=True))
+    return foundation, full
+
+
+async def run_async(ports: list[int], requests: int, rounds: int) -> list[Series]:
+    foundation, full = meshes(ports)
+    series = [Series("raw httpx"), Series("inmesh"), Series("inmesh+policy")]
+    raw_url = f"http://127.0.0.1:{ports[0]}/"
+    async with httpx.AsyncClient() as raw, foundation.client() as m1, full.client() as m2:
+        plan = [(raw, raw_url), (m1, "http://bench/"), (m2, "http://bench/")]
+        for _ in range(rounds):
+            for s, (client, url) in zip(series, plan, strict=True):
+                s.add(*await measure_async(client, url, requests))
+    return series
+
+
+def run_sync(ports: list[int], requests: int, rounds: int) -> list[Series]:
+    foundation, full = meshes(ports)
+    series = [Series("raw httpx"), Series("inmesh"), Series("inmesh+policy")]
+    raw_url = f"http://127.0.0.1:{ports[0]}/"
+    with httpx.Client() as raw, foundation.sync_client() as m1, full.sync_client() as m2:
+        plan = [(raw, raw_url), (m1, "http://bench/"), (m2, "http://bench/")]
+        for _ in range(rounds):
+            for s, (client, url) in zip(series, plan, strict=True):
+                s.add(*measure_sync(client, url, requests))
+    return series
+
+
+def report(series: list[Series], *, requests: int, rounds: int, mode: str) -> None:
+    raw, *meshed = series
+    metrics: list[tuple[str, Callable[[Series], float]]] = [
+        ("p50 latency (us)", lambda s: pct(s.latencies, 0.50) * 1e6),
+        ("p99 latency (us)", lambda s: pct(s.latencies, 0.99) * 1e6),
+        ("client CPU/request (us)", lambda s: s.cpu * 1e6),
     ]
-    print(f"{requests} requests x {rounds} rounds, sequential, async client, loopback")
-    print(f"{'':26s}{'raw httpx':>12s}{'inmesh':>12s}{'ratio':>8s}")
-    for name, a, b in rows:
-        print(f"{name:26s}{a:12.1f}{b:12.1f}{b / a:8.3f}")
-    over = [name for name, a, b in rows if not name.startswith("p99") and b / a > 1.10]
-    print("within budget (1.10x on p50 and CPU)" if not over else f"OVER BUDGET: {over}")
-    return 0
+    header = ["", raw.name]
+    for s in meshed:
+        header += [s.name, "ratio"]
+    rows: list[list[Any]] = []
+    for name, f in metrics:
+        base = f(raw)
+        row: list[Any] = [name, base]
+        for s in meshed:
+            row += [f(s), f"{f(s) / base:.3f}"]
+        rows.append(row)
+    spread: list[Any] = ["CPU ratio per round (min-max)", ""]
+    for s in meshed:
+        ratios = [m / r for m, r in zip(s.cpu_per_request, raw.cpu_per_request, strict=True)]
+        spread += ["", f"{min(ratios):.2f}-{max(ratios):.2f}"]
+    rows.append(spread)
+    print(f"{requests} requests x {rounds} rounds, sequential, {mode} client, loopback")
+    print(f"machine: {machine()}")
+    print(table(header, rows))
+    for s in meshed:
+        over = [
+            name
+            for name, f in (metrics[0], metrics[2])
+            if f(s) / f(raw) > BUDGET  # p50 latency and CPU per request are budgeted
+        ]
+        verdict = (
+            f"within budget ({BUDGET:.2f}x on p50 and CPU)"
+            if not over
+            else f"OVER BUDGET ({BUDGET:.2f}x): {', '.join(over)}"
+        )
+        print(f"{s.name}: {verdict}")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=3000)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--requests", type=int, default=3000, help="per client per round")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--sync", action="store_true", help="measure httpx.Client instead")
+    ap.add_argument("--quick", action="store_true", help="1000 requests x 3 rounds")
     a = ap.parse_args()
-    sys.exit(asyncio.run(run(a.requests, a.rounds)))
+    requests, rounds = (1000, 3) if a.quick else (a.requests, a.rounds)
+    with Servers([0.0] * len(VERSIONS)) as servers:
+        if a.sync:
+            series = run_sync(servers.ports, requests, rounds)
+        else:
+            series = asyncio.run(run_async(servers.ports, requests, rounds))
+    report(series, requests=requests, rounds=rounds, mode="sync" if a.sync else "async")
+    sys.exit(0)
 
 
 if __name__ == "__main__":

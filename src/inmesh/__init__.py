@@ -12,6 +12,9 @@ from __future__ import annotations
 from ._errors import ConfigError, ConfigProblem, InmeshError, MeshStateError
 from ._flags import FLAGS_HEADER
 from ._mesh import Mesh
+from ._middleware import MeshMiddleware
+from ._current import current_mesh
+from ._workload import Workload
 from .config import load_config
 from .telemetry import RecordHook, RequestRecord
 
@@ -23,8 +26,11 @@ __all__ = [
     "ConfigProblem",
     "InmeshError",
     "Mesh",
+    "MeshMiddleware",
     "MeshStateError",
     "RecordHook",
     "RequestRecord",
+    "Workload",
+    "current_mesh",
     "load_config",
 ]

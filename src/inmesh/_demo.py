@@ -1,138 +1,163 @@
-"""``inmesh demo``: two versions of a service under uvicorn, a 90/10 canary from Istio YAML,
-and the split measured over real HTTP requests."""
+"""``inmesh demo``: a registry, a Bookinfo-like set of services started with
+``inmesh serve``, a 90/10 reviews canary moved to 50/50 while traffic flows, and the
+per-version shares printed as they change. Ends by itself and stops every process."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from ._mesh import Mesh
-from .config import load_config, parse_documents
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "canary"
-
-
-def _listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "bookinfo"
+WORKLOADS = [
+    ("ratings", "v1", "examples.bookinfo.ratings:app"),
+    ("reviews", "v1", "examples.bookinfo.reviews:app"),
+    ("reviews", "v2", "examples.bookinfo.reviews:app"),
+    ("reviews", "v3", "examples.bookinfo.reviews:app"),
+    ("productpage", "v1", "examples.bookinfo.productpage:app"),
+]
 
 
-@contextlib.contextmanager
-def _service(version: str) -> Iterator[int]:
-    """Run examples/canary/app.py as ``version`` under uvicorn; yield its port."""
-    sock = _listening_socket()
-    port: int = sock.getsockname()[1]
-    env = {**os.environ, "VERSION": version, "SERVICE": "reviews"}
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _inmesh(*args: str) -> list[str]:
+    return [sys.executable, "-m", "inmesh", *args]
+
+
+@contextmanager
+def _process(
+    cmd: list[str], env: dict[str, str], wait_for: str, timeout: float = 30.0
+) -> Iterator[subprocess.Popen[str]]:
+    """Run ``cmd``; return once a line of its output contains ``wait_for``; on exit,
+    SIGTERM it (a workload drains) and wait."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--fd",
-            str(sock.fileno()),
-            "--log-level",
-            "warning",
-            "--app-dir",
-            str(EXAMPLES),
-            "app:app",
-        ],
-        pass_fds=(sock.fileno(),),
-        env=env,
+        cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    sock.close()
     try:
-        yield port
+        deadline = time.monotonic() + timeout
+        assert proc.stdout is not None
+        while True:
+            line = proc.stdout.readline()
+            if wait_for in line:
+                break
+            if not line and proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"demo: {' '.join(cmd[2:])} did not start")
+        # keep reading what it prints, so that a full pipe never blocks it
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        yield proc
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
 
 
-def _workloads(ports: dict[str, int]) -> list[Any]:
-    """The service and its two workloads, as the registry would know them."""
-    docs: list[dict[str, Any]] = [
-        {
-            "apiVersion": "networking.istio.io/v1",
-            "kind": "ServiceEntry",
-            "metadata": {"name": "reviews", "namespace": "default"},
-            "spec": {
-                "hosts": ["reviews.default.svc.cluster.local"],
-                "location": "MESH_INTERNAL",
-                "resolution": "STATIC",
-                "ports": [{"number": 9080, "name": "http", "protocol": "HTTP"}],
-                "workloadSelector": {"labels": {"app": "reviews"}},
-            },
-        }
-    ]
-    for version, port in ports.items():
-        docs.append(
-            {
-                "apiVersion": "networking.istio.io/v1",
-                "kind": "WorkloadEntry",
-                "metadata": {"name": f"reviews-{version}", "namespace": "default"},
-                "spec": {
-                    "address": "127.0.0.1",
-                    "ports": {"http": port},
-                    "labels": {"app": "reviews", "version": version},
-                },
-            }
-        )
-    return list(parse_documents(docs, source="<demo workloads>"))
-
-
-def _wait_ready(ports: dict[str, int]) -> None:
+def _wait_registry(url: str) -> None:
     deadline = time.monotonic() + 20
-    for port in ports.values():
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"demo: the service on port {port} did not start") from None
-                time.sleep(0.1)
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v1/healthz", timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"demo: the registry at {url} did not start")
 
 
-def run(requests: int = 2000) -> int:
+def _window(client: httpx.Client, seconds: float) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        r = client.get("http://productpage:9080/productpage")
+        reviews = r.json().get("reviews", {}) if r.status_code == 200 else {}
+        counts[reviews.get("version", f"error {r.status_code}")] += 1
+    return counts
+
+
+def _show(label: str, counts: Counter[str]) -> None:
+    total = sum(counts.values()) or 1
+    shares = "  ".join(f"{v}: {100.0 * counts[v] / total:5.1f}%" for v in sorted(counts))
+    print(f"  {label:<28s} {total:4d} requests  {shares}", flush=True)
+
+
+def run(seconds: float = 6.0) -> int:
     """Run the demo; return the process exit status."""
-    with _service("v1") as p1, _service("v2") as p2:
-        ports = {"v1": p1, "v2": p2}
-        _wait_ready(ports)
-        routing = load_config(EXAMPLES / "reviews-90-10.yaml")
-        mesh = Mesh(
-            service="productpage", labels={"version": "v1"}, config=[*routing, *_workloads(ports)]
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="inmesh-demo-") as data, ExitStack() as stack:
+        env = {
+            **os.environ,
+            "INMESH_REGISTRY": url,
+            "INMESH_DATA": data,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+        print(f"inmesh demo: registry on {url} (data in {data})", flush=True)
+        stack.enter_context(
+            _process(
+                _inmesh("registry", "serve", "--listen", f"127.0.0.1:{port}", "--data", data),
+                env,
+                wait_for="inmesh registry serving",
+                timeout=30,
+            )
         )
-        print(f"inmesh demo: reviews v1 on 127.0.0.1:{p1}, v2 on 127.0.0.1:{p2}")
-        print("applied examples/canary/reviews-90-10.yaml (VirtualService reviews: v1 90, v2 10)")
-        counts: Counter[str] = Counter()
-        started = time.perf_counter()
-        with mesh, mesh.sync_client() as client:
-            for _ in range(requests):
-                r = client.get("http://reviews:9080/reviews/1")
-                r.raise_for_status()
-                counts[r.json()["version"]] += 1
-        elapsed = time.perf_counter() - started
-        print(f"sent {requests} requests to http://reviews:9080/ in {elapsed:.2f}s")
-        for version in ("v1", "v2"):
-            share = 100.0 * counts[version] / requests
-            print(f"  {version}: {counts[version]:5d} requests  {share:5.1f}%")
-        ok = abs(100.0 * counts["v1"] / requests - 90.0) < 3.0
-        print("split within 3 points of 90/10" if ok else "split outside 3 points of 90/10")
+        _wait_registry(url)
+        token = (Path(data) / "admin-token").read_text().strip()
+        env["INMESH_TOKEN"] = token
+        subprocess.run(
+            _inmesh(
+                "apply",
+                "-f",
+                str(EXAMPLES / "services.yaml"),
+                "-f",
+                str(EXAMPLES / "reviews-90-10.yaml"),
+            ),
+            env=env,
+            check=True,
+        )
+        for service, version, app in WORKLOADS:
+            stack.enter_context(
+                _process(
+                    _inmesh(
+                        "serve", app, "--service", service, "--version", version, "--drain", "0.5"
+                    ),
+                    {**env, "VERSION": version},
+                    wait_for="inmesh serve:",
+                )
+            )
+            print(f"  started {service} {version} with `inmesh serve`", flush=True)
+        subprocess.run(_inmesh("status"), env=env, check=True)
+        mesh = Mesh(service="demo-client", registry=url, token=token)
+        with mesh, mesh.sync_client(timeout=10.0) as client:
+            print("reviews VirtualService 90/10 (v1/v2): traffic through productpage", flush=True)
+            _show("90/10", _window(client, seconds))
+            print("applying examples/bookinfo/reviews-50-50.yaml while traffic flows", flush=True)
+            subprocess.run(
+                _inmesh("apply", "-f", str(EXAMPLES / "reviews-50-50.yaml")), env=env, check=True
+            )
+            final: Counter[str] = Counter()
+            for i in range(4):
+                final = _window(client, seconds / 4)
+                _show(f"after the change +{(i + 1) * seconds / 4:.1f}s", final)
+            _show("50/50 (v1/v3), last window", final)
+        errors = sum(n for v, n in final.items() if v.startswith("error"))
+        ok = not errors and set(final) <= {"v1", "v3"}
+        print("demo done: the canary moved without errors" if ok else "demo: unexpected answers")
         return 0 if ok else 1

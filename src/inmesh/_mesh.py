@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
+import anyio
+import anyio.to_thread
 import httpx
 
 from ._cluster_state import ClusterStates
@@ -21,6 +24,7 @@ from .telemetry import RecordHook
 ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
 
 _TRANSPORT_KEYS = ("verify", "cert", "limits", "http1", "http2", "trust_env")
+log = logging.getLogger("inmesh")
 
 
 def _resources(config: ConfigSource) -> list[Any]:
@@ -57,6 +61,11 @@ class Mesh:
     nothing. ``outbound_policy`` is Istio's ``outboundTrafficPolicy.mode``: ``ALLOW_ANY``
     (default) lets requests to non-mesh hosts go out directly; ``REGISTRY_ONLY`` answers
     them with 502 (BlackHoleCluster).
+
+    With ``registry`` (and a join ``token``, default ``$INMESH_TOKEN``) the Mesh also takes
+    the registry's configuration and live workloads, pushed as they change; they override
+    local resources of the same kind, namespace and name. ``cache_file`` keeps the last
+    view so that a process restarted while the registry is down still routes.
     """
 
     def __init__(
@@ -69,6 +78,10 @@ class Mesh:
         locality: str = "",
         address: str = "127.0.0.1",
         outbound_policy: Literal["ALLOW_ANY", "REGISTRY_ONLY"] = "ALLOW_ANY",
+        registry: str | None = None,
+        token: str | None = None,
+        cache_file: str | os.PathLike[str] | None = None,
+        first_view_timeout: float = 10.0,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -90,7 +103,14 @@ class Mesh:
         self.hooks: tuple[RecordHook, ...] = ()
         self._lock = threading.Lock()
         self._revision = 0
-        self.snapshot: Snapshot = self._compile(_resources(config))
+        self._local: list[Any] = _resources(config)
+        self._from_registry: tuple[Any, ...] = ()
+        self.registry = registry or None
+        self._token = token if token is not None else os.environ.get("INMESH_TOKEN")
+        self._cache_file = os.fspath(cache_file) if cache_file is not None else None
+        self._first_view_timeout = first_view_timeout
+        self._watch: Any = None
+        self.snapshot: Snapshot = self._compile(self._local)
 
     # -- configuration ------------------------------------------------------------------
 
@@ -107,14 +127,29 @@ class Mesh:
         )
 
     def apply(self, resources: Iterable[Resource] | Iterable[Mapping[str, Any]]) -> None:
-        """Replace the whole configuration with ``resources``, atomically."""
-        with self._lock:
-            self.snapshot = self._compile(_resources(list(resources)))
+        """Replace the local configuration with ``resources``, atomically (what the
+        registry pushes stays, and overrides local resources of the same kind and name)."""
+        self._replace_local(_resources(list(resources)))
 
     def apply_file(self, *paths: str | os.PathLike[str]) -> None:
-        """Replace the whole configuration with the resources in ``paths``, atomically."""
+        """Replace the local configuration with the resources in ``paths``, atomically."""
+        self._replace_local(list(load_config(*paths)))
+
+    def _replace_local(self, local: list[Any]) -> None:
         with self._lock:
-            self.snapshot = self._compile(list(load_config(*paths)))
+            self.snapshot = self._compile([*local, *self._from_registry])
+            self._local = local
+
+    def _on_view(self, view: Any) -> None:
+        """A registry push: compile local files plus the view; a view the runtime cannot
+        take is logged and the last good snapshot keeps routing."""
+        with self._lock:
+            try:
+                self.snapshot = self._compile([*self._local, *view.resources])
+            except ConfigError as exc:
+                log.error("registry revision %d not applied: %s", view.revision, exc)
+                return
+            self._from_registry = tuple(view.resources)
 
     @property
     def resources(self) -> tuple[Any, ...]:
@@ -157,7 +192,33 @@ class Mesh:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Connect to the registry (when one is configured) and wait, at most
+        ``first_view_timeout`` seconds, for its first view; a cached view stands in while
+        the registry is unreachable. Idempotent; ``with``/``async with`` call it."""
+        if self.registry is None or self._watch is not None:
+            return
+        from .registry import RegistryClient
+
+        client = RegistryClient(self.registry, self._token, cache_file=self._cache_file)
+        # One background thread with its own event loop serves sync and async apps alike;
+        # views are compiled there and swapped in with one assignment.
+        self._watch = client.start_in_thread(self._on_view, first_timeout=self._first_view_timeout)
+        try:
+            self._watch.wait_first()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop watching the registry. The last snapshot keeps routing."""
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
+
     async def __aenter__(self) -> Mesh:
+        if self.registry is not None:
+            await anyio.to_thread.run_sync(self.start)
         return self
 
     async def __aexit__(
@@ -166,9 +227,11 @@ class Mesh:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        if self._watch is not None:
+            await anyio.to_thread.run_sync(self.close)
 
     def __enter__(self) -> Mesh:
+        self.start()
         return self
 
     def __exit__(
@@ -177,4 +240,4 @@ class Mesh:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        self.close()

@@ -1,4 +1,6 @@
-"""The ``inmesh`` command line: ``analyze`` and ``demo``.
+"""The inmesh command line: analyze, serve, demo, and the registry's commands.
+
+``registry serve|token``, ``apply``, ``get``, ``delete`` and ``status`` talk to the registry.
 
 Errors are one clear line and a non-zero exit status, never a traceback.
 """
@@ -27,7 +29,25 @@ def _analyze(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ._demo import run
 
-    return run(requests=args.requests)
+    return run(seconds=args.seconds)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ._serve import serve
+
+    return serve(
+        args.app,
+        service=args.service,
+        version=args.version,
+        namespace=args.namespace,
+        host=args.host,
+        port=args.port,
+        registry=args.registry,
+        token=args.token,
+        config=args.filename or (),
+        drain=args.drain,
+        cache_file=args.cache_file,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,9 +63,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="a YAML or JSON file (repeatable)",
     )
     p.set_defaults(func=_analyze)
-    d = sub.add_parser("demo", help="a 90/10 canary between two local services, measured")
-    d.add_argument("--requests", type=int, default=2000)
+    s = sub.add_parser("serve", help="run an ASGI app under uvicorn as a mesh workload")
+    s.add_argument("app", help="the application, as module:attribute")
+    s.add_argument("--service", required=True, help="the service this workload belongs to")
+    s.add_argument("--version", help="its version label (subsets select on it)")
+    s.add_argument("-n", "--namespace", default="default")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind and register")
+    s.add_argument("--port", type=int, default=0, help="port to bind (0: an ephemeral one)")
+    s.add_argument(
+        "--registry", help="registry URL (default $INMESH_REGISTRY or http://127.0.0.1:15010)"
+    )
+    s.add_argument("--token", help="join token (default $INMESH_TOKEN, else the local admin token)")
+    s.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        metavar="FILE",
+        help="local configuration, combined with the registry's",
+    )
+    s.add_argument(
+        "--drain",
+        type=float,
+        default=2.0,
+        help="seconds to keep serving after deregistering (default 2)",
+    )
+    s.add_argument("--cache-file", help="where to keep the last registry view")
+    s.set_defaults(func=_serve)
+    d = sub.add_parser("demo", help="a registry, Bookinfo-like services and a moving canary")
+    d.add_argument("--seconds", type=float, default=6.0, help="traffic per phase")
     d.set_defaults(func=_demo)
+    from .registry import add_commands
+
+    add_commands(sub)
     return parser
 
 

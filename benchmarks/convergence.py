@@ -1,0 +1,265 @@
+"""How long a change takes to reach every watching client.
+
+    .venv/bin/python benchmarks/convergence.py [--watchers 100,500,1000] [--processes 4]
+                                               [--changes 5]
+
+Starts a registry (``python -m inmesh.registry registry serve``, SQLite, default push
+debounce of 100 ms) and, for each N, N watching ``RegistryClient``s spread over
+``--processes`` worker processes (each worker runs its share on one event loop, sharing
+one httpx connection pool; every client parses its own view, as a Mesh would). Then it
+makes ``--changes`` changes (a VirtualService weight) one after another and reports, over
+all clients and changes, the time from just before the write request to the moment each
+client has its new view (``time.time()``, one clock for all processes on this machine).
+
+The baseline in the same run: the write's own round trip, and N=1 (one watcher), which is
+the push debounce plus one delivery. Budget: p99 under 1 s with 1000 watchers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+VS = """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: reviews}}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {{host: reviews, subset: v1}}
+      weight: {weight}
+    - destination: {{host: reviews, subset: v2}}
+      weight: {rest}
+"""
+BASE = """apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews}
+spec:
+  hosts: [reviews.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 9080, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: reviews}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+"""
+
+
+# -- worker: N clients in one process ------------------------------------------------------
+
+
+async def worker(url: str, token: str, count: int) -> None:
+    from inmesh.registry import RegistryClient
+
+    # One connection pool per client, as each process of a real mesh has its own (a pool
+    # shared by hundreds of clients would measure httpcore's pool scan instead); they
+    # share one TLS context only because building hundreds of them is slow to start.
+    tls = ssl.create_default_context()
+    received: list[list[tuple[int, float]]] = [[] for _ in range(count)]
+    clients: list[RegistryClient] = []
+
+    async def follow(i: int) -> None:
+        http = httpx.AsyncClient(trust_env=False, verify=tls, timeout=60)
+        client = RegistryClient(url, token, http=http, hold=30, timeout=60)
+        clients.append(client)
+        async for view in client.watch(first_timeout=120):
+            received[i].append((view.revision, time.time()))
+
+    tasks = [asyncio.create_task(follow(i)) for i in range(count)]
+    while not all(received):
+        await asyncio.sleep(0.05)
+    print("READY", flush=True)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line or line.strip() == "EXIT":
+            break
+        target = int(line.split()[1])
+        while not all(r[-1][0] >= target for r in received):
+            await asyncio.sleep(0.005)
+        times = [next(t for rev, t in r if rev >= target) for r in received]
+        print("DONE " + json.dumps(times), flush=True)
+    for t in tasks:
+        t.cancel()
+    for c in clients:
+        assert c._http is not None
+        await c._http.aclose()
+
+
+# -- driver ----------------------------------------------------------------------------------
+
+
+def start_registry(data: Path) -> tuple[subprocess.Popen[str], str, str]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inmesh.registry",
+            "registry",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            str(data),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    url = line.split("serving on ")[1].split()[0]
+    for _ in range(200):
+        try:
+            httpx.get(url + "/v1/healthz", trust_env=False)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return process, url, (data / "admin-token").read_text().strip()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_round(
+    url: str,
+    admin: dict[str, str],
+    token: str,
+    watchers: int,
+    processes: int,
+    changes: int,
+    weight: list[int],
+) -> dict[str, Any]:
+    shares = [
+        watchers // processes + (1 if i < watchers % processes else 0)
+        for i in range(min(processes, watchers))
+    ]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", url, token, str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in shares
+    ]
+    try:
+        for w in workers:
+            assert w.stdout is not None
+            if w.stdout.readline().strip() != "READY":
+                raise RuntimeError("a worker failed to start")
+        latencies: list[float] = []
+        writes: list[float] = []
+        with httpx.Client(base_url=url, headers=admin, trust_env=False, timeout=30) as c:
+            for _ in range(changes):
+                time.sleep(0.5)  # let the previous round's re-polls settle
+                weight[0] = 100 - weight[0] if weight[0] != 50 else 30
+                body = VS.format(weight=weight[0], rest=100 - weight[0])
+                t0 = time.time()
+                response = c.post("/v1/apply", content=body)
+                writes.append(time.time() - t0)
+                response.raise_for_status()
+                revision = response.json()["revision"]
+                for w in workers:
+                    w.stdin.write(f"WAIT {revision}\n")  # type: ignore[union-attr]
+                    w.stdin.flush()  # type: ignore[union-attr]
+                for w in workers:
+                    line = w.stdout.readline()  # type: ignore[union-attr]
+                    latencies.extend(t - t0 for t in json.loads(line.split(" ", 1)[1]))
+        return {
+            "watchers": watchers,
+            "processes": len(shares),
+            "samples": len(latencies),
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * percentile(latencies, 0.99),
+            "max_ms": 1000 * max(latencies),
+            "write_p50_ms": 1000 * statistics.median(writes),
+        }
+    finally:
+        for w in workers:
+            try:
+                w.stdin.write("EXIT\n")  # type: ignore[union-attr]
+                w.stdin.flush()  # type: ignore[union-attr]
+            except BrokenPipeError:
+                pass
+        for w in workers:
+            try:
+                w.wait(15)
+            except subprocess.TimeoutExpired:
+                w.kill()
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        asyncio.run(worker(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--watchers",
+        default="100,500,1000",
+        help="comma-separated watcher counts (default 100,500,1000)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=4,
+        help="worker processes the watchers are spread over (default 4)",
+    )
+    parser.add_argument("--changes", type=int, default=5, help="changes per round")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.watchers.split(",")]
+    with tempfile.TemporaryDirectory(prefix="inmesh-convergence-") as tmp:
+        registry, url, secret = start_registry(Path(tmp) / "data")
+        admin = {"Authorization": f"Bearer {secret}"}
+        try:
+            with httpx.Client(base_url=url, headers=admin, trust_env=False) as c:
+                c.post(
+                    "/v1/apply", content=BASE + "---\n" + VS.format(weight=90, rest=10)
+                ).raise_for_status()
+                token = c.post("/v1/tokens", json={"namespace": "default"}).json()["token"]
+            print(
+                f"registry {url}, push debounce 100 ms; {os.cpu_count()} CPUs; "
+                f"{args.changes} changes per round"
+            )
+            print(
+                f"{'watchers':>8} {'procs':>5} {'samples':>7} {'p50 ms':>8} {'p99 ms':>8} "
+                f"{'max ms':>8} {'write ms':>8}"
+            )
+            weight = [90]
+            for n in [1, *counts]:
+                r = run_round(url, admin, token, n, args.processes, args.changes, weight)
+                label = f"{n}" + (" (baseline)" if n == 1 else "")
+                print(
+                    f"{label:>8} {r['processes']:>5} {r['samples']:>7} {r['p50_ms']:>8.1f} "
+                    f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['write_p50_ms']:>8.1f}",
+                    flush=True,
+                )
+        finally:
+            registry.terminate()
+            registry.wait(15)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

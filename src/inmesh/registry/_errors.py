@@ -1,0 +1,57 @@
+"""The registry's exceptions.
+
+    InmeshError
+    └── RegistryError            anything about talking to or running the registry
+        ├── RegistryUnavailable  no answer (connection refused, timeout, 5xx) and no cache
+        ├── RegistryRejected     the registry answered 4xx; ``status`` and every message
+        └── StoreError           the storage layer refused a change
+            ├── Conflict         a resourceVersion or name clash (HTTP 409)
+            └── NotFound         no such resource or registration (HTTP 404)
+
+``RegistryRejected`` keeps the HTTP status so callers can tell 401/403 (credentials) from
+400/409/413 (the request itself) without parsing messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .._errors import InmeshError
+
+__all__ = [
+    "Conflict",
+    "NotFound",
+    "RegistryError",
+    "RegistryRejected",
+    "RegistryUnavailable",
+    "StoreError",
+]
+
+
+class RegistryError(InmeshError):
+    """Base class of every registry error."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry could not be reached (and no cached view could stand in)."""
+
+
+class RegistryRejected(RegistryError):
+    """The registry refused a request; ``messages`` holds every reason it gave."""
+
+    def __init__(self, status: int, messages: Sequence[str]) -> None:
+        self.status = status
+        self.messages: tuple[str, ...] = tuple(messages) or (f"HTTP {status}",)
+        super().__init__("; ".join(self.messages))
+
+
+class StoreError(RegistryError):
+    """A store operation that cannot be carried out; nothing was changed."""
+
+
+class Conflict(StoreError):
+    """The stored state is not what the caller expected (resourceVersion, name clash)."""
+
+
+class NotFound(StoreError):
+    """No such resource or registration."""

@@ -1,0 +1,136 @@
+"""The CLI against the registry as a real process: ``python -m inmesh.registry``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inmesh.registry.__main__ import main
+
+from .conftest import Registry, free_port, spawn_registry
+from .yamls import bookinfo, virtual_service
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    registry = spawn_registry(tmp_path_factory.mktemp("cli") / "data")
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def cli(
+    served: Registry, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[object]:
+    """Run a command in-process against ``served``: (exit status, stdout, stderr)."""
+    monkeypatch.setenv("INMESH_REGISTRY", served.url)
+    monkeypatch.setenv("INMESH_DATA", str(served.data))
+    monkeypatch.delenv("INMESH_TOKEN", raising=False)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        status = main(list(argv))
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    yield run
+
+
+def test_apply_get_status_delete(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bookinfo.yaml"
+    path.write_text(bookinfo(90))
+    status, out, _ = cli("apply", "-f", str(path))
+    assert status == 0 and "VirtualService default/reviews created" in out
+    status, out, _ = cli("get", "virtualservices")
+    assert status == 0 and out.splitlines()[0].split() == [
+        "NAMESPACE",
+        "NAME",
+        "RESOURCE-VERSION",
+        "AGE",
+    ]
+    status, out, _ = cli("get", "vs", "reviews", "-o", "json")
+    assert json.loads(out)["spec"]["http"][0]["route"][0]["weight"] == 90
+    status, out, _ = cli("get", "dr", "-o", "yaml", "-A")
+    assert "kind: DestinationRule" in out
+    status, out, _ = cli("status")
+    assert status == 0 and "reviews.default.svc.cluster.local" in out
+    status, out, _ = cli("delete", "vs", "reviews")
+    assert status == 0 and "deleted" in out
+    status, out, _ = cli("delete", "-f", str(path), "--ignore-not-found")
+    assert status == 0 and "ServiceEntry default/reviews deleted" in out
+
+
+def test_errors_are_one_line_each_and_exit_1(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(virtual_service(weight=150))
+    status, _, err = cli("apply", "-f", str(bad))
+    assert status == 1 and err.startswith("error: ") and "weight" in err
+    assert "Traceback" not in err
+    status, _, err = cli("get", "frobnicators")
+    assert status == 1 and err.count("\n") == 1 and "unknown kind" in err
+    status, _, err = cli("delete", "vs", "missing")
+    assert status == 1 and err == "error: VirtualService default/missing not found\n"
+    status, _, err = cli("get", "vs", "--registry", f"http://127.0.0.1:{free_port()}")
+    assert status == 1 and "cannot reach the registry" in err and err.count("\n") == 1
+    status, _, err = cli("get", "vs", "--token", "inm_wrong")
+    assert status == 1 and "unknown or revoked token" in err
+
+
+def test_token_create_and_use(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    status, out, err = cli("registry", "token", "create", "--namespace", "shop")
+    assert status == 0 and out.startswith("inm_") and "shown only once" in err
+    token = out.strip()
+    assert cli("get", "vs", "-n", "shop", "--token", token)[0] == 0
+    path = tmp_path / "vs.yaml"
+    path.write_text(virtual_service(namespace="shop"))
+    status, _, err = cli("apply", "-f", str(path), "--token", token)
+    assert status == 1 and "needs the admin token" in err
+    status, out, _ = cli("registry", "token", "list")
+    assert "join" in out and "shop" in out
+
+
+def test_serve_restarts_with_its_data(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    registry = spawn_registry(data)
+    try:
+        assert registry.apply(bookinfo(70)).status_code == 200
+    finally:
+        assert registry.process is not None
+        registry.process.send_signal(signal.SIGTERM)
+        assert registry.process.wait(15) == 0
+    again = spawn_registry(data)
+    try:
+        assert again.admin == registry.admin  # the token file is kept
+        with again.http() as c:
+            got = c.get("/v1/resources/VirtualService/default/reviews").json()
+        assert got["spec"]["http"][0]["route"][0]["weight"] == 70
+    finally:
+        again.stop()
+
+
+def test_serve_reports_bad_options_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inmesh.registry",
+            "registry",
+            "serve",
+            "--data",
+            str(tmp_path),
+            "--store",
+            "etcd",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == "error: --store etcd needs --etcd-endpoints URL[,URL...]\n"
