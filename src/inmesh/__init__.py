@@ -9,11 +9,11 @@ async with mesh, mesh.client() as client:
 
 from __future__ import annotations
 
+from ._current import current_mesh
 from ._errors import ConfigError, ConfigProblem, InmeshError, MeshStateError
 from ._flags import FLAGS_HEADER
 from ._mesh import Mesh
 from ._middleware import MeshMiddleware
-from ._current import current_mesh
 from ._workload import Workload
 from .config import load_config
 from .telemetry import RecordHook, RequestRecord

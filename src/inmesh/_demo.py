@@ -57,7 +57,7 @@ def _process(
             line = proc.stdout.readline()
             if wait_for in line:
                 break
-            if not line and proc.poll() is not None or time.monotonic() > deadline:
+            if (not line and proc.poll() is not None) or time.monotonic() > deadline:
                 raise SystemExit(f"demo: {' '.join(cmd[2:])} did not start")
         # keep reading what it prints, so that a full pipe never blocks it
         threading.Thread(target=proc.stdout.read, daemon=True).start()
