@@ -63,6 +63,7 @@ async def _run(
     config: Sequence[str],
     drain: float,
     cache_file: str | None,
+    ttl: float,
 ) -> int:
     labels = {"app": service, **({"version": version} if version else {})}
     mesh = Mesh(
@@ -99,6 +100,7 @@ async def _run(
             registry=registry,
             token=token,
             drain=drain,
+            ttl=ttl,
         ):
             print(
                 f"inmesh serve: {service} {version or ''} on {host}:{bound} (pid {os.getpid()})",
@@ -127,6 +129,7 @@ def serve(
     config: Sequence[str] = (),
     drain: float = 2.0,
     cache_file: str | None = None,
+    ttl: float = 10.0,
 ) -> int:
     """Run ``app_ref`` (``module:attribute``) as a workload of ``service`` until signalled."""
     registry = registry or os.environ.get("INMESH_REGISTRY") or "http://127.0.0.1:15010"
@@ -145,6 +148,7 @@ def serve(
             config=config,
             drain=drain,
             cache_file=cache_file,
+            ttl=ttl,
         )
     )
 

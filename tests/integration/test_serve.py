@@ -1,0 +1,160 @@
+"""`inmesh serve` as real processes against a real registry process: workloads register the
+port they bound, clients follow them, and a restart under steady traffic loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import inmesh
+from tests.integration.registry.conftest import Registry, spawn_registry
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  ports: [{port: 9080, name: http}]
+  selector: {app: echo}
+"""
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    reg = spawn_registry(tmp_path / "registry")
+    assert reg.apply(SERVICE).status_code == 200
+    yield reg
+    reg.stop()
+
+
+class Instance:
+    """One `inmesh serve tests.serve_app:app --service echo` process."""
+
+    def __init__(self, registry: Registry, *extra: str) -> None:
+        env = {**os.environ, "INMESH_TOKEN": registry.admin, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "inmesh", "serve", "tests.serve_app:app", "--service",
+             "echo", "--version", "v1", "--registry", registry.url, "--drain", "1", *extra],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert "inmesh serve: echo v1 on 127.0.0.1:" in line, line
+        self.port = int(line.split("127.0.0.1:")[1].split()[0])
+        self.output: list[str] = []
+        threading.Thread(target=self._drain_output, daemon=True).start()
+
+    def _drain_output(self) -> None:
+        assert self.proc.stdout is not None
+        self.output.extend(self.proc.stdout)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+def endpoints(mesh: inmesh.Mesh) -> set[int]:
+    cluster = mesh.snapshot.clusters.get(("echo.default.svc.cluster.local", None, 9080))
+    return {e.port for e in cluster.endpoints} if cluster is not None else set()
+
+
+def wait_for(predicate: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+class Traffic:
+    """Steady sequential requests to echo through the mesh in a thread, counting outcomes."""
+
+    def __init__(self, mesh: inmesh.Mesh) -> None:
+        self.mesh = mesh
+        self.statuses: Counter[int] = Counter()
+        self.pids: Counter[int] = Counter()
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with self.mesh.sync_client(timeout=10) as c:
+            while not self._stop.is_set():
+                try:
+                    r = c.get("http://echo:9080/")
+                    self.statuses[r.status_code] += 1
+                    if r.status_code == 200:
+                        self.pids[r.json()["pid"]] += 1
+                except Exception as exc:  # counted: a lost request
+                    self.errors.append(repr(exc))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def test_restart_under_traffic_loses_no_request(registry: Registry) -> None:
+    a, b = Instance(registry), Instance(registry)
+    mesh = inmesh.Mesh(service="client", registry=registry.url, token=registry.admin)
+    try:
+        with mesh:
+            wait_for(lambda: endpoints(mesh) == {a.port, b.port})
+            traffic = Traffic(mesh)
+            time.sleep(1.0)
+            assert a.stop() == 0  # SIGTERM: deregister, drain, finish, exit 0
+            assert any("drained and stopped" in line for line in a.output)
+            assert endpoints(mesh) == {b.port}
+            a = Instance(registry)
+            wait_for(lambda: endpoints(mesh) == {a.port, b.port})
+            wait_for(lambda: a.proc.pid in traffic.pids)
+            time.sleep(0.5)
+            traffic.stop()
+        assert traffic.errors == []
+        assert set(traffic.statuses) == {200}, traffic.statuses
+        assert sum(traffic.statuses.values()) > 50
+    finally:
+        for inst in (a, b):
+            if inst.proc.poll() is None:
+                inst.stop()
+
+
+def test_a_killed_workload_expires_and_disappears(registry: Registry) -> None:
+    a, b = Instance(registry, "--ttl", "2"), Instance(registry, "--ttl", "2")
+    mesh = inmesh.Mesh(service="client", registry=registry.url, token=registry.admin)
+    try:
+        with mesh:
+            wait_for(lambda: endpoints(mesh) == {a.port, b.port})
+            a.stop(signal.SIGKILL)  # no goodbye: only the TTL removes it
+            t0 = time.monotonic()
+            wait_for(lambda: endpoints(mesh) == {b.port}, timeout=15)
+            assert time.monotonic() - t0 < 10
+            with mesh.sync_client() as c:
+                assert all(c.get("http://echo:9080/").status_code == 200 for _ in range(10))
+    finally:
+        for inst in (a, b):
+            if inst.proc.poll() is None:
+                inst.stop()
+
+
+def test_middleware_adds_a_request_id(registry: Registry) -> None:
+    a = Instance(registry)
+    mesh = inmesh.Mesh(service="client", registry=registry.url, token=registry.admin)
+    try:
+        with mesh:
+            wait_for(lambda: endpoints(mesh) == {a.port})
+            with mesh.sync_client() as c:
+                assert c.get("http://echo:9080/").json()["request_id"]
+                given = c.get("http://echo:9080/", headers={"x-request-id": "abc"})
+                assert given.json()["request_id"] == "abc"
+    finally:
+        a.stop()

@@ -1,0 +1,17 @@
+"""An ASGI app for `inmesh serve` tests: answers with the serving process's pid."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = json.dumps({"pid": os.getpid(), "request_id": dict(scope["headers"]).get(
+        b"x-request-id", b"").decode()}).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
