@@ -82,12 +82,18 @@ class Matcher:
         return True
 
 
-def _header_check(name: str, pred: StrPredicate, *, negate: bool) -> Callable[[RequestView], bool]:
+def _header_check(
+    name: str, pred: StrPredicate, *, negate: bool, presence: bool = False
+) -> Callable[[RequestView], bool]:
     if negate:
-        # Istio `withoutHeaders`: the block fails when the header condition matches.
+        # Istio `withoutHeaders`: the block fails when the header condition matches. Istio
+        # sets Envoy's treat_missing_header_as_empty on these (except the presence form), so
+        # a missing header is compared as "".
         def check(req: RequestView) -> bool:
             v = req.headers.get(name)
-            return v is None or not pred(v)
+            if v is None:
+                return presence or not pred("")
+            return not pred(v)
     else:
 
         def check(req: RequestView) -> bool:
@@ -100,15 +106,18 @@ def _header_check(name: str, pred: StrPredicate, *, negate: bool) -> Callable[[R
 def compile_match(m: Any, source: SourceInfo, *, mesh_gateway_ok: bool = True) -> Matcher | None:
     """Compile one match block, or return None when it can never match for ``source``.
 
-    ``sourceLabels`` must be a subset of the client's labels, ``sourceNamespace`` equal to
-    its namespace, and a block naming ``gateways`` applies to mesh traffic only when that
-    list holds the reserved name ``mesh`` (Istio's rule for sidecars).
+    A block naming ``gateways`` applies to mesh traffic only when that list holds the
+    reserved name ``mesh``, and then regardless of its source conditions (Istio: "the
+    gateway match is independent of sourceLabels"; pilot's ``sourceMatchHTTP``); otherwise
+    ``sourceLabels`` must be a subset of the client's labels and ``sourceNamespace`` equal
+    to its namespace.
     """
-    if m.source_labels and any(source.labels.get(k) != v for k, v in m.source_labels.items()):
-        return None
-    if m.source_namespace and m.source_namespace != source.namespace:
-        return None
-    if m.gateways and "mesh" not in m.gateways:
+    if m.gateways:
+        if "mesh" not in m.gateways:
+            return None
+    elif (
+        m.source_labels and any(source.labels.get(k) != v for k, v in m.source_labels.items())
+    ) or (m.source_namespace and m.source_namespace != source.namespace):
         return None
     checks: list[Callable[[RequestView], bool]] = []
     uri_kind: str | None = None
@@ -139,7 +148,10 @@ def compile_match(m: Any, source: SourceInfo, *, mesh_gateway_ok: bool = True) -
             continue
         checks.append(_header_check(hname.lower(), string_predicate(hm), negate=False))
     for hname, hm in (m.without_headers or {}).items():
-        checks.append(_header_check(hname.lower(), string_predicate(hm), negate=True))
+        presence = hm.exact is None and hm.prefix is None and hm.regex is None
+        checks.append(
+            _header_check(hname.lower(), string_predicate(hm), negate=True, presence=presence)
+        )
     for qname, qm in (m.query_params or {}).items():
         checks.append(_query_check(qname, string_predicate(qm)))
     return Matcher(checks, name=m.name, uri_kind=uri_kind, uri_prefix=uri_prefix)

@@ -67,22 +67,41 @@ class Redirect:
     code: int
 
     def location(self, req: RequestView, query: str) -> str:
-        """The ``Location`` URL. Envoy swaps each part the redirect sets (scheme, host,
-        port, path) and keeps the rest; a changed scheme or host drops the original port
-        unless ``port`` or ``derivePort: FROM_REQUEST_PORT`` asks for one."""
+        """The ``Location`` URL, as Envoy builds it from Istio's redirect: each part the
+        redirect sets (scheme, host, port, path) replaces the request's and the rest stays.
+        The host is ``authority`` (with no port unless ``port``/``derivePort`` gives one)
+        or else the request's Host header, whose port Envoy drops only when a new port is
+        set or when the scheme changes away from that port's default (processRequestHost);
+        a port equal to the new scheme's default is not written (Istio's ApplyRedirect)."""
         scheme = self.scheme or req.scheme
+        default = 443 if scheme == "https" else 80
         port: int | None = self.port
         if port is None and self.derive_port == "FROM_REQUEST_PORT":
             port = req.port
-        if port is None and self.authority is None and self.scheme is None:
-            port = req.port  # only the path changes: keep the request's port
-        authority = self.authority or req.host
-        if port is not None and port != (443 if scheme == "https" else 80):
+        elif port is None and self.derive_port == "FROM_PROTOCOL_DEFAULT":
+            port = default
+        if self.authority is not None:
+            authority = self.authority
+        else:
+            authority = req.authority
+            host, old_port = _split_port(authority)
+            old_default = ":443" if req.scheme == "https" else ":80"
+            if port is not None or (scheme != req.scheme and old_port == old_default):
+                authority = host
+        if port is not None and port != default:
             authority = f"{authority}:{port}"
         path = self.uri if self.uri is not None else req.path
         if query and "?" not in path:
             path = f"{path}?{query}"
         return f"{scheme}://{authority}{path}"
+
+
+def _split_port(authority: str) -> tuple[str, str]:
+    """``host[:port]`` split into the host and ``:port`` (``""`` without one); IPv6-aware."""
+    end = authority.rfind("]:") + 1 if authority.startswith("[") else authority.rfind(":")
+    if end <= 0:
+        return authority, ""
+    return authority[:end], authority[end:]
 
 
 class Route:
