@@ -10,8 +10,17 @@ from typing import Any
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    body = json.dumps({"pid": os.getpid(), "request_id": dict(scope["headers"]).get(
-        b"x-request-id", b"").decode()}).encode()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    body = json.dumps(
+        {
+            "pid": os.getpid(),
+            "request_id": dict(scope["headers"]).get(b"x-request-id", b"").decode(),
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

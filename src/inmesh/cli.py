@@ -89,8 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to keep serving after deregistering (default 2)",
     )
     s.add_argument("--cache-file", help="where to keep the last registry view")
-    s.add_argument("--ttl", type=float, default=10.0,
-                   help="registration lifetime without a heartbeat, seconds (default 10)")
+    s.add_argument(
+        "--ttl",
+        type=float,
+        default=10.0,
+        help="registration lifetime without a heartbeat, seconds (default 10)",
+    )
     s.set_defaults(func=_serve)
     d = sub.add_parser("demo", help="a registry, Bookinfo-like services and a moving canary")
     d.add_argument("--seconds", type=float, default=6.0, help="traffic per phase")

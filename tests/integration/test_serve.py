@@ -43,9 +43,27 @@ class Instance:
     def __init__(self, registry: Registry, *extra: str) -> None:
         env = {**os.environ, "INMESH_TOKEN": registry.admin, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inmesh", "serve", "tests.serve_app:app", "--service",
-             "echo", "--version", "v1", "--registry", registry.url, "--drain", "1", *extra],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "inmesh",
+                "serve",
+                "tests.serve_app:app",
+                "--service",
+                "echo",
+                "--version",
+                "v1",
+                "--registry",
+                registry.url,
+                "--drain",
+                "1",
+                *extra,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -171,7 +171,13 @@ class Hub:
         a thousand small objects, and a publish resolves them in one pass.
         """
         current = self.current
-        if current.store_id != store_id or current.revision > revision:
+        if current.store_id != store_id:
+            # A watcher's first look (or one from another store) gets the latest state,
+            # not the debounced one: a client started right after an apply must see it.
+            if await self.store.revision() > current.revision:
+                await self._publish()
+            return self.current
+        if current.revision > revision:
             return current
         if timeout <= 0 or self._closing:
             return None
