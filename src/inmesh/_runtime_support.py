@@ -13,6 +13,7 @@ def check_supported(resources: Iterable[Any]) -> None:
     """Raise ConfigError naming every field set in ``resources`` that is not supported yet."""
     problems: list[ConfigProblem] = []
     for r in resources:
-        problems.extend(unsupported_problems(r))
+        file, document = getattr(r, "origin", (None, None))
+        problems.extend(unsupported_problems(r, file=file, document=document))
     if problems:
         raise ConfigError(problems)

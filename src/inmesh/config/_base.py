@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
 from typing_extensions import Self
 
 from inmesh.config._names import check_labels, check_namespace, check_object_name
@@ -162,6 +162,25 @@ class IstioResource(IstioModel):
 
     metadata: ObjectMeta
     status: Mapping[str, Any] | None = None
+    #: (file, document number) the resource was loaded from, for locating later problems
+    _origin: tuple[str, int] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the content is: where a resource was loaded from does not count."""
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self.__dict__ == other.__dict__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
+        )
+
+    __hash__ = BaseModel.__hash__
+
+    @property
+    def origin(self) -> tuple[str | None, int | None]:
+        """The file and document number this resource came from ((None, None) if unknown)."""
+        return self._origin if self._origin is not None else (None, None)
 
     @property
     def name(self) -> str:

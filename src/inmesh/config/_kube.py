@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from inmesh.config._base import ObjectMeta, istio_alias
 
@@ -46,6 +46,25 @@ class KubeObject(KubeModel):
 
     metadata: ObjectMeta
     status: Mapping[str, Any] | None = None
+    #: (file, document number) the object was loaded from, for locating later problems
+    _origin: tuple[str, int] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the content is: where a resource was loaded from does not count."""
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self.__dict__ == other.__dict__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
+        )
+
+    __hash__ = BaseModel.__hash__
+
+    @property
+    def origin(self) -> tuple[str | None, int | None]:
+        """The file and document number this object came from ((None, None) if unknown)."""
+        return self._origin if self._origin is not None else (None, None)
 
     @property
     def name(self) -> str:

@@ -241,7 +241,9 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
         problems.append(cls)
         return
     try:
-        out.append(typing.cast(Resource, cls.model_validate(doc, context=_CONTEXT)))
+        resource = cls.model_validate(doc, context=_CONTEXT)
+        typing.cast(Any, resource)._origin = (where.source, where.number)
+        out.append(typing.cast(Resource, resource))
     except ValidationError as exc:
         problems.extend(_problems_from(exc, cls, where))
 
