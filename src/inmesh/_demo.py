@@ -100,6 +100,8 @@ def _show(label: str, counts: Counter[str]) -> None:
 
 def run(seconds: float = 6.0) -> int:
     """Run the demo; return the process exit status."""
+    if not EXAMPLES.is_dir():
+        raise SystemExit(f"inmesh demo runs from a source checkout: {EXAMPLES} not found")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="inmesh-demo-") as data, ExitStack() as stack:
