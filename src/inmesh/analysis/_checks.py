@@ -4,6 +4,10 @@ IST0101 ReferencedResourceNotFound (destination host, subset, gateway), IST0109
 ConflictingMeshGatewayVirtualServiceHosts, IST0130 VirtualServiceUnreachableRule,
 IST0131 VirtualServiceIneffectiveMatch, IST0173 DestinationRuleSubsetNotSelectPods, and
 INM0001 (no Istio code) for a route whose weights are all zero.
+
+As in ``istioctl analyze``, the resources are a cluster's worth of configuration: a later
+resource with the same kind, namespace and name replaces an earlier one (Istio's file
+source applies documents as ``kubectl apply`` would).
 """
 
 from __future__ import annotations
@@ -52,11 +56,87 @@ def _workload_labels(resources: Sequence[Any]) -> list[dict[str, str]]:
     return labels
 
 
-def _match_key(m: Any) -> str | None:
-    """A comparable key for a match block that only matches on uri, else None."""
-    if m.uri is None:
+def _route_name(route: Any, i: int) -> str:
+    return f'"{route.name}"' if route.name else f"#{i}"
+
+
+def _match_name(m: Any, j: int) -> str:
+    return f'"{m.name}"' if m.name else f"#{j}"
+
+
+def _unreachable_rules(http: Sequence[Any], label: str) -> list[Message]:
+    """Istio's ``analyzeUnreachableHTTPRules``: a rule after a rule without matches, a rule
+    whose every match an earlier rule already has (IST0130, Warning), and a match block
+    repeating an earlier one or covered by an earlier uri prefix (IST0131, Info)."""
+    msgs: list[Message] = []
+
+    def unreachable(name: str, reason: str) -> None:
+        msgs.append(
+            Message(
+                "Warning",
+                "IST0130",
+                "VirtualServiceUnreachableRule",
+                label,
+                f"VirtualService rule {name} not used ({reason}).",
+            )
+        )
+
+    def ineffective(name: str, match: str, dup: str) -> None:
+        msgs.append(
+            Message(
+                "Info",
+                "IST0131",
+                "VirtualServiceIneffectiveMatch",
+                label,
+                f"VirtualService rule {name} match {match} is not used "
+                f"(duplicate/overlapping match in rule {dup}).",
+            )
+        )
+
+    seen: dict[str, int] = {}
+    prefixes: list[tuple[str, str, str]] = []  # (prefix, match name, rule name)
+    catch_all = False
+    for i, route in enumerate(http):
+        name = _route_name(route, i)
+        if not route.match:
+            if catch_all:
+                unreachable(name, "only the last rule can have no matches")
+            catch_all = True
+            continue
+        if catch_all:
+            unreachable(name, "route without matches defined before")
+            continue
+        duplicates = 0
+        for j, m in enumerate(route.match):
+            key = repr(m.model_dump(exclude={"name"}))
+            if key in seen:
+                ineffective(name, _match_name(m, j), _route_name(http[seen[key]], seen[key]))
+                duplicates += 1
+                continue
+            seen[key] = i
+            prefix = _prefix_only(m)
+            if prefix is None:
+                continue
+            for earlier, earlier_match, earlier_rule in prefixes:
+                if prefix != earlier and prefix.startswith(earlier):
+                    ineffective(
+                        name,
+                        f"{_match_name(m, j)} of prefix {prefix}",
+                        f"{earlier_match} of prefix {earlier} on {earlier_rule}",
+                    )
+                    break
+            prefixes.append((prefix, _match_name(m, j), name))
+        if duplicates == len(route.match):
+            unreachable(name, "all matches used by prior rules")
+    return msgs
+
+
+def _prefix_only(m: Any) -> str | None:
+    """The uri prefix of a block that matches on nothing else (one a longer prefix after
+    it can never get past), else None. Istio's overlap check, for this simple case."""
+    if m.uri is None or m.uri.prefix is None or m.ignore_uri_case:
         return None
-    other = (
+    others = (
         m.scheme,
         m.method,
         m.authority,
@@ -68,17 +148,27 @@ def _match_key(m: Any) -> str | None:
         m.source_namespace,
         m.gateways,
     )
-    if any(other):
-        return None
-    for kind in ("exact", "prefix", "regex"):
-        v = getattr(m.uri, kind)
-        if v is not None:
-            return f"{kind} {v}"
-    return None
+    return None if any(others) else str(m.uri.prefix)
+
+
+def _selectors(resources: Sequence[Any]) -> dict[str, dict[str, str]]:
+    """The workload selector of each service host (ServiceEntry workloadSelector,
+    Kubernetes Service selector; empty for a ServiceEntry with inline endpoints)."""
+    out: dict[str, dict[str, str]] = {}
+    for r in resources:
+        if r.kind == "ServiceEntry":
+            sel = r.spec.workload_selector
+            labels = dict(sel.labels or {}) if sel is not None else {}
+            for h in r.spec.hosts:
+                out.setdefault(h.lower(), labels)
+        elif r.kind == "Service":
+            out.setdefault(to_fqdn(r.name, r.namespace), dict(r.spec.selector or {}))
+    return out
 
 
 def check(resources: Sequence[Any]) -> list[Message]:
     """Every cross-reference problem in ``resources``."""
+    resources = list({(r.kind, r.namespace, r.name): r for r in resources}.values())
     msgs: list[Message] = []
     hosts = _service_hosts(resources)
     subsets = _subsets(resources)
@@ -106,18 +196,8 @@ def check(resources: Sequence[Any]) -> list[Message]:
         if not spec.gateways or "mesh" in spec.gateways:
             for h in spec.hosts:
                 mesh_hosts[to_fqdn(h, r.namespace)].append(r)
+        msgs.extend(_unreachable_rules(spec.http or (), label))
         for i, route in enumerate(spec.http or ()):
-            if not route.match and i < len(spec.http) - 1:
-                msgs.append(
-                    Message(
-                        "Error",
-                        "IST0130",
-                        "VirtualServiceUnreachableRule",
-                        label,
-                        f"VirtualService rule #{i + 1} not used (only the last "
-                        "rule can have no matches).",
-                    )
-                )
             weights = [d.weight for d in route.route or ()]
             if len(weights) > 1 and all(not w for w in weights):
                 msgs.append(
@@ -154,27 +234,6 @@ def check(resources: Sequence[Any]) -> list[Message]:
                             f'found: "{dest.host}+{dest.subset}"',
                         )
                     )
-        seen: dict[str, tuple[int, int]] = {}
-        for i, route in enumerate(spec.http or ()):
-            for j, m in enumerate(route.match or ()):
-                key = _match_key(m)
-                if key is None:
-                    continue
-                if key in seen:
-                    pi, pj = seen[key]
-                    msgs.append(
-                        Message(
-                            "Warning",
-                            "IST0131",
-                            "VirtualServiceIneffectiveMatch",
-                            label,
-                            f"VirtualService rule #{i} match #{j} of {key} "
-                            f"is not used (duplicate/overlapping match in rule "
-                            f"#{pi} of {key} on #{pj}).",
-                        )
-                    )
-                else:
-                    seen[key] = (i, j)
     for host, vss in mesh_hosts.items():
         if len(vss) > 1:
             names = ",".join(f"{v.namespace}/{v.name}" for v in vss)
@@ -186,18 +245,31 @@ def check(resources: Sequence[Any]) -> list[Message]:
                         "ConflictingMeshGatewayVirtualServiceHosts",
                         resource_label(v),
                         f"The VirtualServices {names} associated "
-                        f"with mesh define the same host {host} which can lead to "
+                        f"with mesh gateway define the same host {host} which can lead to "
                         "undefined behavior. This can be fixed by merging the "
                         "conflicting VirtualServices into a single resource.",
                     )
                 )
     workloads = _workload_labels(resources)
+    selectors = _selectors(resources)
     if workloads:
         for r in resources:
             if r.kind != "DestinationRule":
                 continue
+            # Istio's PodNotSelectedAnalyzer: a subset selects the workloads matching its
+            # service's selector merged with the subset's labels.
+            service = next(
+                (
+                    sel
+                    for h, sel in selectors.items()
+                    if host_matches(h, to_fqdn(r.spec.host, r.namespace))
+                ),
+                None,
+            )
+            if service is None:
+                continue  # a rule for a host no service defines: nothing to select from
             for s in r.spec.subsets or ():
-                want = dict(s.labels or {})
+                want = {**service, **dict(s.labels or {})}
                 if not any(all(w.get(k) == v for k, v in want.items()) for w in workloads):
                     msgs.append(
                         Message(

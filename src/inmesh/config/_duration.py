@@ -134,9 +134,18 @@ def _validate_ms_duration(value: object, info: ValidationInfo) -> float:
     return seconds
 
 
+def _validate_zero_ok_duration(value: object, info: ValidationInfo) -> float:
+    # HTTPCookie.ttl opts out of the 1ms rule: "If the TTL is present and zero, the
+    # generated cookie will be a session cookie" (Istio's DestinationRule reference shows
+    # `ttl: 0s`).
+    return _to_ns(value, info) / NS_PER_SECOND
+
+
 _SERIALIZER = PlainSerializer(format_duration, return_type=str, when_used="json")
 
 #: A duration field: YAML string in, float seconds in Python, at least 1ms.
 Duration = Annotated[float, PlainValidator(_validate_duration), _SERIALIZER]
+#: A duration field where zero is meaningful (HTTPCookie.ttl: a session cookie).
+ZeroOkDuration = Annotated[float, PlainValidator(_validate_zero_ok_duration), _SERIALIZER]
 #: A duration field Istio's validation.go also limits to millisecond precision.
 MsDuration = Annotated[float, PlainValidator(_validate_ms_duration), _SERIALIZER]

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from typing_extensions import Self
 
 from inmesh.config._base import Bool, IstioModel, Str, UInt32, UInt64, Violations
-from inmesh.config._duration import Duration, MsDuration
+from inmesh.config._duration import Duration, MsDuration, ZeroOkDuration
 
 __all__ = [
     "ConsistentHashLB",
@@ -63,7 +63,7 @@ class HTTPCookie(IstioModel):
 
     name: Str
     path: Str | None = None
-    ttl: Duration | None = None
+    ttl: ZeroOkDuration | None = None
     attributes: tuple[HTTPCookieAttribute, ...] = ()
 
     @model_validator(mode="after")

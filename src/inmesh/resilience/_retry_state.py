@@ -199,6 +199,7 @@ class RetryState:
             if self._tried is None:
                 self._tried = set()
             self._tried.add(self._last)
+            self._union = None  # the cached exclusion set no longer holds every tried host
         delay = self._retry_after(outcome, headers)
         if delay is None:
             delay = policy.backoff(self.retries, self.rng)

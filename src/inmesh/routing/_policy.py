@@ -1,14 +1,15 @@
 """DestinationRule selection and traffic-policy merging, as Istio does them.
 
-Lookup (Istio's DestinationRule precedence): among the rules visible to the client whose
-``host`` matches the destination (exact name before the most specific wildcard), the one in
-the client's namespace wins, then one in the service's namespace, then one in the root
-namespace ``istio-system``, then any other visible one.
+Lookup (Istio's ``PushContext.destinationRule``): among the rules visible to the client,
+the client's namespace first, then the service's namespace, then the root namespace
+``istio-system``; within a namespace the rule for the exact host before the most specific
+wildcard. Rules in any other namespace do not apply.
 
-Merge (Istio's ``MergeTrafficPolicy``): start from the rule's top-level policy, let the
-top-level ``portLevelSettings`` entry for the destination port override connectionPool,
-loadBalancer, outlierDetection and tls; then let the subset's policy override those fields
-it sets, and the subset's own port-level entry override again.
+Merge (Istio's ``MergeSubsetTrafficPolicy``): start from the rule's top-level policy and
+let the top-level ``portLevelSettings`` entry for the destination port replace
+connectionPool, loadBalancer, outlierDetection and tls (omitted ones fall back to the
+defaults, they are not inherited); then let the subset's policy override the fields it
+sets, its own port-level entry replacing those four again.
 """
 
 from __future__ import annotations
@@ -60,52 +61,48 @@ class DestinationRules:
 
     def lookup(self, host: str, service_namespace: str) -> Any | None:
         """The DestinationRule for ``host`` (a canonical host name), or None."""
-        matches = [(pat, dr) for pat, dr in self._rules if host_matches(pat, host)]
-        if not matches:
-            return None
-        pool = [(p, dr) for p, dr in matches if p == host]
-        if not pool:  # no exact rule: the most specific wildcard
-            longest = max(len(p) for p, _ in matches)
-            pool = [(p, dr) for p, dr in matches if len(p) == longest]
         for ns in (self._client_ns, service_namespace, ROOT_NAMESPACE):
-            for _, dr in pool:
-                if dr.namespace == ns:
+            pool = [
+                (p, dr) for p, dr in self._rules if dr.namespace == ns and host_matches(p, host)
+            ]
+            if not pool:
+                continue
+            for p, dr in pool:
+                if p == host:
                     return dr
-        return pool[0][1]
+            longest = max(len(p) for p, _ in pool)  # no exact rule: the most specific wildcard
+            return next(dr for p, dr in pool if len(p) == longest)
+        return None
 
 
-def _apply(base: dict[str, Any], policy: Any, fields: tuple[str, ...]) -> None:
-    for f in fields:
-        v = getattr(policy, f, None)
-        if v is not None:
-            base[f] = v
-
-
-def _port_level(policy: Any, port: int) -> Any | None:
+def _fields(policy: Any, port: int) -> tuple[dict[str, Any], bool]:
+    """A policy's fields for ``port``, and whether a port-level entry applied. Istio's
+    GetPortLevelTrafficPolicy: the entry replaces the port fields wholesale ("default values
+    will be applied to fields omitted in port-level traffic policies")."""
+    out = {f: getattr(policy, f, None) for f in _POLICY_FIELDS}
     for pls in policy.port_level_settings or ():
         if pls.port is not None and pls.port.number == port:
-            return pls
-    return None
+            out.update({f: getattr(pls, f, None) for f in _PORT_FIELDS})
+            return out, True
+    return out, False
 
 
 def merge_policy(dr: Any | None, subset: str | None, port: int) -> EffectivePolicy:
-    """The effective policy of ``dr`` for ``subset`` on ``port`` (Istio's merge order)."""
+    """The effective policy of ``dr`` for ``subset`` on ``port`` (Istio's
+    MergeSubsetTrafficPolicy)."""
     if dr is None:
         return EffectivePolicy()
     fields: dict[str, Any] = {}
     top = dr.spec.traffic_policy
     if top is not None:
-        _apply(fields, top, _POLICY_FIELDS)
-        pls = _port_level(top, port)
-        if pls is not None:
-            _apply(fields, pls, _PORT_FIELDS)
+        fields, _ = _fields(top, port)
     if subset is not None:
         for s in dr.spec.subsets or ():
             if s.name == subset and s.traffic_policy is not None:
-                _apply(fields, s.traffic_policy, _POLICY_FIELDS)
-                pls = _port_level(s.traffic_policy, port)
-                if pls is not None:
-                    _apply(fields, pls, _PORT_FIELDS)
+                sub, port_level = _fields(s.traffic_policy, port)
+                for f, v in sub.items():
+                    if v is not None or (port_level and f in _PORT_FIELDS):
+                        fields[f] = v
     return EffectivePolicy(**{k: v for k, v in fields.items() if k in EffectivePolicy.__slots__})
 
 

@@ -8,7 +8,7 @@ the pure routing decision for one request: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._cluster_state import ClusterStates
@@ -203,6 +203,10 @@ class Snapshot:
                 # TLS from the application: Envoy cannot see HTTP inside, so `http` routes
                 # do not apply; the connection goes to the service's endpoints as it is.
                 routes = None
+            elif port.number != req.port:
+                # A URL without a port reached the service's only port: routes see that
+                # port, as on the sidecar's listener for it (a match on `port`, derivePort).
+                req = replace(req, port=port.number)
         else:
             port = None
         if routes is None:
