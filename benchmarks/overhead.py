@@ -1,7 +1,7 @@
 """The mesh's own cost per request: raw httpx, the inmesh transport, and inmesh with the full
 resilience policy, against the same server, same requests, one run.
 
-    .venv/bin/python benchmarks/overhead.py [--sync] [--quick] [--requests 3000] [--rounds 5]
+    .venv/bin/python benchmarks/overhead.py [--sync] [--quick] [--requests 2000] [--rounds 10]
 
 Three clients send sequential GETs over loopback to one server process listening on 4 ports
 (``_server.py``; its CPU is not counted):
@@ -17,13 +17,17 @@ Three clients send sequential GETs over loopback to one server process listening
   1s, http1MaxPendingRequests 1000, http2MaxRequests 1000, maxRetries 10, idleTimeout 60s)
   that are never reached.
 
-Latency is ``time.perf_counter`` around each request (the body is read); p50 and p99 are
-over every request of every round. Client CPU per request is this process's CPU time
-(``time.process_time``) over a round divided by its requests, the median over rounds.
-Rounds interleave the clients (raw, inmesh, inmesh+policy, raw, ...) so that drift on the
-machine, such as other work starting, hits all of them alike; each round starts with 50
-unmeasured requests. Budget: each inmesh column at most 1.10x raw httpx on p50 latency and
-on CPU per request (p99 is reported, not budgeted). ``--quick``: 1000 requests x 3 rounds.
+Latency is ``time.perf_counter`` around each request (the body is read). Client CPU per
+request is this process's CPU time (``time.process_time``) over a round divided by its
+requests. Rounds interleave the clients (raw, inmesh, inmesh+policy, then the next round
+starts one client later: inmesh, inmesh+policy, raw, ...) so that drift on the machine,
+such as other work starting, hits all of them alike; each round starts with 50 unmeasured
+requests. The absolute figures are over every request of every round (CPU: the median
+round); each ratio is the median over rounds of that round's mesh figure over the same
+round's raw figure (paired, so that a burst of other work on the machine cancels out), with
+its range over rounds below. Budget: each inmesh column at most 1.10x raw httpx on p50
+latency and on CPU per request (p99 is reported, not budgeted). ``--quick``: 500 requests x
+4 rounds.
 """
 
 from __future__ import annotations
@@ -113,16 +117,22 @@ class Series:
     """One client's measurements over every round."""
 
     name: str
-    latencies: list[float] = field(default_factory=list)
+    rounds: list[list[float]] = field(default_factory=list)  # latencies, one list per round
     cpu_per_request: list[float] = field(default_factory=list)  # one per round
 
     def add(self, latencies: list[float], cpu: float) -> None:
-        self.latencies += latencies
+        self.rounds.append(latencies)
         self.cpu_per_request.append(cpu)
 
     @property
-    def cpu(self) -> float:
-        return statistics.median(self.cpu_per_request)
+    def latencies(self) -> list[float]:
+        return [x for r in self.rounds for x in r]
+
+    def p50s(self) -> list[float]:
+        return [pct(r, 0.5) for r in self.rounds]
+
+    def p99s(self) -> list[float]:
+        return [pct(r, 0.99) for r in self.rounds]
 
 
 def _check(r: httpx.Response, url: str) -> None:
@@ -160,6 +170,11 @@ def measure_sync(client: httpx.Client, url: str, n: int) -> tuple[list[float], f
     return lat, (time.process_time() - cpu0) / n
 
 
+def _order(round_number: int, n: int) -> list[int]:
+    """Round i starts with client i mod n: each client follows each other one equally often."""
+    return [(round_number + k) % n for k in range(n)]
+
+
 def meshes(ports: list[int]) -> tuple[inmesh.Mesh, inmesh.Mesh]:
     foundation = inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=False))
     full = inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=True))
@@ -172,9 +187,9 @@ async def run_async(ports: list[int], requests: int, rounds: int) -> list[Series
     raw_url = f"http://127.0.0.1:{ports[0]}/"
     async with httpx.AsyncClient() as raw, foundation.client() as m1, full.client() as m2:
         plan = [(raw, raw_url), (m1, "http://bench/"), (m2, "http://bench/")]
-        for _ in range(rounds):
-            for s, (client, url) in zip(series, plan, strict=True):
-                s.add(*await measure_async(client, url, requests))
+        for i in range(rounds):
+            for j in _order(i, len(plan)):
+                series[j].add(*await measure_async(*plan[j], requests))
     return series
 
 
@@ -184,43 +199,46 @@ def run_sync(ports: list[int], requests: int, rounds: int) -> list[Series]:
     raw_url = f"http://127.0.0.1:{ports[0]}/"
     with httpx.Client() as raw, foundation.sync_client() as m1, full.sync_client() as m2:
         plan = [(raw, raw_url), (m1, "http://bench/"), (m2, "http://bench/")]
-        for _ in range(rounds):
-            for s, (client, url) in zip(series, plan, strict=True):
-                s.add(*measure_sync(client, url, requests))
+        for i in range(rounds):
+            for j in _order(i, len(plan)):
+                series[j].add(*measure_sync(*plan[j], requests))
     return series
+
+
+def _paired(mesh: list[float], raw: list[float]) -> list[float]:
+    return [m / r for m, r in zip(mesh, raw, strict=True)]
 
 
 def report(series: list[Series], *, requests: int, rounds: int, mode: str) -> None:
     raw, *meshed = series
-    metrics: list[tuple[str, Callable[[Series], float]]] = [
-        ("p50 latency (us)", lambda s: pct(s.latencies, 0.50) * 1e6),
-        ("p99 latency (us)", lambda s: pct(s.latencies, 0.99) * 1e6),
-        ("client CPU/request (us)", lambda s: s.cpu * 1e6),
+    metrics: list[tuple[str, Callable[[Series], float], Callable[[Series], list[float]]]] = [
+        ("p50 latency (us)", lambda s: pct(s.latencies, 0.50), Series.p50s),
+        ("p99 latency (us)", lambda s: pct(s.latencies, 0.99), Series.p99s),
+        (
+            "client CPU/request (us)",
+            lambda s: statistics.median(s.cpu_per_request),
+            lambda s: s.cpu_per_request,
+        ),
     ]
     header = ["", raw.name]
     for s in meshed:
-        header += [s.name, "ratio"]
+        header += [s.name, "ratio", "range"]
     rows: list[list[Any]] = []
-    for name, f in metrics:
-        base = f(raw)
-        row: list[Any] = [name, base]
+    verdicts: dict[str, list[str]] = {s.name: [] for s in meshed}
+    for name, overall, per_round in metrics:
+        row: list[Any] = [name, overall(raw) * 1e6]
         for s in meshed:
-            row += [f(s), f"{f(s) / base:.3f}"]
+            ratios = _paired(per_round(s), per_round(raw))
+            ratio = statistics.median(ratios)
+            row += [overall(s) * 1e6, f"{ratio:.3f}", f"{min(ratios):.2f}-{max(ratios):.2f}"]
+            if not name.startswith("p99") and ratio > BUDGET:
+                verdicts[s.name].append(name)
         rows.append(row)
-    spread: list[Any] = ["CPU ratio per round (min-max)", ""]
-    for s in meshed:
-        ratios = [m / r for m, r in zip(s.cpu_per_request, raw.cpu_per_request, strict=True)]
-        spread += ["", f"{min(ratios):.2f}-{max(ratios):.2f}"]
-    rows.append(spread)
     print(f"{requests} requests x {rounds} rounds, sequential, {mode} client, loopback")
     print(f"machine: {machine()}")
     print(table(header, rows))
     for s in meshed:
-        over = [
-            name
-            for name, f in (metrics[0], metrics[2])
-            if f(s) / f(raw) > BUDGET  # p50 latency and CPU per request are budgeted
-        ]
+        over = verdicts[s.name]
         verdict = (
             f"within budget ({BUDGET:.2f}x on p50 and CPU)"
             if not over
@@ -231,12 +249,12 @@ def report(series: list[Series], *, requests: int, rounds: int, mode: str) -> No
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--requests", type=int, default=3000, help="per client per round")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=2000, help="per client per round")
+    ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--sync", action="store_true", help="measure httpx.Client instead")
-    ap.add_argument("--quick", action="store_true", help="1000 requests x 3 rounds")
+    ap.add_argument("--quick", action="store_true", help="500 requests x 4 rounds")
     a = ap.parse_args()
-    requests, rounds = (1000, 3) if a.quick else (a.requests, a.rounds)
+    requests, rounds = (500, 4) if a.quick else (a.requests, a.rounds)
     with Servers([0.0] * len(VERSIONS)) as servers:
         if a.sync:
             series = run_sync(servers.ports, requests, rounds)

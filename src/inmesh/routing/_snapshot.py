@@ -7,11 +7,13 @@ the pure routing decision for one request: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._cluster_state import ClusterStates
+from .._errors import ConfigError
 from .._flags import BLACKHOLE, NO_CLUSTER, NO_HEALTHY_UPSTREAM, NO_ROUTE, LocalReply
 from ..balancing import ActiveRequests
 from ._clusters import Cluster, cluster_name, select
@@ -86,6 +88,37 @@ class VirtualHost:
     routes: tuple[Route, ...] | None
 
 
+@contextmanager
+def located(resource: Any | None, field_prefix: str) -> Iterator[None]:
+    """Name ``resource`` (its file, document, kind, namespace, name) and the field prefix in
+    the problems of a ConfigError raised while compiling it (policy objects validate
+    their values without knowing where they came from)."""
+    try:
+        yield
+    except ConfigError as exc:
+        if resource is None:
+            raise
+        file, document = getattr(resource, "origin", (None, None))
+        raise ConfigError(
+            [
+                replace(
+                    p,
+                    file=p.file or file,
+                    document=p.document or document,
+                    kind=p.kind or resource.kind,
+                    namespace=p.namespace or resource.namespace,
+                    name=p.name or resource.name,
+                    field=p.field
+                    if p.field and p.field.startswith("spec")
+                    else f"{field_prefix}.{p.field}"
+                    if p.field
+                    else field_prefix,
+                )
+                for p in exc.problems
+            ]
+        ) from None
+
+
 def _kinds(resources: Iterable[Any]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for r in resources:
@@ -138,6 +171,10 @@ class Snapshot:
 
     def _add_clusters(self, svc: Service) -> None:
         dr = self.destination_rules.lookup(svc.host, svc.namespace)
+        with located(dr, "spec.trafficPolicy"):
+            self._add_clusters_of(svc, dr)
+
+    def _add_clusters_of(self, svc: Service, dr: Any | None) -> None:
         subsets: list[str | None] = [None]
         if dr is not None:
             subsets += [s.name for s in dr.spec.subsets or ()]
@@ -173,7 +210,8 @@ class Snapshot:
             if not visible(spec.export_to, vs.namespace, self.client.namespace):
                 continue
             hosts = [to_fqdn(h, vs.namespace) for h in spec.hosts]
-            vs_by_host.add(hosts, compile_http_routes(vs, source))
+            with located(vs, "spec.http[]"):
+                vs_by_host.add(hosts, compile_http_routes(vs, source))
             vs_hosts.extend(hosts)
         for svc in self.services.values():
             vhost = VirtualHost(svc, vs_by_host.get(svc.host))
