@@ -153,33 +153,34 @@ class ObjectMeta(IstioModel):
         return self
 
 
-class IstioResource(IstioModel):
-    """A top-level document: ``apiVersion``, ``kind``, ``metadata``, ``spec`` (and ``status``).
+class Document:
+    """What every top-level document answers, Istio's or Kubernetes': ``name``,
+    ``namespace``, the ``origin`` it was loaded from, and content equality.
 
-    Subclasses declare ``api_version``, ``kind`` and ``spec``; ``status`` is written by a
-    control plane and accepted as is.
+    A plain mixin (listed first, before the pydantic base) so that both resource families
+    share it; the subclasses declare ``metadata`` and the private ``_origin``.
     """
 
+    __slots__ = ()
     metadata: ObjectMeta
-    status: Mapping[str, Any] | None = None
-    #: (file, document number) the resource was loaded from, for locating later problems
-    _origin: tuple[str, int] | None = PrivateAttr(default=None)
+    _origin: tuple[str, int] | None
 
     def __eq__(self, other: object) -> bool:
         """Equal when the content is: where a resource was loaded from does not count."""
         if not isinstance(other, BaseModel):
             return NotImplemented
+        same_type: bool = type(self) is type(other)  # type: ignore[comparison-overlap]
         return (
-            type(self) is type(other)
+            same_type
             and self.__dict__ == other.__dict__
-            and self.__pydantic_extra__ == other.__pydantic_extra__
+            and getattr(self, "__pydantic_extra__", None) == other.__pydantic_extra__
         )
 
     __hash__ = BaseModel.__hash__
 
     @property
     def origin(self) -> tuple[str | None, int | None]:
-        """The file and document number this resource came from ((None, None) if unknown)."""
+        """The file and document number this came from ((None, None) if unknown)."""
         return self._origin if self._origin is not None else (None, None)
 
     @property
@@ -190,3 +191,16 @@ class IstioResource(IstioModel):
     def namespace(self) -> str:
         """``metadata.namespace``, or ``"default"`` as Kubernetes assumes when it is absent."""
         return self.metadata.namespace or "default"
+
+
+class IstioResource(Document, IstioModel):
+    """A top-level document: ``apiVersion``, ``kind``, ``metadata``, ``spec`` (and ``status``).
+
+    Subclasses declare ``api_version``, ``kind`` and ``spec``; ``status`` is written by a
+    control plane and accepted as is.
+    """
+
+    metadata: ObjectMeta
+    status: Mapping[str, Any] | None = None
+    #: (file, document number) the resource was loaded from, for locating later problems
+    _origin: tuple[str, int] | None = PrivateAttr(default=None)

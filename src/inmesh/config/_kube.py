@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from inmesh.config._base import ObjectMeta, istio_alias
+from inmesh.config._base import Document, ObjectMeta, istio_alias
 
 __all__ = [
     "KubeContainer",
@@ -41,38 +41,13 @@ class KubeModel(BaseModel):
     )
 
 
-class KubeObject(KubeModel):
+class KubeObject(Document, KubeModel):
     """A top-level Kubernetes object with Istio-style ``name``/``namespace`` accessors."""
 
     metadata: ObjectMeta
     status: Mapping[str, Any] | None = None
     #: (file, document number) the object was loaded from, for locating later problems
     _origin: tuple[str, int] | None = PrivateAttr(default=None)
-
-    def __eq__(self, other: object) -> bool:
-        """Equal when the content is: where a resource was loaded from does not count."""
-        if not isinstance(other, BaseModel):
-            return NotImplemented
-        return (
-            type(self) is type(other)
-            and self.__dict__ == other.__dict__
-            and self.__pydantic_extra__ == other.__pydantic_extra__
-        )
-
-    __hash__ = BaseModel.__hash__
-
-    @property
-    def origin(self) -> tuple[str | None, int | None]:
-        """The file and document number this object came from ((None, None) if unknown)."""
-        return self._origin if self._origin is not None else (None, None)
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or "default"
 
 
 class KubeServicePort(KubeModel):
