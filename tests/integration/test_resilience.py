@@ -30,22 +30,8 @@ class Backends:
         port = self.servers[i].port
         self.servers[i] = start_server(behaviour_app(f"b{i}", self.recorders[i]), port=port)
 
-    def yaml(self, *, extra_endpoint_ports: list[int] | None = None) -> str:
-        eps = "".join(
-            f"  - address: 127.0.0.1\n    ports: {{http: {s.port}}}\n    labels: {{version: v1}}\n"
-            for s in self.servers
-        )
-        return f"""
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {{name: backend}}
-spec:
-  hosts: [backend.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{{number: 80, name: http, protocol: HTTP}}]
-  endpoints:
-{eps}"""
+    def yaml(self) -> str:
+        return service_entry("backend", *(s.port for s in self.servers))
 
 
 @pytest.fixture
@@ -60,6 +46,22 @@ def mesh(tmp_path: Path, *docs: str) -> inmesh.Mesh:
     p = tmp_path / "mesh.yaml"
     p.write_text("\n---\n".join(docs))
     return inmesh.Mesh(service="client", config=p)
+
+
+def service_entry(name: str, *ports: int) -> str:
+    """A ServiceEntry for ``name`` with one STATIC endpoint per server port."""
+    eps = "".join(f"  - {{address: 127.0.0.1, ports: {{http: {p}}}}}\n" for p in ports)
+    return f"""
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: {name}}}
+spec:
+  hosts: [{name}.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{{number: 80, name: http, protocol: HTTP}}]
+  endpoints:
+{eps}"""
 
 
 def vs(http: str) -> str:
@@ -175,19 +177,7 @@ async def test_per_try_timeout_retries_on_another_endpoint(tmp_path: Path) -> No
     slow = start_server(behaviour_app("slow", slow_rec, delay=2.0))
     fast = start_server(behaviour_app("fast", fast_rec))
     try:
-        se = f"""
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {{name: backend}}
-spec:
-  hosts: [backend.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{{number: 80, name: http, protocol: HTTP}}]
-  endpoints:
-  - {{address: 127.0.0.1, ports: {{http: {slow.port}}}}}
-  - {{address: 127.0.0.1, ports: {{http: {fast.port}}}}}
-"""
+        se = service_entry("backend", slow.port, fast.port)
         route = vs(
             "  - retries: {attempts: 2, perTryTimeout: 200ms, retryOn: 5xx}\n"
             "    route: [{destination: {host: backend}}]"
@@ -256,17 +246,7 @@ async def test_mirror_copies_are_shadowed_and_never_slow_the_original(
     shadow_rec = Recorder()
     shadow = start_server(behaviour_app("shadow", shadow_rec, delay=1.0))
     try:
-        mirror_se = f"""
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {{name: shadow}}
-spec:
-  hosts: [shadow.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{{number: 80, name: http, protocol: HTTP}}]
-  endpoints: [{{address: 127.0.0.1, ports: {{http: {shadow.port}}}}}]
-"""
+        mirror_se = service_entry("shadow", shadow.port)
         route = vs("  - route: [{destination: {host: backend}}]\n    mirror: {host: shadow}\n")
         m = mesh(tmp_path, backends.yaml(), mirror_se, route)
         async with m.client() as c:
@@ -290,19 +270,7 @@ def test_sync_client_retries_and_times_out(tmp_path: Path) -> None:
     slow = start_server(behaviour_app("slow", slow_rec, delay=2.0))
     fast = start_server(behaviour_app("fast", fast_rec))
     try:
-        se = f"""
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {{name: backend}}
-spec:
-  hosts: [backend.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{{number: 80, name: http, protocol: HTTP}}]
-  endpoints:
-  - {{address: 127.0.0.1, ports: {{http: {slow.port}}}}}
-  - {{address: 127.0.0.1, ports: {{http: {fast.port}}}}}
-"""
+        se = service_entry("backend", slow.port, fast.port)
         route = vs(
             "  - match: [{uri: {prefix: /alone}}]\n"
             "    timeout: 300ms\n"
