@@ -126,6 +126,7 @@ class Recorder:
 
     count: dict[str, int] = field(default_factory=dict)
     hosts: list[str] = field(default_factory=list)
+    client_ports: list[int] = field(default_factory=list)
 
     def total(self) -> int:
         return sum(self.count.values())
@@ -148,6 +149,7 @@ def behaviour_app(name: str, recorder: Recorder, delay: float = 0.0) -> Any:
         path: str = scope["path"]
         recorder.count[path] = recorder.count.get(path, 0) + 1
         recorder.hosts.append(dict(scope["headers"]).get(b"host", b"").decode())
+        recorder.client_ports.append(scope["client"][1])
         status = 200
         if delay:
             await asyncio.sleep(delay)

@@ -96,6 +96,7 @@ class _Pools:
     def _new(self, ex: Exchange, call: Call) -> Any:
         limits = self._limits
         max_connections = limits.max_connections
+        max_keepalive = limits.max_keepalive_connections
         keepalive = limits.keepalive_expiry
         if call.cluster is not None:
             pl = call.cluster.state.limits
@@ -104,10 +105,12 @@ class _Pools:
                 max_connections = pl.max_connections
             if call.cluster.policy.connection_pool is not None and pl.idle_timeout is not None:
                 keepalive = pl.idle_timeout  # connectionPool.http.idleTimeout
+            if pl.max_requests_per_connection == 1:
+                max_keepalive = 0  # maxRequestsPerConnection: 1 turns keep-alive off
         return self._factory(
             ssl_context=ex.tls.context() if ex.tls is not None else self._app_context,
             max_connections=max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
+            max_keepalive_connections=max_keepalive,
             keepalive_expiry=keepalive,
             http1=self._http1,
             http2=self._http2,

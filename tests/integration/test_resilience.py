@@ -288,3 +288,24 @@ def test_sync_client_retries_and_times_out(tmp_path: Path) -> None:
     finally:
         slow.stop()
         fast.stop()
+
+
+async def test_max_requests_per_connection_one_turns_keep_alive_off(
+    backends: Backends, tmp_path: Path
+) -> None:
+    one = backends.recorders[0]
+    only = service_entry("backend", backends.servers[0].port)
+    plain = mesh(tmp_path, only)
+    async with plain.client() as c:
+        for _ in range(5):
+            assert (await c.get("http://backend/")).status_code == 200
+    assert len(set(one.client_ports)) == 1  # keep-alive: one connection
+    one.client_ports.clear()
+    limited = mesh(tmp_path, only, dr("    connectionPool: {http: {maxRequestsPerConnection: 1}}"))
+    async with limited.client() as c:
+        for _ in range(5):
+            assert (await c.get("http://backend/")).status_code == 200
+    assert len(set(one.client_ports)) == 5  # a new connection per request
+    with pytest.raises(inmesh.ConfigError, match="maxRequestsPerConnection above 1") as err:
+        mesh(tmp_path, only, dr("    connectionPool: {http: {maxRequestsPerConnection: 2}}"))
+    assert "DestinationRule default/backend" in str(err.value)

@@ -114,7 +114,7 @@ FIELD_STATUS: Mapping[tuple[type[BaseModel], str], str] = {
     (TCPSettings, "tcpKeepalive"): UNSUPPORTED,
     (TCPSettings, "maxConnectionDuration"): UNSUPPORTED,
     (TCPSettings, "idleTimeout"): UNSUPPORTED,
-    (HTTPSettings, "maxRequestsPerConnection"): UNSUPPORTED,
+    # maxRequestsPerConnection: 1 (no keep-alive) is supported; above 1 the Mesh refuses it
     (HTTPSettings, "h2UpgradePolicy"): UNSUPPORTED,
     (HTTPSettings, "useClientProtocol"): UNSUPPORTED,
     (HTTPSettings, "maxConcurrentStreams"): UNSUPPORTED,

@@ -48,7 +48,7 @@ def test_unsupported_fields_table() -> None:
         } <= dr
     assert not {"spec.exportTo", "spec.workloadSelector"} & dr  # routing honours both
     assert "spec.trafficPolicy.tls.credentialName" in dr
-    assert "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection" in dr
+    assert "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams" in dr
     assert UNSUPPORTED_FIELDS["ServiceEntry"] == ("spec.subjectAltNames",)
     assert "WorkloadEntry" not in UNSUPPORTED_FIELDS
     assert UNSUPPORTED_VALUES["ServiceEntry"] == (("spec.resolution", "DYNAMIC_DNS"),)
