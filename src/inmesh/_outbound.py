@@ -99,9 +99,9 @@ class Exchange:
 
     core: httpcore.Request
     endpoint_key: str
-    pool_key: object
+    pool_key: tuple[str, str]  # (cluster, endpoint): a pool per host, as Envoy has
     tls: UpstreamTLS | None
-    timeout: float | None
+    timed_by_mesh: bool  # a read timeout is the attempt's (per-try / route) timeout
     recorded: bool = False
 
 
@@ -241,13 +241,25 @@ class Call:
         else:
             scheme = b"http"
         cluster = self.cluster
+        app = extensions.get("timeout") or {}
+        timeouts: dict[str, float | None] | None = None
         if cluster is not None:
-            limits = cluster.state.limits
-            app = extensions.get("timeout") or {}
             connect = app.get("connect")
             # connectTimeout (Istio default 10 s) and the application's own: the shorter.
-            if connect is None or limits.connect_timeout < connect:
-                extensions = {**extensions, "timeout": {**app, "connect": limits.connect_timeout}}
+            if connect is None or cluster.state.limits.connect_timeout < connect:
+                timeouts = {**app, "connect": cluster.state.limits.connect_timeout}
+        ours = False
+        if timeout is not None:
+            # The attempt's time (per-try timeout, or what the route has left) bounds the
+            # wait for the response as httpcore's read timeout, in both shells. When the
+            # application's own read timeout is shorter it stays in force, and a timeout
+            # is then the application's (httpx.ReadTimeout), not the mesh's 504.
+            read = app.get("read")
+            if read is None or timeout < read:
+                timeouts = {**(timeouts or app), "read": max(timeout, 1e-3)}
+                ours = True
+        if timeouts is not None:
+            extensions = {**extensions, "timeout": timeouts}
         core = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -258,7 +270,7 @@ class Call:
             extensions=extensions,
         )
         pool_key = cluster.name if cluster is not None else PASSTHROUGH_CLUSTER
-        return Exchange(core, ep.key, pool_key, tls, timeout)
+        return Exchange(core, ep.key, (pool_key, ep.key), tls, ours)
 
     def _record(self, ex: Exchange, outcome: int | LocalFailure) -> None:
         """Account the attempt's outcome to outlier detection, once."""

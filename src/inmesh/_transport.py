@@ -1,9 +1,10 @@
 """The two thin shells around ``Outbound``: an async and a sync httpx transport.
 
-Each owns httpcore connection pools (one per cluster, plus one for passthrough traffic),
-sleeps where a ``Call`` says (fault delay, retry backoff), sends each attempt with its
-per-try timeout, and wraps the final response so the call is finished and recorded when
-the application closes it. All decisions are in ``_outbound.Call``.
+Each owns httpcore connection pools (one per cluster and endpoint, as Envoy pools per
+host), sleeps where a ``Call`` says (fault delay, retry backoff), sends each attempt (its
+per-try timeout travels as httpcore's read timeout), and wraps the final response so the
+call is finished and recorded when the application closes it. All decisions are in
+``_outbound.Call``.
 """
 
 from __future__ import annotations
@@ -59,10 +60,14 @@ def _translated() -> Iterator[None]:
 
 
 class _Pools:
-    """Connection pools by cluster, built with the application's transport options.
+    """Connection pools by (cluster, endpoint), built with the application's options.
 
-    Envoy gives every cluster its own connection pool; so does inmesh, so that one
-    cluster's ``maxConnections`` and TLS settings never touch another's traffic.
+    Envoy keeps a connection pool per upstream host of each cluster; so does inmesh, so that
+    one cluster's TLS settings never touch another's traffic and a request never scans the
+    idle connections of other hosts (httpcore checks every idle connection of a pool on
+    each request: with one pool per cluster, client CPU grew with the endpoint count).
+    ``maxConnections`` caps each endpoint's pool; the cluster-wide limit is the pool gate's
+    admission (503 UO).
     """
 
     def __init__(
@@ -169,14 +174,12 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
             if isinstance(ex, httpx.Response):
                 return ex
             try:
-                if ex.timeout is None:
-                    resp = await self._pools.get(ex, call).handle_async_request(ex.core)
-                else:
-                    with anyio.fail_after(ex.timeout):
-                        resp = await self._pools.get(ex, call).handle_async_request(ex.core)
-            except TimeoutError:
-                step = call.on_failure(LocalFailure.TIMEOUT, request_sent=True)
+                resp = await self._pools.get(ex, call).handle_async_request(ex.core)
+            except httpcore.ReadTimeout:
+                if not ex.timed_by_mesh:
+                    raise httpx.ReadTimeout("timed out") from None
                 failure = LocalFailure.TIMEOUT
+                step = call.on_failure(failure, request_sent=True)
             except Exception as exc:
                 kind = failure_kind(exc)
                 if kind is None:
@@ -296,11 +299,10 @@ class SyncMeshTransport(httpx.BaseTransport):
             ex = call.next_send()
             if isinstance(ex, httpx.Response):
                 return ex
-            ours = _per_try_read_timeout(ex)
             try:
                 resp = self._pools.get(ex, call).handle_request(ex.core)
             except httpcore.ReadTimeout:
-                if not ours:
+                if not ex.timed_by_mesh:
                     raise httpx.ReadTimeout("timed out") from None
                 failure = LocalFailure.TIMEOUT
                 step = call.on_failure(failure, request_sent=True)
@@ -348,21 +350,6 @@ class SyncMeshTransport(httpx.BaseTransport):
         pools, self._pools.pools = self._pools.pools, {}
         for pool in pools.values():
             pool.close()
-
-
-def _per_try_read_timeout(ex: Exchange) -> bool:
-    """Sync shell: apply the attempt's timeout as httpcore's read timeout (the time to the
-    response's first byte). True when ours is the binding one, so that a ReadTimeout is the
-    mesh's per-try timeout and not the application's own."""
-    if ex.timeout is None:
-        return False
-    t = dict(ex.core.extensions.get("timeout") or {})
-    app = t.get("read")
-    if app is not None and app <= ex.timeout:
-        return False
-    t["read"] = max(ex.timeout, 1e-3)
-    ex.core.extensions = {**ex.core.extensions, "timeout": t}
-    return True
 
 
 class _SyncStream(httpx.SyncByteStream):

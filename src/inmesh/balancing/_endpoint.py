@@ -21,13 +21,14 @@ class Endpoint:
     weight: int = 1
     service_account: str | None = None
     network: str = ""
+    #: ``address:port``: the identity of the endpoint across snapshots (computed once: the
+    #: request path reads it several times per request).
+    key: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.address}:{self.port}")
 
     def __hash__(self) -> int:
         # The generated hash would fail on the ``labels`` dict; endpoints equal as
         # dataclasses share address and port, so hashing those is consistent with ==.
         return hash((self.address, self.port))
-
-    @property
-    def key(self) -> str:
-        """``address:port``: the identity of the endpoint across snapshots."""
-        return f"{self.address}:{self.port}"
