@@ -30,6 +30,9 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/overhead.py --sync
+	$(BIN)/python benchmarks/failover.py --quick
+	$(BIN)/python benchmarks/tail_latency.py --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
