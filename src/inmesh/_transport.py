@@ -122,6 +122,33 @@ class _Pools:
         )
 
 
+def _failed(call: Call, ex: Exchange, exc: Exception) -> tuple[LocalFailure, Step]:
+    """An attempt that got no response: the Envoy failure it stands for and the retry
+    decision. The application's own timeouts and errors are re-raised as httpx's."""
+    if isinstance(exc, httpcore.ReadTimeout):
+        if not ex.timed_by_mesh:
+            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+        return LocalFailure.TIMEOUT, call.on_failure(LocalFailure.TIMEOUT, request_sent=True)
+    kind = failure_kind(exc)
+    if kind is None:
+        with _translated():
+            raise exc
+    failure, sent = kind
+    return failure, call.on_failure(failure, request_sent=sent)
+
+
+def _final(
+    call: Call, resp: httpcore.Response, stream: httpx.AsyncByteStream | httpx.SyncByteStream
+) -> httpx.Response:
+    """The response the application gets, streaming through the mesh's wrapper."""
+    return httpx.Response(
+        status_code=resp.status,
+        headers=call.response_headers(resp.headers),
+        stream=stream,
+        extensions=resp.extensions,
+    )
+
+
 _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
@@ -175,27 +202,12 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
                 return ex
             try:
                 resp = await self._pools.get(ex, call).handle_async_request(ex.core)
-            except httpcore.ReadTimeout:
-                if not ex.timed_by_mesh:
-                    raise httpx.ReadTimeout("timed out") from None
-                failure = LocalFailure.TIMEOUT
-                step = call.on_failure(failure, request_sent=True)
             except Exception as exc:
-                kind = failure_kind(exc)
-                if kind is None:
-                    with _translated():
-                        raise
-                failure, sent = kind
-                step = call.on_failure(failure, request_sent=sent)
+                failure, step = _failed(call, ex, exc)
             else:
                 step = call.on_response(resp.status, resp.headers)
                 if step is Step.DONE:
-                    return httpx.Response(
-                        status_code=resp.status,
-                        headers=call.response_headers(resp.headers),
-                        stream=_AsyncStream(resp.stream, call, resp.status),
-                        extensions=resp.extensions,
-                    )
+                    return _final(call, resp, _AsyncStream(resp.stream, call, resp.status))
                 await _aclose(resp)
                 failure = LocalFailure.TIMEOUT
             if step is Step.RETRY:
@@ -301,27 +313,12 @@ class SyncMeshTransport(httpx.BaseTransport):
                 return ex
             try:
                 resp = self._pools.get(ex, call).handle_request(ex.core)
-            except httpcore.ReadTimeout:
-                if not ex.timed_by_mesh:
-                    raise httpx.ReadTimeout("timed out") from None
-                failure = LocalFailure.TIMEOUT
-                step = call.on_failure(failure, request_sent=True)
             except Exception as exc:
-                kind = failure_kind(exc)
-                if kind is None:
-                    with _translated():
-                        raise
-                failure, sent = kind
-                step = call.on_failure(failure, request_sent=sent)
+                failure, step = _failed(call, ex, exc)
             else:
                 step = call.on_response(resp.status, resp.headers)
                 if step is Step.DONE:
-                    return httpx.Response(
-                        status_code=resp.status,
-                        headers=call.response_headers(resp.headers),
-                        stream=_SyncStream(resp.stream, call, resp.status),
-                        extensions=resp.extensions,
-                    )
+                    return _final(call, resp, _SyncStream(resp.stream, call, resp.status))
                 resp.close()
                 failure = LocalFailure.TIMEOUT
             if step is Step.RETRY:
