@@ -125,6 +125,7 @@ class Call:
         "_last_key",
         "_mesh",
         "_ticket",
+        "abort",
         "attempts",
         "cluster",
         "delay",
@@ -173,6 +174,7 @@ class Call:
         self.state = RetryState(policy, limiter=limiter, rng=_RNG)
         self.tls = cluster.tls if cluster is not None else None
         self.delay = 0.0
+        self.abort: LocalReply | None = None
         self.flags = ""
         self.attempts = 0
         self._last_key = ""
@@ -192,6 +194,8 @@ class Call:
 
     def next_send(self) -> Exchange | httpx.Response:
         """The next attempt, or the mesh's answer when there is none to make."""
+        if self.abort is not None:  # the route's fault aborts it (after any delay)
+            return self.answer(self.abort, self.abort.flag)
         now = _now()
         state = self.state
         if self.attempts == 0:
@@ -492,12 +496,24 @@ class Outbound:
                 # never sent or retried; a delay is slept before the route timeout starts.
                 delay, abort = route.fault.decide(_RNG)
                 if abort is not None:
-                    flags = f"{DELAY_FLAG},{ABORT_FLAG}" if delay else ABORT_FLAG
-                    reply = LocalReply(abort, ABORT_BODY, flags)
-                    emit(
-                        mesh, request, abort, flags, start, attempts=0, cluster=cluster, route=route
+                    call = Call(
+                        mesh,
+                        request,
+                        view,
+                        start,
+                        cluster,
+                        route,
+                        raw_path,
+                        (),
+                        None,
+                        None,
+                        None,
+                        NO_RETRIES,
                     )
-                    return _delayed(local_response(reply), delay), []
+                    flags = f"{DELAY_FLAG},{ABORT_FLAG}" if delay else ABORT_FLAG
+                    call.abort = LocalReply(abort, ABORT_BODY, flags)
+                    call.delay = delay or 0.0
+                    return call, []
             rw = route.rewrite
             if rw is not None:
                 path = rw.path(view.path, d.matched)
@@ -587,13 +603,6 @@ class Outbound:
                 )
             )
         return out
-
-
-def _delayed(response: httpx.Response, delay: float | None) -> httpx.Response:
-    """Mark a fault-abort response whose fault also asked for a delay (the shell sleeps)."""
-    if delay:
-        response.extensions = {**response.extensions, "inmesh_delay": delay}
-    return response
 
 
 _DEFAULT_POLICY = RetryPolicy.from_istio(None)

@@ -180,9 +180,6 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
             self._mirrors.add(task)
             task.add_done_callback(self._mirrors.discard)
         if isinstance(call, httpx.Response):
-            delay = call.extensions.get("inmesh_delay")
-            if delay:
-                await anyio.sleep(delay)
             return call
         try:
             return await self._run(call)
@@ -291,9 +288,6 @@ class SyncMeshTransport(httpx.BaseTransport):
             for m in mirrors:
                 self._mirror_pool.submit(self._mirror, m)
         if isinstance(call, httpx.Response):
-            delay = call.extensions.get("inmesh_delay")
-            if delay:
-                time.sleep(delay)
             return call
         try:
             return self._run(call)
