@@ -189,6 +189,8 @@ def describe_type(annotation: Any, field: FieldInfo | None = None) -> tuple[str,
     if _is_duration(annotation, field):
         return "duration", "", None
     inner = _strip(annotation)
+    if inner is Any:  # repr differs across Python versions ("typing.Any" vs "Any")
+        return "Any", "", None
     origin = typing.get_origin(inner)
     if origin is tuple:
         name, _, _ = describe_type(typing.get_args(inner)[0])
