@@ -18,9 +18,10 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from uvicorn.importer import import_from_string
+from uvicorn.importer import ImportFromStringError, import_from_string
 
 from ._current import set_current_mesh
+from ._errors import InmeshError
 from ._mesh import Mesh
 from ._middleware import MeshMiddleware
 from ._workload import Workload
@@ -51,7 +52,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def _run(
-    app_ref: str,
+    app: Any,
     *,
     service: str,
     version: str | None,
@@ -75,7 +76,6 @@ async def _run(
         token=token,
         cache_file=cache_file,
     )
-    app: Any = import_from_string(app_ref)
     set_current_mesh(mesh)
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
@@ -132,12 +132,16 @@ def serve(
     ttl: float = 10.0,
 ) -> int:
     """Run ``app_ref`` (``module:attribute``) as a workload of ``service`` until signalled."""
+    sys.path.insert(0, os.getcwd())
+    try:
+        app: Any = import_from_string(app_ref)
+    except (ImportFromStringError, ImportError) as exc:
+        raise InmeshError(f"cannot load the application {app_ref!r}: {exc}") from None
     registry = registry or os.environ.get("INMESH_REGISTRY") or "http://127.0.0.1:15010"
     token = token or os.environ.get("INMESH_TOKEN") or _local_admin_token()
-    sys.path.insert(0, os.getcwd())
     return asyncio.run(
         _run(
-            app_ref,
+            app,
             service=service,
             version=version,
             namespace=namespace,
