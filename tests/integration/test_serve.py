@@ -176,3 +176,20 @@ def test_middleware_adds_a_request_id(registry: Registry) -> None:
                 assert given.json()["request_id"] == "abc"
     finally:
         a.stop()
+
+
+def test_errors_are_one_line_without_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "INMESH_TOKEN": "x", "PYTHONPATH": str(ROOT)}
+    bad_app = subprocess.run(
+        [sys.executable, "-m", "inmesh", "serve", "tests.serve_app:nope", "--service", "x"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad_app.returncode == 1
+    assert bad_app.stderr.strip().splitlines() == [
+        "error: cannot load the application 'tests.serve_app:nope': "
+        'Attribute "nope" not found in module "tests.serve_app".'
+    ]
