@@ -117,14 +117,18 @@ class Mesh:
     def _compile(self, resources: list[Any]) -> Snapshot:
         resources = latest(resources)
         check_supported(resources)
-        self._revision += 1
-        return Snapshot(
+        snapshot = Snapshot(
             resources,
             self.identity,
             active=self.active,
             outbound_policy=self.outbound_policy,
-            revision=self._revision,
+            revision=self._revision + 1,
+            # resilience state (ejections, in-flight counts) carries over while a cluster's
+            # policy is unchanged, as Envoy keeps it across pushes
+            states=self.cluster_states,
         )
+        self._revision += 1
+        return snapshot
 
     def apply(self, resources: Iterable[Resource] | Iterable[Mapping[str, Any]]) -> None:
         """Replace the local configuration with ``resources``, atomically (what the

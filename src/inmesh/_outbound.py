@@ -99,9 +99,12 @@ class Exchange:
 
     core: httpcore.Request
     endpoint_key: str
-    pool_key: tuple[str, str]  # (cluster, endpoint): a pool per host, as Envoy has
+    #: (cluster, endpoint, pool settings): a pool per host, as Envoy has; new TLS or
+    #: connection-pool settings get a new pool
+    pool_key: tuple[str, str, object]
     tls: UpstreamTLS | None
-    timed_by_mesh: bool  # a read timeout is the attempt's (per-try / route) timeout
+    timeout: float | None  # the attempt's time: per-try timeout or what the route has left
+    timed_by_mesh: bool  # a read timeout is the attempt's timeout, not the app's own
     recorded: bool = False
 
 
@@ -131,10 +134,12 @@ class Call:
         "delay",
         "flags",
         "hash_key",
+        "headers",
         "raw_path",
         "replayable",
         "request",
         "response_edits",
+        "revision",
         "route",
         "set_cookie",
         "start",
@@ -157,14 +162,19 @@ class Call:
         set_cookie: str | None,
         ticket: Ticket | None,
         policy: RetryPolicy,
+        headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self._mesh = mesh
         self.request = request
+        self.revision = mesh.snapshot.revision
         self.view = view
         self.start = start
         self.cluster = cluster
         self.route = route
         self.raw_path = raw_path
+        #: the headers sent upstream: the request's own, or an edited copy (the
+        #: application's request object is never modified)
+        self.headers = headers if headers is not None else request.headers.raw
         self.response_edits = response_edits
         self.hash_key = hash_key
         self.set_cookie = set_cookie
@@ -212,7 +222,8 @@ class Call:
         cluster = self.cluster
         ep: Endpoint | None
         if cluster is None or cluster.original_destination:
-            ep = Endpoint(self.view.host, self.view.port)
+            # the URL's host as sent on the wire (IDNA-encoded), not its Unicode form
+            ep = Endpoint(self.request.url.raw_host.decode("ascii"), self.view.port)
         else:
             outlier = cluster.state.outlier
             ejected = outlier.ejected_keys(now) if outlier is not None else frozenset()
@@ -254,14 +265,22 @@ class Call:
                 timeouts = {**app, "connect": cluster.state.limits.connect_timeout}
         ours = False
         if timeout is not None:
-            # The attempt's time (per-try timeout, or what the route has left) bounds the
-            # wait for the response as httpcore's read timeout, in both shells. When the
-            # application's own read timeout is shorter it stays in force, and a timeout
-            # is then the application's (httpx.ReadTimeout), not the mesh's 504.
+            # The attempt's time (per-try timeout, or what the route has left) caps each of
+            # httpcore's timeouts (pool, connect, write, read): the sync shell's whole
+            # bound, and the async shell's inner one (it also wraps the attempt in one
+            # deadline). When the application's own read timeout is shorter it stays in
+            # force, and a timeout is then the application's (httpx.ReadTimeout).
+            t = max(timeout, 1e-3)
+            capped = dict(timeouts or app)
+            for phase in ("pool", "connect", "write"):
+                current = capped.get(phase)
+                if current is None or t < current:
+                    capped[phase] = t
             read = app.get("read")
             if read is None or timeout < read:
-                timeouts = {**(timeouts or app), "read": max(timeout, 1e-3)}
+                capped["read"] = t
                 ours = True
+            timeouts = capped
         if timeouts is not None:
             extensions = {**extensions, "timeout": timeouts}
         core = httpcore.Request(
@@ -269,12 +288,16 @@ class Call:
             url=httpcore.URL(
                 scheme=scheme, host=ep.address.encode("ascii"), port=ep.port, target=self.raw_path
             ),
-            headers=request.headers.raw,
+            headers=self.headers,
             content=request.stream,
             extensions=extensions,
         )
-        pool_key = cluster.name if cluster is not None else PASSTHROUGH_CLUSTER
-        return Exchange(core, ep.key, (pool_key, ep.key), tls, ours)
+        pool_key: tuple[str, str, object] = (
+            (cluster.name, ep.key, cluster.pool_settings)
+            if cluster is not None
+            else (PASSTHROUGH_CLUSTER, ep.key, None)
+        )
+        return Exchange(core, ep.key, pool_key, tls, timeout, ours)
 
     def _record(self, ex: Exchange, outcome: int | LocalFailure) -> None:
         """Account the attempt's outcome to outlier detection, once."""
@@ -291,7 +314,8 @@ class Call:
             return
         self._exchange = None
         self._mesh.active.dec(ex.endpoint_key)
-        self._record(ex, outcome)
+        if outcome != 0:  # 0: the application gave up; says nothing about the endpoint
+            self._record(ex, outcome)
 
     def on_response(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> Step:
         """An attempt got response headers: DONE (this response is the answer) or RETRY.
@@ -303,7 +327,7 @@ class Call:
         )
         if step is Step.DONE or step is Step.GIVE_UP:
             if self.state.flag:
-                self.flags = self.state.flag
+                self.flags = join_flags(self.flags, self.state.flag)
             # the attempt stays open (in flight) until the application closes the response
             if ex is not None:
                 self._record(ex, status)
@@ -311,7 +335,7 @@ class Call:
         self._attempt_over(status)
         if step is Step.TIMEOUT:
             self.delay = self.state.delay
-            self.flags = "UT"
+            self.flags = join_flags(self.flags, "UT")
             return Step.TIMEOUT
         self.delay = self.state.delay
         return Step.RETRY
@@ -328,8 +352,24 @@ class Call:
         )
         self.delay = self.state.delay
         if step is Step.GIVE_UP and self.state.flag:
-            self.flags = self.state.flag
+            self.flags = join_flags(self.flags, self.state.flag)
         return Step.DONE if step is Step.GIVE_UP else step
+
+    def live_pools(self) -> set[tuple[str, str, object]]:
+        """The pool keys the mesh's current snapshot can use. An original-destination
+        cluster (ServiceEntry ``resolution: NONE``) has no endpoint list: its pools are
+        keyed with the endpoint ``*``, meaning any."""
+        out: set[tuple[str, str, object]] = set()
+        for cluster in self._mesh.snapshot.clusters.values():
+            if cluster.original_destination:
+                out.add((cluster.name, "*", cluster.pool_settings))
+            for e in cluster.endpoints:
+                out.add((cluster.name, e.key, cluster.pool_settings))
+        return out
+
+    def remaining(self) -> float | None:
+        """Seconds left before the route deadline (None: no route timeout)."""
+        return self.state.deadline.remaining(_now())
 
     # -- answers ------------------------------------------------------------------------
 
@@ -488,6 +528,7 @@ class Outbound:
         route = d.route
         raw_path = request.url.raw_path
         response_edits: tuple[HeaderEdit, ...] = ()
+        headers: list[tuple[bytes, bytes]] | None = None
         mirrors: list[Call] = []
         delay: float | None = None
         if route is not None:
@@ -515,22 +556,27 @@ class Outbound:
                     call.delay = delay or 0.0
                     return call, []
             rw = route.rewrite
+            edited: httpx.Headers | None = None  # a copy: the app's request stays as it was
             if rw is not None:
                 path = rw.path(view.path, d.matched)
                 raw_path = (path + ("?" + view.query if view.query else "")).encode("latin-1")
                 if rw.authority is not None:
-                    request.headers["host"] = rw.authority
+                    edited = request.headers.copy()
+                    edited["host"] = rw.authority
             dh = d.destination.headers if d.destination is not None else None
             rh = route.headers
             if dh is not None or rh is not None:
-                request.headers = apply_edits(
-                    (dh.request if dh else None, rh.request if rh else None), request.headers
+                edited = apply_edits(
+                    (dh.request if dh else None, rh.request if rh else None),
+                    edited if edited is not None else request.headers.copy(),
                 )
                 response_edits = tuple(
                     e for e in (dh.response if dh else None, rh.response if rh else None) if e
                 )
+            if edited is not None:
+                headers = edited.raw
             if route.mirrors:
-                mirrors = self._mirrors(snap, request, route, raw_path, start)
+                mirrors = self._mirrors(snap, request, route, raw_path, start, headers)
         hash_key: int | None = None
         set_cookie: str | None = None
         if cluster.hash is not None:
@@ -557,6 +603,7 @@ class Outbound:
             set_cookie,
             ticket,
             policy,
+            headers,
         )
         if delay:
             call.delay = delay
@@ -564,7 +611,13 @@ class Outbound:
         return call, mirrors
 
     def _mirrors(
-        self, snap: Snapshot, request: httpx.Request, route: Route, raw_path: bytes, start: float
+        self,
+        snap: Snapshot,
+        request: httpx.Request,
+        route: Route,
+        raw_path: bytes,
+        start: float,
+        headers: list[tuple[bytes, bytes]] | None,
     ) -> list[Call]:
         """Copies for the route's mirrors: authority suffixed ``-shadow`` (Envoy's rule),
         only for bodies in memory; answers are discarded."""
@@ -580,7 +633,7 @@ class Outbound:
             copy = httpx.Request(
                 request.method,
                 request.url,
-                headers=request.headers,
+                headers=headers if headers is not None else request.headers,
                 content=request.content,
                 extensions=request.extensions,
             )

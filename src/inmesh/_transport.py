@@ -22,6 +22,7 @@ import anyio
 import httpcore
 import httpx
 
+from ._flags import join_flags
 from ._outbound import Call, Exchange, Outbound, failure_kind
 from .resilience import LocalFailure, Step
 
@@ -68,6 +69,11 @@ class _Pools:
     each request: with one pool per cluster, client CPU grew with the endpoint count).
     ``maxConnections`` caps each endpoint's pool; the cluster-wide limit is the pool gate's
     admission (503 UO).
+
+    A pool's key includes its settings (TLS, connectionPool), so a configuration change
+    gets new pools at once. Pools no snapshot uses any more (changed settings, endpoints
+    gone) are retired when the mesh's snapshot changes and closed once idle, so requests
+    still in flight on them finish.
     """
 
     def __init__(
@@ -85,10 +91,30 @@ class _Pools:
         self._limits = limits
         self._http1 = http1
         self._http2 = http2
-        self.pools: dict[object, Any] = {}
+        self.pools: dict[tuple[str, str, object], Any] = {}
+        self.retiring: list[Any] = []
         self._lock = threading.Lock()
+        self._revision = -1
 
     def get(self, ex: Exchange, call: Call) -> Any:
+        """The pool for ``ex`` (sync shell: retired idle pools are closed here)."""
+        pool = self._lookup(ex, call)
+        if self.retiring:
+            for old in self._idle_retired():
+                old.close()
+        return pool
+
+    async def aget(self, ex: Exchange, call: Call) -> Any:
+        """The pool for ``ex`` (async shell: retired idle pools are closed here)."""
+        pool = self._lookup(ex, call)
+        if self.retiring:
+            for old in self._idle_retired():
+                await old.aclose()
+        return pool
+
+    def _lookup(self, ex: Exchange, call: Call) -> Any:
+        if call.revision != self._revision:
+            self._sweep(call)
         pool = self.pools.get(ex.pool_key)
         if pool is not None:
             return pool
@@ -97,6 +123,25 @@ class _Pools:
             if pool is None:
                 pool = self.pools[ex.pool_key] = self._new(ex, call)
         return pool
+
+    def _sweep(self, call: Call) -> None:
+        """A new snapshot: retire the pools it no longer uses."""
+        with self._lock:
+            if call.revision <= self._revision:
+                return
+            self._revision = call.revision
+            live = call.live_pools()
+            for key in list(self.pools):
+                if key[2] is None:  # passthrough pools stay
+                    continue
+                if key not in live and (key[0], "*", key[2]) not in live:
+                    self.retiring.append(self.pools.pop(key))
+
+    def _idle_retired(self) -> list[Any]:
+        with self._lock:
+            idle = [p for p in self.retiring if all(c.is_idle() for c in p.connections)]
+            self.retiring = [p for p in self.retiring if p not in idle]
+        return idle
 
     def _new(self, ex: Exchange, call: Call) -> Any:
         limits = self._limits
@@ -184,7 +229,8 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
         try:
             return await self._run(call)
         except BaseException:
-            call.finish(0, call.flags)
+            # the application gave up (cancelled, or its own timeout): Envoy's DC
+            call.finish(0, join_flags(call.flags, "DC"))
             raise
 
     async def _run(self, call: Call) -> httpx.Response:
@@ -198,7 +244,16 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
             if isinstance(ex, httpx.Response):
                 return ex
             try:
-                resp = await self._pools.get(ex, call).handle_async_request(ex.core)
+                pool = await self._pools.aget(ex, call)
+                if ex.timeout is None:
+                    resp = await pool.handle_async_request(ex.core)
+                else:
+                    # one deadline over pool wait, connect, send and response headers
+                    with anyio.fail_after(ex.timeout):
+                        resp = await pool.handle_async_request(ex.core)
+            except TimeoutError:
+                failure = LocalFailure.TIMEOUT
+                step = call.on_failure(failure, request_sent=True)
             except Exception as exc:
                 failure, step = _failed(call, ex, exc)
             else:
@@ -217,22 +272,29 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
 
     async def _mirror(self, call: Call) -> None:
         """Send a mirror copy; its answer (or failure) is discarded."""
+        status, flags = 0, "DC"  # unless it completes or fails: cancelled (client closed)
         try:
             ex = call.next_send()
             if isinstance(ex, httpx.Response):
                 return
-            resp = await self._pools.get(ex, call).handle_async_request(ex.core)
+            resp = await (await self._pools.aget(ex, call)).handle_async_request(ex.core)
             await resp.aread()
             await _aclose(resp)
-            call.finish(resp.status)
+            status, flags = resp.status, ""
         except Exception:
-            call.finish(0, "UF")
+            flags = "UF"
+        finally:  # also when cancelled: release the endpoint and record the copy
+            call.finish(status, flags)
 
     async def aclose(self) -> None:
-        for task in list(self._mirrors):
+        mirrors = list(self._mirrors)
+        for task in mirrors:
             task.cancel()
+        # let each cancelled copy release its endpoint and emit its record
+        await asyncio.gather(*mirrors, return_exceptions=True)
         pools, self._pools.pools = self._pools.pools, {}
-        for pool in pools.values():
+        retiring, self._pools.retiring = self._pools.retiring, []
+        for pool in [*pools.values(), *retiring]:
             await pool.aclose()
 
 
@@ -249,8 +311,26 @@ class _AsyncStream(httpx.AsyncByteStream):
         self._status = status
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        call = self._call
         with _translated():
-            async for part in self._stream:
+            if call.remaining() is None:
+                async for part in self._stream:
+                    yield part
+                return
+            # Envoy's route timeout runs until the whole response is in: each chunk must
+            # arrive before the deadline (no yield inside the cancel scope).
+            parts = self._stream.__aiter__()
+            while True:
+                left = call.remaining() or 0.0
+                if left <= 0.0:
+                    raise httpx.ReadTimeout("upstream request timeout (route timeout)")
+                try:
+                    with anyio.fail_after(left):
+                        part = await parts.__anext__()
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise httpx.ReadTimeout("upstream request timeout (route timeout)") from None
                 yield part
 
     async def aclose(self) -> None:
@@ -292,7 +372,8 @@ class SyncMeshTransport(httpx.BaseTransport):
         try:
             return self._run(call)
         except BaseException:
-            call.finish(0, call.flags)
+            # the application gave up (cancelled, or its own timeout): Envoy's DC
+            call.finish(0, join_flags(call.flags, "DC"))
             raise
 
     def _run(self, call: Call) -> httpx.Response:
@@ -324,6 +405,7 @@ class SyncMeshTransport(httpx.BaseTransport):
             return call.failure_response(failure)
 
     def _mirror(self, call: Call) -> None:
+        status, flags = 0, "DC"
         try:
             ex = call.next_send()
             if isinstance(ex, httpx.Response):
@@ -331,15 +413,19 @@ class SyncMeshTransport(httpx.BaseTransport):
             resp = self._pools.get(ex, call).handle_request(ex.core)
             resp.read()
             resp.close()
-            call.finish(resp.status)
+            status, flags = resp.status, ""
         except Exception:
-            call.finish(0, "UF")
+            flags = "UF"
+        finally:
+            call.finish(status, flags)
 
     def close(self) -> None:
         if self._mirror_pool is not None:
+            # queued copies never start (nothing was sent or counted for them)
             self._mirror_pool.shutdown(wait=False, cancel_futures=True)
         pools, self._pools.pools = self._pools.pools, {}
-        for pool in pools.values():
+        retiring, self._pools.retiring = self._pools.retiring, []
+        for pool in [*pools.values(), *retiring]:
             pool.close()
 
 
@@ -350,8 +436,19 @@ class _SyncStream(httpx.SyncByteStream):
         self._status = status
 
     def __iter__(self) -> Iterator[bytes]:
+        call = self._call
         with _translated():
-            yield from self._stream
+            if call.remaining() is None:
+                yield from self._stream
+                return
+            # The route timeout covers the whole response: a blocking read cannot be
+            # interrupted, so each read is bounded by the attempt's time and the deadline
+            # is checked between chunks.
+            for part in self._stream:
+                left = call.remaining()
+                if left is not None and left <= 0.0:
+                    raise httpx.ReadTimeout("upstream request timeout (route timeout)")
+                yield part
 
     def close(self) -> None:
         try:

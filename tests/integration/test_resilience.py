@@ -309,3 +309,72 @@ async def test_max_requests_per_connection_one_turns_keep_alive_off(
     with pytest.raises(inmesh.ConfigError, match="maxRequestsPerConnection above 1") as err:
         mesh(tmp_path, only, dr("    connectionPool: {http: {maxRequestsPerConnection: 2}}"))
     assert "DestinationRule default/backend" in str(err.value)
+
+
+async def test_resilience_state_survives_a_configuration_swap(
+    backends: Backends, tmp_path: Path
+) -> None:
+    cfg = (
+        backends.yaml(),
+        dr(
+            "    loadBalancer: {simple: ROUND_ROBIN}\n"
+            "    outlierDetection:\n"
+            "      consecutive5xxErrors: 1\n"
+            "      baseEjectionTime: 30s\n"
+            "      maxEjectionPercent: 100\n"
+        ),
+    )
+    m = mesh(tmp_path, *cfg)
+    dead = backends.servers[0].port
+    backends.servers[0].stop()
+    async with m.client() as c:
+        for _ in range(6):
+            assert (await c.get("http://backend/")).status_code == 200
+        cluster = m.snapshot.clusters[("backend.default.svc.cluster.local", None, 80)]
+        assert cluster.state.outlier is not None
+        assert cluster.state.outlier.is_ejected(f"127.0.0.1:{dead}", time.monotonic())
+        m.apply_file(tmp_path / "mesh.yaml")  # the same configuration again
+        again = m.snapshot.clusters[("backend.default.svc.cluster.local", None, 80)]
+        assert again is not cluster and again.state is cluster.state  # Envoy keeps it too
+        for _ in range(6):
+            assert (await c.get("http://backend/")).status_code == 200
+    assert backends.recorders[0].total() == 0
+
+
+async def test_the_applications_request_is_never_modified(
+    backends: Backends, tmp_path: Path
+) -> None:
+    route = vs(
+        "  - rewrite: {authority: internal.example}\n"
+        "    headers: {request: {remove: [authorization], add: {x-added: mesh}}}\n"
+        "    route: [{destination: {host: backend}}]"
+    )
+    m = mesh(tmp_path, backends.yaml(), route)
+    async with m.client() as c:
+        req = c.build_request("GET", "http://backend/", headers={"authorization": "Bearer s"})
+        for _ in range(2):
+            assert (await c.send(req)).status_code == 200
+    assert req.headers["host"] == "backend" and req.headers["authorization"] == "Bearer s"
+    seen = [r for r in backends.recorders if r.hosts]
+    assert {h for r in seen for h in r.hosts} == {"internal.example"}
+
+
+async def test_a_cancelled_mirror_is_released_and_recorded(
+    backends: Backends, tmp_path: Path
+) -> None:
+    shadow_rec = Recorder()
+    shadow = start_server(behaviour_app("shadow", shadow_rec, delay=3.0))
+    try:
+        route = vs("  - route: [{destination: {host: backend}}]\n    mirror: {host: shadow}\n")
+        m = mesh(tmp_path, backends.yaml(), service_entry("shadow", shadow.port), route)
+        records: list[inmesh.RequestRecord] = []
+        m.add_hook(records.append)
+        async with m.client() as c:
+            assert (await c.get("http://backend/")).status_code == 200
+            await asyncio.sleep(0.2)
+        # closing the client cancelled the copy still waiting on the shadow
+        assert m.active.get(f"127.0.0.1:{shadow.port}") == 0
+        shadow_records = [r for r in records if "shadow" in r.cluster]
+        assert len(shadow_records) == 1 and shadow_records[0].response_flags == "DC"
+    finally:
+        shadow.stop()

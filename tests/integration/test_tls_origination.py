@@ -103,3 +103,17 @@ async def test_tls_origination_verifies_the_server(
         # the certificate does not name the SNI host: the handshake fails, as in Envoy
         assert r.status_code == 503
         assert r.headers[inmesh.FLAGS_HEADER] == "UF,URX"  # a connect failure: retried
+
+
+async def test_a_changed_tls_setting_applies_to_a_live_client(
+    tls_server: tuple[RunningServer, ServerCert], tmp_path: Path
+) -> None:
+    server, certs = tls_server
+    wrong = make_server_cert(tmp_path, "other.example.test")  # another CA entirely
+    cfg = tmp_path / "egress.yaml"
+    cfg.write_text(egress_config(server.port, wrong.ca_file))
+    async with inmesh.Mesh(service="app", config=cfg) as mesh, mesh.client() as c:
+        assert (await c.get(f"http://{HOST}/")).status_code == 503  # not trusted
+        cfg.write_text(egress_config(server.port, certs.ca_file))
+        mesh.apply_file(cfg)  # rotate the CA: the same client uses it at once
+        assert (await c.get(f"http://{HOST}/")).status_code == 200

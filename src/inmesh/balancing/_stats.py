@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 
@@ -10,14 +11,15 @@ class ActiveRequests:
 
     LEAST_REQUEST reads it; the endpoint tier increments on send and decrements when the
     response is closed. Kept in one dict owned by the Mesh so that a new snapshot does not
-    reset what is in flight. Plain dict operations: safe enough under the GIL for a
-    load-balancing hint (a lost update skews one choice, never correctness).
+    reset what is in flight. Updates take a lock: a read-modify-write lost between threads
+    (sync clients are shared by threads) would leave a count wrong for good; reads do not.
     """
 
-    __slots__ = ("_counts",)
+    __slots__ = ("_counts", "_lock")
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> int:
         return self._counts.get(key, 0)
@@ -31,11 +33,13 @@ class ActiveRequests:
         return self._counts.get
 
     def inc(self, key: str) -> None:
-        self._counts[key] = self._counts.get(key, 0) + 1
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
 
     def dec(self, key: str) -> None:
-        n = self._counts.get(key, 0) - 1
-        if n > 0:
-            self._counts[key] = n
-        else:
-            self._counts.pop(key, None)
+        with self._lock:
+            n = self._counts.get(key, 0) - 1
+            if n > 0:
+                self._counts[key] = n
+            else:
+                self._counts.pop(key, None)

@@ -168,6 +168,7 @@ class Cluster:
         "hash",
         "name",
         "policy",
+        "pool_settings",
         "port",
         "service",
         "state",
@@ -198,6 +199,16 @@ class Cluster:
         self.hash = hash_policy(policy.load_balancer, client.address)
         self.tls = UpstreamTLS.of(policy.tls, service.host)
         self.balancer = build_balancer(policy, endpoints, active, client)
+        limits = state.limits
+        #: what a connection pool of this cluster is built with: TLS settings, and the
+        #: connectionPool fields the pool applies (a change gets new pools)
+        self.pool_settings: tuple[object, ...] = (
+            self.tls.context_key if self.tls is not None else None,
+            self.tls.mode if self.tls is not None else None,
+            limits.max_connections,
+            limits.max_requests_per_connection,
+            limits.idle_timeout if policy.connection_pool is not None else None,
+        )
 
     @property
     def original_destination(self) -> bool:
