@@ -139,9 +139,9 @@ class Call:
         "replayable",
         "request",
         "response_edits",
-        "revision",
         "route",
         "set_cookie",
+        "snapshot",
         "start",
         "state",
         "tls",
@@ -163,10 +163,13 @@ class Call:
         ticket: Ticket | None,
         policy: RetryPolicy,
         headers: list[tuple[bytes, bytes]] | None = None,
+        *,
+        snapshot: Snapshot,
     ) -> None:
         self._mesh = mesh
         self.request = request
-        self.revision = mesh.snapshot.revision
+        #: the view this request started on (read once, in Outbound.start)
+        self.snapshot = snapshot
         self.view = view
         self.start = start
         self.cluster = cluster
@@ -356,11 +359,11 @@ class Call:
         return Step.DONE if step is Step.GIVE_UP else step
 
     def live_pools(self) -> set[tuple[str, str, object]]:
-        """The pool keys the mesh's current snapshot can use. An original-destination
+        """The pool keys this request's snapshot can use. An original-destination
         cluster (ServiceEntry ``resolution: NONE``) has no endpoint list: its pools are
         keyed with the endpoint ``*``, meaning any."""
         out: set[tuple[str, str, object]] = set()
-        for cluster in self._mesh.snapshot.clusters.values():
+        for cluster in self.snapshot.clusters.values():
             if cluster.original_destination:
                 out.add((cluster.name, "*", cluster.pool_settings))
             for e in cluster.endpoints:
@@ -491,6 +494,7 @@ class Outbound:
                 None,
                 None,
                 NO_RETRIES,
+                snapshot=snap,
             ), []
         if isinstance(d, Redirect):
             emit(
@@ -550,6 +554,7 @@ class Outbound:
                         None,
                         None,
                         NO_RETRIES,
+                        snapshot=snap,
                     )
                     flags = f"{DELAY_FLAG},{ABORT_FLAG}" if delay else ABORT_FLAG
                     call.abort = LocalReply(abort, ABORT_BODY, flags)
@@ -604,6 +609,7 @@ class Outbound:
             ticket,
             policy,
             headers,
+            snapshot=snap,
         )
         if delay:
             call.delay = delay
@@ -653,6 +659,7 @@ class Outbound:
                     None,
                     None,
                     NO_RETRIES,
+                    snapshot=snap,
                 )
             )
         return out

@@ -113,7 +113,7 @@ class _Pools:
         return pool
 
     def _lookup(self, ex: Exchange, call: Call) -> Any:
-        if call.revision != self._revision:
+        if call.snapshot.revision != self._revision:
             self._sweep(call)
         pool = self.pools.get(ex.pool_key)
         if pool is not None:
@@ -127,9 +127,9 @@ class _Pools:
     def _sweep(self, call: Call) -> None:
         """A new snapshot: retire the pools it no longer uses."""
         with self._lock:
-            if call.revision <= self._revision:
+            if call.snapshot.revision <= self._revision:
                 return
-            self._revision = call.revision
+            self._revision = call.snapshot.revision
             live = call.live_pools()
             for key in list(self.pools):
                 if key[2] is None:  # passthrough pools stay

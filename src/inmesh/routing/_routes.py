@@ -105,8 +105,8 @@ def _split_port(authority: str) -> tuple[str, str]:
 
 
 class Route:
-    """One compiled ``HTTPRoute``. ``spec`` keeps the Istio model for the resilience tier
-    (timeout, retries, fault, mirror)."""
+    """One compiled ``HTTPRoute``: matchers, destinations, edits, and its resilience
+    policies (timeout, retries, fault, mirrors)."""
 
     __slots__ = (
         "_choice",
@@ -120,16 +120,12 @@ class Route:
         "retry",
         "retry_hashing",
         "rewrite",
-        "spec",
         "timeout",
-        "vs_name",
     )
 
     def __init__(
         self, spec: Any, *, vs_namespace: str, vs_name: str, source: SourceInfo, index: int
     ) -> None:
-        self.spec = spec
-        self.vs_name = vs_name
         self.name: str = spec.name or f"{vs_name}.{vs_namespace}.{index}"
         matchers: list[Matcher] = []
         for m in spec.match or ():

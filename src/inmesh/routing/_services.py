@@ -116,7 +116,6 @@ def build_services(
     workload_entries: Iterable[Any],
     kube_services: Iterable[Any],
     client_namespace: str,
-    extra_instances: Mapping[tuple[str, str], Sequence[Instance]] | None = None,
 ) -> dict[str, Service]:
     """Compile the services visible to a client in ``client_namespace``, by canonical host.
 
@@ -188,11 +187,6 @@ def build_services(
             location="MESH_INTERNAL",
             instances=selected(ks.namespace, selector) if selector else [],
         )
-    if extra_instances:
-        for (host, _ns), insts in extra_instances.items():
-            svc = services.get(host)
-            if svc is not None:
-                svc.instances.extend(insts)
     return services
 
 

@@ -22,7 +22,7 @@ from ._match import Matcher, SourceInfo
 from ._policy import DestinationRules, merge_policy, subset_labels
 from ._request import RequestView
 from ._routes import Route, RouteDestination, compile_http_routes
-from ._services import Instance, Service, ServicePort, build_services, visible
+from ._services import Service, ServicePort, build_services, visible
 
 OUTBOUND_ALLOW_ANY = "ALLOW_ANY"
 OUTBOUND_REGISTRY_ONLY = "REGISTRY_ONLY"
@@ -136,7 +136,6 @@ class Snapshot:
         *,
         active: ActiveRequests | None = None,
         outbound_policy: str = OUTBOUND_ALLOW_ANY,
-        registered: Mapping[tuple[str, str], Sequence[Instance]] | None = None,
         revision: int = 0,
         states: ClusterStates | None = None,
     ) -> None:
@@ -153,7 +152,6 @@ class Snapshot:
             by_kind.get("WorkloadEntry", ()),
             by_kind.get("Service", ()),
             client.namespace,
-            registered,
         )
         self.destination_rules = DestinationRules(
             by_kind.get("DestinationRule", ()), client.namespace, client.labels

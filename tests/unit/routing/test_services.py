@@ -3,7 +3,7 @@ Service, turned into services with ports and endpoints as Istio's registry build
 
 from __future__ import annotations
 
-from inmesh.routing._services import Instance, Service, build_services
+from inmesh.routing._services import Service, build_services
 
 from ._support import docs, resources, service_entry, snapshot, workload
 
@@ -230,10 +230,3 @@ def test_addresses_and_hosts_are_lower_case() -> None:
     text = service_entry("API.Internal", name="api", extra="  addresses: [10.96.0.10]")
     svc = services(text)["api.internal"]
     assert svc.addresses == ("10.96.0.10",)
-
-
-def test_registered_instances_join_their_service() -> None:
-    host = "reviews.default.svc.cluster.local"
-    extra = {(host, "default"): [Instance(address="10.9.9.9", ports={"http": 1234}, labels={})]}
-    svc = services(service_entry(host, name="reviews"), extra_instances=extra)[host]
-    assert endpoints(svc, 9080) == [("10.9.9.9", 1234)]
