@@ -4,12 +4,12 @@
 
 Three parts, each printed as a table:
 
-1. ``stages``: the mesh's pure per-request work, no I/O: ``Outbound.start`` (request view,
-   ``Snapshot.decide``, the Call), ``Call.next_send`` (balancer pick, the httpcore request),
+1. ``stages``: the mesh's pure per-request work, no I/O: ``RouteTier.start`` (request view,
+   ``Snapshot.decide``, the Call), ``Call.next_attempt`` (balancer pick, the httpcore request),
    ``on_response``, ``response_headers`` and ``finish``, in microseconds per request (best of
    5 repeats of ``timeit``), for the foundation's configuration and the full policy of
    ``overhead.py``; building the ``httpx.Request`` is shown as the yardstick. Uses private
-   modules (``inmesh._outbound``): a tool for the hot path, not an API example.
+   internals (``inmesh.outbound``): a tool for the hot path, not an API example.
 2. ``profile``: cProfile of sequential requests over loopback (``_server.py``), raw httpx
    against inmesh+policy, as the extra time and extra calls per request by function
    (``tottime``; socket send/recv and poll are left out: their time is mostly waiting on
@@ -41,7 +41,7 @@ from _common import Servers, destination_rule, machine, service_entry, table, wo
 from overhead import HEADERS, VERSIONS, mesh_config
 
 import inmesh
-from inmesh._outbound import Outbound  # private: the pure path, measured without I/O
+from inmesh.outbound import RouteTier  # the pure path, measured without I/O
 
 # Time spent waiting in these system calls is the other process's, not ours: left out.
 _IO_CALLS = ("'send' of '_socket", "'recv' of '_socket", "'recv_into' of '_socket", "'poll' of")
@@ -52,7 +52,7 @@ Client = httpx.Client | httpx.AsyncClient
 # -- 1. stages -------------------------------------------------------------------------------
 
 
-def _stage_timings(outbound: Outbound, builder: httpx.Client) -> dict[str, float]:
+def _stage_timings(outbound: RouteTier, builder: httpx.Client) -> dict[str, float]:
     """Microseconds per request of each cumulative stage of the pure path."""
 
     def build() -> httpx.Request:
@@ -66,21 +66,21 @@ def _stage_timings(outbound: Outbound, builder: httpx.Client) -> dict[str, float
     def start_send() -> None:
         call, _ = outbound.start(build())
         assert not isinstance(call, httpx.Response)
-        call.next_send()
+        call.next_attempt()
         call.finish(200)
 
     def everything() -> None:
         call, _ = outbound.start(build())
         assert not isinstance(call, httpx.Response)
-        call.next_send()
+        call.next_attempt()
         call.on_response(200, RAW_HEADERS)
         call.response_headers(RAW_HEADERS)
         call.finish(200)
 
     steps: list[tuple[str, Callable[[], object]]] = [
         ("httpx build_request (yardstick)", build),
-        ("+ Outbound.start + Call.finish", start_finish),
-        ("+ Call.next_send", start_send),
+        ("+ RouteTier.start + Call.finish", start_finish),
+        ("+ Call.next_attempt", start_send),
         ("+ on_response + response_headers", everything),
     ]
     out = {}
@@ -95,7 +95,9 @@ def stages() -> None:
     builder = httpx.Client()
     columns = [
         _stage_timings(
-            Outbound(inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=p))),
+            RouteTier(
+                inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=p))._state
+            ),
             builder,
         )
         for p in (False, True)

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ import httpx
 from ._cluster_state import ClusterStates
 from ._errors import ConfigError
 from ._runtime_support import check_supported
+from ._state import MeshState
 from .balancing import ActiveRequests
 from .config import Resource, load_config, parse_documents
 from .routing import OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY, ClientIdentity, Snapshot
@@ -39,6 +41,29 @@ def _resources(config: ConfigSource) -> list[Any]:
     if any(isinstance(c, (str, os.PathLike)) for c in items):
         raise ConfigError("config mixes file paths and resources: pass one or the other")
     return list(parse_documents(items))
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A pushed resource this workload could not use, and why."""
+
+    kind: str
+    namespace: str
+    name: str
+    reason: str
+
+
+def _named_by(exc: ConfigError, resources: list[Any]) -> list[tuple[Any, str]]:
+    """The resources of ``resources`` that ``exc``'s problems name, with the reasons."""
+    by_key = {(r.kind, r.namespace, r.name): r for r in resources}
+    out: dict[int, tuple[Any, list[str]]] = {}
+    for p in exc.problems:
+        r = by_key.get((p.kind, p.namespace, p.name))
+        if r is not None:
+            out.setdefault(id(r), (r, []))[1].append(
+                f"{p.field}: {p.message}" if p.field else p.message
+            )
+    return [(r, "; ".join(reasons)) for r, reasons in out.values()]
 
 
 def latest(resources: Iterable[Any]) -> list[Any]:
@@ -100,17 +125,39 @@ class Mesh:
         self.outbound_policy = outbound_policy
         self.active = ActiveRequests()
         self.cluster_states = ClusterStates()
-        self.hooks: tuple[RecordHook, ...] = ()
         self._lock = threading.Lock()
         self._revision = 0
         self._local: list[Any] = _resources(config)
         self._from_registry: tuple[Any, ...] = ()
+        self._logged: set[tuple[str, str, str, str]] = set()
         self.registry = registry or None
         self._token = token if token is not None else os.environ.get("INMESH_TOKEN")
         self._cache_file = os.fspath(cache_file) if cache_file is not None else None
         self._first_view_timeout = first_view_timeout
         self._watch: Any = None
-        self.snapshot: Snapshot = self._compile(self._local)
+        self._state = MeshState(
+            snapshot=self._compile(self._local), identity=self.identity, active=self.active
+        )
+        if self.registry is not None:
+            # Requests before the registry's first view would route on local files alone.
+            self._state.not_ready = (
+                "this Mesh takes its configuration from a registry: enter it first "
+                "(`async with mesh:` or `with mesh:`), or call mesh.start()"
+            )
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The compiled configuration in force (swapped atomically on every change)."""
+        return self._state.snapshot
+
+    @snapshot.setter
+    def snapshot(self, value: Snapshot) -> None:
+        self._state.snapshot = value
+
+    @property
+    def hooks(self) -> tuple[RecordHook, ...]:
+        """The record hooks, called after every request."""
+        return self._state.hooks
 
     # -- configuration ------------------------------------------------------------------
 
@@ -130,9 +177,20 @@ class Mesh:
         self._revision += 1
         return snapshot
 
-    def apply(self, resources: Iterable[Resource] | Iterable[Mapping[str, Any]]) -> None:
-        """Replace the local configuration with ``resources``, atomically (what the
-        registry pushes stays, and overrides local resources of the same kind and name)."""
+    def apply(
+        self,
+        resources: str
+        | os.PathLike[str]
+        | Iterable[Resource]
+        | Iterable[Mapping[str, Any]]
+        | Iterable[str | os.PathLike[str]],
+    ) -> None:
+        """Replace the local configuration with ``resources`` (a path, paths, or resources),
+        atomically (what the registry pushes stays, and overrides local resources of the
+        same kind and name)."""
+        if isinstance(resources, (str, os.PathLike)):
+            self._replace_local(_resources(resources))  # one path, as Mesh(config=) takes it
+            return
         self._replace_local(_resources(list(resources)))
 
     def apply_file(self, *paths: str | os.PathLike[str]) -> None:
@@ -144,16 +202,46 @@ class Mesh:
             self.snapshot = self._compile([*local, *self._from_registry])
             self._local = local
 
-    def _on_view(self, view: Any) -> None:
-        """A registry push: compile local files plus the view; a view the runtime cannot
-        take is logged and the last good snapshot keeps routing."""
+    def _on_view(self, view: Any) -> list[Rejected]:
+        """A registry push: compile local files plus the view. A resource the runtime
+        cannot use is skipped (logged once, and returned so the registry can show it, as
+        ``istioctl proxy-status`` does), and everything else is applied: as an Envoy
+        proxy rejects one resource of a push and keeps the rest."""
         with self._lock:
-            try:
-                self.snapshot = self._compile([*self._local, *view.resources])
-            except ConfigError as exc:
-                log.error("registry revision %d not applied: %s", view.revision, exc)
-                return
-            self._from_registry = tuple(view.resources)
+            pushed = list(view.resources)
+            rejected: list[Rejected] = []
+            for _ in range(len(pushed) + 1):
+                try:
+                    self.snapshot = self._compile([*self._local, *pushed])
+                except ConfigError as exc:
+                    bad = _named_by(exc, pushed)
+                    if not bad:  # not one resource's fault (the local files'): keep the last
+                        log.error("registry revision %d not applied: %s", view.revision, exc)
+                        return rejected
+                    for r, reason in bad:
+                        rejected.append(Rejected(r.kind, r.namespace, r.name, reason))
+                        self._log_rejection(view.revision, r, reason)
+                    skip = {id(r) for r, _ in bad}
+                    pushed = [r for r in pushed if id(r) not in skip]
+                    continue
+                self._from_registry = tuple(pushed)
+                self._state.not_ready = None
+                return rejected
+            return rejected
+
+    def _log_rejection(self, revision: int, resource: Any, reason: str) -> None:
+        key = (resource.kind, resource.namespace, resource.name, reason)
+        if key in self._logged:
+            return  # once per resource and reason, not on every push
+        self._logged.add(key)
+        log.warning(
+            "registry revision %d: %s %s/%s skipped: %s",
+            revision,
+            resource.kind,
+            resource.namespace,
+            resource.name,
+            reason,
+        )
 
     @property
     def resources(self) -> tuple[Any, ...]:
@@ -164,25 +252,25 @@ class Mesh:
 
     def add_hook(self, hook: RecordHook) -> None:
         """Call ``hook`` with a RequestRecord after every request, successful or not."""
-        self.hooks = (*self.hooks, hook)
+        self._state.hooks = (*self._state.hooks, hook)
 
     def remove_hook(self, hook: RecordHook) -> None:
-        self.hooks = tuple(h for h in self.hooks if h is not hook)
+        self._state.hooks = tuple(h for h in self._state.hooks if h is not hook)
 
     # -- clients ---------------------------------------------------------------------------
 
     def transport(self, **kwargs: Any) -> httpx.AsyncBaseTransport:
         """An async httpx transport through the mesh (``verify``, ``cert``, ``limits``,
         ``http1``, ``http2``, ``trust_env`` as httpx's own transport takes them)."""
-        from ._transport import AsyncMeshTransport
+        from .outbound import AsyncMeshTransport
 
-        return AsyncMeshTransport(self, **kwargs)
+        return AsyncMeshTransport(self._state, **kwargs)
 
     def sync_transport(self, **kwargs: Any) -> httpx.BaseTransport:
         """A sync httpx transport through the mesh."""
-        from ._transport import SyncMeshTransport
+        from .outbound import SyncMeshTransport
 
-        return SyncMeshTransport(self, **kwargs)
+        return SyncMeshTransport(self._state, **kwargs)
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` whose every request goes through the mesh."""
@@ -207,7 +295,10 @@ class Mesh:
         client = RegistryClient(self.registry, self._token, cache_file=self._cache_file)
         # One background thread with its own event loop serves sync and async apps alike;
         # views are compiled there and swapped in with one assignment.
-        self._watch = client.start_in_thread(self._on_view, first_timeout=self._first_view_timeout)
+        self._watch = client.start_in_thread(
+            self._on_view,  # type: ignore[arg-type]
+            first_timeout=self._first_view_timeout,
+        )
         try:
             self._watch.wait_first()
         except BaseException:

@@ -228,7 +228,7 @@ def test_egress_port_rewrite_and_tls_origination() -> None:
     snap = Snapshot(
         load_config(CORPUS / "egress-rule-google-apis.yaml"), ClientIdentity(service="app")
     )
-    from inmesh._outbound import request_view
+    from inmesh.outbound import request_view
 
     d = snap.decide(request_view(httpx.Request("GET", "http://www.googleapis.com/storage")))
     assert isinstance(d, Forward)

@@ -14,6 +14,10 @@ class RequestRecord:
     (``source_workload``, ``destination_service``, ``response_flags``...). ``duration`` is in
     seconds, from the transport receiving the request to the response body being closed.
     ``attempts`` counts tries sent upstream (0 when the mesh answered itself).
+    ``details`` is Envoy's ``%RESPONSE_CODE_DETAILS%`` (``via_upstream``,
+    ``response_timeout``, ``upstream_reset_before_response_started{connection_failure}``...);
+    ``error`` says why the mesh failed the request, named by its tier
+    (``endpoint 127.0.0.1:9080: connection refused``), empty when nothing failed.
     """
 
     source_service: str
@@ -31,6 +35,8 @@ class RequestRecord:
     attempts: int
     duration: float
     start_time: float
+    details: str = ""
+    error: str = ""
 
 
 RecordHook = Callable[[RequestRecord], None]

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import yaml
 
-from inmesh._outbound import request_view
+from inmesh.outbound import request_view
 from inmesh.config import Resource, parse_documents
 from inmesh.routing import ClientIdentity, RequestView, Snapshot
 

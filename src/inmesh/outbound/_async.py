@@ -1,0 +1,171 @@
+"""The async shell: an httpx async transport that runs the step driver with asyncio I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+
+from .._flags import DC, UF, join_flags
+from .._state import MeshState
+from ._call import Call
+from ._driver import Result, steps
+from ._endpoint import Exchange
+from ._errors import httpx_errors
+from ._pools import Pools
+from ._route import RouteTier
+
+# asyncio's own timeout context (Python 3.11+) costs about half of anyio.fail_after's; on
+# 3.10 the attempt is bounded by httpcore's per-phase timeouts alone, as in the sync shell.
+_attempt_deadline: Any = getattr(asyncio, "timeout", None)
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+class AsyncMeshTransport(httpx.AsyncBaseTransport):
+    """An httpx async transport that routes every request through the mesh."""
+
+    def __init__(
+        self,
+        state: MeshState,
+        *,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        http1: bool = True,
+        http2: bool = False,
+        trust_env: bool = True,
+    ) -> None:
+        self._route = RouteTier(state)
+        self._pools = Pools(
+            httpcore.AsyncConnectionPool,
+            verify=verify,
+            cert=cert,
+            limits=limits,
+            http1=http1,
+            http2=http2,
+            trust_env=trust_env,
+        )
+        self._mirrors: set[asyncio.Task[None]] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        call, mirrors = self._route.start(request)
+        for m in mirrors:
+            # Fire and forget (Envoy's shadowing): mirroring runs as an asyncio task.
+            task = asyncio.get_running_loop().create_task(self._mirror(m))
+            self._mirrors.add(task)
+            task.add_done_callback(self._mirrors.discard)
+        if isinstance(call, httpx.Response):
+            return call
+        try:
+            return await self._run(call)
+        except BaseException:
+            # the application gave up (cancelled, or its own timeout): Envoy's DC
+            call.finish(0, join_flags(call.flags, DC))
+            raise
+
+    async def _run(self, call: Call) -> httpx.Response:
+        driver = steps(call)
+        result: Result = None
+        try:
+            while True:
+                cmd = driver.send(result)
+                result = None
+                if isinstance(cmd, Exchange):
+                    result = await self._send(cmd)
+                elif isinstance(cmd, httpcore.Response):
+                    await _aclose(cmd)
+                else:
+                    await anyio.sleep(cmd)
+        except StopIteration as stop:
+            final = stop.value
+        if isinstance(final, httpx.Response):
+            return final
+        return httpx.Response(
+            status_code=final.status,
+            headers=call.response_headers(final.headers),
+            stream=_AsyncStream(final.stream, call, final.status),
+            extensions=final.extensions,
+        )
+
+    async def _send(self, ex: Exchange) -> httpcore.Response | Exception:
+        try:
+            for old in self._pools.idle_retired():
+                await old.aclose()
+            pool = self._pools.get(ex)
+            if ex.timeout is None or _attempt_deadline is None:
+                return await pool.handle_async_request(ex.core)  # type: ignore[no-any-return]
+            # one deadline over pool wait, connect, send and response headers
+            async with _attempt_deadline(ex.timeout):
+                return await pool.handle_async_request(ex.core)  # type: ignore[no-any-return]
+        except Exception as exc:
+            return exc
+
+    async def _mirror(self, call: Call) -> None:
+        """Send a mirror copy; its answer (or failure) is discarded."""
+        status, flags = 0, DC  # unless it completes or fails: cancelled (client closed)
+        try:
+            ex = call.next_attempt()
+            if isinstance(ex, httpx.Response):
+                return
+            resp = await self._pools.get(ex).handle_async_request(ex.core)
+            await resp.aread()
+            await _aclose(resp)
+            status, flags = resp.status, ""
+        except Exception:
+            flags = UF
+        finally:  # also when cancelled: release the endpoint and record the copy
+            call.finish(status, flags)
+
+    async def aclose(self) -> None:
+        mirrors = list(self._mirrors)
+        for task in mirrors:
+            task.cancel()
+        # let each cancelled copy release its endpoint and emit its record
+        await asyncio.gather(*mirrors, return_exceptions=True)
+        for pool in self._pools.take_all():
+            await pool.aclose()
+
+
+async def _aclose(resp: httpcore.Response) -> None:
+    stream: Any = resp.stream
+    if hasattr(stream, "aclose"):
+        await stream.aclose()
+
+
+class _AsyncStream(httpx.AsyncByteStream):
+    """The upstream body; closing it finishes the call."""
+
+    def __init__(self, stream: Any, call: Call, status: int) -> None:
+        self._stream = stream
+        self._call = call
+        self._status = status
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        call = self._call
+        with httpx_errors():
+            if call.remaining() is None:
+                async for part in self._stream:
+                    yield part
+                return
+            # The route timeout runs until the whole response is in (Envoy's rule); each
+            # read is bounded by the attempt's time and the deadline is checked between
+            # chunks (a timer per chunk would cost more than the rest of the mesh's work).
+            async for part in self._stream:
+                left = call.remaining()
+                if left is not None and left <= 0.0:
+                    raise httpx.ReadTimeout("upstream request timeout (route timeout)")
+                yield part
+
+    async def aclose(self) -> None:
+        try:
+            if hasattr(self._stream, "aclose"):
+                with httpx_errors():
+                    await self._stream.aclose()
+        finally:
+            self._call.finish(self._status)

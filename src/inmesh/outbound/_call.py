@@ -1,0 +1,342 @@
+"""The call tier: one request's retry loop, sans-IO.
+
+A ``Call`` is made by the route tier with everything the route decided. The step driver
+(:mod:`._driver`) asks it for the next attempt (``next_attempt``: the deadline, the balance
+tier's pick, the endpoint tier's httpcore request) and tells it each outcome
+(``on_response`` / ``on_error``), which :class:`~inmesh.resilience.RetryState` turns into
+DONE, RETRY (after ``delay``) or TIMEOUT. ``finish`` runs exactly once, when the final
+response is closed: it releases the endpoint, the retry slot and the admission ticket and
+emits the record.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import httpcore
+import httpx
+
+from .._flags import (
+    FLAGS_HEADER,
+    NO_HEALTHY_UPSTREAM,
+    UPSTREAM_PER_TRY_TIMEOUT,
+    UPSTREAM_TIMEOUT,
+    UT,
+    VIA_UPSTREAM,
+    LocalReply,
+    join_flags,
+    with_reason,
+)
+from ..resilience import CLASSIFIER, Deadline, LocalFailure, RetryPolicy, RetryState, Step
+from ..routing import apply_edits
+from ._balance import original_destination, pick
+from ._endpoint import Exchange, exchange_for
+from ._errors import cause, failure_of, to_httpx
+from ._record import emit
+
+if TYPE_CHECKING:
+    from .._state import MeshState
+    from ..resilience import Ticket
+    from ..routing import Cluster, HeaderEdit, RequestView, Route, Snapshot
+
+RNG = random.Random()
+_now = time.monotonic
+
+
+def local_response(
+    reply: LocalReply, flags: str | None = None, body: str | None = None
+) -> httpx.Response:
+    """The response an Istio sidecar gives when it ends a request itself."""
+    headers = {"content-type": "text/plain", FLAGS_HEADER: flags or reply.flag, "server": "envoy"}
+    text = reply.body if body is None else body
+    return httpx.Response(reply.status, headers=headers, content=text.encode())
+
+
+def replayable(request: httpx.Request) -> bool:
+    """Bytes in memory can be sent again; a streamed body cannot (Envoy buffers to retry)."""
+    return isinstance(request.stream, httpx.ByteStream)
+
+
+class Call:
+    """One request through the mesh: its route, its cluster, its retry loop, its record."""
+
+    __slots__ = (
+        "_done",
+        "_exchange",
+        "_last_key",
+        "_state",
+        "_ticket",
+        "abort",
+        "attempts",
+        "cluster",
+        "delay",
+        "details",
+        "error",
+        "flags",
+        "hash_key",
+        "headers",
+        "raw_path",
+        "replayable",
+        "request",
+        "response_edits",
+        "retry",
+        "route",
+        "set_cookie",
+        "snapshot",
+        "start",
+        "tls",
+        "view",
+    )
+
+    def __init__(
+        self,
+        *,
+        state: MeshState,
+        request: httpx.Request,
+        view: RequestView,
+        start: float,
+        snapshot: Snapshot,
+        policy: RetryPolicy,
+        cluster: Cluster | None = None,
+        route: Route | None = None,
+        raw_path: bytes | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        response_edits: tuple[HeaderEdit, ...] = (),
+        hash_key: int | None = None,
+        set_cookie: str | None = None,
+        ticket: Ticket | None = None,
+    ) -> None:
+        self._state = state
+        self.request = request
+        #: the view this request started on (read once, by the route tier)
+        self.snapshot = snapshot
+        self.view = view
+        self.start = start
+        self.cluster = cluster
+        self.route = route
+        self.raw_path = raw_path if raw_path is not None else request.url.raw_path
+        #: the headers sent upstream: the request's own, or an edited copy (the
+        #: application's request object is never modified)
+        self.headers = headers if headers is not None else request.headers.raw
+        self.response_edits = response_edits
+        self.hash_key = hash_key
+        self.set_cookie = set_cookie
+        self._ticket = ticket
+        self.replayable = replayable(request)
+        if cluster is not None:
+            self.retry = RetryState(policy, limiter=cluster.state.limiter, rng=RNG)
+            self.tls = cluster.tls
+        else:
+            self.retry = RetryState(policy, rng=RNG)
+            self.tls = None
+        self.delay = 0.0
+        self.abort: LocalReply | None = None
+        self.flags = ""
+        self.details = ""
+        self.error = ""
+        self.attempts = 0
+        self._last_key = ""
+        self._exchange: Exchange | None = None
+        self._done = False
+
+    def fault_wait(self) -> tuple[float, bool]:
+        """How long to sleep for the fault's delay, and whether the application's own read
+        timeout fires first (then it gets ``httpx.ReadTimeout``, as it would waiting on a
+        sidecar that injects the delay)."""
+        app = (self.request.extensions.get("timeout") or {}).get("read")
+        if app is not None and app < self.delay:
+            return app, True
+        return self.delay, False
+
+    # -- the retry loop -----------------------------------------------------------------
+
+    def next_attempt(self) -> Exchange | httpx.Response:
+        """The next attempt, or the mesh's answer when there is none to make."""
+        if self.abort is not None:  # the route's fault aborts it (after any delay)
+            return self.answer(self.abort)
+        now = _now()
+        retry = self.retry
+        if self.attempts == 0:
+            # The route's clock starts after the fault delay (Envoy: the fault filter runs
+            # before the router).
+            route = self.route
+            timeout = route.timeout if route is not None else None
+            per_try = retry.policy.per_try_timeout
+            if timeout or per_try:
+                retry.deadline = Deadline(start=now, route_timeout=timeout, per_try_timeout=per_try)
+        t = retry.begin(now)
+        if t == 0.0:
+            return self.answer(UPSTREAM_TIMEOUT)
+        cluster = self.cluster
+        view = self.view
+        if cluster is None or cluster.original_destination:
+            ep = original_destination(self.request.url.raw_host, view.port)
+        else:
+            found = pick(cluster, self.hash_key, retry, now, retrying=self.attempts > 0)
+            if found is None:
+                return self.answer(NO_HEALTHY_UPSTREAM)
+            ep = found
+        self.attempts += 1
+        key = ep.key
+        retry.sent_to(key)
+        self._last_key = key
+        ex = exchange_for(
+            request=self.request,
+            endpoint=ep,
+            cluster=cluster,
+            tls=self.tls,
+            https=view.scheme == "https",
+            server_name=view.host,
+            raw_path=self.raw_path,
+            headers=self.headers,
+            timeout=t,
+            snapshot=self.snapshot,
+        )
+        self._state.active.inc(key)
+        self._exchange = ex
+        return ex
+
+    def on_response(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> Step:
+        """An attempt got response headers: DONE (this response is the answer), RETRY or
+        TIMEOUT (the driver closes this response and sleeps ``delay`` first)."""
+        ex = self._exchange
+        retry = self.retry
+        step = retry.decide(status, now=_now(), headers=headers, body_replayable=self.replayable)
+        if step is Step.DONE or step is Step.GIVE_UP:
+            if retry.flag:
+                self.flags = join_flags(self.flags, retry.flag)
+            self.details = VIA_UPSTREAM
+            self.error = ""
+            # the attempt stays open (in flight) until the application closes the response
+            if ex is not None:
+                self._record(ex, status)
+            return Step.DONE
+        self._attempt_over(status)
+        self.delay = retry.delay
+        if step is Step.TIMEOUT:
+            self.flags = join_flags(self.flags, UT)
+        return step
+
+    def on_error(self, ex: Exchange, exc: BaseException) -> tuple[LocalFailure, Step]:
+        """An attempt that got no response headers: the Envoy failure it stands for and the
+        next step. The application's own timeouts and errors are raised as httpx's."""
+        kind: tuple[LocalFailure, bool] | None
+        if isinstance(exc, httpcore.ReadTimeout):
+            if not ex.timed_by_mesh:
+                raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+            kind = LocalFailure.TIMEOUT, True  # the attempt's own time ran out
+        else:
+            kind = failure_of(exc)
+        if kind is None:
+            mapped = to_httpx(exc) if isinstance(exc, Exception) else exc
+            if mapped is exc:
+                raise exc
+            raise mapped from exc
+        failure, sent = kind
+        self.error = f"endpoint {ex.endpoint_key}: {cause(exc)}"
+        if self.cluster is None:
+            ns = self._state.identity.namespace
+            self.error += (
+                f" ({self.view.host} is not a mesh host from namespace {ns!r}: sent as it is)"
+            )
+        return failure, self.on_failure(failure, request_sent=sent)
+
+    def on_failure(self, failure: LocalFailure, *, request_sent: bool) -> Step:
+        """An attempt failed without response headers: RETRY, TIMEOUT or DONE (answer
+        ``failure_response()``)."""
+        self._attempt_over(failure)
+        retry = self.retry
+        step = retry.decide(
+            failure,
+            now=_now(),
+            request_sent=request_sent,
+            body_replayable=self.replayable or not request_sent,
+        )
+        self.delay = retry.delay
+        if step is Step.GIVE_UP:
+            if retry.flag:
+                self.flags = join_flags(self.flags, retry.flag)
+            return Step.DONE
+        return step
+
+    def _record(self, ex: Exchange, outcome: int | LocalFailure) -> None:
+        """Account the attempt's outcome to outlier detection, once."""
+        if ex.recorded:
+            return
+        ex.recorded = True
+        cluster = self.cluster
+        if cluster is not None and cluster.state.outlier is not None:
+            cluster.state.outlier.record(ex.endpoint_key, outcome, _now())
+
+    def _attempt_over(self, outcome: int | LocalFailure) -> None:
+        ex = self._exchange
+        if ex is None:
+            return
+        self._exchange = None
+        self._state.active.dec(ex.endpoint_key)
+        if outcome != 0:  # 0: the application gave up; says nothing about the endpoint
+            self._record(ex, outcome)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the route deadline (None: no route timeout)."""
+        return self.retry.deadline.remaining(_now())
+
+    # -- answers ------------------------------------------------------------------------
+
+    def failure_response(self, failure: LocalFailure) -> httpx.Response:
+        """The mesh's answer when the last attempt failed this way (URX added when the
+        retries ran out: Envoy prints e.g. ``UF,URX``), with the cause in the body."""
+        reply = CLASSIFIER.local_reply(failure)
+        details = reply.details
+        if failure is LocalFailure.TIMEOUT and not self.retry.deadline.expired(_now()):
+            details = UPSTREAM_PER_TRY_TIMEOUT  # the per-try timeout fired, not the route's
+        return self.answer(reply, join_flags(reply.flag, self.flags), details=details)
+
+    def answer(
+        self, reply: LocalReply, flags: str | None = None, *, details: str | None = None
+    ) -> httpx.Response:
+        """Finish with a reply of the mesh's own."""
+        f = flags or reply.flag
+        self.details = details if details is not None else reply.details
+        self.finish(reply.status, f)
+        return local_response(reply, f, with_reason(reply, self.error))
+
+    def response_headers(self, headers: list[tuple[bytes, bytes]]) -> httpx.Headers:
+        """The final response's headers: route/destination response edits, a generated
+        consistent-hash cookie, and the flags (URX...) when the mesh set any."""
+        h = httpx.Headers(headers)
+        if self.response_edits:
+            h = apply_edits(self.response_edits, h)
+        if self.set_cookie is not None:
+            h = httpx.Headers([*h.multi_items(), ("set-cookie", self.set_cookie)])
+        if self.flags:
+            h[FLAGS_HEADER] = self.flags
+        return h
+
+    def finish(self, status: int, flags: str = "") -> None:
+        """The request is over (final response closed, or the mesh answered): release the
+        endpoint, the retry slot and the admission ticket, and emit the record."""
+        if self._done:
+            return
+        self._done = True
+        self._attempt_over(status)
+        self.retry.close()
+        if self._ticket is not None:
+            self._ticket.release()
+        emit(
+            self._state,
+            self.request,
+            status=status,
+            flags=flags or self.flags,
+            start=self.start,
+            attempts=self.attempts,
+            cluster=self.cluster,
+            route=self.route,
+            endpoint=self._last_key,
+            destination=self.view.host,
+            details=self.details,
+            error=self.error,
+        )

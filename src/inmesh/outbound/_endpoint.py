@@ -1,0 +1,168 @@
+"""The endpoint tier: one attempt to one address, as an httpcore request.
+
+The attempt's time (per-try timeout, or what the route has left) and ``connectTimeout``
+become httpcore's per-phase timeouts; TLS (a DestinationRule's, or the application's own
+``https``) sets the SNI. Each endpoint of each cluster has its own connection pool, keyed
+by a :class:`PoolKey`, as Envoy pools per upstream host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import httpcore
+import httpx
+
+from .._flags import PASSTHROUGH_CLUSTER
+
+if TYPE_CHECKING:
+    from ..balancing import Endpoint
+    from ..routing import Cluster, Snapshot
+    from ..security._upstream_tls import UpstreamTLS
+
+
+class PoolKey(NamedTuple):
+    """Which connection pool an attempt uses: a cluster's endpoint with the pool's settings
+    (TLS, connectionPool), so that new settings get a new pool. A tuple, for the cheapest
+    hashing on the request path."""
+
+    cluster: str
+    endpoint: str
+    #: the cluster's pool settings; None for the PassthroughCluster (no policy applies)
+    settings: object
+
+    @property
+    def passthrough(self) -> bool:
+        return self.settings is None and self.cluster == PASSTHROUGH_CLUSTER
+
+    @property
+    def any_endpoint(self) -> PoolKey:
+        """The same pool key for any address (an original-destination cluster's pools)."""
+        return PoolKey(self.cluster, "*", self.settings)
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One attempt on its way to one endpoint."""
+
+    core: httpcore.Request
+    endpoint_key: str
+    pool_key: PoolKey
+    #: what a new pool for this attempt is built from (None: the PassthroughCluster)
+    cluster: Cluster | None
+    tls: UpstreamTLS | None
+    #: the snapshot the request started on (a new one retires pools it no longer uses)
+    snapshot: Snapshot
+    #: the attempt's time: per-try timeout or what the route has left (None: unbounded)
+    timeout: float | None
+    #: a read timeout is the attempt's (the mesh's), not the application's own
+    timed_by_mesh: bool
+    recorded: bool = False
+
+
+_new = object.__new__
+_CoreRequest = httpcore.Request
+_CoreURL = httpcore.URL
+
+
+def core_request(
+    method: bytes,
+    scheme: bytes,
+    host: bytes,
+    port: int,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    stream: Any,
+    extensions: dict[str, Any],
+) -> httpcore.Request:
+    """An httpcore request from parts httpx has already validated.
+
+    httpcore's constructor checks every header's type again (about 4 us a request, most of
+    the endpoint tier's cost): the method, headers and stream come from an ``httpx.Request``
+    (validated when it was built) and the address from the snapshot, so the attributes are
+    set directly. A unit test compares the result with the checked constructor's, so an
+    httpcore upgrade that adds an attribute is caught.
+    """
+    url = _new(_CoreURL)
+    url.scheme = scheme
+    url.host = host
+    url.port = port
+    url.target = target
+    req = _new(_CoreRequest)
+    req.method = method
+    req.url = url
+    req.headers = headers
+    req.stream = stream
+    req.extensions = extensions
+    return req
+
+
+def exchange_for(
+    *,
+    request: httpx.Request,
+    endpoint: Endpoint,
+    cluster: Cluster | None,
+    tls: UpstreamTLS | None,
+    https: bool,
+    server_name: str,
+    raw_path: bytes,
+    headers: list[tuple[bytes, bytes]],
+    timeout: float | None,
+    snapshot: Snapshot,
+) -> Exchange:
+    """The attempt for ``endpoint``: its httpcore request, timeouts and pool key."""
+    extensions = request.extensions
+    if tls is not None:
+        scheme = b"https"
+        extensions = {**extensions, "sni_hostname": tls.sni}
+    elif https:
+        # The application speaks TLS itself: keep its server name for SNI and checks.
+        scheme = b"https"
+        extensions = {**extensions, "sni_hostname": server_name}
+    else:
+        scheme = b"http"
+    app = extensions.get("timeout") or {}
+    timeouts: dict[str, float | None] | None = None
+    if cluster is not None:
+        connect = app.get("connect")
+        limit = cluster.state.limits.connect_timeout
+        # connectTimeout (Istio default 10 s) and the application's own: the shorter.
+        if connect is None or limit < connect:
+            timeouts = {**app, "connect": limit}
+    ours = False
+    if timeout is not None:
+        # The attempt's time caps each of httpcore's timeouts (pool, connect, write, read):
+        # the sync shell's whole bound, and the async shell's inner one (it also wraps the
+        # attempt in one deadline). When the application's own read timeout is shorter it
+        # stays in force, and a timeout is then the application's (httpx.ReadTimeout).
+        t = timeout if timeout > 1e-3 else 1e-3
+        capped = dict(timeouts or app)
+        for phase in ("pool", "connect", "write"):
+            current = capped.get(phase)
+            if current is None or t < current:
+                capped[phase] = t
+        read = app.get("read")
+        if read is None or timeout < read:
+            capped["read"] = t
+            ours = True
+        timeouts = capped
+    if timeouts is not None:
+        extensions = {**extensions, "timeout": timeouts}
+    core = core_request(
+        request.method.encode("ascii"),
+        scheme,
+        endpoint.address.encode("ascii"),
+        endpoint.port,
+        raw_path,
+        headers,
+        request.stream,
+        extensions,
+    )
+    key = endpoint.key
+    pool_key = (
+        PoolKey(cluster.name, key, cluster.pool_settings)
+        if cluster is not None
+        else PoolKey(PASSTHROUGH_CLUSTER, key, None)
+    )
+    return Exchange(core, key, pool_key, cluster, tls, snapshot, timeout, ours)

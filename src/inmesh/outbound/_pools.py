@@ -1,0 +1,137 @@
+"""The connection pools: one per cluster endpoint and settings, as Envoy pools per host.
+
+One cluster's TLS settings never touch another's traffic, and a request never scans the
+idle connections of other hosts (httpcore checks every idle connection of a pool on each
+request: with one pool per cluster, client CPU grew with the endpoint count).
+``maxConnections`` caps each endpoint's pool; the cluster-wide limit is the pool gate's
+admission (503 UO).
+
+A pool's key includes its settings (TLS, connectionPool), so a configuration change gets
+new pools at once. Pools no snapshot uses any more (changed settings, endpoints gone) are
+retired when the snapshot changes (:func:`retired`, a pure decision) and closed by the
+shell once idle, so requests still in flight on them finish.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ssl
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from ..routing import Snapshot
+from ._endpoint import Exchange, PoolKey
+
+
+def live_keys(snapshot: Snapshot) -> set[PoolKey]:
+    """The pool keys ``snapshot`` can use. An original-destination cluster (ServiceEntry
+    ``resolution: NONE``) has no endpoint list: its pools are keyed with the endpoint
+    ``*``, meaning any."""
+    out: set[PoolKey] = set()
+    for cluster in snapshot.clusters.values():
+        if cluster.original_destination:
+            out.add(PoolKey(cluster.name, "*", cluster.pool_settings))
+        for e in cluster.endpoints:
+            out.add(PoolKey(cluster.name, e.key, cluster.pool_settings))
+    return out
+
+
+def retired(keys: Iterable[PoolKey], live: set[PoolKey]) -> list[PoolKey]:
+    """The pools to retire: those ``live`` no longer names (passthrough pools stay)."""
+    return [k for k in keys if not k.passthrough and k not in live and k.any_endpoint not in live]
+
+
+class Pools:
+    """httpcore pools by PoolKey, built with the application's options; ``factory`` is
+    ``httpcore.AsyncConnectionPool`` or ``httpcore.ConnectionPool``."""
+
+    def __init__(
+        self,
+        factory: type[Any],
+        *,
+        verify: ssl.SSLContext | str | bool,
+        cert: Any,
+        limits: httpx.Limits,
+        http1: bool,
+        http2: bool,
+        trust_env: bool,
+    ) -> None:
+        if http2 and importlib.util.find_spec("h2") is None:
+            # as httpx's own transport refuses it, rather than fall back to HTTP/1.1
+            raise ImportError(
+                "Using http2=True, but the 'h2' package is not installed. "
+                "Make sure to install httpx using `pip install httpx[http2]`."
+            )
+        self._factory = factory
+        self._app_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        self._limits = limits
+        self._http1 = http1
+        self._http2 = http2
+        self.pools: dict[PoolKey, Any] = {}
+        self.retiring: list[Any] = []
+        self._lock = threading.Lock()
+        self._revision = -1
+
+    def get(self, ex: Exchange) -> Any:
+        """The pool for ``ex`` (built on first use)."""
+        if ex.snapshot.revision != self._revision:
+            self._sweep(ex.snapshot)
+        pool = self.pools.get(ex.pool_key)
+        if pool is not None:
+            return pool
+        with self._lock:
+            pool = self.pools.get(ex.pool_key)
+            if pool is None:
+                pool = self.pools[ex.pool_key] = self._new(ex)
+        return pool
+
+    def _sweep(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            if snapshot.revision <= self._revision:
+                return
+            self._revision = snapshot.revision
+            for key in retired(list(self.pools), live_keys(snapshot)):
+                self.retiring.append(self.pools.pop(key))
+
+    def idle_retired(self) -> list[Any]:
+        """Retired pools with no connection in use: the shell closes them."""
+        if not self.retiring:
+            return []
+        with self._lock:
+            idle = [p for p in self.retiring if all(c.is_idle() for c in p.connections)]
+            self.retiring = [p for p in self.retiring if p not in idle]
+        return idle
+
+    def take_all(self) -> list[Any]:
+        """Every pool, live or retiring, for the shell to close (the transport is closing)."""
+        with self._lock:
+            out = [*self.pools.values(), *self.retiring]
+            self.pools, self.retiring = {}, []
+        return out
+
+    def _new(self, ex: Exchange) -> Any:
+        limits = self._limits
+        max_connections = limits.max_connections
+        max_keepalive = limits.max_keepalive_connections
+        keepalive = limits.keepalive_expiry
+        cluster = ex.cluster
+        if cluster is not None:
+            pl = cluster.state.limits
+            # connectionPool.tcp.maxConnections caps the cluster's connections.
+            if max_connections is None or pl.max_connections < max_connections:
+                max_connections = pl.max_connections
+            if cluster.policy.connection_pool is not None and pl.idle_timeout is not None:
+                keepalive = pl.idle_timeout  # connectionPool.http.idleTimeout
+            if pl.max_requests_per_connection == 1:
+                max_keepalive = 0  # maxRequestsPerConnection: 1 turns keep-alive off
+        return self._factory(
+            ssl_context=ex.tls.context() if ex.tls is not None else self._app_context,
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive,
+            keepalive_expiry=keepalive,
+            http1=self._http1,
+            http2=self._http2,
+        )

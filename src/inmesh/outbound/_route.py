@@ -1,0 +1,289 @@
+"""The route tier: what happens to a request before any endpoint is chosen.
+
+It reads the snapshot once (the whole request uses that view), matches the route
+(``Snapshot.decide``), and applies what the route says before the router sends anything:
+the fault (an abort is answered here; a delay is slept by the shell), rewrite, header edits,
+mirror copies, the consistent-hash key, and the cluster's connection-pool admission
+(503 UO past a threshold). The result is a :class:`~._call.Call`, or the mesh's answer.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from .._errors import MeshStateError
+from .._flags import (
+    BLACKHOLE,
+    DI,
+    FI,
+    NO_CLUSTER,
+    NO_HEALTHY_UPSTREAM,
+    NO_ROUTE,
+    UPSTREAM_OVERFLOW,
+    LocalReply,
+    join_flags,
+)
+from .._state import MeshState
+from ..resilience import ABORT_BODY, NO_RETRIES, RetryPolicy, shadow_authority
+from ..routing import (
+    Forward,
+    HeaderEdit,
+    HeaderSource,
+    Passthrough,
+    Redirect,
+    Reply,
+    RequestView,
+    Route,
+    Snapshot,
+    apply_edits,
+)
+from ._call import RNG, Call, local_response, replayable
+from ._record import emit
+
+_DEFAULT_POLICY = RetryPolicy.from_istio(None)
+
+
+def request_view(request: httpx.Request) -> RequestView:
+    """Read what routing matches on from an httpx request, once."""
+    url = request.url
+    scheme = url.scheme
+    port = url.port
+    explicit = port is not None
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    raw_path, _, query = url.raw_path.partition(b"?")
+    host = url.host
+    return RequestView(
+        method=request.method,
+        scheme=scheme,
+        authority=request.headers.get("host") or host,
+        host=host,
+        port=port,
+        explicit_port=explicit,
+        path=raw_path.decode("latin-1"),
+        query=query.decode("latin-1"),
+        headers=HeaderSource(request.headers.raw),
+    )
+
+
+def _why(reply: Reply, view: RequestView, namespace: str) -> str:
+    """The route tier's cause for a request the mesh answers itself."""
+    r = reply.reply
+    if r is BLACKHOLE:
+        return (
+            f"route: {view.host} is not a mesh host from namespace {namespace!r} "
+            "(outboundTrafficPolicy REGISTRY_ONLY)"
+        )
+    if r is NO_CLUSTER:
+        return f"route: no cluster {reply.cluster_name or view.host}"
+    if r is NO_ROUTE:
+        svc = reply.service
+        if svc is not None and reply.route is None and svc.port(view.port) is None:
+            return f"route: {svc.host} has no port {view.port}"
+        return f"route: no route matched {view.method} {view.host}{view.path}"
+    if r is NO_HEALTHY_UPSTREAM:
+        return "route: the route has no destination with weight"
+    return ""
+
+
+class RouteTier:
+    """Turns an httpx request into a Call (or the mesh's immediate answer)."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: MeshState) -> None:
+        self._state = state
+
+    def start(self, request: httpx.Request) -> tuple[Call | httpx.Response, list[Call]]:
+        """Decide what happens to ``request``; also return mirror copies to fire off."""
+        start = time.perf_counter()
+        state = self._state
+        if state.not_ready is not None:
+            raise MeshStateError(state.not_ready)
+        snap = state.snapshot  # one read: the whole request uses this view
+        view = request_view(request)
+        d = snap.decide(view)
+        if isinstance(d, Forward):
+            return self._forward(snap, request, view, d, start)
+        if isinstance(d, Passthrough):
+            # Istio's PassthroughCluster: no retries, no policies.
+            return Call(
+                state=state,
+                request=request,
+                view=view,
+                start=start,
+                snapshot=snap,
+                policy=NO_RETRIES,
+            ), []
+        destination = d.service.host if d.service else view.host
+        if isinstance(d, Redirect):
+            emit(
+                state,
+                request,
+                status=d.status,
+                flags="",
+                start=start,
+                attempts=0,
+                cluster=None,
+                route=d.route,
+                destination=destination,
+            )
+            return httpx.Response(d.status, headers={"location": d.location, "server": "envoy"}), []
+        assert isinstance(d, Reply)
+        emit(
+            state,
+            request,
+            status=d.reply.status,
+            flags=d.reply.flag,
+            start=start,
+            attempts=0,
+            cluster=None,
+            route=d.route,
+            destination=destination,
+            cluster_name=d.cluster_name,
+            details=d.reply.details,
+            error=_why(d, view, state.identity.namespace),
+        )
+        return local_response(d.reply), []
+
+    def _forward(
+        self, snap: Snapshot, request: httpx.Request, view: RequestView, d: Forward, start: float
+    ) -> tuple[Call | httpx.Response, list[Call]]:
+        state = self._state
+        cluster = d.cluster
+        route = d.route
+        raw_path = request.url.raw_path
+        response_edits: tuple[HeaderEdit, ...] = ()
+        headers: list[tuple[bytes, bytes]] | None = None
+        mirrors: list[Call] = []
+        delay: float | None = None
+        if route is not None:
+            if route.fault is not None:
+                # Envoy's fault filter runs before the router: an abort is answered here,
+                # never sent or retried; a delay is slept before the route timeout starts.
+                delay, abort = route.fault.decide(RNG)
+                if abort is not None:
+                    call = Call(
+                        state=state,
+                        request=request,
+                        view=view,
+                        start=start,
+                        snapshot=snap,
+                        policy=NO_RETRIES,
+                        cluster=cluster,
+                        route=route,
+                    )
+                    flags = join_flags(DI, FI) if delay else FI
+                    call.abort = LocalReply(abort, ABORT_BODY, flags, "fault_filter_abort")
+                    call.delay = delay or 0.0
+                    return call, []
+            rw = route.rewrite
+            edited: httpx.Headers | None = None  # a copy: the app's request stays as it was
+            if rw is not None:
+                path = rw.path(view.path, d.matched)
+                raw_path = (path + ("?" + view.query if view.query else "")).encode("latin-1")
+                if rw.authority is not None:
+                    edited = request.headers.copy()
+                    edited["host"] = rw.authority
+            dh = d.destination.headers if d.destination is not None else None
+            rh = route.headers
+            if dh is not None or rh is not None:
+                edited = apply_edits(
+                    (dh.request if dh else None, rh.request if rh else None),
+                    edited if edited is not None else request.headers.copy(),
+                )
+                response_edits = tuple(
+                    e for e in (dh.response if dh else None, rh.response if rh else None) if e
+                )
+            if edited is not None:
+                headers = edited.raw
+            if route.mirrors:
+                mirrors = self._mirrors(snap, request, route, raw_path, start, headers)
+        hash_key: int | None = None
+        set_cookie: str | None = None
+        if cluster.hash is not None:
+            hash_key, set_cookie = cluster.hash.key(view)
+        ticket = cluster.state.gate.try_acquire()
+        if ticket is None:
+            # Past a connection-pool threshold Envoy answers at once: 503, flag UO.
+            emit(
+                state,
+                request,
+                status=503,
+                flags=UPSTREAM_OVERFLOW.flag,
+                start=start,
+                attempts=0,
+                cluster=cluster,
+                route=route,
+                details=UPSTREAM_OVERFLOW.details,
+                error=f"balance {cluster.name}: connection pool limit reached",
+            )
+            return local_response(UPSTREAM_OVERFLOW), mirrors
+        if route is None:
+            policy = _DEFAULT_POLICY
+        else:
+            policy = route.retry_hashing if cluster.hash is not None else route.retry
+        call = Call(
+            state=state,
+            request=request,
+            view=view,
+            start=start,
+            snapshot=snap,
+            policy=policy,
+            cluster=cluster,
+            route=route,
+            raw_path=raw_path,
+            headers=headers,
+            response_edits=response_edits,
+            hash_key=hash_key,
+            set_cookie=set_cookie,
+            ticket=ticket,
+        )
+        if delay:
+            call.delay = delay
+            call.flags = DI
+        return call, mirrors
+
+    def _mirrors(
+        self,
+        snap: Snapshot,
+        request: httpx.Request,
+        route: Route,
+        raw_path: bytes,
+        start: float,
+        headers: list[tuple[bytes, bytes]] | None,
+    ) -> list[Call]:
+        """Copies for the route's mirrors: authority suffixed ``-shadow`` (Envoy's rule),
+        only for bodies in memory; answers are discarded."""
+        if not replayable(request):
+            return []
+        out: list[Call] = []
+        for m in route.mirrors:
+            if not m.policy.should_mirror(RNG):
+                continue
+            cluster = snap.cluster_for(m.host, m.subset, m.port)
+            if cluster is None:
+                continue
+            copy = httpx.Request(
+                request.method,
+                request.url,
+                headers=headers if headers is not None else request.headers,
+                content=request.content,
+                extensions=request.extensions,
+            )
+            copy.headers["host"] = shadow_authority(request.headers.get("host") or "")
+            out.append(
+                Call(
+                    state=self._state,
+                    request=copy,
+                    view=request_view(copy),
+                    start=start,
+                    snapshot=snap,
+                    policy=NO_RETRIES,
+                    cluster=cluster,
+                    raw_path=raw_path,
+                )
+            )
+        return out
