@@ -58,7 +58,6 @@ def request_view(request: httpx.Request) -> RequestView:
     return RequestView(
         method=request.method,
         scheme=scheme,
-        authority=request.headers.get("host") or host,
         host=host,
         port=port,
         explicit_port=explicit,

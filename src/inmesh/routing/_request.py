@@ -11,31 +11,27 @@ class HeaderSource:
     """What matching needs of request headers: a value by lower-case name, or None.
 
     Several values of one header are joined with ``,`` as Envoy presents them to header
-    matchers.
+    matchers. A lookup scans the raw pairs (a request has a handful of headers and a route
+    asks for one or two): nothing is decoded but the value asked for.
     """
 
-    __slots__ = ("_map", "_raw")
+    __slots__ = ("_keys", "_raw")
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | Mapping[str, str]) -> None:
-        self._map: dict[str, str] | None = None
+        if isinstance(raw, Mapping):
+            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in raw.items()]
         self._raw = raw
+        self._keys: list[bytes] | None = None
 
     def get(self, name: str) -> str | None:
-        m = self._map
-        if m is None:
-            m = self._map = self._build()
-        return m.get(name)
-
-    def _build(self) -> dict[str, str]:
-        raw = self._raw
-        if isinstance(raw, Mapping):
-            return {k.lower(): v for k, v in raw.items()}
-        out: dict[str, str] = {}
-        for k, v in raw:
-            key = k.decode("latin-1").lower()
-            val = v.decode("latin-1")
-            out[key] = f"{out[key]},{val}" if key in out else val
-        return out
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = [k.lower() for k, _ in self._raw]
+        wanted = name.encode("latin-1")
+        if wanted not in keys:
+            return None
+        values = [v for k, (_, v) in zip(keys, self._raw) if k == wanted]
+        return b",".join(values).decode("latin-1")
 
 
 @dataclass(slots=True)
@@ -49,7 +45,6 @@ class RequestView:
 
     method: str
     scheme: str
-    authority: str
     host: str
     port: int
     explicit_port: bool
@@ -57,6 +52,11 @@ class RequestView:
     query: str
     headers: HeaderSource
     _params: dict[str, str] | None = None
+
+    @property
+    def authority(self) -> str:
+        """The Host header (``host[:port]``), or the URL host without one."""
+        return self.headers.get("host") or self.host
 
     def query_param(self, name: str) -> str | None:
         """The first value of a query parameter, or None (Envoy's query_parameter match)."""

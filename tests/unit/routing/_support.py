@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import yaml
 
-from inmesh.outbound import request_view
 from inmesh.config import Resource, parse_documents
+from inmesh.outbound import request_view
 from inmesh.routing import ClientIdentity, RequestView, Snapshot
 
 
