@@ -1,0 +1,26 @@
+"""The pools tier's pure decision: which pools a new snapshot retires."""
+
+from __future__ import annotations
+
+from inmesh.outbound import PoolKey
+from inmesh.outbound._pools import live_keys, retired
+
+from ._support import mesh
+
+
+def test_live_keys_name_every_endpoint_of_every_cluster() -> None:
+    m, _ = mesh()
+    keys = live_keys(m.snapshot)
+    assert {k.endpoint for k in keys} == {"127.0.0.1:9001", "127.0.0.2:9002"}
+
+
+def test_pools_of_gone_endpoints_and_changed_settings_retire_and_passthrough_stays() -> None:
+    live = {PoolKey("c", "a:1", ("s2",)), PoolKey("od", "*", ("s",))}
+    keys = [
+        PoolKey("c", "a:1", ("s1",)),  # settings changed
+        PoolKey("c", "a:1", ("s2",)),  # still live
+        PoolKey("c", "b:1", ("s2",)),  # endpoint gone
+        PoolKey("od", "9.9.9.9:80", ("s",)),  # original destination: any address is live
+        PoolKey("PassthroughCluster", "x:80", None),
+    ]
+    assert retired(keys, live) == [keys[0], keys[2]]
