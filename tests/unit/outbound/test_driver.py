@@ -66,7 +66,7 @@ def test_connection_refused_is_retried_by_default_and_keeps_its_cause() -> None:
     call, records = _call()
     refused = httpcore.ConnectError("[Errno 111] Connection refused")
     refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
-    final, commands = run(steps(call), [refused, refused, refused])
+    final, _commands = run(steps(call), [refused, refused, refused])
     # Istio's default policy: 2 retries on connect-failure, then 503 UF,URX
     assert isinstance(final, httpx.Response) and final.status_code == 503
     assert final.headers["x-inmesh-response-flags"] == "UF,URX"
@@ -81,7 +81,7 @@ def test_connection_refused_is_retried_by_default_and_keeps_its_cause() -> None:
 
 
 def test_the_applications_own_read_timeout_is_raised_as_httpx() -> None:
-    call, records = _call()
+    call, _records = _call()
     with pytest.raises(httpx.ReadTimeout):
         run(steps(call), [httpcore.ReadTimeout("timed out")])
 
