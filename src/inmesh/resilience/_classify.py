@@ -123,10 +123,6 @@ class ResponseClassifier:
             return self._by_status[outcome] if 0 <= outcome < 600 else Verdict.SUCCESS
         return self._by_failure[outcome]
 
-    def status_verdict(self, status: int) -> Verdict:
-        """:meth:`classify` for a status known to be an ``int`` (the hot path)."""
-        return self._by_status[status] if 0 <= status < 600 else Verdict.SUCCESS
-
     def equivalent_status(self, failure: LocalFailure) -> int:
         """The HTTP status Envoy's outlier detector counts a local-origin failure as."""
         return self._equivalent[failure]

@@ -24,9 +24,8 @@ class Deadline:
     ``start`` is the monotonic time the route's clock starts: after any injected fault delay,
     since Envoy's fault filter runs before the router starts the route timeout.
     ``route_timeout`` is ``HTTPRoute.timeout``; ``per_try_timeout`` is
-    ``HTTPRetry.perTryTimeout``; ``client_timeout`` is an overall limit the application
-    asked for, if the transport treats one that way (httpx's own per-operation timeouts keep
-    applying inside httpcore regardless). ``None`` or ``0`` disables a limit.
+    ``HTTPRetry.perTryTimeout``. ``None`` or ``0`` disables a limit (the application's own
+    httpx timeouts keep applying inside httpcore regardless).
     """
 
     __slots__ = ("expires", "per_try")
@@ -37,12 +36,9 @@ class Deadline:
         start: float,
         route_timeout: float | None = None,
         per_try_timeout: float | None = None,
-        client_timeout: float | None = None,
     ) -> None:
         # None, 0 (Envoy's "disabled") and negative values all mean no limit.
         limit = route_timeout if route_timeout is not None and route_timeout > 0 else _INF
-        if client_timeout is not None and 0 < client_timeout < limit:
-            limit = client_timeout
         self.expires: float = start + limit
         self.per_try: float = (
             per_try_timeout if per_try_timeout is not None and per_try_timeout > 0 else _INF

@@ -20,14 +20,13 @@ request: ``delay, status = fault.decide(rng)``; sleep ``delay`` (flag DI) *befor
 the :class:`~inmesh.resilience.Deadline`; if ``status`` is set, answer it at once with body
 :data:`ABORT_BODY` (flag FI): never retried, never sent upstream, never counted by outlier
 detection. Requests the fault spares get the route's timeout and retries as usual.
-:attr:`FaultPolicy.before_router` records that rule for the transport to read.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 from .._errors import ConfigError, ConfigProblem
 
@@ -60,10 +59,6 @@ class FaultPolicy:
     delay_per_million: int = 0
     abort_status: int | None = None
     abort_per_million: int = 0
-
-    before_router: ClassVar[bool] = True
-    """Envoy's fault filter runs before the router: the delay is outside the route timeout,
-    an abort is never retried (see the module docstring)."""
 
     @classmethod
     def from_istio(cls, fault: Any | None, *, field_path: str = "fault") -> FaultPolicy | None:

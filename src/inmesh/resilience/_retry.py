@@ -203,7 +203,6 @@ class RetryPolicy:
     retry_remote_localities: bool = False
     base_interval: float = DEFAULT_BASE_INTERVAL
     max_interval: float | None = None
-    host_selection_max_attempts: int = 5
     _statuses: frozenset[int] = field(init=False, repr=False, compare=False)
     _grpc: frozenset[str] = field(init=False, repr=False, compare=False)
     _sent_failures: frozenset[LocalFailure] = field(init=False, repr=False, compare=False)

@@ -157,11 +157,6 @@ class RetryState:
         self._union = (union, ejected)
         return union
 
-    @property
-    def tried(self) -> frozenset[str]:
-        """Endpoints already tried and to be avoided (empty if the policy allows them)."""
-        return frozenset(self._tried or ())
-
     def decide(
         self,
         outcome: Outcome,

@@ -30,7 +30,7 @@ class HeaderSource:
         wanted = name.encode("latin-1")
         if wanted not in keys:
             return None
-        values = [v for k, (_, v) in zip(keys, self._raw) if k == wanted]
+        values = [v for k, (_, v) in zip(keys, self._raw, strict=True) if k == wanted]
         return b",".join(values).decode("latin-1")
 
 

@@ -19,7 +19,7 @@ def test_no_limits_means_unbounded() -> None:
 
 
 def test_zero_disables_like_envoy() -> None:
-    d = Deadline(start=0.0, route_timeout=0.0, per_try_timeout=0.0, client_timeout=0.0)
+    d = Deadline(start=0.0, route_timeout=0.0, per_try_timeout=0.0)
     assert d.attempt_timeout(10.0) is None
 
 
@@ -38,19 +38,13 @@ def test_per_try_timeout_bounds_each_attempt() -> None:
     assert Deadline(start=0.0, per_try_timeout=2.0).attempt_timeout(50.0) == 2.0
 
 
-def test_client_timeout_shorter_wins() -> None:
-    d = Deadline(start=0.0, route_timeout=10.0, client_timeout=4.0)
-    assert d.remaining(1.0) == 3.0
-    assert Deadline(start=0.0, route_timeout=2.0, client_timeout=4.0).remaining(0.0) == 2.0
-
-
-@given(route=limits, per_try=limits, client=limits, elapsed=st.floats(min_value=0, max_value=2000))
+@given(route=limits, per_try=limits, elapsed=st.floats(min_value=0, max_value=2000))
 def test_attempt_timeout_is_the_minimum(
-    route: float | None, per_try: float | None, client: float | None, elapsed: float
+    route: float | None, per_try: float | None, elapsed: float
 ) -> None:
-    d = Deadline(start=5.0, route_timeout=route, per_try_timeout=per_try, client_timeout=client)
+    d = Deadline(start=5.0, route_timeout=route, per_try_timeout=per_try)
     candidates = [x for x in (per_try,) if x]
-    overall = [x for x in (route, client) if x]
+    overall = [x for x in (route,) if x]
     if overall:
         candidates.append(max(0.0, min(overall) - elapsed))
     got = d.attempt_timeout(5.0 + elapsed)

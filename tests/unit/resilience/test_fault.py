@@ -35,7 +35,6 @@ def within(count: int, n: int, p: float) -> bool:
 
 def test_flags_and_body() -> None:
     assert (DELAY_FLAG, ABORT_FLAG, ABORT_BODY) == ("DI", "FI", "fault filter abort")
-    assert FaultPolicy.before_router
 
 
 def test_no_fault() -> None:

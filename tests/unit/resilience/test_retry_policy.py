@@ -97,7 +97,6 @@ def test_no_retries_block_gives_istio_default() -> None:
     )
     assert p.retriable_status_codes == frozenset()  # EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY
     assert p.retry_ignore_previous_hosts
-    assert p.host_selection_max_attempts == 5
     assert p.per_try_timeout is None
 
 
