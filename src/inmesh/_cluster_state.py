@@ -20,7 +20,7 @@ from .resilience import (
     OutlierPolicy,
     PoolGate,
     PoolLimits,
-    RetryBudget,
+    RetryBudgetPolicy,
     RetryLimiter,
 )
 
@@ -46,7 +46,7 @@ class ClusterState:
                 ]
             )
         self.gate = PoolGate(self.limits)
-        budget = RetryBudget.from_istio(policy.retry_budget)
+        budget = RetryBudgetPolicy.from_istio(policy.retry_budget)
         self.limiter: RetryLimiter | None = None
         if budget is not None or self.limits.max_retries != UNLIMITED:
             self.limiter = RetryLimiter(

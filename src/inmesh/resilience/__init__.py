@@ -8,7 +8,7 @@ the async and sync transports drive per request, following Envoy as Istio config
 - :class:`RetryPolicy` (route ``retries``) and :class:`RetryState` (one request's loop:
   :class:`Step` send / wait / give up), with :class:`Deadline` (route ``timeout``,
   ``perTryTimeout``, the application's limit).
-- :class:`RetryBudget` / :class:`RetryLimiter` (``retryBudget``, ``maxRetries``) and
+- :class:`RetryBudgetPolicy` / :class:`RetryLimiter` (``retryBudget``, ``maxRetries``) and
   :class:`PoolLimits` / :class:`PoolGate` (``connectionPool``).
 - :class:`OutlierPolicy` / :class:`OutlierDetector` (``outlierDetection``).
 - :class:`FaultPolicy` (route ``fault``) and :class:`MirrorPolicy` /
@@ -19,7 +19,7 @@ Config models come in duck-typed through each ``from_istio``; nothing here impor
 
 from __future__ import annotations
 
-from ._budget import UNLIMITED, RetryBudget, RetryLimiter
+from ._budget import UNLIMITED, RetryBudgetPolicy, RetryLimiter
 from ._classify import CLASSIFIER, LocalFailure, Outcome, ResponseClassifier, Verdict
 from ._deadline import UNBOUNDED, Deadline
 from ._fault import ABORT_BODY, ABORT_FLAG, DELAY_FLAG, FaultPolicy
@@ -54,7 +54,7 @@ __all__ = [  # noqa: RUF022
     "PoolGate",
     "PoolLimits",
     "ResponseClassifier",
-    "RetryBudget",
+    "RetryBudgetPolicy",
     "RetryLimiter",
     "RetryOn",
     "RetryPolicy",

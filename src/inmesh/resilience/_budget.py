@@ -34,14 +34,14 @@ UNLIMITED: Final = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)
-class RetryBudget:
+class RetryBudgetPolicy:
     """``trafficPolicy.retryBudget``: retries as a share of active requests, with a floor."""
 
     percent: float = 20.0
     min_retry_concurrency: int = 3
 
     @classmethod
-    def from_istio(cls, retry_budget: Any | None) -> RetryBudget | None:
+    def from_istio(cls, retry_budget: Any | None) -> RetryBudgetPolicy | None:
         """The budget of a DestinationRule's ``retryBudget`` (duck-typed), or ``None``."""
         if retry_budget is None:
             return None
@@ -77,7 +77,7 @@ class RetryLimiter:
         self,
         *,
         max_retries: int = UNLIMITED,
-        budget: RetryBudget | None = None,
+        budget: RetryBudgetPolicy | None = None,
         active_requests: Callable[[], int] | None = None,
     ) -> None:
         self._max_retries = max_retries

@@ -28,7 +28,7 @@ from ..balancing import (
 from ..security._upstream_tls import UpstreamTLS
 from ._policy import EffectivePolicy
 from ._request import RequestView
-from ._services import Service, ServicePort
+from ._services import Port, Service
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +182,7 @@ class Cluster:
         name: str,
         service: Service,
         subset: str | None,
-        port: ServicePort,
+        port: Port,
         endpoints: tuple[Endpoint, ...],
         policy: EffectivePolicy,
         active: ActiveRequests,

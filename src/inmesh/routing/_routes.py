@@ -20,7 +20,7 @@ from ._request import RequestView
 
 
 @dataclass(frozen=True, slots=True)
-class RouteDestination:
+class Destination:
     """One ``HTTPRouteDestination``: a host (canonical), optional subset and port."""
 
     host: str
@@ -56,7 +56,7 @@ class Rewrite:
 
 
 @dataclass(frozen=True, slots=True)
-class Redirect:
+class RedirectRule:
     """``HTTPRedirect``: Envoy answers the redirect itself (301 unless redirectCode says)."""
 
     uri: str | None
@@ -134,7 +134,7 @@ class Route:
                 matchers.append(cm)
         self.matchers: tuple[Matcher, ...] | None = tuple(matchers) if spec.match else None
         self.destinations = tuple(
-            RouteDestination(
+            Destination(
                 host=to_fqdn(d.destination.host, vs_namespace),
                 subset=d.destination.subset or None,
                 port=d.destination.port.number if d.destination.port is not None else None,
@@ -166,9 +166,9 @@ class Route:
         self.retry_hashing = RetryPolicy.from_istio(spec.retries, consistent_hash=True)
         self.mirrors = _mirrors(spec, vs_namespace)
         rd = spec.redirect
-        self.redirect: Redirect | None = None
+        self.redirect: RedirectRule | None = None
         if rd is not None:
-            self.redirect = Redirect(
+            self.redirect = RedirectRule(
                 uri=rd.uri,
                 authority=rd.authority,
                 port=rd.port,
@@ -192,7 +192,7 @@ class Route:
                 return True, m
         return False, None
 
-    def choose(self) -> RouteDestination | None:
+    def choose(self) -> Destination | None:
         """A destination by weight, or None when every weight is zero."""
         if self._choice is None:
             return None

@@ -12,7 +12,7 @@ from ._hosts import to_fqdn
 
 
 @dataclass(frozen=True, slots=True)
-class ServicePort:
+class Port:
     number: int
     name: str
     protocol: str
@@ -38,14 +38,14 @@ class Service:
 
     host: str
     namespace: str
-    ports: list[ServicePort]
+    ports: list[Port]
     resolution: str  # STATIC, DNS, DNS_ROUND_ROBIN, NONE
     location: str  # MESH_INTERNAL, MESH_EXTERNAL
     instances: list[Instance] = field(default_factory=list)
     export_to: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
 
-    def port(self, number: int | None) -> ServicePort | None:
+    def port(self, number: int | None) -> Port | None:
         """The declared port ``number``; with None, the only port when there is one."""
         if number is None:
             return self.ports[0] if len(self.ports) == 1 else None
@@ -54,7 +54,7 @@ class Service:
                 return p
         return None
 
-    def endpoints(self, port: ServicePort) -> tuple[Endpoint, ...]:
+    def endpoints(self, port: Port) -> tuple[Endpoint, ...]:
         """Endpoints for ``port``: an instance's port by the service port's name, else
         the port's targetPort, else its number (ServiceEntry's endpoint port rule)."""
         out: list[Endpoint] = []
@@ -138,7 +138,7 @@ def build_services(
         if not visible(spec.export_to, se.namespace, client_namespace):
             continue
         ports = [
-            ServicePort(p.number, p.name or "", (p.protocol or "").upper(), p.target_port)
+            Port(p.number, p.name or "", (p.protocol or "").upper(), p.target_port)
             for p in spec.ports or ()
         ]
         if spec.workload_selector is not None:
@@ -175,7 +175,7 @@ def build_services(
         if fqdn in services:
             continue
         ports = [
-            ServicePort(p.port, p.name or "", _kube_protocol(p), p.target_port)
+            Port(p.port, p.name or "", _kube_protocol(p), p.target_port)
             for p in ks.spec.ports or ()
         ]
         selector = ks.spec.selector or {}

@@ -21,8 +21,8 @@ from ._hosts import HostTable, aliases, to_fqdn
 from ._match import Matcher, SourceInfo
 from ._policy import DestinationRules, merge_policy, subset_labels
 from ._request import RequestView
-from ._routes import Route, RouteDestination, compile_http_routes
-from ._services import Service, ServicePort, build_services, visible
+from ._routes import Destination, Route, compile_http_routes
+from ._services import Port, Service, build_services, visible
 
 OUTBOUND_ALLOW_ANY = "ALLOW_ANY"
 OUTBOUND_REGISTRY_ONLY = "REGISTRY_ONLY"
@@ -71,7 +71,7 @@ class Forward:
 
     cluster: Cluster
     route: Route | None
-    destination: RouteDestination | None
+    destination: Destination | None
     matched: Matcher | None
 
 
@@ -269,7 +269,7 @@ class Snapshot:
             )
         return Reply(NO_ROUTE, service=svc)
 
-    def _request_port(self, svc: Service, req: RequestView) -> ServicePort | None:
+    def _request_port(self, svc: Service, req: RequestView) -> Port | None:
         p = svc.port(req.port)
         if p is None and not req.explicit_port:
             # inmesh convenience, documented: with no port in the URL, a service with one
@@ -295,7 +295,7 @@ class Snapshot:
         subset: str | None,
         port: int | None,
         route: Route | None,
-        dest: RouteDestination | None,
+        dest: Destination | None,
         matched: Matcher | None,
     ) -> Decision:
         svc = self._service_hosts.get(host)

@@ -1,4 +1,4 @@
-"""RetryBudget and RetryLimiter: Envoy's retries resource."""
+"""RetryBudgetPolicy and RetryLimiter: Envoy's retries resource."""
 
 from __future__ import annotations
 
@@ -7,23 +7,23 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inmesh.resilience import UNLIMITED, RetryBudget, RetryLimiter
+from inmesh.resilience import UNLIMITED, RetryBudgetPolicy, RetryLimiter
 
 
 def test_istio_defaults() -> None:
-    b = RetryBudget.from_istio(SimpleNamespace(percent=None, min_retry_concurrency=None))
-    assert b == RetryBudget(percent=20.0, min_retry_concurrency=3)
-    assert RetryBudget.from_istio(None) is None
-    wrapped = RetryBudget.from_istio(
+    b = RetryBudgetPolicy.from_istio(SimpleNamespace(percent=None, min_retry_concurrency=None))
+    assert b == RetryBudgetPolicy(percent=20.0, min_retry_concurrency=3)
+    assert RetryBudgetPolicy.from_istio(None) is None
+    wrapped = RetryBudgetPolicy.from_istio(
         SimpleNamespace(percent=SimpleNamespace(value=40.0), min_retry_concurrency=5)
     )
-    assert wrapped == RetryBudget(percent=40.0, min_retry_concurrency=5)
+    assert wrapped == RetryBudgetPolicy(percent=40.0, min_retry_concurrency=5)
 
 
 def test_budget_arithmetic_matches_envoy_example() -> None:
     # envoyproxy/envoy#9069: 20 % with a minimum of 3 allows 5 retries at 25 active
     # requests, and still 3 at 2 active requests.
-    b = RetryBudget()
+    b = RetryBudgetPolicy()
     assert b.allowed(25) == 5
     assert b.allowed(2) == 3
     assert b.allowed(0) == 3
@@ -37,7 +37,7 @@ def test_budget_arithmetic_matches_envoy_example() -> None:
     active=st.integers(0, 10_000),
 )
 def test_budget_is_max_of_share_and_floor(percent: float, minimum: int, active: int) -> None:
-    b = RetryBudget(percent=percent, min_retry_concurrency=minimum)
+    b = RetryBudgetPolicy(percent=percent, min_retry_concurrency=minimum)
     assert b.allowed(active) == max(minimum, int(percent / 100 * active))
 
 
@@ -58,7 +58,7 @@ def test_limiter_default_is_unlimited() -> None:
 
 def test_budget_overrides_max_retries_and_follows_active_requests() -> None:
     active = [0]
-    lim = RetryLimiter(max_retries=0, budget=RetryBudget(), active_requests=lambda: active[0])
+    lim = RetryLimiter(max_retries=0, budget=RetryBudgetPolicy(), active_requests=lambda: active[0])
     assert [lim.try_acquire() for _ in range(4)] == [True, True, True, False]
     active[0] = 50  # 20 % of 50 = 10
     assert sum(lim.try_acquire() for _ in range(10)) == 7

@@ -19,7 +19,7 @@ from inmesh.resilience import (
     RetryOn,
     RetryPolicy,
 )
-from inmesh.resilience import RetryBudget as Budget
+from inmesh.resilience import RetryBudgetPolicy as Budget
 
 
 def test_http_retry() -> None:

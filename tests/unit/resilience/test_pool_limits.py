@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from inmesh.resilience import UNLIMITED, PoolGate, PoolLimits, RetryBudget, RetryLimiter
+from inmesh.resilience import UNLIMITED, PoolGate, PoolLimits, RetryBudgetPolicy, RetryLimiter
 
 
 def pool(tcp: dict[str, object] | None = None, http: dict[str, object] | None = None) -> object:
@@ -93,7 +93,7 @@ def test_http2_ignores_connection_limits() -> None:
 def test_inflight_reader_feeds_the_retry_budget() -> None:
     gate = PoolGate()
     lim = RetryLimiter(
-        budget=RetryBudget(percent=50, min_retry_concurrency=0),
+        budget=RetryBudgetPolicy(percent=50, min_retry_concurrency=0),
         active_requests=gate.inflight_reader(),
     )
     assert not lim.try_acquire()

@@ -12,7 +12,7 @@ from inmesh.resilience import (
     NO_RETRIES,
     Deadline,
     LocalFailure,
-    RetryBudget,
+    RetryBudgetPolicy,
     RetryLimiter,
     RetryPolicy,
     RetryState,
@@ -98,7 +98,7 @@ def test_at_most_one_plus_attempts_tries() -> None:
 
 
 def test_budget_overflow_is_uo_and_slots_are_released() -> None:
-    limiter = RetryLimiter(budget=RetryBudget(percent=0, min_retry_concurrency=1))
+    limiter = RetryLimiter(budget=RetryBudgetPolicy(percent=0, min_retry_concurrency=1))
     a = state(policy("5xx"), limiter=limiter)
     b = state(policy("5xx"), limiter=limiter)
     a.sent_to("x:1")
