@@ -65,7 +65,12 @@ class _Group:
     __slots__ = ("balancer", "keys", "locality", "weight")
 
     def __init__(
-        self, locality: Locality, keys: tuple[str, ...], weight: int, balancer: Balancer | None
+        self,
+        *,
+        locality: Locality,
+        keys: tuple[str, ...],
+        weight: int,
+        balancer: Balancer | None,
     ) -> None:
         self.locality = "/".join(locality).rstrip("/")
         self.keys = keys
@@ -80,6 +85,7 @@ class _Level:
 
     def __init__(
         self,
+        *,
         endpoints: tuple[Endpoint, ...],
         groups: tuple[_Group, ...],
         hashed: Balancer | None,
@@ -184,10 +190,12 @@ class LocalityBalancer:
             level_eps = tuple(e for k in keys for e in groups[k])
             built = tuple(
                 _Group(
-                    k[1],
-                    tuple(e.key for e in groups[k]),
-                    weights[k],
-                    None if self._hashing else make_balancer(policy, groups[k], active, gen),
+                    locality=k[1],
+                    keys=tuple(e.key for e in groups[k]),
+                    weight=weights[k],
+                    balancer=None
+                    if self._hashing
+                    else make_balancer(policy, groups[k], active, gen),
                 )
                 for k in keys
             )
@@ -201,7 +209,7 @@ class LocalityBalancer:
                     loc_sum = sum(e.weight for e in groups[k])
                     host_w += [e.weight / loc_sum * weights[k] / level_w for e in groups[k]]
                 hashed = make_balancer(policy, level_eps, active, gen, weights=host_w)
-            levels.append(_Level(level_eps, built, hashed, gen))
+            levels.append(_Level(endpoints=level_eps, groups=built, hashed=hashed, rng=gen))
         self._levels = tuple(levels)
         self._endpoints = tuple(e for lv in levels for e in lv.endpoints)
         self._sizes = [[len(g.keys) for g in lv.groups] for lv in levels]

@@ -42,7 +42,7 @@ class PoolKey(NamedTuple):
         return PoolKey(self.cluster, "*", self.settings)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Exchange:
     """One attempt on its way to one endpoint."""
 
@@ -165,4 +165,13 @@ def exchange_for(
         if cluster is not None
         else PoolKey(PASSTHROUGH_CLUSTER, key, None)
     )
-    return Exchange(core, key, pool_key, cluster, tls, snapshot, timeout, ours)
+    return Exchange(
+        core=core,
+        endpoint_key=key,
+        pool_key=pool_key,
+        cluster=cluster,
+        tls=tls,
+        snapshot=snapshot,
+        timeout=timeout,
+        timed_by_mesh=ours,
+    )
