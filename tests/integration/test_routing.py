@@ -4,6 +4,7 @@ subsets, and both the async and the sync client."""
 from __future__ import annotations
 
 import math
+import socket
 from collections import Counter
 from pathlib import Path
 
@@ -298,3 +299,38 @@ async def test_transport_for_a_client_the_user_builds(
         assert r.json()["version"] == "v3" and r.json()["body"] == '{"stars":5}'
     with httpx.Client(transport=mesh.sync_transport()) as sc:
         assert sc.get("http://reviews:9080/").json()["version"] == "v3"
+
+
+async def test_connection_refused_says_which_endpoint(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "mesh.yaml"
+    cfg.write_text(
+        f"""
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: gone}}
+spec:
+  hosts: [gone.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{{number: 80, name: http, protocol: HTTP}}]
+  endpoints: [{{address: 127.0.0.1, ports: {{http: {port}}}}}]
+"""
+    )
+    records: list[inmesh.RequestRecord] = []
+    mesh = inmesh.Mesh(service="app", config=cfg)
+    mesh.add_hook(records.append)
+    async with mesh.client() as c:
+        r = await c.get("http://gone/")
+    with mesh.sync_client() as sc:
+        rs = sc.get("http://gone/")
+    for response, record in ((r, records[0]), (rs, records[1])):
+        assert response.status_code == 503
+        assert response.headers[inmesh.FLAGS_HEADER] == "UF,URX"
+        assert response.text.endswith(
+            f"transport failure reason: endpoint 127.0.0.1:{port}: connection refused"
+        )
+        assert record.error == f"endpoint 127.0.0.1:{port}: connection refused"
+        assert record.attempts == 3

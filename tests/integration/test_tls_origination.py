@@ -117,3 +117,25 @@ async def test_a_changed_tls_setting_applies_to_a_live_client(
         cfg.write_text(egress_config(server.port, certs.ca_file))
         mesh.apply_file(cfg)  # rotate the CA: the same client uses it at once
         assert (await c.get(f"http://{HOST}/")).status_code == 200
+
+
+async def test_a_tls_failure_says_why_in_the_body_and_the_record(
+    tls_server: tuple[RunningServer, ServerCert], tmp_path: Path
+) -> None:
+    server, _ = tls_server
+    wrong = make_server_cert(tmp_path, "other.example.test")  # another CA entirely
+    cfg = tmp_path / "egress.yaml"
+    cfg.write_text(egress_config(server.port, wrong.ca_file))
+    records: list[inmesh.RequestRecord] = []
+    mesh = inmesh.Mesh(service="app", config=cfg)
+    mesh.add_hook(records.append)
+    async with mesh, mesh.client() as c:
+        r = await c.get(f"http://{HOST}/")
+    with mesh.sync_client() as sc:
+        rs = sc.get(f"http://{HOST}/")
+    for response, record in ((r, records[0]), (rs, records[1])):
+        assert response.status_code == 503
+        assert "transport failure reason: endpoint 127.0.0.1:" in response.text
+        assert "TLS error: certificate verify failed" in response.text
+        assert record.details == "upstream_reset_before_response_started{connection_failure}"
+        assert record.error.startswith(f"endpoint 127.0.0.1:{server.port}: TLS error")

@@ -11,6 +11,7 @@ emits the record.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 RNG = random.Random()
 _now = time.monotonic
+log = logging.getLogger("inmesh.outbound")
 
 
 def local_response(
@@ -301,6 +303,15 @@ class Call:
         """Finish with a reply of the mesh's own."""
         f = flags or reply.flag
         self.details = details if details is not None else reply.details
+        if self.error:
+            log.debug(
+                "%s %s -> %d %s: %s",
+                self.request.method,
+                self.request.url,
+                reply.status,
+                f,
+                self.error,
+            )
         self.finish(reply.status, f)
         return local_response(reply, f, with_reason(reply, self.error))
 
