@@ -125,6 +125,8 @@ class Recorder:
     """What a behaviour server saw: requests by path, and the Host headers of each."""
 
     count: dict[str, int] = field(default_factory=dict)
+    #: requests by path whose answer was sent (``count`` is taken on arrival)
+    answered: dict[str, int] = field(default_factory=dict)
     hosts: list[str] = field(default_factory=list)
     client_ports: list[int] = field(default_factory=list)
 
@@ -169,5 +171,6 @@ def behaviour_app(name: str, recorder: Recorder, delay: float = 0.0) -> Any:
             }
         )
         await send({"type": "http.response.body", "body": body})
+        recorder.answered[path] = recorder.answered.get(path, 0) + 1
 
     return app

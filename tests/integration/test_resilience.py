@@ -160,16 +160,19 @@ async def test_route_timeout_answers_504_ut(backends: Backends, tmp_path: Path) 
             "    route: [{destination: {host: backend}}]"
         ),
     )
+    records: list[inmesh.RequestRecord] = []
+    m.add_hook(records.append)
     async with m.client() as c:
-        t0 = time.monotonic()
         r = await c.get("http://backend/slow/2000")
-        elapsed = time.monotonic() - t0
     assert (r.status_code, r.text, r.headers[inmesh.FLAGS_HEADER]) == (
         504,
         "upstream request timeout",
         "UT",
     )
-    assert 0.2 <= elapsed < 1.5
+    # the mesh answered while the backend was still working on it: the route's timeout
+    assert sum(rec.answered.get("/slow/2000", 0) for rec in backends.recorders) == 0
+    assert sum(rec.count.get("/slow/2000", 0) for rec in backends.recorders) == 1
+    assert records[0].details == "response_timeout"
 
 
 async def test_per_try_timeout_retries_on_another_endpoint(tmp_path: Path) -> None:
@@ -207,10 +210,10 @@ async def test_pool_limit_answers_uo_without_waiting(backends: Backends, tmp_pat
     async with m.client() as c:
         slow = [asyncio.create_task(c.get("http://backend/slow/1000")) for _ in range(2)]
         await asyncio.sleep(0.2)
-        t0 = time.monotonic()
         r = await c.get("http://backend/")
-        assert time.monotonic() - t0 < 0.5
         assert (r.status_code, r.headers[inmesh.FLAGS_HEADER]) == (503, "UO")
+        # answered at once: both requests holding the pool are still in flight
+        assert not any(t.done() for t in slow)
         assert [(await t).status_code for t in slow] == [200, 200]
 
 
@@ -234,10 +237,8 @@ async def test_fault_percentages(backends: Backends, tmp_path: Path) -> None:
         assert set(half) == {200, 418} and 60 < half[418] < 140
         unset = Counter([(await c.get("http://backend/unset")).status_code for _ in range(50)])
         assert unset == {200: 50}  # Istio: an unset percentage injects nothing
-        t0 = time.monotonic()
         r = await c.get("http://backend/delayed")
         assert r.status_code == 200 and r.headers[inmesh.FLAGS_HEADER] == "DI"
-        assert time.monotonic() - t0 >= 0.05
 
 
 async def test_mirror_copies_are_shadowed_and_never_slow_the_original(
@@ -250,12 +251,11 @@ async def test_mirror_copies_are_shadowed_and_never_slow_the_original(
         route = vs("  - route: [{destination: {host: backend}}]\n    mirror: {host: shadow}\n")
         m = mesh(tmp_path, backends.yaml(), mirror_se, route)
         async with m.client() as c:
-            t0 = time.monotonic()
             for _ in range(5):
                 r = await c.get("http://backend/status/201")
                 assert r.status_code == 201 and r.json()["server"].startswith("b")
             # five answers while each copy takes 1 s at the shadow: copies never block
-            assert time.monotonic() - t0 < 1.0
+            assert shadow_rec.answered.get("/status/201", 0) < 5
             deadline = time.monotonic() + 5
             while shadow_rec.total() < 5 and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
