@@ -9,12 +9,14 @@ destination per snapshot, and the request path calls ``pick``.
   Envoy's algorithms (one module each).
 - :class:`LocalityBalancer`: Istio's locality failover / distribute on top of those.
 - :class:`WeightedChoice`: a VirtualService route's weighted destinations.
-- :func:`hash_value`: the deterministic hash for consistent-hash keys.
+- :class:`HashPolicy` (``consistentHash``): the request part to hash, and
+  :func:`hash_value`, the deterministic hash of it.
 """
 
 from ._balancer import Balancer, NoEndpoints
 from ._endpoint import Endpoint
 from ._factory import make_balancer
+from ._hash_policy import HashPolicy, HashSource, hash_policy
 from ._hashing import hash_value
 from ._least_request import LeastRequestBalancer
 from ._locality import LocalityBalancer, priority_loads
@@ -42,6 +44,8 @@ __all__ = [
     "Distribute",
     "Endpoint",
     "Failover",
+    "HashPolicy",
+    "HashSource",
     "LeastRequestBalancer",
     "LocalityBalancer",
     "LocalitySetting",
@@ -54,6 +58,7 @@ __all__ = [
     "balancer_kind",
     "distribute_weights",
     "failover_priorities",
+    "hash_policy",
     "hash_value",
     "locality_match",
     "make_balancer",

@@ -7,15 +7,20 @@ from typing import Any
 
 import pytest
 
-from inmesh.balancing import ActiveRequests, Endpoint, LocalityBalancer, hash_value
+from inmesh.balancing import (
+    ActiveRequests,
+    Endpoint,
+    HashPolicy,
+    LocalityBalancer,
+    hash_policy,
+    hash_value,
+)
 from inmesh.config import LoadBalancerSettings, OutlierDetection
 from inmesh.routing import ClientIdentity
 from inmesh.routing._clusters import (
-    HashPolicy,
     balancer_policy,
     build_balancer,
     cluster_name,
-    hash_policy,
     locality_setting,
     select,
 )
