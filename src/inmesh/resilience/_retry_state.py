@@ -44,6 +44,7 @@ import random
 import time
 from collections.abc import Callable, Container
 
+from .._flags import UO, URX
 from ._budget import RetryLimiter
 from ._classify import Outcome
 from ._deadline import UNBOUNDED, Deadline
@@ -181,12 +182,12 @@ class RetryState:
         ):
             return Step.DONE
         if self.retries >= policy.num_retries:
-            self.flag = "URX"
+            self.flag = URX
             return Step.GIVE_UP
         limiter = self.limiter
         if limiter is not None:
             if not limiter.try_acquire():
-                self.flag = "UO"
+                self.flag = UO
                 return Step.GIVE_UP
             self._holding = True
         self.retries += 1
