@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._cluster_state import ClusterState
+from .._namespaces import selects
 from ..balancing import (
     ActiveRequests,
     Balancer,
@@ -222,4 +223,4 @@ def select(
     """The endpoints whose labels include ``labels`` (a subset's selection)."""
     if not labels:
         return endpoints
-    return tuple(e for e in endpoints if all(e.labels.get(k) == v for k, v in labels.items()))
+    return tuple(e for e in endpoints if selects(labels, e.labels))

@@ -15,7 +15,7 @@ from inmesh.config import (
     unsupported_problems,
 )
 from inmesh.config._reference import BEGIN, END, render_reference
-from inmesh.config._support import KIND_SPECS, UNSUPPORTED, field_rows
+from inmesh.config._support import KIND_STATUS, UNSUPPORTED, field_rows
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
@@ -156,7 +156,7 @@ def test_docs_reference_is_generated_from_the_models() -> None:
 
 def test_docs_list_every_field_with_a_status() -> None:
     text = DOCS.read_text(encoding="utf-8")
-    for kind in KIND_SPECS:
+    for kind in KIND_STATUS:
         for row in field_rows(kind):
             assert f"| `{row.path}` |" in text, (kind, row.path)
             assert row.status
