@@ -15,6 +15,7 @@ from inmesh.config._regex import Re2Error, compile_re2
 
 __all__ = [
     "Destination",
+    "NetworkingVersion",
     "Percent",
     "PolicyTargetReference",
     "PortSelector",
@@ -22,6 +23,11 @@ __all__ = [
     "WorkloadSelector",
     "check_percentage",
     "check_selector_labels",
+]
+
+#: The apiVersions ``networking.istio.io`` kinds are served under.
+NetworkingVersion = Literal[
+    "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"
 ]
 
 
