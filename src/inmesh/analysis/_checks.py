@@ -71,9 +71,7 @@ def _workload_labels(resources: Sequence[Any]) -> list[dict[str, str]]:
         elif r.kind == "ServiceEntry":
             labels.extend(dict(e.labels or {}) for e in r.spec.endpoints or ())
         elif r.kind == "Deployment":
-            tmpl = r.spec.template
-            if tmpl is not None and tmpl.metadata is not None:
-                labels.append(dict(tmpl.metadata.labels or {}))
+            labels.append(dict(r.pod_labels))
     return labels
 
 

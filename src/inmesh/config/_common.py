@@ -65,17 +65,6 @@ class StringMatch(IstioModel):
         """The compiled ``regex`` (``None`` unless ``regex`` is set); use ``fullmatch``."""
         return self._pattern
 
-    @property
-    def match_type(self) -> Literal["exact", "prefix", "regex"] | None:
-        """Which of the three is set, or ``None`` for ``{}`` (presence)."""
-        if self.exact is not None:
-            return "exact"
-        if self.prefix is not None:
-            return "prefix"
-        if self.regex is not None:
-            return "regex"
-        return None
-
     def matches(self, value: str, *, ignore_case: bool = False) -> bool:
         """Envoy's semantics: exact/prefix comparison (optionally case-insensitive), regex
         full match (``ignore_case`` does not apply to regex), ``{}`` matches any value."""

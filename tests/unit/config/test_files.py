@@ -12,8 +12,8 @@ import yaml
 
 from inmesh import ConfigError
 from inmesh.analysis import analyze_files
-from inmesh.config import load_config, yaml_documents
 from inmesh.config import _files as files
+from inmesh.config import load_config, yaml_documents
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "istio-bookinfo"
 HAS_C = hasattr(yaml, "CSafeLoader")

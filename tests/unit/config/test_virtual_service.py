@@ -179,7 +179,7 @@ def test_empty_header_match_means_present(tmp_path: Path) -> None:
     """),
     )
     sm = vs.spec.http[0].match[0].headers["x-canary"]
-    assert sm.match_type is None and sm.matches("anything")
+    assert (sm.exact, sm.prefix, sm.regex) == (None, None, None) and sm.matches("anything")
 
 
 def test_regex_must_be_re2(tmp_path: Path) -> None:
