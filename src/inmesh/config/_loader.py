@@ -7,7 +7,6 @@ then a single :class:`ConfigError` carries them all. Any problem rejects the who
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import types
@@ -161,6 +160,8 @@ def _describe(err: ErrorDetails, cls: type[BaseModel], loc: Loc) -> str:
         parent = _model_at(cls, loc[:-1])
         if parent is None:
             return f"unknown field {loc[-1]!r}"
+        import difflib
+
         allowed = sorted(f.alias or n for n, f in parent.model_fields.items())
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""

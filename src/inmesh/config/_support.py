@@ -19,12 +19,12 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inmesh._errors import ConfigProblem
-from inmesh.config._loc import Loc, format_loc
+from inmesh.config._loc import Loc, find_values, format_loc
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -335,32 +335,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _segments(path: str) -> list[str]:
-    out: list[str] = []
-    for part in path.split("."):
-        if part.endswith("[]"):
-            out.extend((part[:-2], "[]"))
-        else:
-            out.append(part)
-    return out
-
-
-def _find(value: Any, segments: list[str], loc: Loc) -> Iterator[tuple[Loc, Any]]:
-    """Values at ``segments`` (``[]`` = every list item, ``*`` = every map value) in ``value``."""
-    if not segments:
-        yield loc, value
-        return
-    head, rest = segments[0], segments[1:]
-    if head == "[]" and isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from _find(item, rest, (*loc, i))
-    elif head == "*" and isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _find(item, rest, (*loc, str(key)))
-    elif isinstance(value, Mapping) and head in value:
-        yield from _find(value[head], rest, (*loc, head))
-
-
 def _is_set(value: Any) -> bool:
     return value is not None and value != () and value != [] and value != {}
 
@@ -401,11 +375,11 @@ def unsupported_problems(
     data = resource.model_dump(by_alias=True, exclude_none=True)
     problems: list[ConfigProblem] = []
     for path in paths:
-        for loc, value in _find(data, _segments(path), ()):
+        for loc, value in find_values(data, path):
             if _is_set(value):
                 problems.append(problem(f"{loc[-1]} is not supported yet", loc))
     for path, bad in values:
-        for loc, value in _find(data, _segments(path), ()):
+        for loc, value in find_values(data, path):
             if bad.refuses(value) if isinstance(bad, Above) else value == bad:
                 problems.append(problem(f"{loc[-1]} {bad} is not supported yet", loc))
     return problems
