@@ -189,9 +189,28 @@ def _json_depth_ok(value: object) -> bool:
     return True
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a repeated key as the YAML loader does (Kubernetes' strict
+    decoding refuses it too)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def _json(text: str, source: str) -> list[object]:
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            [ConfigProblem(f"JSON error: duplicate key {exc.args[0]!r}", file=source)]
+        ) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
             [

@@ -141,6 +141,8 @@ def test_json_documents_and_bounds() -> None:
         assert err.value.problems[0].file == "deep.json"
     with pytest.raises(ConfigError, match="JSON syntax error at line 1"):
         yaml_documents("{nope", syntax="json")
+    with pytest.raises(ConfigError, match="JSON error: duplicate key 'hosts'"):
+        yaml_documents('{"spec": {"hosts": ["a"], "hosts": ["b"]}}', syntax="json")
 
 
 def test_load_config_and_analyze_report_deep_files(tmp_path: Path) -> None:
