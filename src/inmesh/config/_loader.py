@@ -286,18 +286,22 @@ def _parse_numbered(
         _parse(doc, _Where(source, number, (), doc, report), out, problems)
 
 
-def parse_documents(docs: Iterable[object], *, source: str = "<memory>") -> list[Resource]:
+def parse_documents(
+    docs: Iterable[object], *, source: str = "<memory>", skip_unused: bool = False
+) -> list[Resource]:
     """Validate already-parsed documents (dicts, or resource models, which pass through).
 
     ``None`` entries are skipped; a ``kind: List`` document contributes its ``items``.
-    Every document must be a mesh resource (one resource per document, as the registry's
-    apply needs): a Kubernetes kind the mesh does not use is refused here, where
-    :func:`load_config` skips it. Raises :class:`ConfigError` with every problem found;
-    nothing is returned then.
+    By default every document must be a mesh resource (one resource per document, as the
+    registry's apply needs): a Kubernetes kind the mesh does not use is refused. With
+    ``skip_unused`` such documents are skipped (logged at debug level), as
+    :func:`load_config` does for files. Raises :class:`ConfigError` with every problem
+    found; nothing is returned then.
     """
     out: list[Resource] = []
     problems: list[ConfigProblem] = []
-    _parse_numbered(enumerate(docs, start=1), source, out, problems, None)
+    report = LoadReport() if skip_unused else None
+    _parse_numbered(enumerate(docs, start=1), source, out, problems, report)
     if problems:
         raise ConfigError(problems)
     return out

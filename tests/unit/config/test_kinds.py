@@ -106,8 +106,11 @@ def test_kubernetes_kinds_the_mesh_does_not_use_are_skipped(
 
 def test_parse_documents_accepts_only_mesh_resources() -> None:
     # one resource per document: what the registry's apply stores
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
     with pytest.raises(ConfigError, match="only mesh resources are accepted here"):
-        parse_documents([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}])
+        parse_documents([config_map])
+    # as load_config does for files (e.g. `inmesh apply -f -` reading stdin)
+    assert parse_documents([config_map], skip_unused=True) == []
 
 
 @pytest.mark.parametrize(
