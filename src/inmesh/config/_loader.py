@@ -73,7 +73,7 @@ class _Where:
     """Where a document came from, and which resource it claims to be."""
 
     def __init__(
-        self, source: str, number: int, prefix: Loc, doc: object, report: LoadReport | None
+        self, *, source: str, number: int, prefix: Loc, doc: object, report: LoadReport | None
     ) -> None:
         self.source, self.number, self.prefix, self.report = source, number, prefix, report
         raw = doc if isinstance(doc, Mapping) else {}
@@ -100,7 +100,13 @@ class _Where:
 
     def item(self, index: int, doc: object) -> _Where:
         """The ``index``-th item of a ``kind: List`` document."""
-        return _Where(self.source, self.number, (*self.prefix, "items", index), doc, self.report)
+        return _Where(
+            source=self.source,
+            number=self.number,
+            prefix=(*self.prefix, "items", index),
+            doc=doc,
+            report=self.report,
+        )
 
     def skipped(self, reason: str) -> None:
         """Record (and log at debug level) a document skipped as not a mesh resource."""
@@ -283,7 +289,8 @@ def _parse_numbered(
     for number, doc in documents:
         if doc is None:
             continue  # an empty document, e.g. after a trailing '---'
-        _parse(doc, _Where(source, number, (), doc, report), out, problems)
+        where = _Where(source=source, number=number, prefix=(), doc=doc, report=report)
+        _parse(doc, where, out, problems)
 
 
 def parse_documents(
