@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -19,9 +19,12 @@ from ._errors import ConfigError
 from ._runtime_support import check_supported
 from ._state import MeshState
 from .balancing import ActiveRequests
-from .config import Resource, load_config, parse_documents
+from .config import load_config, parse_documents
 from .routing import OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY, ClientIdentity, Snapshot
 from .telemetry import RecordHook
+
+if TYPE_CHECKING:
+    from .config import Resource
 
 ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
 

@@ -102,7 +102,7 @@ def test_jason_header_match(name: str, default_subset: str) -> None:
     vs = _vs(name, "reviews")
     jason, default = vs.spec.http
     header = jason.match[0].headers["end-user"]
-    assert header.match_type == "exact" and header.exact == "jason"
+    assert header.exact == "jason" and header.prefix is None and header.regex is None
     assert header.matches("jason") and not header.matches("jasonx")
     assert _weights(vs, 0) == [("v2", None)]
     assert default.match == () and _weights(vs, 1) == [(default_subset, None)]
@@ -183,7 +183,7 @@ def test_egress_to_google_apis() -> None:
     tp = rule.spec.traffic_policy
     assert tp is not None and tp.load_balancer is not None
     assert tp.load_balancer.simple == "ROUND_ROBIN"
-    tls443 = tp.for_port(443)
+    [tls443] = [p for p in tp.port_level_settings if p.port and p.port.number == 443]
     assert tls443 is not None and tls443.tls is not None and tls443.tls.mode == "SIMPLE"
 
 
@@ -196,7 +196,7 @@ def test_ingress_gateway_and_bound_routes() -> None:
     assert isinstance(vs, VirtualService)
     assert vs.spec.gateways == ("bookinfo-gateway",) and not vs.spec.applies_to_mesh
     uris = [
-        (m.uri.match_type, m.uri.exact or m.uri.prefix)
+        ("exact" if m.uri.exact is not None else "prefix", m.uri.exact or m.uri.prefix)
         for m in vs.spec.http[0].match
         if m.uri is not None
     ]

@@ -3,7 +3,9 @@
 IST0101 ReferencedResourceNotFound (destination host, subset, gateway), IST0109
 ConflictingMeshGatewayVirtualServiceHosts, IST0130 VirtualServiceUnreachableRule,
 IST0131 VirtualServiceIneffectiveMatch, IST0173 DestinationRuleSubsetNotSelectPods, and
-INM0001 (no Istio code) for a route whose weights are all zero.
+inmesh's own INM0001 AllWeightsZero (a route whose weights are all zero) and INM0002
+NotSupportedYet (what the runtime would refuse: :func:`inmesh.config.unsupported_problems`,
+the same check and wording as ``Mesh``).
 
 As in ``istioctl analyze``, the resources are a cluster's worth of configuration: a later
 resource with the same kind, namespace and name replaces an earlier one (Istio's file
@@ -16,8 +18,27 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from .._errors import ConfigProblem
+from .._namespaces import selects
+from ..config import unsupported_problems
 from ..routing._hosts import host_matches, to_fqdn
-from ._message import Message, resource_label
+from ._message import Level, Message, resource_label
+
+
+def problem_message(problem: ConfigProblem, name: str, level: Level = "Error") -> Message:
+    """A located :class:`ConfigProblem` as an analyzer message."""
+    file = problem.file
+    if file is not None and problem.document is not None:
+        file = f"{file} document {problem.document}"
+    field = f"{problem.field}: " if problem.field else ""
+    return Message(level, problem.code, name, problem.resource or "", field + problem.message, file)
+
+
+def _unsupported(resources: Sequence[Any]) -> list[Message]:
+    """INM0002: what the runtime cannot use yet, as it would say it."""
+    return [
+        problem_message(p, "NotSupportedYet") for r in resources for p in unsupported_problems(r)
+    ]
 
 
 def _service_hosts(resources: Sequence[Any]) -> list[str]:
@@ -50,9 +71,7 @@ def _workload_labels(resources: Sequence[Any]) -> list[dict[str, str]]:
         elif r.kind == "ServiceEntry":
             labels.extend(dict(e.labels or {}) for e in r.spec.endpoints or ())
         elif r.kind == "Deployment":
-            tmpl = r.spec.template
-            if tmpl is not None and tmpl.metadata is not None:
-                labels.append(dict(tmpl.metadata.labels or {}))
+            labels.append(dict(r.pod_labels))
     return labels
 
 
@@ -169,7 +188,7 @@ def _selectors(resources: Sequence[Any]) -> dict[str, dict[str, str]]:
 def check(resources: Sequence[Any]) -> list[Message]:
     """Every cross-reference problem in ``resources``."""
     resources = list({(r.kind, r.namespace, r.name): r for r in resources}.values())
-    msgs: list[Message] = []
+    msgs: list[Message] = _unsupported(resources)
     hosts = _service_hosts(resources)
     subsets = _subsets(resources)
     gateways = {(r.namespace, r.name) for r in resources if r.kind == "Gateway"}
@@ -270,7 +289,7 @@ def check(resources: Sequence[Any]) -> list[Message]:
                 continue  # a rule for a host no service defines: nothing to select from
             for s in r.spec.subsets or ():
                 want = {**service, **dict(s.labels or {})}
-                if not any(all(w.get(k) == v for k, v in want.items()) for w in workloads):
+                if not any(selects(want, w) for w in workloads):
                     msgs.append(
                         Message(
                             "Warning",

@@ -10,125 +10,140 @@ Models mirror Istio's ``networking.istio.io`` (v1, v1beta1, v1alpha3) and
 ``security.istio.io`` (v1, v1beta1) APIs field for field, with Istio's validation rules;
 attributes are snake_case and the YAML names are Istio's camelCase. Durations are float
 seconds. Every problem is reported at once in one :class:`inmesh.ConfigError`.
+
+The names are loaded on first use: ``import inmesh`` builds no model, and the loader
+imports a kind's models when it first meets that kind.
 """
 
 from __future__ import annotations
 
-from inmesh.config._base import ObjectMeta
-from inmesh.config._common import (
-    Destination,
-    Percent,
-    PolicyTargetReference,
-    PortSelector,
-    StringMatch,
-    WorkloadSelector,
-)
-from inmesh.config._destination_rule import DestinationRule, DestinationRuleSpec, Subset
-from inmesh.config._duration import format_duration, parse_duration
-from inmesh.config._gateway import (
-    Gateway,
-    GatewaySpec,
-    Server,
-    ServerPort,
-    ServerTLSSettings,
-    TLSCertificate,
-)
-from inmesh.config._http_parts import (
-    CorsPolicy,
-    FaultAbort,
-    FaultDelay,
-    HTTPFaultInjection,
-    HTTPRetry,
-)
-from inmesh.config._http_route import (
-    Delegate,
-    HeaderOperations,
-    Headers,
-    HTTPBody,
-    HTTPDirectResponse,
-    HTTPMatchRequest,
-    HTTPMirrorPolicy,
-    HTTPRedirect,
-    HTTPRewrite,
-    HTTPRoute,
-    HTTPRouteDestination,
-    RegexRewrite,
-)
-from inmesh.config._kube import (
-    KubeContainer,
-    KubeContainerPort,
-    KubeDeployment,
-    KubeDeploymentSpec,
-    KubeLabelSelector,
-    KubePodSpec,
-    KubePodTemplate,
-    KubePodTemplateMetadata,
-    KubeService,
-    KubeServiceAccount,
-    KubeServicePort,
-    KubeServiceSpec,
-)
-from inmesh.config._load_balancer import (
-    ConsistentHashLB,
-    HTTPCookie,
-    HTTPCookieAttribute,
-    LoadBalancerSettings,
-    LocalityDistribute,
-    LocalityFailover,
-    LocalityLoadBalancerSetting,
-    MagLev,
-    RingHash,
-    WarmupConfiguration,
-    ZoneAwareLoadBalancerSetting,
-)
-from inmesh.config._loader import KINDS, Resource, dump_resource, load_config, parse_documents
-from inmesh.config._regex import Re2Error, compile_re2
-from inmesh.config._security import (
-    AuthorizationPolicy,
-    AuthorizationPolicySpec,
-    Condition,
-    ExtensionProvider,
-    Operation,
-    PeerAuthentication,
-    PeerAuthenticationMutualTLS,
-    PeerAuthenticationSpec,
-    Rule,
-    RuleFrom,
-    RuleTo,
-    Source,
-)
-from inmesh.config._service_entry import (
-    ServiceEntry,
-    ServiceEntrySpec,
-    ServiceEntryWorkloadSelector,
-    ServicePort,
-    WorkloadEntry,
-    WorkloadEntrySpec,
-)
-from inmesh.config._support import UNSUPPORTED_FIELDS, UNSUPPORTED_VALUES, unsupported_problems
-from inmesh.config._traffic_policy import (
-    ClientTLSSettings,
-    ConnectionPoolSettings,
-    HTTP2KeepAlive,
-    HTTPSettings,
-    OutlierDetection,
-    PortTrafficPolicy,
-    ProxyProtocol,
-    RetryBudget,
-    TcpKeepalive,
-    TCPSettings,
-    TrafficPolicy,
-    TunnelSettings,
-)
-from inmesh.config._virtual_service import (
-    L4MatchAttributes,
-    RouteDestination,
-    TCPRoute,
-    TLSMatchAttributes,
-    TLSRoute,
-    VirtualService,
-    VirtualServiceSpec,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inmesh.config._base import ObjectMeta
+    from inmesh.config._common import (
+        Destination,
+        Percent,
+        PolicyTargetReference,
+        PortSelector,
+        StringMatch,
+        WorkloadSelector,
+    )
+    from inmesh.config._destination_rule import DestinationRule, DestinationRuleSpec, Subset
+    from inmesh.config._duration import format_duration, parse_duration
+    from inmesh.config._files import yaml_documents
+    from inmesh.config._gateway import (
+        Gateway,
+        GatewaySpec,
+        Server,
+        ServerPort,
+        ServerTLSSettings,
+        TLSCertificate,
+    )
+    from inmesh.config._http_parts import (
+        CorsPolicy,
+        FaultAbort,
+        FaultDelay,
+        HTTPFaultInjection,
+        HTTPRetry,
+    )
+    from inmesh.config._http_route import (
+        Delegate,
+        HeaderOperations,
+        Headers,
+        HTTPBody,
+        HTTPDirectResponse,
+        HTTPMatchRequest,
+        HTTPMirrorPolicy,
+        HTTPRedirect,
+        HTTPRewrite,
+        HTTPRoute,
+        HTTPRouteDestination,
+        RegexRewrite,
+    )
+    from inmesh.config._kube import (
+        KubeContainer,
+        KubeContainerPort,
+        KubeDeployment,
+        KubeDeploymentSpec,
+        KubeLabelSelector,
+        KubePodSpec,
+        KubePodTemplate,
+        KubePodTemplateMetadata,
+        KubeService,
+        KubeServiceAccount,
+        KubeServicePort,
+        KubeServiceSpec,
+    )
+    from inmesh.config._load_balancer import (
+        ConsistentHashLB,
+        HTTPCookie,
+        HTTPCookieAttribute,
+        LoadBalancerSettings,
+        LocalityDistribute,
+        LocalityFailover,
+        LocalityLoadBalancerSetting,
+        MagLev,
+        RingHash,
+        WarmupConfiguration,
+        ZoneAwareLoadBalancerSetting,
+    )
+    from inmesh.config._loader import (
+        LoadReport,
+        dump_resource,
+        load_config,
+        load_report,
+        parse_documents,
+    )
+    from inmesh.config._regex import Re2Error, compile_re2
+    from inmesh.config._resources import KINDS, Resource
+    from inmesh.config._security import (
+        AuthorizationPolicy,
+        AuthorizationPolicySpec,
+        Condition,
+        ExtensionProvider,
+        Operation,
+        PeerAuthentication,
+        PeerAuthenticationMutualTLS,
+        PeerAuthenticationSpec,
+        Rule,
+        RuleFrom,
+        RuleTo,
+        Source,
+    )
+    from inmesh.config._service_entry import (
+        ServiceEntry,
+        ServiceEntrySpec,
+        ServiceEntryWorkloadSelector,
+        ServicePort,
+        WorkloadEntry,
+        WorkloadEntrySpec,
+    )
+    from inmesh.config._support import UNSUPPORTED_FIELDS, UNSUPPORTED_VALUES, unsupported_problems
+    from inmesh.config._traffic_policy import (
+        ClientTLSSettings,
+        ConnectionPoolSettings,
+        HTTP2KeepAlive,
+        HTTPSettings,
+        OutlierDetection,
+        PortTrafficPolicy,
+        ProxyProtocol,
+        RetryBudget,
+        TcpKeepalive,
+        TCPSettings,
+        TrafficPolicy,
+        TunnelSettings,
+    )
+    from inmesh.config._virtual_service import (
+        L4MatchAttributes,
+        RouteDestination,
+        TCPRoute,
+        TLSMatchAttributes,
+        TLSRoute,
+        VirtualService,
+        VirtualServiceSpec,
+    )
 
 __all__ = [
     "KINDS",
@@ -180,6 +195,7 @@ __all__ = [
     "KubeServiceSpec",
     "L4MatchAttributes",
     "LoadBalancerSettings",
+    "LoadReport",
     "LocalityDistribute",
     "LocalityFailover",
     "LocalityLoadBalancerSetting",
@@ -233,7 +249,135 @@ __all__ = [
     "dump_resource",
     "format_duration",
     "load_config",
+    "load_report",
     "parse_documents",
     "parse_duration",
     "unsupported_problems",
+    "yaml_documents",
 ]
+
+#: public name -> the private module that defines it
+_MODULES: dict[str, str] = {
+    "AuthorizationPolicy": "inmesh.config._security",
+    "AuthorizationPolicySpec": "inmesh.config._security",
+    "ClientTLSSettings": "inmesh.config._traffic_policy",
+    "Condition": "inmesh.config._security",
+    "ConnectionPoolSettings": "inmesh.config._traffic_policy",
+    "ConsistentHashLB": "inmesh.config._load_balancer",
+    "CorsPolicy": "inmesh.config._http_parts",
+    "Delegate": "inmesh.config._http_route",
+    "Destination": "inmesh.config._common",
+    "DestinationRule": "inmesh.config._destination_rule",
+    "DestinationRuleSpec": "inmesh.config._destination_rule",
+    "ExtensionProvider": "inmesh.config._security",
+    "FaultAbort": "inmesh.config._http_parts",
+    "FaultDelay": "inmesh.config._http_parts",
+    "Gateway": "inmesh.config._gateway",
+    "GatewaySpec": "inmesh.config._gateway",
+    "HTTP2KeepAlive": "inmesh.config._traffic_policy",
+    "HTTPBody": "inmesh.config._http_route",
+    "HTTPCookie": "inmesh.config._load_balancer",
+    "HTTPCookieAttribute": "inmesh.config._load_balancer",
+    "HTTPDirectResponse": "inmesh.config._http_route",
+    "HTTPFaultInjection": "inmesh.config._http_parts",
+    "HTTPMatchRequest": "inmesh.config._http_route",
+    "HTTPMirrorPolicy": "inmesh.config._http_route",
+    "HTTPRedirect": "inmesh.config._http_route",
+    "HTTPRetry": "inmesh.config._http_parts",
+    "HTTPRewrite": "inmesh.config._http_route",
+    "HTTPRoute": "inmesh.config._http_route",
+    "HTTPRouteDestination": "inmesh.config._http_route",
+    "HTTPSettings": "inmesh.config._traffic_policy",
+    "HeaderOperations": "inmesh.config._http_route",
+    "Headers": "inmesh.config._http_route",
+    "KINDS": "inmesh.config._resources",
+    "KubeContainer": "inmesh.config._kube",
+    "KubeContainerPort": "inmesh.config._kube",
+    "KubeDeployment": "inmesh.config._kube",
+    "KubeDeploymentSpec": "inmesh.config._kube",
+    "KubeLabelSelector": "inmesh.config._kube",
+    "KubePodSpec": "inmesh.config._kube",
+    "KubePodTemplate": "inmesh.config._kube",
+    "KubePodTemplateMetadata": "inmesh.config._kube",
+    "KubeService": "inmesh.config._kube",
+    "KubeServiceAccount": "inmesh.config._kube",
+    "KubeServicePort": "inmesh.config._kube",
+    "KubeServiceSpec": "inmesh.config._kube",
+    "L4MatchAttributes": "inmesh.config._virtual_service",
+    "LoadBalancerSettings": "inmesh.config._load_balancer",
+    "LoadReport": "inmesh.config._loader",
+    "LocalityDistribute": "inmesh.config._load_balancer",
+    "LocalityFailover": "inmesh.config._load_balancer",
+    "LocalityLoadBalancerSetting": "inmesh.config._load_balancer",
+    "MagLev": "inmesh.config._load_balancer",
+    "ObjectMeta": "inmesh.config._base",
+    "Operation": "inmesh.config._security",
+    "OutlierDetection": "inmesh.config._traffic_policy",
+    "PeerAuthentication": "inmesh.config._security",
+    "PeerAuthenticationMutualTLS": "inmesh.config._security",
+    "PeerAuthenticationSpec": "inmesh.config._security",
+    "Percent": "inmesh.config._common",
+    "PolicyTargetReference": "inmesh.config._common",
+    "PortSelector": "inmesh.config._common",
+    "PortTrafficPolicy": "inmesh.config._traffic_policy",
+    "ProxyProtocol": "inmesh.config._traffic_policy",
+    "Re2Error": "inmesh.config._regex",
+    "RegexRewrite": "inmesh.config._http_route",
+    "Resource": "inmesh.config._resources",
+    "RetryBudget": "inmesh.config._traffic_policy",
+    "RingHash": "inmesh.config._load_balancer",
+    "RouteDestination": "inmesh.config._virtual_service",
+    "Rule": "inmesh.config._security",
+    "RuleFrom": "inmesh.config._security",
+    "RuleTo": "inmesh.config._security",
+    "Server": "inmesh.config._gateway",
+    "ServerPort": "inmesh.config._gateway",
+    "ServerTLSSettings": "inmesh.config._gateway",
+    "ServiceEntry": "inmesh.config._service_entry",
+    "ServiceEntrySpec": "inmesh.config._service_entry",
+    "ServiceEntryWorkloadSelector": "inmesh.config._service_entry",
+    "ServicePort": "inmesh.config._service_entry",
+    "Source": "inmesh.config._security",
+    "StringMatch": "inmesh.config._common",
+    "Subset": "inmesh.config._destination_rule",
+    "TCPRoute": "inmesh.config._virtual_service",
+    "TCPSettings": "inmesh.config._traffic_policy",
+    "TLSCertificate": "inmesh.config._gateway",
+    "TLSMatchAttributes": "inmesh.config._virtual_service",
+    "TLSRoute": "inmesh.config._virtual_service",
+    "TcpKeepalive": "inmesh.config._traffic_policy",
+    "TrafficPolicy": "inmesh.config._traffic_policy",
+    "TunnelSettings": "inmesh.config._traffic_policy",
+    "UNSUPPORTED_FIELDS": "inmesh.config._support",
+    "UNSUPPORTED_VALUES": "inmesh.config._support",
+    "VirtualService": "inmesh.config._virtual_service",
+    "VirtualServiceSpec": "inmesh.config._virtual_service",
+    "WarmupConfiguration": "inmesh.config._load_balancer",
+    "WorkloadEntry": "inmesh.config._service_entry",
+    "WorkloadEntrySpec": "inmesh.config._service_entry",
+    "WorkloadSelector": "inmesh.config._common",
+    "ZoneAwareLoadBalancerSetting": "inmesh.config._load_balancer",
+    "compile_re2": "inmesh.config._regex",
+    "dump_resource": "inmesh.config._loader",
+    "format_duration": "inmesh.config._duration",
+    "load_config": "inmesh.config._loader",
+    "load_report": "inmesh.config._loader",
+    "parse_documents": "inmesh.config._loader",
+    "parse_duration": "inmesh.config._duration",
+    "unsupported_problems": "inmesh.config._support",
+    "yaml_documents": "inmesh.config._files",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` on first use (PEP 562)."""
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -13,7 +13,6 @@ pydantic's location to name the full field path.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
 from typing_extensions import Self
 
+from inmesh.config._loc import Loc, format_loc
 from inmesh.config._names import check_labels, check_namespace, check_object_name
 
 __all__ = [
@@ -51,30 +51,11 @@ UInt32 = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1)]
 UInt64 = Annotated[int, Strict(), Field(ge=0, le=2**64 - 1)]
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 
-Loc = tuple[str | int, ...]
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
 
 def istio_alias(field_name: str) -> str:
     """snake_case attribute -> Istio's camelCase YAML name (``from_`` -> ``from``)."""
     head, *rest = field_name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def format_loc(loc: Sequence[str | int]) -> str:
-    """``("spec", "http", 0, "route", 1, "weight")`` -> ``spec.http[0].route[1].weight``.
-
-    Map keys that are not identifiers are bracketed: ``headers["end-user"]``.
-    """
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENTIFIER.fullmatch(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{part!r}]".replace("'", '"')
-    return out
 
 
 class RuleViolation(ValueError):
@@ -115,6 +96,7 @@ class IstioModel(BaseModel):
         frozen=True,
         populate_by_name=True,
         alias_generator=istio_alias,
+        defer_build=True,
     )
 
 

@@ -15,6 +15,7 @@ from inmesh.config._regex import Re2Error, compile_re2
 
 __all__ = [
     "Destination",
+    "NetworkingVersion",
     "Percent",
     "PolicyTargetReference",
     "PortSelector",
@@ -22,6 +23,11 @@ __all__ = [
     "WorkloadSelector",
     "check_percentage",
     "check_selector_labels",
+]
+
+#: The apiVersions ``networking.istio.io`` kinds are served under.
+NetworkingVersion = Literal[
+    "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"
 ]
 
 
@@ -58,17 +64,6 @@ class StringMatch(IstioModel):
     def pattern(self) -> re.Pattern[str] | None:
         """The compiled ``regex`` (``None`` unless ``regex`` is set); use ``fullmatch``."""
         return self._pattern
-
-    @property
-    def match_type(self) -> Literal["exact", "prefix", "regex"] | None:
-        """Which of the three is set, or ``None`` for ``{}`` (presence)."""
-        if self.exact is not None:
-            return "exact"
-        if self.prefix is not None:
-            return "prefix"
-        if self.regex is not None:
-            return "regex"
-        return None
 
     def matches(self, value: str, *, ignore_case: bool = False) -> bool:
         """Envoy's semantics: exact/prefix comparison (optionally case-insensitive), regex

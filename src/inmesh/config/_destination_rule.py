@@ -9,10 +9,9 @@ from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
 
 from inmesh.config._base import IstioModel, IstioResource, Str, Violations
-from inmesh.config._common import WorkloadSelector
+from inmesh.config._common import NetworkingVersion, WorkloadSelector
 from inmesh.config._names import check_dns1123_label, check_export_to, check_wildcard_domain
 from inmesh.config._traffic_policy import TrafficPolicy
-from inmesh.config._virtual_service import NetworkingVersion
 
 __all__ = ["DestinationRule", "DestinationRuleSpec", "Subset"]
 

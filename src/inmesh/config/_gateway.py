@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from typing_extensions import Self
 
 from inmesh.config._base import Bool, IstioModel, IstioResource, Str, UInt32, Violations
+from inmesh.config._common import NetworkingVersion
 from inmesh.config._names import (
     check_dns1123_label,
     check_port,
@@ -21,7 +22,6 @@ from inmesh.config._names import (
     check_wildcard_domain,
     is_ip,
 )
-from inmesh.config._virtual_service import NetworkingVersion
 
 __all__ = ["Gateway", "GatewaySpec", "Server", "ServerPort", "ServerTLSSettings", "TLSCertificate"]
 

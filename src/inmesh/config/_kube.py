@@ -37,7 +37,11 @@ class KubeModel(BaseModel):
     """Base of the Kubernetes models: frozen, camelCase aliases, unknown fields kept."""
 
     model_config = ConfigDict(
-        extra="allow", frozen=True, populate_by_name=True, alias_generator=istio_alias
+        extra="allow",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=istio_alias,
+        defer_build=True,
     )
 
 

@@ -7,60 +7,37 @@ then a single :class:`ConfigError` carries them all. Any problem rejects the who
 
 from __future__ import annotations
 
-import difflib
+import logging
 import os
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from inmesh._errors import ConfigError, ConfigProblem
-from inmesh.config._base import Loc, RuleViolation, format_loc
-from inmesh.config._destination_rule import DestinationRule
 from inmesh.config._files import expand_paths, read_documents
-from inmesh.config._gateway import Gateway
-from inmesh.config._kube import KubeDeployment, KubeService, KubeServiceAccount
-from inmesh.config._security import AuthorizationPolicy, PeerAuthentication
-from inmesh.config._service_entry import ServiceEntry, WorkloadEntry
-from inmesh.config._virtual_service import VirtualService
-
-__all__ = ["KINDS", "Resource", "dump_resource", "load_config", "parse_documents"]
-
-Resource = (
-    VirtualService
-    | DestinationRule
-    | ServiceEntry
-    | WorkloadEntry
-    | Gateway
-    | PeerAuthentication
-    | AuthorizationPolicy
-    | KubeService
-    | KubeServiceAccount
-    | KubeDeployment
+from inmesh.config._kinds import (
+    MODELLED,
+    kind_class,
+    skip_reason,
+    unknown_kind_message,
+    unsupported_message,
 )
-_CLASSES: tuple[type[Any], ...] = (
-    VirtualService,
-    DestinationRule,
-    ServiceEntry,
-    WorkloadEntry,
-    Gateway,
-    PeerAuthentication,
-    AuthorizationPolicy,
-    KubeService,
-    KubeServiceAccount,
-    KubeDeployment,
-)
-#: kind -> (resource class, the apiVersions it is served under)
-KINDS: Mapping[str, tuple[type[Any], tuple[str, ...]]] = {
-    cls.model_fields["kind"].default: (
-        cls,
-        typing.get_args(cls.model_fields["api_version"].annotation),
-    )
-    for cls in _CLASSES
-}
+from inmesh.config._loc import Loc, format_loc
+from inmesh.config._support import SUPPORT_CODE
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+    from pydantic_core import ErrorDetails
+
+    from inmesh.config._resources import Resource
+
+__all__ = ["LoadReport", "dump_resource", "load_config", "load_report", "parse_documents"]
+
+_log = logging.getLogger("inmesh.config")
+#: The analyzer code of a document skipped as not a mesh resource (an Info message).
+SKIPPED_CODE = "INM0003"
 _CONTEXT = {"inmesh_source": "document"}
 _TYPE_NAMES = {
     "string_type": "a string",
@@ -84,18 +61,30 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+@dataclass
+class LoadReport:
+    """What :func:`load_report` loaded, and the documents it skipped (as Info problems)."""
+
+    resources: list[Resource] = field(default_factory=list)
+    skipped: list[ConfigProblem] = field(default_factory=list)
+
+
 class _Where:
     """Where a document came from, and which resource it claims to be."""
 
-    def __init__(self, source: str, number: int, prefix: Loc, doc: object) -> None:
-        self.source, self.number, self.prefix = source, number, prefix
+    def __init__(
+        self, *, source: str, number: int, prefix: Loc, doc: object, report: LoadReport | None
+    ) -> None:
+        self.source, self.number, self.prefix, self.report = source, number, prefix, report
         raw = doc if isinstance(doc, Mapping) else {}
         meta = raw.get("metadata")
         meta = meta if isinstance(meta, Mapping) else {}
         self.kind, self.name = _text(raw.get("kind")), _text(meta.get("name"))
         self.namespace = _text(meta.get("namespace"))
 
-    def problem(self, message: str, loc: Loc = ()) -> ConfigProblem:
+    def problem(
+        self, message: str, loc: Loc = (), *, code: str = "IST0106", severity: str = "Error"
+    ) -> ConfigProblem:
         field = format_loc((*self.prefix, *loc)) or None
         return ConfigProblem(
             message,
@@ -105,7 +94,26 @@ class _Where:
             namespace=self.namespace,
             name=self.name,
             field=field,
+            code=code,
+            severity=severity,
         )
+
+    def item(self, index: int, doc: object) -> _Where:
+        """The ``index``-th item of a ``kind: List`` document."""
+        return _Where(
+            source=self.source,
+            number=self.number,
+            prefix=(*self.prefix, "items", index),
+            doc=doc,
+            report=self.report,
+        )
+
+    def skipped(self, reason: str) -> None:
+        """Record (and log at debug level) a document skipped as not a mesh resource."""
+        _log.debug("%s (document %d): skipped: %s", self.source, self.number, reason)
+        if self.report is not None:
+            problem = self.problem(f"skipped: {reason}", code=SKIPPED_CODE, severity="Info")
+            self.report.skipped.append(problem)
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -125,6 +133,8 @@ def _unwrap(annotation: Any) -> Any:
 
 def _model_at(cls: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     """The model class at ``loc`` inside ``cls`` (following aliases, lists and maps)."""
+    from pydantic import BaseModel
+
     current: Any = cls
     for part in loc:
         current = _unwrap(current)
@@ -156,6 +166,8 @@ def _describe(err: ErrorDetails, cls: type[BaseModel], loc: Loc) -> str:
         parent = _model_at(cls, loc[:-1])
         if parent is None:
             return f"unknown field {loc[-1]!r}"
+        import difflib
+
         allowed = sorted(f.alias or n for n, f in parent.model_fields.items())
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -175,6 +187,8 @@ def _describe(err: ErrorDetails, cls: type[BaseModel], loc: Loc) -> str:
 def _problems_from(
     exc: ValidationError, cls: type[BaseModel], where: _Where
 ) -> list[ConfigProblem]:
+    from inmesh.config._base import RuleViolation
+
     problems: list[ConfigProblem] = []
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(err["loc"])
@@ -190,17 +204,28 @@ def _problems_from(
     return problems
 
 
-def _resolve_class(doc: Mapping[Any, Any], where: _Where) -> type[BaseModel] | ConfigProblem:
+def _resolve_class(
+    doc: Mapping[Any, Any], where: _Where, skip_unused: bool
+) -> type[BaseModel] | ConfigProblem | None:
+    """The model class of ``doc``; ``None`` to skip it (a kind the mesh does not use)."""
     kind, api_version = doc.get("kind"), doc.get("apiVersion")
     if not isinstance(kind, str) or not kind:
         return where.problem("kind is required (e.g. VirtualService)", ("kind",))
-    if kind not in KINDS:
-        return where.problem(
-            f"unknown kind {kind!r} (apiVersion {api_version!r}); expected one of "
-            f"{', '.join(sorted(KINDS))}",
-            ("kind",),
-        )
-    cls, versions = KINDS[kind]
+    version = api_version if isinstance(api_version, str) else ""
+    refused = unsupported_message(version, kind)
+    if refused is not None:
+        return where.problem(refused, ("kind",), code=SUPPORT_CODE)
+    if kind not in MODELLED:
+        reason = skip_reason(version, kind) if version else None
+        if reason is None:
+            return where.problem(unknown_kind_message(version, kind), ("kind",))
+        if not skip_unused:
+            return where.problem(f"{reason}: only mesh resources are accepted here", ("kind",))
+        where.skipped(reason)
+        return None
+    cls = kind_class(kind)
+    assert cls is not None
+    versions = typing.get_args(cls.model_fields["api_version"].annotation)
     if api_version not in versions:
         got = "missing" if api_version is None else repr(api_version)
         return where.problem(
@@ -208,12 +233,12 @@ def _resolve_class(doc: Mapping[Any, Any], where: _Where) -> type[BaseModel] | C
             f"{', '.join(versions)}",
             ("apiVersion",),
         )
-    return typing.cast(type[BaseModel], cls)
+    return cls
 
 
 def _parse(doc: object, where: _Where, out: list[Resource], problems: list[ConfigProblem]) -> None:
-    if isinstance(doc, _CLASSES):
-        out.append(typing.cast(Resource, doc))
+    if _is_resource(doc):
+        out.append(typing.cast("Resource", doc))
         return
     if not isinstance(doc, Mapping):
         problems.append(
@@ -224,28 +249,34 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
         )
         return
     kind, items = doc.get("kind"), doc.get("items")
-    if isinstance(kind, str) and kind.endswith("List") and kind not in KINDS:
+    if isinstance(kind, str) and kind.endswith("List") and kind not in MODELLED:
         if not isinstance(items, list):
             problems.append(where.problem(f"a {kind} needs a list of items", ("items",)))
             return
         for i, item in enumerate(items):
-            _parse(
-                item,
-                _Where(where.source, where.number, (*where.prefix, "items", i), item),
-                out,
-                problems,
-            )
+            _parse(item, where.item(i, item), out, problems)
         return
-    cls = _resolve_class(doc, where)
+    cls = _resolve_class(doc, where, where.report is not None)
+    if cls is None:
+        return
     if isinstance(cls, ConfigProblem):
         problems.append(cls)
         return
+    from pydantic import ValidationError
+
     try:
         resource = cls.model_validate(doc, context=_CONTEXT)
         typing.cast(Any, resource)._origin = (where.source, where.number)
-        out.append(typing.cast(Resource, resource))
+        out.append(typing.cast("Resource", resource))
     except ValidationError as exc:
         problems.extend(_problems_from(exc, cls, where))
+
+
+def _is_resource(doc: object) -> bool:
+    """An already-built resource model (it passes through)."""
+    kind = getattr(doc, "kind", None)
+    cls = kind_class(kind) if isinstance(kind, str) else None
+    return cls is not None and isinstance(doc, cls)
 
 
 def _parse_numbered(
@@ -253,41 +284,61 @@ def _parse_numbered(
     source: str,
     out: list[Resource],
     problems: list[ConfigProblem],
+    report: LoadReport | None,
 ) -> None:
     for number, doc in documents:
         if doc is None:
             continue  # an empty document, e.g. after a trailing '---'
-        _parse(doc, _Where(source, number, (), doc), out, problems)
+        where = _Where(source=source, number=number, prefix=(), doc=doc, report=report)
+        _parse(doc, where, out, problems)
 
 
-def parse_documents(docs: Iterable[object], *, source: str = "<memory>") -> list[Resource]:
+def parse_documents(
+    docs: Iterable[object], *, source: str = "<memory>", skip_unused: bool = False
+) -> list[Resource]:
     """Validate already-parsed documents (dicts, or resource models, which pass through).
 
     ``None`` entries are skipped; a ``kind: List`` document contributes its ``items``.
-    Raises :class:`ConfigError` with every problem found; nothing is returned then.
+    By default every document must be a mesh resource (one resource per document, as the
+    registry's apply needs): a Kubernetes kind the mesh does not use is refused. With
+    ``skip_unused`` such documents are skipped (logged at debug level), as
+    :func:`load_config` does for files. Raises :class:`ConfigError` with every problem
+    found; nothing is returned then.
     """
     out: list[Resource] = []
     problems: list[ConfigProblem] = []
-    _parse_numbered(enumerate(docs, start=1), source, out, problems)
+    report = LoadReport() if skip_unused else None
+    _parse_numbered(enumerate(docs, start=1), source, out, problems, report)
     if problems:
         raise ConfigError(problems)
     return out
+
+
+def load_report(*paths: str | os.PathLike[str]) -> LoadReport:
+    """:func:`load_config`, also returning the documents it skipped."""
+    report = LoadReport()
+    problems: list[ConfigProblem] = []
+    for path in expand_paths(paths):
+        _parse_numbered(
+            read_documents(path, problems), str(path), report.resources, problems, report
+        )
+    if problems:
+        raise ConfigError(problems)
+    return report
 
 
 def load_config(*paths: str | os.PathLike[str]) -> list[Resource]:
     """Load and validate YAML (multi-document) and JSON configuration files, in order.
 
     A directory stands for its ``*.yaml``, ``*.yml`` and ``*.json`` files, sorted by name.
+    Documents of Kubernetes kinds the mesh does not use (ConfigMap, Secret, Namespace, ...)
+    and other controllers' custom resources are skipped (logged at debug level), as a file
+    may mix an application's manifests with its mesh configuration; mesh kinds inmesh does
+    not model yet (Sidecar, EnvoyFilter, Gateway API routes, ...) are refused by name.
     Raises :class:`ConfigError` listing every problem in every file (syntax errors name the
     line); nothing is returned then.
     """
-    out: list[Resource] = []
-    problems: list[ConfigProblem] = []
-    for path in expand_paths(paths):
-        _parse_numbered(read_documents(path, problems), str(path), out, problems)
-    if problems:
-        raise ConfigError(problems)
-    return out
+    return load_report(*paths).resources
 
 
 def dump_resource(resource: Resource) -> dict[str, Any]:

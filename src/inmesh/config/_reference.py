@@ -13,10 +13,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from inmesh.config._loader import KINDS
+from inmesh.config._kinds import BUILTIN_KINDS
+from inmesh.config._resources import KINDS
 from inmesh.config._support import (
-    KIND_SPECS,
+    KIND_STATUS,
+    UNMODELLED_KINDS,
     UNSUPPORTED,
+    UNSUPPORTED_KINDS,
     UNSUPPORTED_VALUES,
     field_rows,
 )
@@ -47,10 +50,16 @@ def _code(text: str) -> str:
 def _kind_section(kind: str) -> list[str]:
     versions = KINDS[kind][1]
     lines = [f"### {kind}", "", "apiVersion: " + ", ".join(f"`{v}`" for v in versions), ""]
-    if kind not in KIND_SPECS:
+    if kind in UNSUPPORTED_KINDS:
+        lines += [
+            f"Every {kind} is **{UNSUPPORTED}**, whatever its fields (`spec: {{}}` included): "
+            f"{UNSUPPORTED_KINDS[kind]}. Its fields are validated as listed.",
+            "",
+        ]
+    if kind not in KIND_STATUS:
         lines += ["Only `metadata` is read (the service account name is a workload identity).", ""]
         return lines
-    _, default = KIND_SPECS[kind]
+    default = KIND_STATUS[kind]
     lines += [
         f"Fields not listed otherwise: **{default}**.",
         "",
@@ -63,7 +72,32 @@ def _kind_section(kind: str) -> list[str]:
             status += f"; its fields as under `{row.same_as}`"
         lines.append(f"| {_code(row.path)} | {_code(row.type_name)} | {status} |")
     for path, value in UNSUPPORTED_VALUES.get(kind, ()):
-        lines += ["", f"The value `{path}: {value}` is **{UNSUPPORTED}**."]
+        shown = f"`{path}: {value}`" if isinstance(value, str) else f"`{path}` {value}"
+        lines += ["", f"The value {shown} is **{UNSUPPORTED}**."]
+    lines.append("")
+    return lines
+
+
+def _other_kinds() -> list[str]:
+    lines = [
+        "### Other kinds",
+        "",
+        f"Refused by name (**{UNSUPPORTED}**), by API group:",
+        "",
+    ]
+    for group, kinds in UNMODELLED_KINDS.items():
+        lines.append(f"- `{group}`: " + ", ".join(kinds))
+    lines += [
+        "",
+        "Skipped by `load_config` and `inmesh analyze` (listed as `Info [INM0003]`), by API "
+        "group (`core` is `apiVersion: v1`); other kinds of these groups are refused as "
+        "unknown, and kinds of any other group (another controller's custom resources) are "
+        "skipped too:",
+        "",
+    ]
+    for group, builtin in BUILTIN_KINDS.items():
+        skipped = sorted(k for k in builtin if k not in KINDS)
+        lines.append(f"- `{group or 'core'}`: " + ", ".join(skipped))
     lines.append("")
     return lines
 
@@ -73,6 +107,7 @@ def render_reference() -> str:
     lines = [BEGIN, ""]
     for kind in _ORDER:
         lines += _kind_section(kind)
+    lines += _other_kinds()
     lines.append(END)
     return "\n".join(lines) + "\n"
 

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
 
 from inmesh.config._base import IstioModel, IstioResource, Str, UInt32, Violations
-from inmesh.config._common import check_selector_labels
+from inmesh.config._common import NetworkingVersion, check_selector_labels
 from inmesh.config._names import (
     check_dns1123_label,
     check_export_to,
@@ -20,7 +20,6 @@ from inmesh.config._names import (
     check_wildcard_domain,
     is_ip,
 )
-from inmesh.config._virtual_service import NetworkingVersion
 
 __all__ = [
     "ServiceEntry",

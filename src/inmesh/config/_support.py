@@ -1,57 +1,58 @@
-"""What the runtime does with each Istio field: one table for the docs and the runtime.
+"""What the runtime does with each Istio field: one table for the docs, the runtime and analysis.
 
 Every field has a status. A field without an entry in :data:`FIELD_STATUS` has the status
-of the field that contains it (the kind's status at ``spec``). The runtime refuses
-configuration that sets a field whose status is :data:`UNSUPPORTED` (see
-:func:`unsupported_problems`); ``docs/configuration.md`` is generated from the same table
-(:mod:`inmesh.config._reference`), so the two cannot disagree.
+of the field that contains it (the kind's status at ``spec``). :func:`unsupported_problems`
+is the one check of "can the runtime use this resource": ``Mesh`` refuses what it reports,
+``inmesh analyze`` reports it as an Error (``INM0002``), and so the registry refuses it at
+apply. It covers whole kinds (:data:`UNSUPPORTED_KINDS`), fields whose status is
+:data:`UNSUPPORTED`, and values of supported fields (:data:`UNSUPPORTED_VALUES`); the loader
+refuses the mesh kinds inmesh does not model with :func:`unsupported_kind_message`.
+``docs/configuration.md`` is generated from the same table (:mod:`inmesh.config._reference`),
+so the two cannot disagree.
+
+This module imports no model: the tables name messages by class name, and a kind's models
+are imported only when that kind is checked.
 """
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
+from typing import TYPE_CHECKING, Any
 
 from inmesh._errors import ConfigProblem
-from inmesh.config._base import Loc, format_loc
-from inmesh.config._destination_rule import DestinationRuleSpec
-from inmesh.config._gateway import GatewaySpec
-from inmesh.config._http_parts import FaultAbort, FaultDelay, HTTPRetry
-from inmesh.config._http_route import HTTPMatchRequest, HTTPRedirect, HTTPRoute
-from inmesh.config._kube import KubeDeploymentSpec, KubeServiceSpec
-from inmesh.config._load_balancer import LoadBalancerSettings
-from inmesh.config._security import AuthorizationPolicySpec, PeerAuthenticationSpec
-from inmesh.config._service_entry import ServiceEntrySpec, WorkloadEntrySpec
-from inmesh.config._traffic_policy import (
-    ClientTLSSettings,
-    HTTPSettings,
-    OutlierDetection,
-    PortTrafficPolicy,
-    TCPSettings,
-    TrafficPolicy,
-)
-from inmesh.config._virtual_service import VirtualServiceSpec
+from inmesh.config._loc import Loc, find_values, format_loc
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
 
 __all__ = [
     "FIELD_STATUS",
-    "KIND_SPECS",
+    "KIND_STATUS",
     "NO_EFFECT",
     "RESILIENCE",
     "SECURITY",
     "SUPPORTED",
+    "SUPPORT_CODE",
+    "UNMODELLED_KINDS",
     "UNSUPPORTED",
-    "UNSUPPORTED_FIELDS",
+    "UNSUPPORTED_KINDS",
     "UNSUPPORTED_VALUES",
+    "Above",
     "FieldRow",
     "field_rows",
+    "kind_spec",
+    "unsupported_fields",
+    "unsupported_kind_message",
     "unsupported_problems",
 ]
+
+#: The analyzer code of "not supported yet" (inmesh's own; Istio supports these).
+SUPPORT_CODE = "INM0002"
 
 SUPPORTED = "supported"
 RESILIENCE = "supported (resilience)"
@@ -60,20 +61,48 @@ UNSUPPORTED = "not supported yet"
 NO_EFFECT = "validated; no effect in-process"
 KUBE = "read by the service registry"
 
-#: kind -> (spec model, the status of its fields unless FIELD_STATUS says otherwise)
-KIND_SPECS: Mapping[str, tuple[type[BaseModel], str]] = {
-    "VirtualService": (VirtualServiceSpec, SUPPORTED),
-    "DestinationRule": (DestinationRuleSpec, SUPPORTED),
-    "ServiceEntry": (ServiceEntrySpec, SUPPORTED),
-    "WorkloadEntry": (WorkloadEntrySpec, SUPPORTED),
+#: kind -> the status of its ``spec`` fields unless FIELD_STATUS says otherwise
+KIND_STATUS: Mapping[str, str] = {
+    "VirtualService": SUPPORTED,
+    "DestinationRule": SUPPORTED,
+    "ServiceEntry": SUPPORTED,
+    "WorkloadEntry": SUPPORTED,
     # An in-process mesh has no gateway; VirtualServices bound only to gateways are skipped.
-    "Gateway": (GatewaySpec, NO_EFFECT),
-    # Validated by load_config and `inmesh analyze`; a Mesh refuses them until the security
-    # layer enforces them (an authorization policy silently not enforced would be worse).
-    "PeerAuthentication": (PeerAuthenticationSpec, UNSUPPORTED),
-    "AuthorizationPolicy": (AuthorizationPolicySpec, UNSUPPORTED),
-    "Service": (KubeServiceSpec, KUBE),
-    "Deployment": (KubeDeploymentSpec, KUBE),
+    "Gateway": NO_EFFECT,
+    # Validated by the loader, then refused whole (UNSUPPORTED_KINDS) until the security
+    # layer enforces them.
+    "PeerAuthentication": UNSUPPORTED,
+    "AuthorizationPolicy": UNSUPPORTED,
+    "Service": KUBE,
+    "Deployment": KUBE,
+}
+
+_SECURITY_REFUSED = "security policies are refused rather than left unenforced"
+#: kind -> why every resource of that kind is refused, whatever its fields (``spec: {}``,
+#: Istio's allow-nothing policy, included): security configuration accepted and not enforced
+#: would silently weaken the mesh.
+UNSUPPORTED_KINDS: Mapping[str, str] = {
+    "AuthorizationPolicy": _SECURITY_REFUSED,
+    "PeerAuthentication": _SECURITY_REFUSED,
+}
+
+#: API group -> the kinds of that group inmesh does not model yet, refused by name.
+UNMODELLED_KINDS: Mapping[str, tuple[str, ...]] = {
+    "networking.istio.io": ("EnvoyFilter", "ProxyConfig", "Sidecar", "WorkloadGroup"),
+    "security.istio.io": ("RequestAuthentication",),
+    "telemetry.istio.io": ("Telemetry",),
+    "extensions.istio.io": ("WasmPlugin",),
+    "gateway.networking.k8s.io": (
+        "BackendTLSPolicy",
+        "GRPCRoute",
+        "Gateway",
+        "GatewayClass",
+        "HTTPRoute",
+        "ReferenceGrant",
+        "TCPRoute",
+        "TLSRoute",
+        "UDPRoute",
+    ),
 }
 
 _RESILIENCE_ROUTE = (
@@ -85,68 +114,90 @@ _RESILIENCE_ROUTE = (
     "mirrorPercent",
     "mirrorPercentage",
 )
-#: (message class, camelCase field) -> status, for fields whose status differs from their parent.
-FIELD_STATUS: Mapping[tuple[type[BaseModel], str], str] = {
-    (VirtualServiceSpec, "tls"): UNSUPPORTED,
-    (VirtualServiceSpec, "tcp"): UNSUPPORTED,
-    (HTTPRoute, "corsPolicy"): UNSUPPORTED,
-    (HTTPRoute, "delegate"): UNSUPPORTED,
-    (HTTPRoute, "directResponse"): UNSUPPORTED,
-    **{(HTTPRoute, name): RESILIENCE for name in _RESILIENCE_ROUTE},
-    (HTTPRetry, "retryRemoteLocalities"): UNSUPPORTED,
-    (FaultDelay, "exponentialDelay"): UNSUPPORTED,
-    (FaultAbort, "grpcStatus"): UNSUPPORTED,
-    (FaultAbort, "http2Error"): UNSUPPORTED,
-    (HTTPRedirect, "prefixRewrite"): UNSUPPORTED,
-    (HTTPMatchRequest, "statPrefix"): NO_EFFECT,
-    (TrafficPolicy, "connectionPool"): RESILIENCE,
-    (TrafficPolicy, "outlierDetection"): RESILIENCE,
-    (TrafficPolicy, "retryBudget"): RESILIENCE,
-    (TrafficPolicy, "tunnel"): UNSUPPORTED,
-    (TrafficPolicy, "proxyProtocol"): UNSUPPORTED,
-    (PortTrafficPolicy, "connectionPool"): RESILIENCE,
-    (PortTrafficPolicy, "outlierDetection"): RESILIENCE,
+#: (message class name, camelCase field) -> status, where it differs from the parent field.
+FIELD_STATUS: Mapping[tuple[str, str], str] = {
+    ("VirtualServiceSpec", "tls"): UNSUPPORTED,
+    ("VirtualServiceSpec", "tcp"): UNSUPPORTED,
+    ("HTTPRoute", "corsPolicy"): UNSUPPORTED,
+    ("HTTPRoute", "delegate"): UNSUPPORTED,
+    ("HTTPRoute", "directResponse"): UNSUPPORTED,
+    **{("HTTPRoute", name): RESILIENCE for name in _RESILIENCE_ROUTE},
+    ("HTTPRetry", "retryRemoteLocalities"): UNSUPPORTED,
+    ("FaultDelay", "exponentialDelay"): UNSUPPORTED,
+    ("FaultAbort", "grpcStatus"): UNSUPPORTED,
+    ("FaultAbort", "http2Error"): UNSUPPORTED,
+    ("HTTPRedirect", "prefixRewrite"): UNSUPPORTED,
+    ("HTTPMatchRequest", "statPrefix"): NO_EFFECT,
+    ("TrafficPolicy", "connectionPool"): RESILIENCE,
+    ("TrafficPolicy", "outlierDetection"): RESILIENCE,
+    ("TrafficPolicy", "retryBudget"): RESILIENCE,
+    ("TrafficPolicy", "tunnel"): UNSUPPORTED,
+    ("TrafficPolicy", "proxyProtocol"): UNSUPPORTED,
+    ("PortTrafficPolicy", "connectionPool"): RESILIENCE,
+    ("PortTrafficPolicy", "outlierDetection"): RESILIENCE,
     # TLS origination: DISABLE, SIMPLE and MUTUAL with certificate files are supported;
     # ISTIO_MUTUAL waits for the mesh CA (UNSUPPORTED_VALUES).
-    (ClientTLSSettings, "credentialName"): UNSUPPORTED,
-    (ClientTLSSettings, "subjectAltNames"): UNSUPPORTED,
-    (ClientTLSSettings, "caCrl"): UNSUPPORTED,
-    (TCPSettings, "tcpKeepalive"): UNSUPPORTED,
-    (TCPSettings, "maxConnectionDuration"): UNSUPPORTED,
-    (TCPSettings, "idleTimeout"): UNSUPPORTED,
-    # maxRequestsPerConnection: 1 (no keep-alive) is supported; above 1 the Mesh refuses it
-    (HTTPSettings, "h2UpgradePolicy"): UNSUPPORTED,
-    (HTTPSettings, "useClientProtocol"): UNSUPPORTED,
-    (HTTPSettings, "maxConcurrentStreams"): UNSUPPORTED,
-    (HTTPSettings, "http2KeepAlive"): UNSUPPORTED,
-    (OutlierDetection, "consecutiveErrors"): UNSUPPORTED,
-    (OutlierDetection, "outlierDetectionHttpErrorCodes"): UNSUPPORTED,
-    (LoadBalancerSettings, "warmup"): UNSUPPORTED,
-    (LoadBalancerSettings, "warmupDurationSecs"): UNSUPPORTED,
-    (LoadBalancerSettings, "zoneAwareLbSetting"): UNSUPPORTED,
-    (ServiceEntrySpec, "subjectAltNames"): UNSUPPORTED,
-    (WorkloadEntrySpec, "serviceAccount"): SECURITY,
+    ("ClientTLSSettings", "credentialName"): UNSUPPORTED,
+    ("ClientTLSSettings", "subjectAltNames"): UNSUPPORTED,
+    ("ClientTLSSettings", "caCrl"): UNSUPPORTED,
+    ("TCPSettings", "tcpKeepalive"): UNSUPPORTED,
+    ("TCPSettings", "maxConnectionDuration"): UNSUPPORTED,
+    ("TCPSettings", "idleTimeout"): UNSUPPORTED,
+    # maxRequestsPerConnection: 1 (no keep-alive) is supported; above 1 is not (UNSUPPORTED_VALUES)
+    ("HTTPSettings", "h2UpgradePolicy"): UNSUPPORTED,
+    ("HTTPSettings", "useClientProtocol"): UNSUPPORTED,
+    ("HTTPSettings", "maxConcurrentStreams"): UNSUPPORTED,
+    ("HTTPSettings", "http2KeepAlive"): UNSUPPORTED,
+    ("OutlierDetection", "consecutiveErrors"): UNSUPPORTED,
+    ("OutlierDetection", "outlierDetectionHttpErrorCodes"): UNSUPPORTED,
+    ("LoadBalancerSettings", "warmup"): UNSUPPORTED,
+    ("LoadBalancerSettings", "warmupDurationSecs"): UNSUPPORTED,
+    ("LoadBalancerSettings", "zoneAwareLbSetting"): UNSUPPORTED,
+    ("ServiceEntrySpec", "subjectAltNames"): UNSUPPORTED,
+    ("WorkloadEntrySpec", "serviceAccount"): SECURITY,
 }
 
-_TLS_MODES = (
-    "spec.trafficPolicy.tls.mode",
-    "spec.trafficPolicy.portLevelSettings[].tls.mode",
-    "spec.subsets[].trafficPolicy.tls.mode",
-    "spec.subsets[].trafficPolicy.portLevelSettings[].tls.mode",
-)
-_LB_SIMPLE = (
-    "spec.trafficPolicy.loadBalancer.simple",
-    "spec.trafficPolicy.portLevelSettings[].loadBalancer.simple",
-    "spec.subsets[].trafficPolicy.loadBalancer.simple",
-    "spec.subsets[].trafficPolicy.portLevelSettings[].loadBalancer.simple",
-)
 
-#: kind -> (field path, value) pairs the runtime refuses although the field is supported.
-UNSUPPORTED_VALUES: Mapping[str, tuple[tuple[str, str], ...]] = {
+def _in_every_policy(suffix: str) -> tuple[str, ...]:
+    """``suffix`` under each traffic policy of a DestinationRule (top, port, subset)."""
+    return tuple(
+        f"{policy}.{suffix}"
+        for policy in (
+            "spec.trafficPolicy",
+            "spec.trafficPolicy.portLevelSettings[]",
+            "spec.subsets[].trafficPolicy",
+            "spec.subsets[].trafficPolicy.portLevelSettings[]",
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Above:
+    """An integer value above ``limit`` (``maxRequestsPerConnection: 2``)."""
+
+    limit: int
+
+    def __str__(self) -> str:
+        return f"above {self.limit}"
+
+    def refuses(self, value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > self.limit
+
+
+#: kind -> (field path, value) pairs the runtime refuses although the field is supported:
+#: a string is refused when equal, an :class:`Above` when the number is greater.
+UNSUPPORTED_VALUES: Mapping[str, tuple[tuple[str, str | Above], ...]] = {
     "ServiceEntry": (("spec.resolution", "DYNAMIC_DNS"),),
     "DestinationRule": (
-        *((path, "ISTIO_MUTUAL") for path in _TLS_MODES),
-        *((path, "PASSTHROUGH") for path in _LB_SIMPLE),
+        # ISTIO_MUTUAL waits for the mesh's certificate authority.
+        *((path, "ISTIO_MUTUAL") for path in _in_every_policy("tls.mode")),
+        *((path, "PASSTHROUGH") for path in _in_every_policy("loadBalancer.simple")),
+        # httpcore's pool cannot retire a connection after N requests; 1 (no reuse) it can,
+        # by keeping no connection alive.
+        *(
+            (path, Above(1))
+            for path in _in_every_policy("connectionPool.http.maxRequestsPerConnection")
+        ),
     ),
 }
 
@@ -217,10 +268,10 @@ def _walk(
 ) -> None:
     for name, field in model.model_fields.items():
         alias = field.alias or name
-        field_status = FIELD_STATUS.get((model, alias), status)
+        field_status = FIELD_STATUS.get((model.__name__, alias), status)
         here = f"{path}.{alias}"
         rendered, suffix, inner = describe_type(field.annotation, field)
-        sub = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+        sub = inner if isinstance(inner, type) and hasattr(inner, "model_fields") else None
         if sub is None:
             rows.append(FieldRow(here, rendered, field_status))
             continue
@@ -233,56 +284,55 @@ def _walk(
         _walk(sub, here + suffix, field_status, rows, seen)
 
 
+def kind_spec(kind: str) -> type[BaseModel]:
+    """The ``spec`` model of ``kind`` (a kind of :data:`KIND_STATUS`; its module is
+    imported now)."""
+    from inmesh.config._kinds import kind_class
+
+    cls = kind_class(kind)
+    if cls is None or kind not in KIND_STATUS:
+        raise KeyError(kind)
+    spec: type[BaseModel] = _strip(cls.model_fields["spec"].annotation)
+    return spec
+
+
 def field_rows(kind: str, *, collapse: bool = True) -> list[FieldRow]:
     """Every field of ``kind`` below ``spec``; with ``collapse`` a message already listed
     with the same status is referred to (``same_as``) instead of listed again."""
-    spec, status = KIND_SPECS[kind]
     rows: list[FieldRow] = []
-    _walk(spec, "spec", status, rows, {} if collapse else None)
+    _walk(kind_spec(kind), "spec", KIND_STATUS[kind], rows, {} if collapse else None)
     return rows
-
-
-def _unsupported_paths(kind: str) -> tuple[str, ...]:
-    rows = field_rows(kind, collapse=False)
-    paths = [r.path for r in rows if r.status == UNSUPPORTED]
-    # a field under an unsupported field is covered by it
-    return tuple(p for p in paths if not any(_below(p, q) for q in paths))
 
 
 def _below(path: str, ancestor: str) -> bool:
     return path.startswith((ancestor + ".", ancestor + "["))
 
 
-#: kind -> dotted camelCase paths (``spec.http[].corsPolicy``) the runtime rejects.
-UNSUPPORTED_FIELDS: dict[str, tuple[str, ...]] = {
-    kind: paths for kind in KIND_SPECS if (paths := _unsupported_paths(kind))
-}
+@functools.cache
+def unsupported_fields(kind: str) -> tuple[str, ...]:
+    """Dotted camelCase paths (``spec.http[].corsPolicy``) of ``kind`` the runtime refuses."""
+    if kind not in KIND_STATUS:
+        return ()
+    paths = [r.path for r in field_rows(kind, collapse=False) if r.status == UNSUPPORTED]
+    # a field under an unsupported field is covered by it
+    return tuple(p for p in paths if not any(_below(p, q) for q in paths))
 
 
-def _segments(path: str) -> list[str]:
-    out: list[str] = []
-    for part in path.split("."):
-        if part.endswith("[]"):
-            out.extend((part[:-2], "[]"))
-        else:
-            out.append(part)
-    return out
+def unsupported_kind_message(group: str, kind: str) -> str | None:
+    """ "<kind> is not supported yet" for a mesh kind inmesh does not model (by API group),
+    else ``None``."""
+    if kind not in UNMODELLED_KINDS.get(group, ()):
+        return None
+    if group.startswith("gateway."):
+        return f"{kind} ({group}, the Gateway API) is not supported yet"
+    return f"{kind} is not supported yet"
 
 
-def _find(value: Any, segments: list[str], loc: Loc) -> Iterator[tuple[Loc, Any]]:
-    """Values at ``segments`` (``[]`` = every list item, ``*`` = every map value) in ``value``."""
-    if not segments:
-        yield loc, value
-        return
-    head, rest = segments[0], segments[1:]
-    if head == "[]" and isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from _find(item, rest, (*loc, i))
-    elif head == "*" and isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _find(item, rest, (*loc, str(key)))
-    elif isinstance(value, Mapping) and head in value:
-        yield from _find(value[head], rest, (*loc, head))
+def __getattr__(name: str) -> Any:
+    if name == "UNSUPPORTED_FIELDS":
+        # kind -> paths the runtime rejects; computed on first use (it imports every model)
+        return {kind: paths for kind in KIND_STATUS if (paths := unsupported_fields(kind))}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _is_set(value: Any) -> bool:
@@ -292,17 +342,20 @@ def _is_set(value: Any) -> bool:
 def unsupported_problems(
     resource: Any, *, file: str | None = None, document: int | None = None
 ) -> list[ConfigProblem]:
-    """One problem ("<field> is not supported yet") per field the runtime rejects that is set
-    in ``resource``; the list is empty for anything the runtime fully handles."""
-    kind = getattr(resource, "kind", None)
-    if not isinstance(kind, str) or not isinstance(resource, BaseModel):
-        return []
-    paths, values = UNSUPPORTED_FIELDS.get(kind, ()), UNSUPPORTED_VALUES.get(kind, ())
-    if not paths and not values:
-        return []
-    data = resource.model_dump(by_alias=True, exclude_none=True)
+    """Why the runtime cannot use ``resource``: one problem for a kind it refuses whole,
+    else one per unsupported field set ("<field> is not supported yet") and per unsupported
+    value ("mode ISTIO_MUTUAL is not supported yet"). Empty for anything it fully handles.
 
-    def problem(message: str, loc: Loc) -> ConfigProblem:
+    The problems carry :data:`SUPPORT_CODE`; their messages are what ``Mesh`` raises and
+    what ``inmesh analyze`` (and so the registry's apply) reports.
+    """
+    kind = getattr(resource, "kind", None)
+    if not isinstance(kind, str) or not hasattr(resource, "model_dump"):
+        return []
+    if file is None and document is None:
+        file, document = getattr(resource, "origin", (None, None))
+
+    def problem(message: str, loc: Loc = ()) -> ConfigProblem:
         return ConfigProblem(
             message,
             file=file,
@@ -310,16 +363,23 @@ def unsupported_problems(
             kind=kind,
             namespace=getattr(resource, "namespace", None),
             name=getattr(resource, "name", None),
-            field=format_loc(loc),
+            field=format_loc(loc) or None,
+            code=SUPPORT_CODE,
         )
 
+    if kind in UNSUPPORTED_KINDS:
+        return [problem(f"{kind} is not supported yet: {UNSUPPORTED_KINDS[kind]}")]
+    paths, values = unsupported_fields(kind), UNSUPPORTED_VALUES.get(kind, ())
+    if not paths and not values:
+        return []
+    data = resource.model_dump(by_alias=True, exclude_none=True)
     problems: list[ConfigProblem] = []
     for path in paths:
-        for loc, value in _find(data, _segments(path), ()):
+        for loc, value in find_values(data, path):
             if _is_set(value):
                 problems.append(problem(f"{loc[-1]} is not supported yet", loc))
     for path, bad in values:
-        for loc, value in _find(data, _segments(path), ()):
-            if value == bad:
+        for loc, value in find_values(data, path):
+            if bad.refuses(value) if isinstance(bad, Above) else value == bad:
                 problems.append(problem(f"{loc[-1]} {bad} is not supported yet", loc))
     return problems

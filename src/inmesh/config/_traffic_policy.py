@@ -294,10 +294,3 @@ class TrafficPolicy(IstioModel):
             problems.add("tunnel and proxyProtocol must not be set together", "proxyProtocol")
         problems.raise_if_any()
         return self
-
-    def for_port(self, number: int | None) -> PortTrafficPolicy | None:
-        """The ``portLevelSettings`` entry for port ``number``, if any."""
-        for setting in self.port_level_settings:
-            if setting.port is not None and setting.port.number == number:
-                return setting
-        return None

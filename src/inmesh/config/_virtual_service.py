@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from typing_extensions import Self
 
 from inmesh.config._base import IstioModel, IstioResource, NonNegInt32, Port, Str, Violations
-from inmesh.config._common import Destination
+from inmesh.config._common import Destination, NetworkingVersion
 from inmesh.config._http_route import JWT_CLAIM_PREFIX, HTTPRoute
 from inmesh.config._names import (
     check_dns1123_label,
@@ -36,9 +36,6 @@ NETWORKING_VERSIONS = (
     "networking.istio.io/v1beta1",
     "networking.istio.io/v1alpha3",
 )
-NetworkingVersion = Literal[
-    "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"
-]
 MESH_GATEWAY = "mesh"  # Istio's reserved name for "all sidecars"
 
 

@@ -9,7 +9,9 @@ Translation follows Istio's ``TranslateFault`` (pilot/pkg/networking/core/route/
   fraction, 0 %: no request is aborted ("If not specified, no request will be aborted").
 - Delay and abort are independent draws (Envoy's fault filter checks each with
   ``featureEnabled``); when both hit, the delay is served first, then the abort.
-- ``abort.grpcStatus`` and ``abort.http2Error`` are rejected here as not supported yet.
+- ``abort.grpcStatus``, ``abort.http2Error`` and ``delay.exponentialDelay`` are not
+  supported yet: the support table (``inmesh.config.unsupported_problems``) refuses them
+  before a policy is built, so here a delay needs ``fixedDelay`` and an abort ``httpStatus``.
 
 Istio's VirtualService reference says "timeouts or retries will not be enabled when faults
 are enabled on the client side". Istio's route translation still sets the route's timeout
@@ -74,7 +76,7 @@ class FaultPolicy:
             if fixed is None:
                 problems.append(
                     ConfigProblem(
-                        "fixedDelay is required (exponentialDelay is not supported)",
+                        "fixedDelay is required",
                         field=f"{field_path}.delay.fixedDelay",
                     )
                 )
@@ -85,22 +87,11 @@ class FaultPolicy:
         abort_pm = 0
         a = getattr(fault, "abort", None)
         if a is not None:
-            for name, yaml in (("grpc_status", "grpcStatus"), ("http2_error", "http2Error")):
-                if getattr(a, name, None):
-                    problems.append(
-                        ConfigProblem(
-                            f"abort.{yaml} is not supported yet (use httpStatus)",
-                            field=f"{field_path}.abort.{yaml}",
-                        )
-                    )
             http_status = getattr(a, "http_status", None)
             if http_status is None:
-                if not problems:
-                    problems.append(
-                        ConfigProblem(
-                            "abort needs httpStatus", field=f"{field_path}.abort.httpStatus"
-                        )
-                    )
+                problems.append(
+                    ConfigProblem("abort needs httpStatus", field=f"{field_path}.abort.httpStatus")
+                )
             elif not 200 <= int(http_status) <= 599:
                 problems.append(
                     ConfigProblem(

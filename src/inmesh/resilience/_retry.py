@@ -160,9 +160,7 @@ def parse_retry_on(
     codes: set[int] = set()
     problems: list[ConfigProblem] = []
     for raw in text.split(","):
-        token = raw.strip()
-        if not token:
-            continue
+        token = raw.strip()  # an empty token is invalid, as in Istio's validation
         flag = _TOKENS.get(token)
         if flag is not None:
             flags |= flag

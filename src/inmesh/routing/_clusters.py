@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._cluster_state import ClusterState
+from .._namespaces import selects
 from ..balancing import (
     ActiveRequests,
     Balancer,
@@ -146,4 +147,4 @@ def select(
     """The endpoints whose labels include ``labels`` (a subset's selection)."""
     if not labels:
         return endpoints
-    return tuple(e for e in endpoints if all(e.labels.get(k) == v for k, v in labels.items()))
+    return tuple(e for e in endpoints if selects(labels, e.labels))

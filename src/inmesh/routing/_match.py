@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._namespaces import selects
 from ._request import RequestView
 
 StrPredicate = Callable[[str], bool]
@@ -115,9 +116,9 @@ def compile_match(m: Any, source: SourceInfo, *, mesh_gateway_ok: bool = True) -
     if m.gateways:
         if "mesh" not in m.gateways:
             return None
-    elif (
-        m.source_labels and any(source.labels.get(k) != v for k, v in m.source_labels.items())
-    ) or (m.source_namespace and m.source_namespace != source.namespace):
+    elif (m.source_labels and not selects(m.source_labels, source.labels)) or (
+        m.source_namespace and m.source_namespace != source.namespace
+    ):
         return None
     checks: list[Callable[[RequestView], bool]] = []
     uri_kind: str | None = None

@@ -18,10 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._namespaces import ROOT_NAMESPACE, selects, visible
 from ._hosts import host_matches, to_fqdn
-from ._services import visible
 
-ROOT_NAMESPACE = "istio-system"
 _PORT_FIELDS = ("connection_pool", "load_balancer", "outlier_detection", "tls")
 _POLICY_FIELDS = (*_PORT_FIELDS, "retry_budget")
 
@@ -55,7 +54,7 @@ class DestinationRules:
                 # workloads of its own namespace.
                 if dr.namespace != client_namespace:
                     continue
-                if any(client_labels.get(k) != v for k, v in (sel.match_labels or {}).items()):
+                if not selects(sel.match_labels, client_labels):
                     continue
             self._rules.append((to_fqdn(spec.host, dr.namespace), dr))
 

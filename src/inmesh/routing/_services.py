@@ -3,10 +3,11 @@ Kubernetes Service resources, turned into services with ports and endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._namespaces import selects, visible
 from ..balancing import Endpoint
 from ._hosts import to_fqdn
 
@@ -81,20 +82,6 @@ class Service:
         return tuple(out)
 
 
-def visible(export_to: Sequence[str] | None, owner_namespace: str, client_namespace: str) -> bool:
-    """Istio's ``exportTo``: unset or ``*`` everywhere, ``.`` own namespace, else listed."""
-    if not export_to:
-        return True
-    for ns in export_to:
-        if (
-            ns == "*"
-            or ns == client_namespace
-            or (ns == "." and owner_namespace == client_namespace)
-        ):
-            return True
-    return False
-
-
 def _instance(spec: Any) -> Instance:
     return Instance(
         address=spec.address or "",
@@ -105,10 +92,6 @@ def _instance(spec: Any) -> Instance:
         service_account=spec.service_account,
         network=spec.network or "",
     )
-
-
-def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def build_services(
@@ -130,7 +113,7 @@ def build_services(
 
     def selected(namespace: str, selector: Mapping[str, str]) -> list[Instance]:
         return [
-            inst for ns, inst in workloads if ns == namespace and _selects(selector, inst.labels)
+            inst for ns, inst in workloads if ns == namespace and selects(selector, inst.labels)
         ]
 
     for se in service_entries:

@@ -15,6 +15,7 @@ from typing import Any
 from .._cluster_state import ClusterStates
 from .._errors import ConfigError
 from .._flags import BLACKHOLE, NO_CLUSTER, NO_HEALTHY_UPSTREAM, NO_ROUTE, LocalReply
+from .._namespaces import visible
 from ..balancing import ActiveRequests
 from ._clusters import Cluster, cluster_name, select
 from ._hosts import HostTable, aliases, to_fqdn
@@ -22,7 +23,7 @@ from ._match import Matcher, SourceInfo
 from ._policy import DestinationRules, merge_policy, subset_labels
 from ._request import RequestView
 from ._routes import Destination, Route, compile_http_routes
-from ._services import Port, Service, build_services, visible
+from ._services import Port, Service, build_services
 
 OUTBOUND_ALLOW_ANY = "ALLOW_ANY"
 OUTBOUND_REGISTRY_ONLY = "REGISTRY_ONLY"

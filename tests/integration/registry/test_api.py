@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import Registry
-from .yamls import authorization_policy, bookinfo, service_entry, virtual_service
+from .yamls import authorization_policy, bookinfo, service_account, service_entry, virtual_service
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +57,27 @@ def test_dry_run_stores_nothing(registry: Registry) -> None:
     r = registry.apply(bookinfo(), dryRun="true")
     assert r.status_code == 200 and r.json()["dryRun"]
     assert names(registry) == []
+
+
+def test_security_policies_are_refused_until_enforced(registry: Registry) -> None:
+    # Istio's allow-nothing policy (spec: {}): refused with a 400 naming the resource
+    r = registry.apply(authorization_policy("shop"))
+    assert r.status_code == 400
+    [message] = r.json()["messages"]
+    assert "INM0002" in message and "AuthorizationPolicy shop/deny-all" in message
+    assert "AuthorizationPolicy is not supported yet" in message
+    assert names(registry) == []
+
+
+def test_unsupported_fields_are_refused_naming_the_field(registry: Registry) -> None:
+    cors = virtual_service("ratings").replace(
+        "  - route:", "  - corsPolicy: {allowOrigins: [{exact: a.example}]}\n    route:", 1
+    )
+    assert "corsPolicy" in cors
+    r = registry.apply(service_entry("ratings") + "---\n" + cors)
+    assert r.status_code == 400
+    text = " ".join(r.json()["messages"])
+    assert "spec.http[0].corsPolicy: corsPolicy is not supported yet" in text
 
 
 def test_analysis_errors_block_and_missing_references_warn(registry: Registry) -> None:
@@ -115,9 +136,9 @@ def test_credentials(registry: Registry) -> None:
 
 def test_join_tokens_read_their_namespace_view(registry: Registry) -> None:
     registry.apply(
-        authorization_policy("shop")
+        service_account("shop")
         + "---\n"
-        + authorization_policy("bank")
+        + service_account("bank")
         + "---\n"
         + service_entry("ledger", "bank")
     )
@@ -125,10 +146,10 @@ def test_join_tokens_read_their_namespace_view(registry: Registry) -> None:
     with registry.http(token=join) as c:
         items = c.get("/v1/resources").json()["items"]
         seen = {(i["kind"], i["metadata"]["namespace"]) for i in items}
-        assert seen == {("AuthorizationPolicy", "shop"), ("ServiceEntry", "bank")}
-        r = c.get("/v1/resources", params={"kind": "AuthorizationPolicy", "namespace": "bank"})
+        assert seen == {("ServiceAccount", "shop"), ("ServiceEntry", "bank")}
+        r = c.get("/v1/resources", params={"kind": "ServiceAccount", "namespace": "bank"})
         assert r.status_code == 403
-        assert c.get("/v1/resources/AuthorizationPolicy/bank/deny-all").status_code == 403
+        assert c.get("/v1/resources/ServiceAccount/bank/deny-all").status_code == 403
         assert c.get("/v1/resources/ServiceEntry/bank/ledger").status_code == 200
 
 

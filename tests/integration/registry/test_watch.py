@@ -14,7 +14,7 @@ import pytest
 from inmesh.registry import RegistryClient, RegistryUnavailable, RegistryView
 
 from .conftest import Registry, start_registry
-from .yamls import authorization_policy, bookinfo, destination_rule, virtual_service
+from .yamls import bookinfo, destination_rule, service_account, virtual_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -95,17 +95,17 @@ async def test_a_watcher_is_answered_304_when_nothing_changes(registry: Registry
 async def test_join_token_views(registry: Registry) -> None:
     revision = applied(
         registry,
-        authorization_policy("shop")
+        service_account("shop")
         + "---\n"
-        + authorization_policy("bank")
+        + service_account("bank")
         + "---\n"
         + destination_rule(namespace="bank"),
     )
     async with RegistryClient(registry.url, registry.join_token("shop")) as client:
         view = await at(client.watch(), revision)
     assert sorted((r.kind, r.namespace) for r in view.resources) == [
-        ("AuthorizationPolicy", "shop"),
         ("DestinationRule", "bank"),
+        ("ServiceAccount", "shop"),
     ]
 
 

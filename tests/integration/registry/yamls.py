@@ -49,6 +49,14 @@ spec:
 """
 
 
+def service_account(namespace: str) -> str:
+    """A kind the registry shows only in its own namespace (as AuthorizationPolicy was)."""
+    return f"""apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: deny-all, namespace: {namespace}}}
+"""
+
+
 def authorization_policy(namespace: str) -> str:
     return f"""apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

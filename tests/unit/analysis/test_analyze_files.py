@@ -195,3 +195,29 @@ def test_the_whole_bookinfo_directory_as_one_configuration() -> None:
         'destinationrule not found: "details+v2"',
     }
     assert {m.code for m in msgs if m.level != "Error"} == {"IST0173"}
+
+
+def test_kinds_the_mesh_does_not_use_are_listed_as_info(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "app.yaml",
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: settings, namespace: shop}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: default, namespace: shop}
+        spec: {}
+        """,
+    )
+    msgs = analyze_files([path])
+    assert [(m.level, m.code) for m in msgs] == [("Error", "INM0002")]
+    assert "Sidecar is not supported yet" in msgs[0].details
+    ok = write(tmp_path, "ok.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n")
+    [info] = analyze_files([ok])
+    assert info.format() == (
+        "Info [INM0003] (ConfigMap default/s) skipped: ConfigMap (v1) is a Kubernetes "
+        f"kind the mesh does not use [{ok} document 1]"
+    )

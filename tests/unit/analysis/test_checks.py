@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 import yaml
 
 from inmesh.analysis import Message, check
@@ -359,3 +360,49 @@ def test_inm0001_every_weight_zero() -> None:
         "Error [INM0001] (VirtualService default/reviews) VirtualService rule #0 routes "
         "nothing: every destination weight is zero."
     ]
+
+
+# -- INM0002 NotSupportedYet: what the runtime would refuse, in the runtime's words ---------
+
+UNSUPPORTED = {
+    "corsPolicy": vs("""
+- corsPolicy: {allowOrigins: [{exact: "https://a.example"}]}
+  route: [{destination: {host: reviews, subset: v1}}]
+"""),
+    "PeerAuthentication": """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+""",
+    "AuthorizationPolicy": """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-nothing, namespace: shop}
+spec: {}
+""",
+    "ISTIO_MUTUAL": REVIEWS_DR + "  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n",
+    "consecutiveErrors": REVIEWS_DR
+    + "  trafficPolicy: {outlierDetection: {consecutiveErrors: 5}}\n",
+}
+
+
+def test_what_the_runtime_refuses_is_an_error_in_its_own_words() -> None:
+    from inmesh import ConfigError
+    from inmesh._runtime_support import check_supported
+
+    for name, doc in UNSUPPORTED.items():
+        resources = load(REVIEWS_SVC, REVIEWS_V1_POD, doc)
+        msgs = [m for m in check(resources) if m.code == "INM0002"]
+        assert len(msgs) == 1, (name, msgs)
+        assert msgs[0].level == "Error" and name in msgs[0].details
+        with pytest.raises(ConfigError) as err:
+            check_supported(resources)
+        [problem] = err.value.problems
+        field = f"{problem.field}: " if problem.field else ""
+        assert msgs[0].details == field + problem.message
+        assert msgs[0].resource == problem.resource
+
+
+def test_supported_configuration_has_no_inm0002() -> None:
+    assert "INM0002" not in codes(check(load(REVIEWS_SVC, REVIEWS_V1_POD, REVIEWS_DR, vs(TO_V1))))

@@ -70,7 +70,7 @@ def test_full_policy_is_read(tmp_path: Path) -> None:
     assert tp.outlier_detection.consecutive_5xx_errors == 7
     assert (tp.outlier_detection.interval, tp.outlier_detection.base_ejection_time) == (300, 900)
     assert tp.tls is not None and tp.tls.mode == "ISTIO_MUTUAL"
-    port443 = tp.for_port(443)
+    [port443] = [p for p in tp.port_level_settings if p.port and p.port.number == 443]
     assert port443 is not None and port443.tls is not None and port443.tls.mode == "SIMPLE"
     v1 = rule.spec.subset("v1")
     assert v1 is not None and v1.labels == {"version": "v1"}

@@ -82,12 +82,12 @@ def test_nothing_is_returned_when_any_document_fails(tmp_path: Path) -> None:
 def test_unknown_kind_and_api_version(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n"
+        "apiVersion: v1\nkind: ConfigMapp\nmetadata: {name: x}\n---\n"
         + VS.replace("networking.istio.io/v1", "networking.istio.io/v2")
         + "---\nmetadata: {name: y}\n",
     )
     assert [(p.document, p.field) for p in found] == [(1, "kind"), (2, "apiVersion"), (3, "kind")]
-    assert "unknown kind 'ConfigMap'" in found[0].message
+    assert "unknown kind 'ConfigMapp'" in found[0].message
     assert "VirtualService" in found[0].message
     assert "expected one of networking.istio.io/v1" in found[1].message
     assert "kind is required" in found[2].message

@@ -101,6 +101,6 @@ def test_other_match_types() -> None:
     assert not StringMatch(exact="jason").matches("Jason")
     assert StringMatch(exact="jason").matches("JASON", ignore_case=True)
     assert StringMatch(prefix="/static").matches("/static/app.js")
-    assert StringMatch(prefix="/static").match_type == "prefix"
+    assert StringMatch(prefix="/static").prefix == "/static"
     assert StringMatch().matches("anything")  # {} = present
-    assert StringMatch().match_type is None
+    assert StringMatch().model_dump(exclude_none=True) == {}

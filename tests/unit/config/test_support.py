@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from pydantic import BaseModel
 
@@ -15,7 +16,13 @@ from inmesh.config import (
     unsupported_problems,
 )
 from inmesh.config._reference import BEGIN, END, render_reference
-from inmesh.config._support import KIND_SPECS, UNSUPPORTED, field_rows
+from inmesh.config._support import (
+    KIND_STATUS,
+    UNSUPPORTED,
+    UNSUPPORTED_KINDS,
+    Above,
+    field_rows,
+)
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
@@ -52,6 +59,10 @@ def test_unsupported_fields_table() -> None:
     assert UNSUPPORTED_FIELDS["ServiceEntry"] == ("spec.subjectAltNames",)
     assert "WorkloadEntry" not in UNSUPPORTED_FIELDS
     assert UNSUPPORTED_VALUES["ServiceEntry"] == (("spec.resolution", "DYNAMIC_DNS"),)
+    assert ("spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection", Above(1)) in (
+        UNSUPPORTED_VALUES["DestinationRule"]
+    )
+    assert UNSUPPORTED_KINDS.keys() == {"AuthorizationPolicy", "PeerAuthentication"}
     assert ("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL") in UNSUPPORTED_VALUES["DestinationRule"]
 
 
@@ -156,7 +167,7 @@ def test_docs_reference_is_generated_from_the_models() -> None:
 
 def test_docs_list_every_field_with_a_status() -> None:
     text = DOCS.read_text(encoding="utf-8")
-    for kind in KIND_SPECS:
+    for kind in KIND_STATUS:
         for row in field_rows(kind):
             assert f"| `{row.path}` |" in text, (kind, row.path)
             assert row.status
@@ -197,3 +208,90 @@ def test_public_surface() -> None:
         "Resource",
     ):
         assert name in names
+
+
+@pytest.mark.parametrize("kind", ["AuthorizationPolicy", "PeerAuthentication"])
+@pytest.mark.parametrize("spec", ["{}", "{selector: {matchLabels: {app: a}}}"])
+def test_security_policies_are_refused_whole(kind: str, spec: str) -> None:
+    # `spec: {}` is Istio's allow-nothing AuthorizationPolicy: never accepted and ignored
+    policy = _one(f"""
+apiVersion: security.istio.io/v1
+kind: {kind}
+metadata: {{name: deny-all, namespace: istio-system}}
+spec: {spec}
+""")
+    [problem] = unsupported_problems(policy)
+    assert problem.message == (
+        f"{kind} is not supported yet: security policies are refused rather than left unenforced"
+    )
+    assert (problem.field, problem.code) == (None, "INM0002")
+    assert problem.resource == f"{kind} istio-system/deny-all"
+
+
+def test_unsupported_values_above_a_limit() -> None:
+    def rule(n: int) -> object:
+        return _one(f"""
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: r}}
+spec:
+  host: r
+  trafficPolicy:
+    connectionPool: {{http: {{maxRequestsPerConnection: {n}}}}}
+    portLevelSettings:
+    - port: {{number: 80}}
+      connectionPool: {{http: {{maxRequestsPerConnection: {n}}}}}
+""")
+
+    assert unsupported_problems(rule(1)) == []  # 1: no keep-alive, which inmesh does
+    found = unsupported_problems(rule(2))
+    assert [(p.field, p.message) for p in found] == [
+        (
+            "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
+            "maxRequestsPerConnection above 1 is not supported yet",
+        ),
+        (
+            "spec.trafficPolicy.portLevelSettings[0].connectionPool.http.maxRequestsPerConnection",
+            "maxRequestsPerConnection above 1 is not supported yet",
+        ),
+    ]
+
+
+def test_fault_fields_istio_accepts_but_inmesh_does_not() -> None:
+    vs = _one("""
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [r]
+  http:
+  - fault: {delay: {exponentialDelay: 1s}, abort: {grpcStatus: UNAVAILABLE}}
+    route: [{destination: {host: r}}]
+  - fault: {abort: {http2Error: REFUSED_STREAM}}
+    route: [{destination: {host: r}}]
+""")
+    assert [p.field for p in unsupported_problems(vs)] == [
+        "spec.http[0].fault.delay.exponentialDelay",
+        "spec.http[0].fault.abort.grpcStatus",
+        "spec.http[1].fault.abort.http2Error",
+    ]
+
+
+def test_origin_locates_problems_by_default() -> None:
+    [se] = parse_documents(
+        [
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "ServiceEntry",
+                "metadata": {"name": "any"},
+                "spec": {
+                    "hosts": ["*.example.com"],
+                    "resolution": "DYNAMIC_DNS",
+                    "ports": [{"number": 443, "name": "https", "protocol": "TLS"}],
+                },
+            }
+        ],
+        source="se.yaml",
+    )
+    [problem] = unsupported_problems(se)
+    assert (problem.file, problem.document) == ("se.yaml", 1)

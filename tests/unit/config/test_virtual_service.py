@@ -61,7 +61,7 @@ def test_valid_route_is_loaded_with_snake_case_attributes(tmp_path: Path) -> Non
     assert route.route[0].destination.port is not None
     assert route.route[0].destination.port.number == 9080
     assert route.timeout == 2.5
-    assert route.retries is not None and route.retries.retry_on_policies == ("5xx", "reset", "503")
+    assert route.retries is not None and route.retries.retry_on == "5xx,reset,503"
     assert vs.spec.applies_to_mesh
 
 
@@ -179,7 +179,7 @@ def test_empty_header_match_means_present(tmp_path: Path) -> None:
     """),
     )
     sm = vs.spec.http[0].match[0].headers["x-canary"]
-    assert sm.match_type is None and sm.matches("anything")
+    assert (sm.exact, sm.prefix, sm.regex) == (None, None, None) and sm.matches("anything")
 
 
 def test_regex_must_be_re2(tmp_path: Path) -> None:
@@ -335,10 +335,9 @@ def test_fault_rules(tmp_path: Path) -> None:
     messages = {p.field: p.message for p in found}
     assert "not in range 200-599" in messages["spec.http[0].fault.abort.httpStatus"]
     assert "[0.0001, 100.0]" in messages["spec.http[0].fault.abort.percentage.value"]
-    assert (
-        "exponentialDelay not supported yet"
-        in messages["spec.http[0].fault.delay.exponentialDelay"]
-    )
+    # exponentialDelay is valid Istio configuration that the runtime refuses: the support
+    # table says so (test_support.py), not the schema
+    assert "spec.http[0].fault.delay.exponentialDelay" not in messages
 
 
 def test_fault_abort_error_types(tmp_path: Path) -> None:
@@ -353,7 +352,6 @@ def test_fault_abort_error_types(tmp_path: Path) -> None:
     assert {
         "spec.http[0].fault.abort",
         "spec.http[0].fault.abort.grpcStatus",
-        "spec.http[0].fault.abort.http2Error",
     } <= fields
 
 

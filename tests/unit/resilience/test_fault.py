@@ -82,12 +82,11 @@ def test_percentages_statistically(delay_pct: float, abort_pct: float) -> None:
     assert within(both, n, delay_pct * abort_pct / 10_000)
 
 
-def test_grpc_and_http2_abort_not_supported_yet() -> None:
-    with pytest.raises(ConfigError, match="grpcStatus is not supported yet") as err:
+def test_abort_without_http_status_is_refused() -> None:
+    # grpcStatus/http2Error are refused earlier, by the support table (test_support.py)
+    with pytest.raises(ConfigError, match="abort needs httpStatus") as err:
         FaultPolicy.from_istio(fault(abort=abort(None, grpc_status="UNAVAILABLE")))
-    assert err.value.problems[0].field == "fault.abort.grpcStatus"
-    with pytest.raises(ConfigError, match="http2Error"):
-        FaultPolicy.from_istio(fault(abort=abort(None, http2_error="REFUSED_STREAM")))
+    assert err.value.problems[0].field == "fault.abort.httpStatus"
 
 
 @pytest.mark.parametrize("status", [199, 600, 0])

@@ -61,8 +61,11 @@ def test_bare_status_codes_become_retriable_status_codes() -> None:
     assert flags & RetryOn.CONNECT_FAILURE
 
 
-def test_empty_parts_are_skipped() -> None:
-    assert parse_retry_on(",5xx,,") == (RetryOn.SERVER_5XX, frozenset())
+def test_empty_parts_are_config_errors() -> None:
+    # Istio's validation splits at commas and refuses an empty policy
+    with pytest.raises(ConfigError, match="'' is not a valid retryOn policy"):
+        parse_retry_on(",5xx")
+    assert parse_retry_on(" 5xx, reset ") == (RetryOn.SERVER_5XX | RetryOn.RESET, frozenset())
 
 
 def test_unknown_tokens_are_config_errors_naming_each() -> None:

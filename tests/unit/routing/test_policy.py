@@ -13,10 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from inmesh.routing._policy import DestinationRules, merge_policy, subset_labels
-from inmesh.routing._services import visible
 
 from ._support import docs, resources
 
@@ -103,26 +100,6 @@ def test_workload_selector_applies_to_selected_clients_of_its_namespace() -> Non
     assert lookup(rule, labels={"app": "productpage", "version": "v1"}) == "default/w"
     assert lookup(rule, labels={"app": "ratings"}) is None
     assert lookup(rule, labels={"app": "productpage"}, client_ns="other") is None
-
-
-@pytest.mark.parametrize(
-    ("export_to", "owner", "client", "expected"),
-    [
-        (None, "shop", "default", True),
-        ((), "shop", "default", True),
-        (("*",), "shop", "default", True),
-        ((".",), "shop", "shop", True),
-        ((".",), "shop", "default", False),
-        (("default",), "shop", "default", True),
-        (("other", "default"), "shop", "default", True),
-        (("other",), "shop", "default", False),
-        (("other",), "shop", "shop", False),  # "." is not implied for a listed export
-    ],
-)
-def test_visible(
-    export_to: tuple[str, ...] | None, owner: str, client: str, expected: bool
-) -> None:
-    assert visible(export_to, owner, client) is expected
 
 
 # -- merge ---------------------------------------------------------------------------------
