@@ -193,3 +193,45 @@ def test_errors_are_one_line_without_a_traceback(tmp_path: Path) -> None:
         "error: cannot load the application 'tests.serve_app:nope': "
         'Attribute "nope" not found in module "tests.serve_app".'
     ]
+
+
+def serve_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "inmesh", "serve", "tests.serve_app:with_lifespan", *args]
+
+
+def run_serve(
+    registry: Registry, *args: str, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INMESH_TOKEN": token or registry.admin, "PYTHONPATH": str(ROOT)}
+    command = serve_command("--registry", registry.url, "--drain", "0", *args)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_bad_options_are_one_line_and_exit_2_before_anything_starts(registry: Registry) -> None:
+    bad = run_serve(registry, "--service", "echo", "--version", "v 1!")
+    assert bad.returncode == 2
+    assert bad.stdout == ""  # nothing started: no "inmesh serve: ... on" line
+    assert bad.stderr.splitlines() == [
+        "error: --version: invalid label value 'v 1!' "
+        "(alphanumerics, '-', '_' and '.', at most 63 characters)"
+    ]
+    several = run_serve(registry, "--service", "Echo", "--port", "70000", "--ttl", "0")
+    assert several.returncode == 2
+    assert [line.split()[1] for line in several.stderr.splitlines()] == [
+        "--service",
+        "--port",
+        "--ttl",
+    ]
+    with registry.http() as c:
+        assert c.get("/v1/workloads").json()["items"] == []
+
+
+def test_a_registration_refused_after_uvicorn_started_is_one_line(registry: Registry) -> None:
+    """A token for another namespace: the registry refuses the registration (403) after
+    uvicorn has started; uvicorn is stopped cleanly first, then the error is one line."""
+    other = registry.join_token("other")
+    refused = run_serve(registry, "--service", "echo", token=other)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert refused.stderr.startswith("error: "), refused.stderr
