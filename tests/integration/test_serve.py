@@ -100,7 +100,9 @@ class Traffic:
         self.mesh = mesh
         self.statuses: Counter[int] = Counter()
         self.pids: Counter[int] = Counter()
+        self.attempts: Counter[int] = Counter()
         self.errors: list[str] = []
+        mesh.add_hook(lambda record: self.attempts.update([record.attempts]))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -139,6 +141,7 @@ def test_restart_under_traffic_loses_no_request(registry: Registry) -> None:
             traffic.stop()
         assert traffic.errors == []
         assert set(traffic.statuses) == {200}, traffic.statuses
+        assert set(traffic.attempts) == {1}, traffic.attempts  # not even a retry was needed
         assert sum(traffic.statuses.values()) > 50
     finally:
         for inst in (a, b):
