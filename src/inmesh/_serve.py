@@ -80,6 +80,7 @@ async def _run(
     early_signals: list[int],
 ) -> int:
     service, version = options.service, options.version
+    name = f"{service} {version}" if version else service
     mesh = Mesh(
         service=service,
         namespace=options.namespace,
@@ -121,8 +122,7 @@ async def _run(
                 ttl=options.ttl,
             ):
                 print(
-                    f"inmesh serve: {service} {version or ''} on {options.host}:{bound}"
-                    f" (pid {os.getpid()})",
+                    f"inmesh serve: {name} on {options.host}:{bound} (pid {os.getpid()})",
                     flush=True,
                 )
                 if early_signals:  # signalled while registering: drain now
@@ -132,7 +132,7 @@ async def _run(
             if not serving.done():  # the registration failed: stop uvicorn cleanly first
                 server.should_exit = True
                 await serving
-    print(f"inmesh serve: {service} {version or ''} drained and stopped", flush=True)
+    print(f"inmesh serve: {name} drained and stopped", flush=True)
     return 0
 
 

@@ -70,15 +70,21 @@ class Instance:
         assert "inmesh serve: echo v1 on 127.0.0.1:" in line, line
         self.port = int(line.split("127.0.0.1:")[1].split()[0])
         self.output: list[str] = []
-        threading.Thread(target=self._drain_output, daemon=True).start()
+        self._reader = threading.Thread(target=self._drain_output, daemon=True)
+        self._reader.start()
 
     def _drain_output(self) -> None:
         assert self.proc.stdout is not None
         self.output.extend(self.proc.stdout)
 
+    def wait(self, timeout: float = 30) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)  # all its output read
+        return code
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
+        return self.wait()
 
 
 def endpoints(mesh: inmesh.Mesh) -> set[int]:
@@ -238,3 +244,15 @@ def test_a_registration_refused_after_uvicorn_started_is_one_line(registry: Regi
     assert "Traceback" not in refused.stderr
     assert len(refused.stderr.splitlines()) == 1, refused.stderr
     assert refused.stderr.startswith("error: "), refused.stderr
+
+
+def test_a_second_signal_cuts_the_drain_short(registry: Registry) -> None:
+    a = Instance(registry, "--drain", "600")  # the last --drain wins over Instance's 1
+    with registry.http() as c:
+        wait_for(lambda: len(c.get("/v1/workloads").json()["items"]) == 1)
+        a.proc.send_signal(signal.SIGTERM)  # deregisters, then would serve for 600 s
+        wait_for(lambda: c.get("/v1/workloads").json()["items"] == [])
+    assert a.proc.poll() is None  # still draining
+    a.proc.send_signal(signal.SIGTERM)
+    assert a.wait(timeout=60) == 0
+    assert any("drained and stopped" in line for line in a.output)
