@@ -10,7 +10,7 @@ import inmesh
 
 
 async def ask(client: httpx.AsyncClient, user: str) -> httpx.Response:
-    for _ in range(50):  # the reviews apps may still be starting (503 until they listen)
+    for _ in range(100):  # the reviews apps may still be starting (503 until they listen)
         response = await client.get("http://reviews:9080/reviews/1", headers={"end-user": user})
         if response.status_code != 503:
             break

@@ -125,7 +125,7 @@ async def _run(
                     f"inmesh serve: {name} on {options.host}:{bound} (pid {os.getpid()})",
                     flush=True,
                 )
-                if early_signals:  # signalled while registering: drain now
+                if early_signals:  # signalled before uvicorn took the signals: drain now
                     signal.raise_signal(early_signals[0])
                 await serving
         finally:
