@@ -42,7 +42,7 @@ class Uvicorn:
             "PORT": str(self.port),
             "INMESH_REGISTRY": registry.url,
             "INMESH_TOKEN": registry.admin,
-            "DRAIN": "1",
+            "DRAIN": "2",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         }
