@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -24,3 +29,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+
+
+#: The same with a lifespan (uvicorn reports a lifespan cancelled by a failed start).
+with_lifespan = Starlette(routes=[Mount("/", app=app)], lifespan=_lifespan)

@@ -4,16 +4,21 @@ It binds the port (0: an ephemeral one), registers with the port actually bound,
 heartbeats, wraps the app in ``MeshMiddleware`` (the app finds its Mesh, for outbound
 calls, with ``inmesh.current_mesh()`` or in ``scope["inmesh.mesh"]``), and on SIGTERM or
 SIGINT drains: deregister first, keep serving for the drain period while clients get the
-change, then let uvicorn finish the requests in flight, and exit 0.
+change, then let uvicorn finish the requests in flight, and exit 0. The drain is
+``Workload``'s, the same an application gets in its own lifespan under plain uvicorn.
+Every option is checked before anything starts (``_serve_options``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -24,95 +29,110 @@ from ._current import set_current_mesh
 from ._errors import InmeshError
 from ._mesh import Mesh
 from ._middleware import MeshMiddleware
+from ._serve_options import ServeOptions
+from ._signals import HANDLED_SIGNALS
 from ._workload import Workload
 
-
-class _DrainingServer(uvicorn.Server):
-    """uvicorn, except that the first SIGTERM/SIGINT starts a drain instead of an exit."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.drain_requested = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._loop is not None and not self.drain_requested.is_set():
-            # Runs in the signal handler: wake the loop through its self-pipe.
-            self._loop.call_soon_threadsafe(self.drain_requested.set)
-        else:
-            self.should_exit = True  # a second signal: stop now (uvicorn's own behaviour)
+#: The exit status for options that fail their checks (argparse's, for usage errors).
+USAGE_ERROR = 2
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets
-    sock.bind((host, port))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited when accepted
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InmeshError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+@contextmanager
+def _signals_noted() -> Iterator[list[int]]:
+    """While ``inmesh serve`` runs, SIGTERM/SIGINT outside uvicorn's own handling are only
+    noted: before uvicorn starts (``_run`` raises them again once the workload can drain),
+    and after it stops (uvicorn raises the signal it handled again, so that a plain process
+    dies of it; ``inmesh serve`` has drained on purpose and exits 0)."""
+    received: list[int] = []
+
+    def note(sig: int, frame: FrameType | None) -> None:
+        received.append(sig)
+
+    previous = {sig: signal.signal(sig, note) for sig in HANDLED_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def _run(
     app: Any,
+    sock: socket.socket,
+    options: ServeOptions,
     *,
-    service: str,
-    version: str | None,
-    namespace: str,
-    host: str,
-    port: int,
-    registry: str,
-    token: str | None,
+    token: str,
     config: Sequence[str],
-    drain: float,
     cache_file: str | None,
-    ttl: float,
+    early_signals: list[int],
 ) -> int:
-    labels = {"app": service, **({"version": version} if version else {})}
+    service, version = options.service, options.version
+    name = f"{service} {version}" if version else service
     mesh = Mesh(
         service=service,
-        namespace=namespace,
-        labels=labels,
+        namespace=options.namespace,
+        labels={"app": service, **({"version": version} if version else {})},
         config=list(config) or None,
-        registry=registry,
+        registry=options.registry,
         token=token,
         cache_file=cache_file,
     )
     set_current_mesh(mesh)
-    sock = _bind(host, port)
     bound = sock.getsockname()[1]
-    server = _DrainingServer(
+    server = uvicorn.Server(
         uvicorn.Config(
             MeshMiddleware(app, mesh=mesh), log_level="warning", access_log=False, lifespan="auto"
         )
     )
-    server._loop = asyncio.get_running_loop()
     async with mesh:
+        if early_signals:
+            return 0  # stopped before it started: nothing to drain
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)
         if serving.done():
+            await serving
             return 1
-        async with Workload(
-            service=service,
-            version=version,
-            namespace=namespace,
-            address=host,
-            port=bound,
-            registry=registry,
-            token=token,
-            drain=drain,
-            ttl=ttl,
-        ):
-            print(
-                f"inmesh serve: {service} {version or ''} on {host}:{bound} (pid {os.getpid()})",
-                flush=True,
-            )
-            stop = asyncio.create_task(server.drain_requested.wait())
-            await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
-        # deregistered and drained: now stop accepting and finish what is in flight
-        server.should_exit = True
-        await serving
-    print(f"inmesh serve: {service} {version or ''} drained and stopped", flush=True)
+        try:
+            # The same drain as an application's own lifespan gets: the first signal
+            # deregisters and waits the drain period while uvicorn still accepts, and only
+            # then reaches uvicorn, which stops accepting and finishes what is in flight.
+            async with Workload(
+                service=service,
+                version=version,
+                namespace=options.namespace,
+                address=options.host,
+                port=bound,
+                registry=options.registry,
+                token=token,
+                drain=options.drain,
+                ttl=options.ttl,
+            ):
+                print(
+                    f"inmesh serve: {name} on {options.host}:{bound} (pid {os.getpid()})",
+                    flush=True,
+                )
+                if early_signals:  # signalled before uvicorn took the signals: drain now
+                    signal.raise_signal(early_signals[0])
+                await serving
+        finally:
+            if not serving.done():  # the registration failed: stop uvicorn cleanly first
+                server.should_exit = True
+                await serving
+    print(f"inmesh serve: {name} drained and stopped", flush=True)
     return 0
 
 
@@ -131,38 +151,65 @@ def serve(
     cache_file: str | None = None,
     ttl: float = 10.0,
 ) -> int:
-    """Run ``app_ref`` (``module:attribute``) as a workload of ``service`` until signalled."""
+    """Run ``app_ref`` (``module:attribute``) as a workload of ``service`` until signalled.
+
+    Returns the exit status. Options are all checked before anything starts; their
+    problems are printed on stderr, one line each, and the status is 2.
+    """
+    options = ServeOptions(
+        app=app_ref,
+        service=service,
+        version=version,
+        namespace=namespace,
+        host=host,
+        port=port,
+        registry=registry or os.environ.get("INMESH_REGISTRY") or "http://127.0.0.1:15010",
+        drain=drain,
+        ttl=ttl,
+    )
+    problems = options.problems()
+    token = token or os.environ.get("INMESH_TOKEN") or _local_admin_token()
+    if token is None:
+        problems.append(
+            "no token for the registry: pass --token or set $INMESH_TOKEN (the registry's"
+            f" admin token was not found at {_local_admin_token_path()})"
+        )
+    if problems or token is None:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return USAGE_ERROR
     sys.path.insert(0, os.getcwd())
     try:
         app: Any = import_from_string(app_ref)
     except (ImportFromStringError, ImportError) as exc:
         raise InmeshError(f"cannot load the application {app_ref!r}: {exc}") from None
-    registry = registry or os.environ.get("INMESH_REGISTRY") or "http://127.0.0.1:15010"
-    token = token or os.environ.get("INMESH_TOKEN") or _local_admin_token()
-    return asyncio.run(
-        _run(
-            app,
-            service=service,
-            version=version,
-            namespace=namespace,
-            host=host,
-            port=port,
-            registry=registry,
-            token=token,
-            config=config,
-            drain=drain,
-            cache_file=cache_file,
-            ttl=ttl,
+    sock = _bind(host, port)
+    with _signals_noted() as early_signals:
+        return asyncio.run(
+            _run(
+                app,
+                sock,
+                options,
+                token=token,
+                config=config,
+                cache_file=cache_file,
+                early_signals=early_signals,
+            )
         )
-    )
+
+
+def _local_admin_token_path() -> Path:
+    from .registry._auth import ADMIN_TOKEN_FILE
+    from .registry._serve import default_data_dir
+
+    return default_data_dir() / ADMIN_TOKEN_FILE
 
 
 def _local_admin_token() -> str | None:
     """For local use, the admin token the registry wrote in its data directory."""
     from .registry._auth import read_admin_token
-    from .registry._serve import default_data_dir
 
-    return read_admin_token(default_data_dir())
+    return read_admin_token(_local_admin_token_path().parent)
 
 
 __all__ = ["serve"]

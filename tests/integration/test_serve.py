@@ -70,15 +70,21 @@ class Instance:
         assert "inmesh serve: echo v1 on 127.0.0.1:" in line, line
         self.port = int(line.split("127.0.0.1:")[1].split()[0])
         self.output: list[str] = []
-        threading.Thread(target=self._drain_output, daemon=True).start()
+        self._reader = threading.Thread(target=self._drain_output, daemon=True)
+        self._reader.start()
 
     def _drain_output(self) -> None:
         assert self.proc.stdout is not None
         self.output.extend(self.proc.stdout)
 
+    def wait(self, timeout: float = 30) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)  # all its output read
+        return code
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
+        return self.wait()
 
 
 def endpoints(mesh: inmesh.Mesh) -> set[int]:
@@ -100,7 +106,9 @@ class Traffic:
         self.mesh = mesh
         self.statuses: Counter[int] = Counter()
         self.pids: Counter[int] = Counter()
+        self.attempts: Counter[int] = Counter()
         self.errors: list[str] = []
+        mesh.add_hook(lambda record: self.attempts.update([record.attempts]))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -139,6 +147,7 @@ def test_restart_under_traffic_loses_no_request(registry: Registry) -> None:
             traffic.stop()
         assert traffic.errors == []
         assert set(traffic.statuses) == {200}, traffic.statuses
+        assert set(traffic.attempts) == {1}, traffic.attempts  # not even a retry was needed
         assert sum(traffic.statuses.values()) > 50
     finally:
         for inst in (a, b):
@@ -193,3 +202,57 @@ def test_errors_are_one_line_without_a_traceback(tmp_path: Path) -> None:
         "error: cannot load the application 'tests.serve_app:nope': "
         'Attribute "nope" not found in module "tests.serve_app".'
     ]
+
+
+def serve_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "inmesh", "serve", "tests.serve_app:with_lifespan", *args]
+
+
+def run_serve(
+    registry: Registry, *args: str, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INMESH_TOKEN": token or registry.admin, "PYTHONPATH": str(ROOT)}
+    command = serve_command("--registry", registry.url, "--drain", "0", *args)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_bad_options_are_one_line_and_exit_2_before_anything_starts(registry: Registry) -> None:
+    bad = run_serve(registry, "--service", "echo", "--version", "v 1!")
+    assert bad.returncode == 2
+    assert bad.stdout == ""  # nothing started: no "inmesh serve: ... on" line
+    assert bad.stderr.splitlines() == [
+        "error: --version: invalid label value 'v 1!' "
+        "(alphanumerics, '-', '_' and '.', at most 63 characters)"
+    ]
+    several = run_serve(registry, "--service", "Echo", "--port", "70000", "--ttl", "0")
+    assert several.returncode == 2
+    assert [line.split()[1] for line in several.stderr.splitlines()] == [
+        "--service",
+        "--port",
+        "--ttl",
+    ]
+    with registry.http() as c:
+        assert c.get("/v1/workloads").json()["items"] == []
+
+
+def test_a_registration_refused_after_uvicorn_started_is_one_line(registry: Registry) -> None:
+    """A token for another namespace: the registry refuses the registration (403) after
+    uvicorn has started; uvicorn is stopped cleanly first, then the error is one line."""
+    other = registry.join_token("other")
+    refused = run_serve(registry, "--service", "echo", token=other)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert refused.stderr.startswith("error: "), refused.stderr
+
+
+def test_a_second_signal_cuts_the_drain_short(registry: Registry) -> None:
+    a = Instance(registry, "--drain", "600")  # the last --drain wins over Instance's 1
+    with registry.http() as c:
+        wait_for(lambda: len(c.get("/v1/workloads").json()["items"]) == 1)
+        a.proc.send_signal(signal.SIGTERM)  # deregisters, then would serve for 600 s
+        wait_for(lambda: c.get("/v1/workloads").json()["items"] == [])
+    assert a.proc.poll() is None  # still draining
+    a.proc.send_signal(signal.SIGTERM)
+    assert a.wait(timeout=60) == 0
+    assert any("drained and stopped" in line for line in a.output)
