@@ -1,6 +1,6 @@
 """The peer's identity, read from its verified certificate (never from a header).
 
-:func:`peer_identity` parses a DER certificate (``ssl_object.getpeercert(binary_form=True)``)
+:func:`peer_identity` parses a DER certificate (``ssl_object.getpeercert(True)``)
 with ``cryptography`` and returns the SPIFFE ID in its URI SAN. :func:`verify_peer` is the
 check a client makes right after the handshake, since Istio verifies a server by its SPIFFE
 identity rather than by host name (``check_hostname`` is off in the mesh contexts).
@@ -55,7 +55,7 @@ def verify_peer(
     service accounts). An empty ``allowed`` accepts any identity from the mesh CA.
     Raises :class:`PeerIdentityError` otherwise.
     """
-    identity = peer_identity(ssl_object.getpeercert(binary_form=True))
+    identity = peer_identity(ssl_object.getpeercert(True))
     if identity is None:
         raise PeerIdentityError("the peer's certificate carries no SPIFFE identity")
     if allowed and identity not in allowed:
