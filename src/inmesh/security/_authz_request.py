@@ -29,7 +29,8 @@ class AuthzRequest:
     - ``source_namespace``: read from the principal when omitted; given alone it stands
       for an mTLS peer known only by its namespace.
     - ``source_ip`` (Istio's ``source.ip``, the direct peer), ``remote_ip`` (``remote.ip``,
-      the original client; defaults to ``source_ip``), ``destination_ip``, ``sni``;
+      the original client; defaults to ``source_ip``), ``destination_ip``, ``sni``; the
+      IPs are parsed only when a policy reads them (a ValueError then, if malformed);
     - ``mtls``: whether the connection is mutual TLS; by default, whether a principal or
       namespace is given. ``mtls=False`` with a principal is a contradiction (ValueError).
     """

@@ -7,6 +7,7 @@ command returns an exit status; errors are one line on stderr, never a traceback
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def cmd_authz_check(args: argparse.Namespace) -> int:
     from ._authz_request import AuthzRequest
 
     try:
+        for value in (args.source_ip, args.destination_ip):
+            if value is not None:
+                ipaddress.ip_address(value)  # a typo is an error even if no policy reads it
         request = AuthzRequest(
             method=args.method,
             path=args.path,

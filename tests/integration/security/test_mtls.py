@@ -24,21 +24,23 @@ pytestmark = pytest.mark.integration
 
 def raw_get(ctx: ssl.SSLContext, port: int) -> tuple[SpiffeId, bytes]:
     """Handshake with ``ctx``, verify the server is PAYMENTS, send one request, read the body."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        with ctx.wrap_socket(sock, server_hostname="payments.shop") as tls:
-            server = verify_peer(tls, {PAYMENTS})
-            tls.sendall(b"GET / HTTP/1.1\r\nHost: payments\r\n\r\n")
-            data = b""
-            while True:
-                chunk = tls.recv(4096)
-                if not chunk:
-                    raise ConnectionError(f"closed after {data!r}")
-                data += chunk
-                head, sep, body = data.partition(b"\r\n\r\n")
-                if sep:
-                    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-                    if len(body) >= length:
-                        return server, body
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+        ctx.wrap_socket(sock, server_hostname="payments.shop") as tls,
+    ):
+        server = verify_peer(tls, {PAYMENTS})
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: payments\r\n\r\n")
+        data = b""
+        while True:
+            chunk = tls.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"closed after {data!r}")
+            data += chunk
+            head, sep, body = data.partition(b"\r\n\r\n")
+            if sep:
+                length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                if len(body) >= length:
+                    return server, body
 
 
 def test_mutual_handshake_reads_identities_on_both_sides(mesh: Mesh) -> None:
@@ -96,11 +98,15 @@ def test_wrong_spiffe_identity_is_a_connect_error_and_no_request_is_sent(mesh: M
     server_tls = mesh.workload(SpiffeId.of("shop", "not-payments"))
     client_tls = mesh.workload(FRONT)
     with MeshServer(lambda: server_tls.server) as server:
-        with httpcore.ConnectionPool(
-            ssl_context=client_tls.client, network_backend=SpiffeBackend({PAYMENTS})
-        ) as pool:
-            with pytest.raises(httpcore.ConnectError, match="expected spiffe://cluster.local/ns/shop/sa/payments"):
-                pool.request("GET", f"https://127.0.0.1:{server.port}/")
+        with (
+            httpcore.ConnectionPool(
+                ssl_context=client_tls.client, network_backend=SpiffeBackend({PAYMENTS})
+            ) as pool,
+            pytest.raises(
+                httpcore.ConnectError, match=r"expected spiffe://cluster\.local/ns/shop/sa/payments"
+            ),
+        ):
+            pool.request("GET", f"https://127.0.0.1:{server.port}/")
         assert server.requests == 0
         with pytest.raises(PeerIdentityError):
             raw_get(client_tls.client, server.port)

@@ -67,10 +67,14 @@ def test_root_rotation_with_a_bundle_of_two_roots(tmp_path: Path, mesh: Mesh) ->
     ckey, cissued = mesh.ca.issue(FRONT)
     client_tls = WorkloadTLS.build(ckey, cissued, bundle=both)  # still on the old root
     with MeshServer(lambda: server_tls.server) as server:
-        with client_tls.client.wrap_socket(socket.create_connection(("127.0.0.1", server.port))) as tls:
+        with client_tls.client.wrap_socket(
+            socket.create_connection(("127.0.0.1", server.port))
+        ) as tls:
             _request(tls)
         assert server.wait_events(1) == [("tls", FRONT.uri)]
     only_old = WorkloadTLS.build(ckey, cissued)  # trusts only the old root
-    with MeshServer(lambda: server_tls.server) as server:
-        with pytest.raises(ssl.SSLCertVerificationError):
-            only_old.client.wrap_socket(socket.create_connection(("127.0.0.1", server.port)))
+    with (
+        MeshServer(lambda: server_tls.server) as server,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        only_old.client.wrap_socket(socket.create_connection(("127.0.0.1", server.port)))

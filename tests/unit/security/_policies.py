@@ -69,7 +69,9 @@ def op(**fields: Any) -> dict[str, Any]:
     return {"to": [{"operation": fields}]}
 
 
-def when(key: str, values: list[str] | None = None, not_values: list[str] | None = None) -> dict[str, Any]:
+def when(
+    key: str, values: list[str] | None = None, not_values: list[str] | None = None
+) -> dict[str, Any]:
     cond: dict[str, Any] = {"key": key}
     if values is not None:
         cond["values"] = values

@@ -89,7 +89,9 @@ def test_dry_run_allow_does_not_count_as_an_applicable_allow_policy() -> None:
 
 
 def test_dry_run_false_is_enforced() -> None:
-    d = decide(policy("real", action="DENY", rules=[{}], annotations={"istio.io/dry-run": "F"}), **GET)
+    d = decide(
+        policy("real", action="DENY", rules=[{}], annotations={"istio.io/dry-run": "F"}), **GET
+    )
     assert (d.allowed, d.policy, d.dry_run_allowed) == (False, "shop/real", None)
 
 

@@ -267,7 +267,7 @@ def test_missing_directory_and_files(tmp_path: Path) -> None:
     with pytest.raises(CertificateError, match="not a CA directory"):
         CertificateAuthority.load(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CertificateError, match="ca-cert.pem: cannot read"):
+    with pytest.raises(CertificateError, match=r"ca-cert\.pem: cannot read"):
         CertificateAuthority.load(tmp_path / "empty")
 
 
