@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from .._errors import ConfigError, ConfigProblem
-from ._authz_compile import Emitter
+from ._authz_compile import Emitter, ip_key
 from ._authz_path import normalize_path
 from ._authz_policy import ROOT_NAMESPACE, CompiledPolicy, compile_policy
 from ._authz_request import AuthzRequest, Decision
@@ -34,16 +35,27 @@ from ._authz_request import AuthzRequest, Decision
 __all__ = ["Authorizer", "WorkloadAuthorizer", "check"]
 
 _ARGS = "p, u, ns, m, h, pa, po, hd, si, ri, di, sn"
-_Match = Callable[..., "tuple[int, int] | None"]
+_Match = Callable[..., "Decision | None"]
+_NO_ALLOW_POLICY = Decision(True, None, "ALLOW", "no ALLOW policy applies to the workload")
+_NO_ALLOW_MATCH = Decision(False, None, "DENY", "no ALLOW policy matched")
+_BAD_PATH = Decision(False, None, "DENY", "the path holds %00: rejected before authorization (400)")
+_IP_CACHE: dict[str, int] = {}
 
 
-def _ip(text: str | None) -> Any:
+def _ip(text: str | None) -> int | None:
+    """The address as an :func:`ip_key` integer; parsed once per distinct string."""
     if text is None:
         return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        raise ValueError(f"not an IP address: {text!r}") from None
+    key = _IP_CACHE.get(text)
+    if key is None:
+        try:
+            key = ip_key(ipaddress.ip_address(text))
+        except ValueError:
+            raise ValueError(f"not an IP address: {text!r}") from None
+        if len(_IP_CACHE) >= 4096:
+            _IP_CACHE.clear()
+        _IP_CACHE[text] = key
+    return key
 
 
 class WorkloadAuthorizer:
@@ -52,15 +64,6 @@ class WorkloadAuthorizer:
     def __init__(self, policies: Iterable[CompiledPolicy], consts: Mapping[str, Any]) -> None:
         chosen = list(policies)
         self.policies: tuple[str, ...] = tuple(p.key for p in chosen)
-
-        def group(action: str, dry_run: bool) -> list[CompiledPolicy]:
-            return [p for p in chosen if p.action == action and p.dry_run == dry_run]
-
-        self._deny = group("DENY", False)
-        self._allow = group("ALLOW", False)
-        self._audit = [p for p in chosen if p.action == "AUDIT"]
-        self._dry_deny = group("DENY", True)
-        self._dry_allow = group("ALLOW", True)
         uses: set[str] = set()
         for p in chosen:
             uses |= p.uses
@@ -69,11 +72,21 @@ class WorkloadAuthorizer:
         self._uses_ips = bool(uses & {"si", "ri", "di"})
         sources: list[str] = []
         namespace: dict[str, Any] = dict(consts)
-        self._match_deny = self._build("deny", self._deny, namespace, sources)
-        self._match_allow = self._build("allow", self._allow, namespace, sources)
-        self._match_audit = self._build("audit", self._audit, namespace, sources)
-        self._match_dry_deny = self._build("dry_deny", self._dry_deny, namespace, sources)
-        self._match_dry_allow = self._build("dry_allow", self._dry_allow, namespace, sources)
+
+        def build(label: str, action: str, dry_run: bool | None) -> _Match | None:
+            group = [
+                p
+                for p in chosen
+                if p.action == action and (dry_run is None or p.dry_run == dry_run)
+            ]
+            return self._build(label, group, namespace, sources)
+
+        self._deny = build("deny", "DENY", False)
+        self._allow = build("allow", "ALLOW", False)
+        self._audit = build("audit", "AUDIT", None)
+        self._dry_deny = build("dry_deny", "DENY", True)
+        self._dry_allow = build("dry_allow", "ALLOW", True)
+        self._side = any(f is not None for f in (self._audit, self._dry_deny, self._dry_allow))
         #: The generated matching functions, for reading and debugging.
         self.source = "\n".join(sources)
 
@@ -81,14 +94,22 @@ class WorkloadAuthorizer:
     def _build(
         label: str, policies: list[CompiledPolicy], namespace: dict[str, Any], sources: list[str]
     ) -> _Match | None:
+        """One function returning the Decision of the first matching rule, else None.
+        Decisions are made here, once: a request only picks one."""
         if not policies:
             return None
         lines = [f"def _match_{label}({_ARGS}):"]
-        for pi, policy in enumerate(policies):
+        for policy in policies:
+            allowed = policy.action != "DENY"
             lines.append(f"    # {policy.action} {policy.key}")
             for ri, expr in enumerate(policy.rules):
+                name = f"_d{len(namespace)}"
+                reason = f"{policy.action} policy {policy.key} matched"
+                namespace[name] = Decision(
+                    allowed, policy.key, "ALLOW" if allowed else "DENY", reason, ri
+                )
                 lines.append(f"    if {expr}:")
-                lines.append(f"        return {pi}, {ri}")
+                lines.append(f"        return {name}")
         lines.append("    return None")
         code = "\n".join(lines)
         sources.append(code)
@@ -103,12 +124,10 @@ class WorkloadAuthorizer:
         ns: str | None = None
         if r.is_mtls:
             p = principal if principal is not None else ""
-            u = "spiffe://" + principal if principal else None
-            ns = (
-                u
-                if u is not None
-                else (f"/ns/{r.source_namespace}/" if r.source_namespace is not None else None)
-            )
+            if principal:
+                u = ns = "spiffe://" + principal
+            elif r.source_namespace is not None:
+                ns = f"/ns/{r.source_namespace}/"
         pa = None
         if self._uses_path and r.path is not None:
             pa = normalize_path(r.path)
@@ -129,62 +148,37 @@ class WorkloadAuthorizer:
         policies only reported.)"""
         facts = self._facts(request)
         if facts is None:
-            return Decision(
-                False, None, "DENY", "the path holds %00: rejected before authorization (400)"
-            )
-        decision = self._decide(facts, self._match_deny, self._deny, self._match_allow, self._allow)
-        audit = self._match_audit(*facts) if self._match_audit is not None else None
-        dry_deny = self._match_dry_deny(*facts) if self._match_dry_deny is not None else None
-        dry_allow = self._match_dry_allow(*facts) if self._match_dry_allow is not None else None
-        if audit is None and self._match_dry_deny is None and self._match_dry_allow is None:
+            return _BAD_PATH
+        decision = self._deny(*facts) if self._deny is not None else None
+        if decision is None:
+            if self._allow is None:
+                decision = _NO_ALLOW_POLICY
+            else:
+                decision = self._allow(*facts) or _NO_ALLOW_MATCH
+        if not self._side:
             return decision
-        dry_policy = None
-        if dry_deny is not None:
-            dry_policy = self._dry_deny[dry_deny[0]].key
-        elif dry_allow is not None:
-            dry_policy = self._dry_allow[dry_allow[0]].key
+        return self._with_side_results(decision, facts)
+
+    def _with_side_results(self, decision: Decision, facts: tuple[Any, ...]) -> Decision:
+        audit = self._audit(*facts) if self._audit is not None else None
+        dry_deny = self._dry_deny(*facts) if self._dry_deny is not None else None
+        dry_allow = self._dry_allow(*facts) if self._dry_allow is not None else None
+        dry_hit = dry_deny or dry_allow
         dry_allowed = None
-        if self._match_dry_deny is not None or self._match_dry_allow is not None:
+        if self._dry_deny is not None or self._dry_allow is not None:
             # The decision if the dry-run policies were enforced along with the others.
-            enforced_deny = not decision.allowed and decision.policy is not None
-            enforced_allow = decision.allowed and decision.policy is not None
-            if enforced_deny or dry_deny is not None:
+            if dry_deny is not None or (decision.action == "DENY" and decision.policy):
                 dry_allowed = False
-            elif self._allow or self._dry_allow:
-                dry_allowed = enforced_allow or dry_allow is not None
+            elif self._allow is not None or self._dry_allow is not None:
+                dry_allowed = bool(decision.policy) or dry_allow is not None
             else:
                 dry_allowed = True
-        return Decision(
-            decision.allowed,
-            decision.policy,
-            decision.action,
-            decision.reason,
-            decision.rule,
-            dry_run_policy=dry_policy,
+        return replace(
+            decision,
+            dry_run_policy=dry_hit.policy if dry_hit is not None else None,
             dry_run_allowed=dry_allowed,
-            audit_policy=None if audit is None else self._audit[audit[0]].key,
+            audit_policy=audit.policy if audit is not None else None,
         )
-
-    @staticmethod
-    def _decide(
-        facts: tuple[Any, ...],
-        match_deny: _Match | None,
-        deny: list[CompiledPolicy],
-        match_allow: _Match | None,
-        allow: list[CompiledPolicy],
-    ) -> Decision:
-        if match_deny is not None:
-            hit = match_deny(*facts)
-            if hit is not None:
-                key = deny[hit[0]].key
-                return Decision(False, key, "DENY", f"DENY policy {key} matched", hit[1])
-        if match_allow is None:
-            return Decision(True, None, "ALLOW", "no ALLOW policy applies to the workload")
-        hit = match_allow(*facts)
-        if hit is not None:
-            key = allow[hit[0]].key
-            return Decision(True, key, "ALLOW", f"ALLOW policy {key} matched", hit[1])
-        return Decision(False, None, "DENY", "no ALLOW policy matched")
 
 
 class Authorizer:

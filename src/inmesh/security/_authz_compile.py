@@ -11,7 +11,7 @@ attributes are local variables of that function:
 ``ns`` a string holding ``/ns/<namespace>/`` for namespace checks (the URI), or None
 ``m``  method; ``h`` host, lower-cased; ``pa`` normalized path; ``po`` destination port
 ``hd`` headers by lower-case name; ``sn`` SNI (``""`` when none)
-``si`` / ``ri`` / ``di``: source, remote and destination IP (``ipaddress`` objects)
+``si`` / ``ri`` / ``di``: source, remote and destination IP, as :func:`ip_key` integers
 =====  ===========================================================================
 
 Values are Istio's strings: ``abc`` exact, ``abc*`` prefix, ``*abc`` suffix, ``*`` presence
@@ -27,22 +27,31 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["Emitter", "all_of", "any_of", "both", "ip_in"]
+__all__ = ["Emitter", "all_of", "any_of", "both", "ip_key"]
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_V6 = 1 << 128
 
 
-def ip_in(nets: tuple[IPNetwork, ...], ip: IPAddress | None) -> bool:
-    """Envoy's CIDR match: the address is inside one of ``nets`` (versions must agree)."""
-    return ip is not None and any(ip in net for net in nets)
+def ip_key(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
+    """An address as one integer, IPv6 marked by bit 128, so that a CIDR test is one shift
+    and compare (``key >> host_bits == network >> host_bits``) and never mixes versions."""
+    return int(ip) if ip.version == 4 else _V6 | int(ip)
+
+
+def _cost(term: str) -> int:
+    """A rough cost, to test cheap conditions first (AND and OR have no side effects)."""
+    if "fullmatch(" in term or "search(" in term:
+        return 3
+    if "hd.get(" in term or ">>" in term:
+        return 2
+    return 1
 
 
 class Emitter:
     """Builds expressions; constants (sets, tuples, regexes, networks) go to :attr:`consts`."""
 
     def __init__(self) -> None:
-        self.consts: dict[str, Any] = {"_ip_in": ip_in}
+        self.consts: dict[str, Any] = {}
 
     def const(self, value: Any) -> str:
         name = f"_c{len(self.consts)}"
@@ -97,8 +106,10 @@ class Emitter:
         terms: list[str] = []
         for value in values:
             if "*" in value:
+                # fullmatch(".*/ns/<inner>/.*") is search("/ns/<inner>/") (no newlines in
+                # a principal), which does not backtrack over the leading ".*".
                 inner = ".*".join(re.escape(part) for part in value.split("*"))
-                terms.append(f"{self.const(re.compile(f'.*/ns/{inner}/.*'))}.fullmatch(ns)")
+                terms.append(f"{self.const(re.compile(f'/ns/{inner}/'))}.search(ns)")
             else:
                 terms.append(f"{f'/ns/{value}/'!r} in ns")
         return f"(ns is not None and ({' or '.join(terms)}))"
@@ -133,8 +144,13 @@ class Emitter:
     # -- connection and request -------------------------------------------------------
 
     def ips(self, var: str, values: Iterable[str]) -> str:
-        nets = tuple(ipaddress.ip_network(v, strict=False) for v in values)
-        return f"_ip_in({self.const(nets)}, {var})"
+        # Envoy CidrRange: the address is inside the block (host bits of the value ignored).
+        terms = []
+        for value in values:
+            net = ipaddress.ip_network(value, strict=False)
+            shift = net.max_prefixlen - net.prefixlen
+            terms.append(f"{var} >> {shift} == {ip_key(net.network_address) >> shift}")
+        return f"({var} is not None and ({' or '.join(terms)}))"
 
     def ports(self, values: Iterable[str]) -> str:
         return f"po in {self.const(frozenset(int(v) for v in values))}"
@@ -165,7 +181,7 @@ def both(values: str | None, not_values: str | None) -> str | None:
 
 
 def all_of(terms: Iterable[str | None]) -> str | None:
-    kept = [t for t in terms if t]
+    kept = sorted((t for t in terms if t), key=_cost)
     if not kept:
         return None
     return kept[0] if len(kept) == 1 else f"({' and '.join(kept)})"
@@ -175,5 +191,5 @@ def any_of(terms: Sequence[str | None]) -> str:
     """OR of alternatives; an alternative with no condition matches everything."""
     if any(t is None for t in terms):
         return "True"
-    kept = [t for t in terms if t]
+    kept = sorted((t for t in terms if t), key=_cost)
     return kept[0] if len(kept) == 1 else f"({' or '.join(kept)})"

@@ -64,12 +64,9 @@ def _remove_dot_segments(path: str) -> str:
 def normalize_path(raw: str) -> str | None:
     """The path Istio's policies see for the request target ``raw``; ``None`` when Envoy
     rejects the request (``%00``)."""
-    cut = len(raw)
-    for stop in ("?", "#"):
-        at = raw.find(stop)
-        if 0 <= at < cut:
-            cut = at
-    path = raw[:cut]
+    path = raw.partition("?")[0]
+    if "#" in path:
+        path = path.partition("#")[0]
     if "%" in path:
         if "%00" in path:
             return None

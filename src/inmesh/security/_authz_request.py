@@ -50,6 +50,8 @@ class AuthzRequest:
 
     def __post_init__(self) -> None:
         principal = self.source_principal
+        if principal is None and self.source_namespace is None and self.port is None:
+            return  # nothing to check (the common plaintext case stays cheap)
         if principal is not None and principal.startswith(SPIFFE_SCHEME):
             principal = principal[len(SPIFFE_SCHEME) :]
             object.__setattr__(self, "source_principal", principal)
@@ -75,7 +77,13 @@ class AuthzRequest:
 
     def header_map(self) -> dict[str, str]:
         """Headers by lower-case name, repeated ones joined with ``,``."""
-        items = self.headers.items() if isinstance(self.headers, Mapping) else self.headers
+        headers = self.headers
+        is_map = type(headers) is dict or isinstance(headers, Mapping)
+        if is_map:
+            fast = {name.lower(): value for name, value in headers.items()}  # type: ignore[union-attr]
+            if len(fast) == len(headers):  # type: ignore[arg-type]
+                return fast
+        items = headers.items() if isinstance(headers, Mapping) else headers
         out: dict[str, str] = {}
         for name, value in items:
             key = name.lower()
