@@ -18,25 +18,64 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Light modules (standard library only) load with the package; the ones that need
+# ``cryptography`` or ``httpcore`` load on first use (PEP 562), so that ``import inmesh``
+# does not pay for them.
 from ._authz import Authorizer, WorkloadAuthorizer, check
 from ._authz_path import normalize_path
 from ._authz_policy import DRY_RUN_ANNOTATION, ROOT_NAMESPACE
 from ._authz_request import AuthzRequest, Decision
-from ._bundle import TrustBundle
-from ._ca import (
-    DEFAULT_CERT_TTL,
-    MAX_CERT_TTL,
-    CertificateAuthority,
-    IssuedCertificate,
-)
 from ._errors import CertificateError
-from ._holder import TLSHolder, WorkloadTLS
-from ._httpcore import AsyncSpiffeBackend, SpiffeBackend
 from ._identity import DEFAULT_TRUST_DOMAIN, SpiffeId
-from ._keys import KeyType, generate_key, make_csr
-from ._peer import PeerIdentityError, peer_identity, verify_peer
 from ._rotation import RotationSchedule
-from ._tls import client_context, is_tls_client_hello, load_cert_chain, server_context
+
+if TYPE_CHECKING:
+    from ._bundle import TrustBundle
+    from ._ca import DEFAULT_CERT_TTL, MAX_CERT_TTL, CertificateAuthority, IssuedCertificate
+    from ._holder import TLSHolder, WorkloadTLS
+    from ._httpcore import AsyncSpiffeBackend, SpiffeBackend
+    from ._keys import KeyType, generate_key, make_csr
+    from ._peer import PeerIdentityError, peer_identity, verify_peer
+    from ._tls import client_context, is_tls_client_hello, load_cert_chain, server_context
+
+_LAZY = {
+    "TrustBundle": "._bundle",
+    "DEFAULT_CERT_TTL": "._ca",
+    "MAX_CERT_TTL": "._ca",
+    "CertificateAuthority": "._ca",
+    "IssuedCertificate": "._ca",
+    "TLSHolder": "._holder",
+    "WorkloadTLS": "._holder",
+    "AsyncSpiffeBackend": "._httpcore",
+    "SpiffeBackend": "._httpcore",
+    "KeyType": "._keys",
+    "generate_key": "._keys",
+    "make_csr": "._keys",
+    "PeerIdentityError": "._peer",
+    "peer_identity": "._peer",
+    "verify_peer": "._peer",
+    "client_context": "._tls",
+    "is_tls_client_hello": "._tls",
+    "load_cert_chain": "._tls",
+    "server_context": "._tls",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DEFAULT_CERT_TTL",

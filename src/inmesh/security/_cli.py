@@ -12,10 +12,7 @@ import sys
 from pathlib import Path
 
 from .._errors import ConfigError, InmeshError
-from ._ca import CertificateAuthority
 from ._identity import DEFAULT_TRUST_DOMAIN, SpiffeId
-from ._keys import private_key_pem
-from ._pem import write_private, write_public
 
 __all__ = ["add_commands"]
 
@@ -48,6 +45,8 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def cmd_ca_init(args: argparse.Namespace) -> int:
+    from ._ca import CertificateAuthority
+
     ca = CertificateAuthority.init_root(
         args.dir, trust_domain=args.trust_domain, key_type=args.key_type
     )
@@ -58,6 +57,10 @@ def cmd_ca_init(args: argparse.Namespace) -> int:
 
 
 def cmd_ca_issue(args: argparse.Namespace) -> int:
+    from ._ca import CertificateAuthority
+    from ._keys import private_key_pem
+    from ._pem import write_private, write_public
+
     ca = CertificateAuthority.load(args.dir)
     identity = SpiffeId.of(args.namespace, args.service_account, trust_domain=args.trust_domain)
     out = Path(args.out)
