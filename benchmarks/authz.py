@@ -101,10 +101,12 @@ HEADERS = {"user-agent": "bench", "accept": "*/*", "x-request-id": "abc"}
 FRONT = "cluster.local/ns/shop/sa/front"
 REQUESTS: dict[str, tuple[dict[str, Any], bool]] = {
     "allow, last rule": (
-        dict(method="GET", path="/pay/42?x=1", source_principal=FRONT, headers=HEADERS), True
+        dict(method="GET", path="/pay/42?x=1", source_principal=FRONT, headers=HEADERS),
+        True,
     ),
     "deny, no match": (
-        dict(method="GET", path="/pay/42/x", source_principal=FRONT, headers=HEADERS), False
+        dict(method="GET", path="/pay/42/x", source_principal=FRONT, headers=HEADERS),
+        False,
     ),
     "deny, DENY policy": (
         dict(method="GET", path="/pay/42", source_principal=FRONT, headers={"x-debug": "1"}),

@@ -36,9 +36,11 @@ __all__ = ["Authorizer", "WorkloadAuthorizer", "check"]
 
 _ARGS = "p, u, ns, m, h, pa, po, hd, si, ri, di, sn"
 _Match = Callable[..., "Decision | None"]
-_NO_ALLOW_POLICY = Decision(True, None, "ALLOW", "no ALLOW policy applies to the workload")
-_NO_ALLOW_MATCH = Decision(False, None, "DENY", "no ALLOW policy matched")
-_BAD_PATH = Decision(False, None, "DENY", "the path holds %00: rejected before authorization (400)")
+_NO_ALLOW_POLICY = Decision(True, None, "ALLOW", reason="no ALLOW policy applies to the workload")
+_NO_ALLOW_MATCH = Decision(False, None, "DENY", reason="no ALLOW policy matched")
+_BAD_PATH = Decision(
+    False, None, "DENY", reason="the path holds %00: rejected before authorization (400)"
+)
 _IP_CACHE: dict[str, int] = {}
 
 
@@ -106,7 +108,11 @@ class WorkloadAuthorizer:
                 name = f"_d{len(namespace)}"
                 reason = f"{policy.action} policy {policy.key} matched"
                 namespace[name] = Decision(
-                    allowed, policy.key, "ALLOW" if allowed else "DENY", reason, ri
+                    allowed,
+                    policy.key,
+                    "ALLOW" if allowed else "DENY",
+                    reason=reason,
+                    rule=ri,
                 )
                 lines.append(f"    if {expr}:")
                 lines.append(f"        return {name}")

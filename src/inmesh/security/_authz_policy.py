@@ -30,7 +30,7 @@ _BOOLS = {
 _NOT_YET = "not supported yet"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CompiledPolicy:
     """A policy's scope, action and one expression per rule (see :mod:`._authz_compile`)."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 from ._identity import SPIFFE_SCHEME
 
@@ -106,6 +106,7 @@ class Decision:
     allowed: bool
     policy: str | None
     action: str
+    _: KW_ONLY
     reason: str = ""
     rule: int | None = None
     dry_run_policy: str | None = None

@@ -82,7 +82,7 @@ def _serial() -> int:
             return serial
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IssuedCertificate:
     """A leaf and what a workload needs with it.
 

@@ -21,7 +21,7 @@ from ._tls import client_context, server_context
 __all__ = ["TLSHolder", "WorkloadTLS"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkloadTLS:
     """One certificate generation: the identity, the leaf's validity and both contexts."""
 
