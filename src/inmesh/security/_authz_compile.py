@@ -27,6 +27,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ._authz_path import is_template, template_regex
+
 __all__ = ["Emitter", "all_of", "any_of", "both", "ip_key"]
 
 _V6 = 1 << 128
@@ -68,7 +70,7 @@ class Emitter:
         for value in values:
             v = value.lower() if lower else value
             if v == "*":
-                return star
+                return f"({star})"
             if v.startswith("*"):
                 suffixes.append(v[1:])
             elif v.endswith("*"):
@@ -153,11 +155,9 @@ class Emitter:
         return f"({var} is not None and ({' or '.join(terms)}))"
 
     def ports(self, values: Iterable[str]) -> str:
-        return f"po in {self.const(frozenset(int(v) for v in values))}"
+        return f"(po in {self.const(frozenset(int(v) for v in values))})"
 
     def paths(self, values: Sequence[str]) -> str:
-        from ._authz_path import is_template, template_regex
-
         plain = [v for v in values if not is_template(v)]
         terms = [self.plain("pa", plain)] if plain else []
         for value in values:
