@@ -34,19 +34,20 @@ from ._rotation import RotationSchedule
 
 if TYPE_CHECKING:
     from ._bundle import TrustBundle
-    from ._ca import DEFAULT_CERT_TTL, MAX_CERT_TTL, CertificateAuthority, IssuedCertificate
+    from ._ca import DEFAULT_CERT_TTL, MAX_CERT_TTL, CertificateAuthority
     from ._holder import TLSHolder, WorkloadTLS
     from ._httpcore import AsyncSpiffeBackend, SpiffeBackend
     from ._keys import KeyType, generate_key, make_csr
     from ._peer import PeerIdentityError, peer_identity, verify_peer
     from ._tls import client_context, is_tls_client_hello, load_cert_chain, server_context
+    from ._x509 import IssuedCertificate
 
 _LAZY = {
     "TrustBundle": "._bundle",
     "DEFAULT_CERT_TTL": "._ca",
     "MAX_CERT_TTL": "._ca",
     "CertificateAuthority": "._ca",
-    "IssuedCertificate": "._ca",
+    "IssuedCertificate": "._x509",
     "TLSHolder": "._holder",
     "WorkloadTLS": "._holder",
     "AsyncSpiffeBackend": "._httpcore",

@@ -22,17 +22,12 @@ default, Istio's ``MAX_WORKLOAD_CERT_TTL``) is refused, as Istio's ``sign`` refu
 
 from __future__ import annotations
 
-import datetime
-import itertools
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -41,6 +36,16 @@ from ._errors import CertificateError
 from ._identity import DEFAULT_TRUST_DOMAIN, SpiffeId
 from ._keys import KeyType, PrivateKey, generate_key, make_csr, private_key_pem
 from ._pem import certs_pem, read_certs, write_private, write_public
+from ._x509 import (
+    IssuedCertificate,
+    check_csr_sans,
+    default_chain,
+    key_usage,
+    random_serial,
+    signature_hash,
+    utc,
+    verify_chain,
+)
 
 __all__ = [
     "CA_CERT_FILE",
@@ -70,64 +75,6 @@ CLOCK_SKEW_GRACE = 120.0
 ROOT_TTL = 3650 * 24 * 3600.0
 
 
-def _utc(ts: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
-
-
-def _serial() -> int:
-    # genSerialNum: uniform in [0, 2^128); X.509 wants a positive serial, so 0 is redrawn.
-    while True:
-        serial = secrets.randbits(128)
-        if serial:
-            return serial
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IssuedCertificate:
-    """A leaf and what a workload needs with it.
-
-    ``chain_pem`` is the leaf followed by the CA chain up to the root (what a TLS context
-    presents); ``root_pem`` is the trust bundle (what it verifies peers against).
-    """
-
-    identity: SpiffeId
-    chain_pem: bytes
-    root_pem: bytes
-    serial: int
-    not_before: float
-    not_after: float
-
-    @property
-    def leaf(self) -> x509.Certificate:
-        return x509.load_pem_x509_certificate(self.chain_pem)
-
-    @property
-    def lifetime(self) -> float:
-        return self.not_after - self.not_before
-
-
-def _signature_hash(key: PrivateKey) -> hashes.SHA256:
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise CertificateError("the CA key must be an ECDSA or RSA key")
-    return hashes.SHA256()
-
-
-def _key_usage(
-    *, digital_signature: bool, key_encipherment: bool, cert_sign: bool
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=False,
-        key_encipherment=key_encipherment,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -153,7 +100,7 @@ class CertificateAuthority:
         max_ttl: float = MAX_CERT_TTL,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        _signature_hash(signing_key)
+        signature_hash(signing_key)
         if signing_cert.public_key() != signing_key.public_key():
             raise CertificateError(f"{CA_KEY_FILE} does not match {CA_CERT_FILE}")
         try:
@@ -168,10 +115,10 @@ class CertificateAuthority:
                 f"default TTL {default_ttl:g}s must be positive and at most the max TTL "
                 f"{max_ttl:g}s"
             )
-        _verify_chain((signing_cert, *chain[1:]) if chain else (signing_cert,), bundle)
+        verify_chain((signing_cert, *chain[1:]) if chain else (signing_cert,), bundle)
         self._cert = signing_cert
         self._key = signing_key
-        self._chain = chain or _default_chain(signing_cert, bundle)
+        self._chain = chain or default_chain(signing_cert, bundle)
         self._bundle = bundle
         self._chain_pem = certs_pem(self._chain)
         self._root_pem = bundle.pem()
@@ -210,16 +157,16 @@ class CertificateAuthority:
             .subject_name(name)
             .issuer_name(name)
             .public_key(key.public_key())
-            .serial_number(_serial())
-            .not_valid_before(_utc(now - CLOCK_SKEW_GRACE))
-            .not_valid_after(_utc(now + root_ttl))
+            .serial_number(random_serial())
+            .not_valid_before(utc(now - CLOCK_SKEW_GRACE))
+            .not_valid_after(utc(now + root_ttl))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
-                _key_usage(digital_signature=False, key_encipherment=False, cert_sign=True),
+                key_usage(digital_signature=False, key_encipherment=False, cert_sign=True),
                 critical=True,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .sign(key, _signature_hash(key))
+            .sign(key, signature_hash(key))
         )
         root_pem = certs_pem([root])
         write_private(path / CA_KEY_FILE, private_key_pem(key))
@@ -330,7 +277,7 @@ class CertificateAuthority:
             raise CertificateError(f"not a PEM certificate signing request ({exc})") from None
         if not csr.is_signature_valid:
             raise CertificateError("the CSR's signature does not verify")
-        _check_csr_sans(csr, identity)
+        check_csr_sans(csr, identity)
         public_key = csr.public_key()
         if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
             raise CertificateError("the CSR's key must be an ECDSA or RSA key")
@@ -347,18 +294,18 @@ class CertificateAuthority:
             )
         not_before = now - CLOCK_SKEW_GRACE
         not_after = min(now + lifetime, signing_not_after)
-        serial = _serial()
+        serial = random_serial()
         leaf = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([]))
             .issuer_name(self._cert.subject)
             .public_key(public_key)
             .serial_number(serial)
-            .not_valid_before(_utc(not_before))
-            .not_valid_after(_utc(not_after))
+            .not_valid_before(utc(not_before))
+            .not_valid_after(utc(not_after))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                _key_usage(digital_signature=True, key_encipherment=True, cert_sign=False),
+                key_usage(digital_signature=True, key_encipherment=True, cert_sign=False),
                 critical=True,
             )
             .add_extension(
@@ -376,7 +323,7 @@ class CertificateAuthority:
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
                 critical=False,
             )
-            .sign(self._key, _signature_hash(self._key))
+            .sign(self._key, signature_hash(self._key))
         )
         return IssuedCertificate(
             identity=identity,
@@ -393,53 +340,3 @@ class CertificateAuthority:
         """Make a key and have it signed, in this process (``Mesh(ca=DIR)``, ``ca issue``)."""
         key = generate_key(key_type)
         return key, self.sign(make_csr(key, identity), identity=identity, ttl=ttl)
-
-
-def _check_csr_sans(csr: x509.CertificateSigningRequest, identity: SpiffeId) -> None:
-    try:
-        sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return
-    names = [getattr(n, "value", n) for n in sans]
-    if [n for n in sans if not isinstance(n, x509.UniformResourceIdentifier)] or names != [
-        identity.uri
-    ]:
-        shown = ", ".join(str(n) for n in names)
-        raise CertificateError(
-            f"the CSR asks for {shown}, but the caller may only be issued {identity.uri}"
-        )
-
-
-def _default_chain(cert: x509.Certificate, bundle: TrustBundle) -> tuple[x509.Certificate, ...]:
-    if cert in bundle:
-        return (cert,)
-    for root in bundle.roots:
-        if root.subject == cert.issuer:
-            return (cert, root)
-    return (cert,)
-
-
-def _verify_chain(chain: tuple[x509.Certificate, ...], bundle: TrustBundle) -> None:
-    """Each certificate is signed by the next, and the last by (or is) a root of the bundle."""
-    for child, parent in itertools.pairwise(chain):
-        try:
-            child.verify_directly_issued_by(parent)
-        except (ValueError, TypeError, InvalidSignature):
-            raise CertificateError(
-                f"{CERT_CHAIN_FILE}: {child.subject.rfc4514_string()} is not issued by "
-                f"{parent.subject.rfc4514_string()}"
-            ) from None
-    last = chain[-1]
-    if last in bundle:
-        return
-    for root in bundle.roots:
-        try:
-            last.verify_directly_issued_by(root)
-            return
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-    raise CertificateError(
-        f"the CA chain does not lead to a root in {ROOT_CERT_FILE} "
-        f"({last.subject.rfc4514_string() or '(empty subject)'} is issued by "
-        f"{last.issuer.rfc4514_string()})"
-    )

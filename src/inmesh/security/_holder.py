@@ -13,10 +13,10 @@ import ssl
 from dataclasses import dataclass
 
 from ._bundle import TrustBundle
-from ._ca import IssuedCertificate
 from ._identity import SpiffeId
 from ._keys import PrivateKey
 from ._tls import client_context, server_context
+from ._x509 import IssuedCertificate
 
 __all__ = ["TLSHolder", "WorkloadTLS"]
 
