@@ -188,3 +188,21 @@ def test_ca_issue_errors_are_one_line(tmp_path: Path) -> None:
         str(tmp_path / "o"),
     )
     assert run.returncode != 0 and "Traceback" not in run.stderr
+
+
+def test_dry_run_and_audit_lines(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+        "metadata: {name: would-deny, namespace: shop, annotations: {istio.io/dry-run: 'true'}}\n"
+        "spec: {action: DENY, rules: [{}]}\n---\n"
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+        "metadata: {name: log, namespace: shop}\nspec: {action: AUDIT, rules: [{}]}\n"
+    )
+    run = inmesh("authz", "check", "-f", str(path), "--namespace", "shop", "--method", "GET")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "ALLOW  -  (no ALLOW policy applies to the workload)",
+        "dry-run: DENY  shop/would-deny",
+        "audit: shop/log",
+    ]
