@@ -100,8 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seconds", type=float, default=6.0, help="traffic per phase")
     d.set_defaults(func=_demo)
     from .registry import add_commands
+    from .security._cli import add_commands as add_security_commands
 
     add_commands(sub)
+    add_security_commands(sub)
     return parser
 
 
