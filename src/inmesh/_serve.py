@@ -159,8 +159,7 @@ def serve(
 
 def _local_admin_token() -> str | None:
     """For local use, the admin token the registry wrote in its data directory."""
-    from .registry._auth import read_admin_token
-    from .registry._serve import default_data_dir
+    from .registry._data import default_data_dir, read_admin_token
 
     return read_admin_token(default_data_dir())
 

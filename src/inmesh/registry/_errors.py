@@ -9,14 +9,19 @@
             └── NotFound         no such resource or registration (HTTP 404)
 
 ``RegistryRejected`` keeps the HTTP status so callers can tell 401/403 (credentials) from
-400/409/413 (the request itself) without parsing messages.
+400/409/413 (the request itself) without parsing messages. This module is shared by the
+client and the server, and imports nothing of either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .._errors import InmeshError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "Conflict",
@@ -43,6 +48,17 @@ class RegistryRejected(RegistryError):
         self.status = status
         self.messages: tuple[str, ...] = tuple(messages) or (f"HTTP {status}",)
         super().__init__("; ".join(self.messages))
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> RegistryRejected:
+        """A 4xx answer as an exception carrying every message the registry gave (its
+        error shape is ``{"code", "reason", "messages": [...]}``)."""
+        try:
+            messages = [str(m) for m in response.json().get("messages", ())]
+        except (ValueError, AttributeError):
+            text = response.text.strip()
+            messages = [text[:500]] if text else []
+        return cls(response.status_code, messages or [f"HTTP {response.status_code}"])
 
 
 class StoreError(RegistryError):

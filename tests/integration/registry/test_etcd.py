@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from inmesh.registry import Conflict, EtcdStore, NotFound, RegistryClient, RegistryView
-from inmesh.registry._store import ResourceKey, Token, Write
+from inmesh.registry.store import ResourceKey, Token, Write
 
 from .conftest import Etcd, Registry, spawn_registry
 from .yamls import bookinfo, virtual_service

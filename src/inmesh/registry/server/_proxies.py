@@ -1,0 +1,104 @@
+"""Proxy status: which clients watch this replica, the revision each applied, and what
+each rejected (istioctl proxy-status's SYNCED / STALE, and the NACKs istiod records).
+
+Kept in memory, per replica, as istiod keeps its connected proxies: a client reports
+(``POST /v1/proxies``) whenever its status changed and names itself on every watch
+request, which counts as being seen. A proxy not seen for ``expiry`` seconds (a few watch
+hold periods) drops out; a replica that restarts, or that a client reaches for the first
+time behind a load balancer, answers the client's next watch with ``x-inmesh-proxy:
+unknown`` and the client reports again. A pure state machine: the clock is an argument.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+__all__ = ["ProxyRecord", "ProxyRejection", "ProxyTracker", "TooManyProxies", "sync_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyRejection:
+    """One resource a proxy did not apply, and its reason."""
+
+    kind: str
+    namespace: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyRecord:
+    """The last report of one proxy, and when it was last seen (``clock`` time)."""
+
+    id: str
+    service: str
+    namespace: str
+    labels: Mapping[str, str]
+    applied: int
+    rejections: tuple[ProxyRejection, ...]
+    seen: float
+
+
+def sync_status(applied: int, current: int) -> str:
+    """istioctl proxy-status's words: ``SYNCED`` when the proxy applied the registry's
+    current revision, ``STALE`` otherwise (behind, or it never applied one)."""
+    return "SYNCED" if applied == current and applied > 0 else "STALE"
+
+
+class TooManyProxies(Exception):
+    """The table is full (a bound on memory; expired proxies were dropped first)."""
+
+
+class ProxyTracker:
+    """The proxies of one replica, by id."""
+
+    def __init__(
+        self,
+        *,
+        expiry: float,
+        limit: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.expiry = expiry
+        self.limit = limit
+        self.clock = clock
+        self._proxies: dict[str, ProxyRecord] = {}
+
+    def report(self, record: ProxyRecord) -> None:
+        """Store ``record`` (its ``seen`` is set to now)."""
+        if record.id not in self._proxies and len(self._proxies) >= self.limit:
+            self._sweep()
+            if len(self._proxies) >= self.limit:
+                raise TooManyProxies(f"this registry tracks {self.limit} proxies already")
+        self._proxies[record.id] = replace(record, seen=self.clock())
+
+    def seen(self, proxy_id: str) -> bool:
+        """Mark ``proxy_id`` as seen now; False when it is not known (not reported yet,
+        or expired)."""
+        record = self._proxies.get(proxy_id)
+        if record is None or self._expired(record):
+            return False
+        self._proxies[proxy_id] = replace(record, seen=self.clock())
+        return True
+
+    def get(self, proxy_id: str) -> ProxyRecord | None:
+        record = self._proxies.get(proxy_id)
+        return None if record is None or self._expired(record) else record
+
+    def forget(self, proxy_id: str) -> bool:
+        """Drop a proxy that stopped watching; False when it was not known."""
+        return self._proxies.pop(proxy_id, None) is not None
+
+    def proxies(self) -> list[ProxyRecord]:
+        """The live proxies, by namespace, service and id (expired ones are dropped)."""
+        self._sweep()
+        return sorted(self._proxies.values(), key=lambda r: (r.namespace, r.service, r.id))
+
+    def _expired(self, record: ProxyRecord) -> bool:
+        return self.clock() - record.seen > self.expiry
+
+    def _sweep(self) -> None:
+        for proxy_id in [k for k, r in self._proxies.items() if self._expired(r)]:
+            del self._proxies[proxy_id]
