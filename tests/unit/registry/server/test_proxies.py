@@ -1,0 +1,109 @@
+"""The proxy table of one replica (a fake clock, no sleeping), and report validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from inmesh.registry.server._api_proxies import parse_report
+from inmesh.registry.server._proxies import (
+    ProxyRecord,
+    ProxyRejection,
+    ProxyTracker,
+    TooManyProxies,
+    sync_status,
+)
+from inmesh.registry.server._validate import BadRequest
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def record(proxy_id: str, namespace: str = "shop", applied: int = 3) -> ProxyRecord:
+    return ProxyRecord(proxy_id, "cart", namespace, {}, applied, (), 0.0)
+
+
+def test_proxies_drop_out_when_not_seen_for_the_expiry() -> None:
+    clock = Clock()
+    tracker = ProxyTracker(expiry=90, clock=clock)
+    tracker.report(record("a"))
+    tracker.report(record("b", namespace="bank"))
+    clock.now += 60
+    assert tracker.seen("a") and not tracker.seen("zzz")
+    clock.now += 60  # a: seen 60 s ago; b: 120 s ago
+    assert [p.id for p in tracker.proxies()] == ["a"]
+    assert tracker.get("b") is None and not tracker.seen("b")
+    assert tracker.proxies()[0].seen == 160.0
+    assert tracker.forget("a") and not tracker.forget("a")
+    assert tracker.proxies() == []
+
+
+def test_the_table_is_bounded_after_dropping_expired_proxies() -> None:
+    clock = Clock()
+    tracker = ProxyTracker(expiry=10, limit=2, clock=clock)
+    tracker.report(record("a"))
+    tracker.report(record("b"))
+    tracker.report(record("a", applied=4))  # a known proxy may always report again
+    with pytest.raises(TooManyProxies):
+        tracker.report(record("c"))
+    clock.now += 11
+    tracker.report(record("c"))
+    assert [p.id for p in tracker.proxies()] == ["c"]
+
+
+def test_sync_status_follows_istioctl() -> None:
+    assert sync_status(7, 7) == "SYNCED"
+    assert sync_status(6, 7) == "STALE"
+    assert sync_status(0, 0) == "STALE"  # never applied anything
+
+
+def test_a_report_is_parsed() -> None:
+    parsed = parse_report(
+        {
+            "id": "1a2b3c4d",
+            "service": "cart",
+            "namespace": "shop",
+            "labels": {"version": "v1"},
+            "applied": 9,
+            "rejections": [
+                {"kind": "VirtualService", "namespace": "shop", "name": "x", "reason": "why"}
+            ],
+        }
+    )
+    assert parsed.applied == 9
+    assert parsed.rejections == (ProxyRejection("VirtualService", "shop", "x", "why"),)
+
+
+def test_a_bad_report_lists_every_problem() -> None:
+    body: dict[str, Any] = {
+        "id": "Not_An_Id",
+        "service": "",
+        "namespace": "Bad NS",
+        "labels": {"a": 1},
+        "applied": -1,
+        "rejections": [{"kind": "VirtualService"}, "nope"],
+        "extra": True,
+    }
+    with pytest.raises(BadRequest) as info:
+        parse_report(body)
+    messages = info.value.messages
+    assert info.value.status == 400
+    for expected in (
+        "unknown field 'extra'",
+        "id 'Not_An_Id'",
+        "service must be",
+        "namespace 'Bad NS'",
+        "labels must map",
+        "applied must be",
+        "rejections[0].namespace",
+        "rejections[0].name must",
+        "rejections[0].reason",
+        "rejections[1] must be an object",
+    ):
+        assert sum(expected in m for m in messages) == 1, (expected, messages)
