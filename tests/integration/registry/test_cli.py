@@ -150,7 +150,7 @@ def test_without_a_token_the_error_says_where_it_looked(  # type: ignore[no-unty
     assert status == 1 and f"{empty / 'admin-token'} (--data)" in err
     # The registry's own data directory, given with --data, holds the token to use.
     monkeypatch.delenv("INMESH_DATA")
-    status, out, err = cli("get", "vs", "-A", "--data", str(served.data))
+    status, _, err = cli("get", "vs", "-A", "--data", str(served.data))
     assert status == 0, err
 
 

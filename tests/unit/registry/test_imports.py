@@ -131,7 +131,7 @@ def test_no_import_circles_inside_the_registry() -> None:
 
     def walk(node: str, stack: list[str], done: set[str]) -> None:
         if node in stack:
-            cycles.append(stack[stack.index(node) :] + [node])
+            cycles.append([*stack[stack.index(node) :], node])
             return
         if node in done:
             return

@@ -228,22 +228,6 @@ class EtcdStore:
             now + ttl,
         )
 
-    async def get(self, key: ResourceKey) -> StoredResource | None:
-        _, kvs = await self.etcd.range(self._rkey(key))
-        return self._resource(kvs[0]) if kvs else None
-
-    async def list_resources(
-        self, kind: str | None = None, namespace: str | None = None
-    ) -> tuple[int, list[StoredResource]]:
-        prefix = f"{self._state}r/"
-        if kind is not None:
-            prefix += f"{kind}/" + (f"{namespace}/" if namespace is not None else "")
-        header, kvs = await self.etcd.range(prefix, prefix_end(prefix))
-        items = [self._resource(kv) for kv in kvs]
-        if namespace is not None:
-            items = [r for r in items if r.key.namespace == namespace]
-        return int(header["revision"]), sorted(items, key=lambda r: r.key)
-
     async def state(self) -> State:
         at = self._notifier.revision
         try:

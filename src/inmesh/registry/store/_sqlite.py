@@ -23,9 +23,7 @@ from typing import Any, TypeVar
 from .._errors import Conflict, NotFound
 from ._base import (
     ChangeNotifier,
-    ResourceKey,
     State,
-    StoredResource,
     Token,
     WorkloadRecord,
     Write,
@@ -173,30 +171,6 @@ class SqliteStore:
 
         revision, results = await self._run(txn)
         return self._changed(revision), results
-
-    async def get(self, key: ResourceKey) -> StoredResource | None:
-        def read(db: sqlite3.Connection) -> StoredResource | None:
-            row = db.execute(
-                "SELECT * FROM resources WHERE kind=? AND namespace=? AND name=?",
-                (key.kind, key.namespace, key.name),
-            ).fetchone()
-            return None if row is None else resource_row(row)
-
-        return await self._run(read)
-
-    async def list_resources(
-        self, kind: str | None = None, namespace: str | None = None
-    ) -> tuple[int, list[StoredResource]]:
-        def read(db: sqlite3.Connection) -> tuple[int, list[StoredResource]]:
-            with transaction(db, write=False):
-                rows = db.execute(
-                    "SELECT * FROM resources WHERE (?1 IS NULL OR kind=?1) AND "
-                    "(?2 IS NULL OR namespace=?2) ORDER BY kind, namespace, name",
-                    (kind, namespace),
-                ).fetchall()
-                return int(get_meta(db, "revision")), [resource_row(r) for r in rows]
-
-        return await self._run(read)
 
     async def state(self) -> State:
         now = self.clock()

@@ -10,7 +10,7 @@ from inmesh.registry.client import ProxyInfo, check_url
 
 @pytest.mark.parametrize("url", ["127.0.0.1:39469", "localhost:15010", "ftp://host", "http://"])
 def test_a_url_without_an_http_scheme_is_refused_at_once(url: str) -> None:
-    with pytest.raises(RegistryError, match="is invalid.*scheme http or https is required"):
+    with pytest.raises(RegistryError, match=r"is invalid.*scheme http or https is required"):
         RegistryClient(url)
 
 
@@ -29,5 +29,5 @@ def test_a_mesh_given_a_registry_without_a_scheme_says_so_when_started() -> None
     import inmesh
 
     mesh = inmesh.Mesh(service="productpage", registry="127.0.0.1:39469")
-    with pytest.raises(RegistryError, match="'127.0.0.1:39469' is invalid"), mesh:
+    with pytest.raises(RegistryError, match=r"'127\.0\.0\.1:39469' is invalid"), mesh:
         pass  # pragma: no cover - never entered

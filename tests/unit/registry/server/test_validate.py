@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from inmesh.registry.store import ResourceKey, StoredResource
 from inmesh.registry.server._validate import BadRequest, Validator, parse_body, resource_keys
+from inmesh.registry.store import ResourceKey, StoredResource
 
 SE = """apiVersion: networking.istio.io/v1
 kind: ServiceEntry

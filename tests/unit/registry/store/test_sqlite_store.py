@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from inmesh.registry import Conflict, NotFound, SqliteStore
-from inmesh.registry.store import ResourceKey, Token, Write
+from inmesh.registry.store import ResourceKey, StoredResource, Token, Write
 
 pytestmark = pytest.mark.anyio
 
@@ -48,6 +48,11 @@ def we(name: str) -> dict[str, Any]:
     }
 
 
+async def stored_at(store: SqliteStore, k: ResourceKey) -> StoredResource | None:
+    """The stored resource at ``k`` in the store's current state."""
+    return next((r for r in (await store.state()).resources if r.key == k), None)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -69,12 +74,12 @@ async def test_create_update_unchanged_delete_bump_the_revision(store: SqliteSto
     assert (rev, [r.action for r in results]) == (1, ["unchanged"])
     rev, results = await store.commit([Write(key("a"), vs("a", 50))])
     assert (rev, results[0].action, results[0].version) == (2, "configured", 2)
-    stored = await store.get(key("a"))
+    stored = await stored_at(store, key("a"))
     assert stored is not None and stored.version == 2
     assert stored.document()["metadata"]["resourceVersion"] == "2"
     rev, results = await store.commit([Write(key("a"), None)])
     assert (rev, results[0].action) == (3, "deleted")
-    assert await store.get(key("a")) is None
+    assert await stored_at(store, key("a")) is None
 
 
 async def test_a_multi_document_commit_is_all_or_nothing(store: SqliteStore) -> None:
@@ -83,11 +88,11 @@ async def test_a_multi_document_commit_is_all_or_nothing(store: SqliteStore) -> 
         await store.commit(
             [Write(key("b"), vs("b")), Write(key("a"), vs("a", 10), expected_version=99)]
         )
-    assert await store.get(key("b")) is None
+    assert await stored_at(store, key("b")) is None
     assert await store.revision() == 1
     with pytest.raises(NotFound):
         await store.commit([Write(key("a"), None), Write(key("missing"), None)])
-    assert await store.get(key("a")) is not None
+    assert await stored_at(store, key("a")) is not None
     rev, results = await store.commit(
         [Write(key("a"), None), Write(key("missing"), None, missing_ok=True)]
     )
@@ -103,7 +108,7 @@ async def test_resource_version_must_match_on_update(store: SqliteStore) -> None
         await store.commit([Write(key("new"), vs("new"), expected_version=5)])
 
 
-async def test_list_by_kind_and_namespace(store: SqliteStore) -> None:
+async def test_the_state_lists_every_resource_in_key_order(store: SqliteStore) -> None:
     await store.commit(
         [
             Write(key("a"), vs("a")),
@@ -111,12 +116,13 @@ async def test_list_by_kind_and_namespace(store: SqliteStore) -> None:
             Write(key("w", "WorkloadEntry"), we("w")),
         ]
     )
-    _, everything = await store.list_resources()
-    assert [r.key.name for r in everything] == ["a", "b", "w"]
-    _, shop = await store.list_resources("VirtualService", "shop")
-    assert [r.key.name for r in shop] == ["b"]
-    _, default = await store.list_resources(namespace="default")
-    assert [r.key.name for r in default] == ["a", "w"]
+    state = await store.state()
+    assert [str(r.key) for r in state.resources] == [
+        "VirtualService default/a",
+        "VirtualService shop/b",
+        "WorkloadEntry default/w",
+    ]
+    assert state.revision == 1 and state.workloads == ()
 
 
 async def test_leases_expire_unless_renewed(store: SqliteStore, clock: Clock) -> None:
