@@ -146,9 +146,13 @@ class RegistryClient:
         registry that it stopped, so it leaves ``inmesh status --proxies`` at once)."""
         if self._report is not None and self._report.sent:
             self._report.sent = False
-            try:
-                await self.request("DELETE", f"/v1/proxies/{self.proxy_id}")
-            except RegistryError as exc:  # it drops out when not seen for a while
+            try:  # briefly: a registry that is down must not hold up a shutdown
+                await self.http.delete(
+                    f"{self.url}/v1/proxies/{self.proxy_id}",
+                    headers=self.headers,
+                    timeout=min(self.timeout, 2.0),
+                )
+            except httpx.HTTPError as exc:  # it drops out when not seen for a while
                 log.debug("registry %s: proxy %s not removed: %s", self.url, self.proxy_id, exc)
         if self._own_http and self._http is not None:
             await self._http.aclose()
