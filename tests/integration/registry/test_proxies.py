@@ -141,10 +141,12 @@ def test_a_registry_that_forgot_the_proxy_hears_from_it_again(
 
 
 def test_a_client_that_stops_leaves_the_table(registry: Registry) -> None:
+    registry.apply(bookinfo(90))
     client = RegistryClient(registry.url, registry.admin, hold=0.5, proxy=ProxyInfo("ratings"))
     watch = client.start_in_thread(None)
     watch.wait_first()
     wait_until(lambda: applied_revision(registry, client.proxy_id) == proxies(registry)["revision"])
+    assert len(proxies(registry)["items"]) == 1
     watch.stop()
     assert proxies(registry)["items"] == []
 

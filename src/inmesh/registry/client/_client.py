@@ -214,7 +214,7 @@ class RegistryClient:
         revision = self._view.revision if self._view is not None else 0
         params: dict[str, Any] = {"revision": revision, "store": self._store_id, "timeout": hold}
         if self._report is not None:
-            params["proxy"] = self.proxy_id
+            params.update(self._report.params())
         response = await self.request(
             "GET", "/v1/watch", read_timeout=hold + self.timeout, params=params
         )
@@ -235,14 +235,15 @@ class RegistryClient:
             self._report.apply(view.revision, (*view.rejected, *rejections))
 
     async def report(self) -> None:
-        """Send the proxy status now if it changed (``watch()`` does this itself)."""
+        """Send the full proxy status now if the registry needs it (``watch()`` does this
+        itself; the applied revision alone travels with every watch request)."""
         report = self._report
         if report is None or not report.pending:
             return
         report.pending = False
+        report.sent = True  # from now on, aclose() tells the registry this proxy left
         try:
             await self.request("POST", "/v1/proxies", json=report.body())
-            report.sent = True
         except RegistryUnavailable:
             report.pending = True  # the watch request that follows reports the outage
         except RegistryRejected as exc:

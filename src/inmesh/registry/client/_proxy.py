@@ -2,11 +2,16 @@
 
 istiod knows, for every connected proxy, the version of the configuration it last
 acknowledged and what it NACKed. An inmesh client tells the registry the same: the
-revision it applied and the resources it rejected (kind, namespace, name, reason). The
-report is sent (``POST /v1/proxies``) before the next watch request whenever it changed,
-and again whenever the registry answers a watch with ``x-inmesh-proxy: unknown`` (a
-restarted replica, or another replica behind a load balancer): registries keep proxy
-status in memory, as istiod keeps its connections.
+revision it applied and the resources it rejected (kind, namespace, name, reason).
+
+Every watch request carries the client's id, the revision it applied and the generation
+of its rejection list (``proxy=ID&applied=REV&report=GEN``), answered in the registry's
+fast watch path, so a push costs no extra request. The full report (``POST
+/v1/proxies``) is sent before the next watch request only when the rejections changed
+(a new generation), and again whenever the registry answers a watch with
+``x-inmesh-proxy: unknown`` (a restarted replica, another replica behind a load
+balancer, or a generation it has not seen): registries keep proxy status in memory, as
+istiod keeps its connections.
 """
 
 from __future__ import annotations
@@ -49,34 +54,42 @@ class ProxyReport:
         self.id = proxy_id
         self.applied: int | None = None
         self.rejections: tuple[Rejection, ...] = ()
-        self.pending = False  # changed since it was last sent
+        self.generation = 0  # bumped whenever the rejections change
+        self.pending = False  # the full report must be sent (POST)
         self.sent = False  # the registry heard from this proxy at least once
 
     def apply(self, revision: int, rejections: Iterable[Rejection]) -> None:
         """The view at ``revision`` is in force, less ``rejections``."""
         rejected = tuple(dict.fromkeys(rejections))
-        if (revision, rejected) != (self.applied, self.rejections):
-            self.applied, self.rejections = revision, rejected
+        if self.applied is None or rejected != self.rejections:
+            self.rejections = rejected
+            self.generation += 1
             self.pending = True
+        self.applied = revision
 
     def carry(self, previous: int, revision: int) -> None:
         """A new revision that changes nothing this client sees: what was applied at
         ``previous`` is what ``revision`` holds, so it counts as applied too."""
-        if self.applied == previous and revision != previous:
+        if self.applied == previous:
             self.applied = revision
-            self.pending = True
 
     def unknown(self) -> None:
         """The registry does not know this proxy (any more): send the report again."""
         if self.applied is not None:
             self.pending = True
 
+    def params(self) -> dict[str, Any]:
+        """What each watch request carries."""
+        return {"proxy": self.id, "applied": self.applied or 0, "report": self.generation}
+
     def body(self) -> dict[str, Any]:
+        """The full report (``POST /v1/proxies``)."""
         return {
             "id": self.id,
             "service": self.proxy.service,
             "namespace": self.proxy.namespace,
             "labels": dict(self.proxy.labels),
             "applied": self.applied or 0,
+            "generation": self.generation,
             "rejections": [r.to_json() for r in self.rejections],
         }

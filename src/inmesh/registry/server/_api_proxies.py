@@ -1,7 +1,8 @@
 """The proxy-status half of the API (``_proxies.py`` keeps the table).
 
-POST   /v1/proxies         a client's report: who it is, the revision it applied, what it
-                           rejected (any token; a join token for its own namespace only)
+POST   /v1/proxies         a client's full report: who it is, the revision it applied,
+                           what it rejected, numbered by a generation (any token; a join
+                           token for its own namespace only)
 GET    /v1/proxies         every proxy with SYNCED / STALE (admin)
 DELETE /v1/proxies/{id}    a client that stopped watching (same rule as POST)
 """
@@ -26,7 +27,7 @@ from ._validate import BadRequest
 __all__ = ["delete_proxy", "list_proxies", "report_proxy"]
 
 _ID = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_FIELDS = frozenset({"id", "service", "namespace", "labels", "applied", "rejections"})
+_FIELDS = frozenset({"id", "service", "namespace", "labels", "applied", "generation", "rejections"})
 _REJECTION_FIELDS = ("kind", "namespace", "name", "reason")
 _LIMITS = {"reason": 2000}  # characters; names are at most 253
 
@@ -74,14 +75,22 @@ def parse_report(body: Mapping[str, Any]) -> ProxyRecord:
         isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
     ):
         problems.append("labels must map strings to strings")
-    applied = body.get("applied", 0)
-    if not isinstance(applied, int) or isinstance(applied, bool) or applied < 0:
-        problems.append(f"applied must be a revision (an integer >= 0), not {applied!r}")
+    applied, generation = body.get("applied", 0), body.get("generation", 0)
+    for field, value in (("applied", applied), ("generation", generation)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            problems.append(f"{field} must be an integer >= 0, not {value!r}")
     rejections = _rejections(body.get("rejections", []), problems)
     if problems:
         raise BadRequest(400, problems)
     return ProxyRecord(
-        str(proxy_id), service, str(namespace), dict(labels), int(applied), rejections, 0.0
+        id=str(proxy_id),
+        service=service,
+        namespace=str(namespace),
+        labels=dict(labels),
+        applied=int(applied),
+        rejections=rejections,
+        seen=0.0,
+        generation=int(generation),
     )
 
 

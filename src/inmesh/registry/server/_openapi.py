@@ -124,6 +124,8 @@ def _paths() -> dict[str, Any]:
                     _q("store", "Store id the revision belongs to"),
                     _q("timeout", "Seconds to hold (at most 60)", "number"),
                     _q("proxy", "The caller's proxy id, when it reports its status"),
+                    _q("applied", "The revision the proxy applied", "integer"),
+                    _q("report", "The generation of the proxy's last full report", "integer"),
                 ],
                 "responses": {
                     **_ok("A newer snapshot", "Snapshot"),
@@ -327,6 +329,7 @@ def _schemas() -> dict[str, Any]:
                 "namespace": s,
                 "labels": {"type": obj, "additionalProperties": s},
                 "applied": i,
+                "generation": i,
                 "rejections": {"type": "array", "items": _ref("Rejection")},
             },
         },

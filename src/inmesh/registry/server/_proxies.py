@@ -1,12 +1,15 @@
 """Proxy status: which clients watch this replica, the revision each applied, and what
 each rejected (istioctl proxy-status's SYNCED / STALE, and the NACKs istiod records).
 
-Kept in memory, per replica, as istiod keeps its connected proxies: a client reports
-(``POST /v1/proxies``) whenever its status changed and names itself on every watch
-request, which counts as being seen. A proxy not seen for ``expiry`` seconds (a few watch
-hold periods) drops out; a replica that restarts, or that a client reaches for the first
-time behind a load balancer, answers the client's next watch with ``x-inmesh-proxy:
-unknown`` and the client reports again. A pure state machine: the clock is an argument.
+Kept in memory, per replica, as istiod keeps its connected proxies. A client sends its
+full report (``POST /v1/proxies``) when its rejections change, each report numbered by a
+``generation``; every watch request names the client, the revision it applied and the
+generation it last reported, which counts as being seen and updates the revision without
+a second request. A proxy not seen for ``expiry`` seconds (a few watch hold periods)
+drops out. A replica that has no report of that generation (it restarted, or a client
+reaches it for the first time behind a load balancer) answers the watch with
+``x-inmesh-proxy: unknown`` and the client reports again. A pure state machine: the clock
+is an argument.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class ProxyRecord:
     applied: int
     rejections: tuple[ProxyRejection, ...]
     seen: float
+    generation: int = 0
 
 
 def sync_status(applied: int, current: int) -> str:
@@ -74,14 +78,20 @@ class ProxyTracker:
                 raise TooManyProxies(f"this registry tracks {self.limit} proxies already")
         self._proxies[record.id] = replace(record, seen=self.clock())
 
-    def seen(self, proxy_id: str) -> bool:
-        """Mark ``proxy_id`` as seen now; False when it is not known (not reported yet,
-        or expired)."""
+    def seen(
+        self, proxy_id: str, *, applied: int | None = None, generation: int | None = None
+    ) -> bool:
+        """Mark ``proxy_id`` as seen now, at revision ``applied`` when given; False when
+        the full report is needed: the proxy is not known (never reported, or expired)
+        or its report is not of ``generation`` (then ``applied`` is not taken either)."""
         record = self._proxies.get(proxy_id)
         if record is None or self._expired(record):
             return False
+        current = generation is None or generation == record.generation
+        if current and applied is not None:
+            record = replace(record, applied=applied)
         self._proxies[proxy_id] = replace(record, seen=self.clock())
-        return True
+        return current
 
     def get(self, proxy_id: str) -> ProxyRecord | None:
         record = self._proxies.get(proxy_id)

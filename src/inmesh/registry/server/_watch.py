@@ -9,8 +9,10 @@ Protocol: ``revision`` and ``store`` are what the caller has (none for a new wat
 The answer is the caller's view of the current snapshot as soon as it is newer (at once
 if it already is, or if ``store`` differs), else ``304 Not Modified`` after ``timeout``
 seconds (default 30, at most the registry's ``max_hold``). A client that reports its
-status names itself with ``proxy``: the request counts as seeing it (``_proxies.py``), and
-the answer carries ``x-inmesh-proxy: unknown`` when this replica has no report from it.
+status adds ``proxy`` (its id), ``applied`` (the revision in force) and ``report`` (the
+generation of its last full report): the request counts as seeing it and records the
+revision (``_proxies.py``), and the answer carries ``x-inmesh-proxy: unknown`` when this
+replica needs the full report again.
 """
 
 from __future__ import annotations
@@ -81,16 +83,21 @@ class WatchEndpoint:
         try:
             revision = int(query.get("revision", ["0"])[0] or 0)
             timeout = float(query.get("timeout", ["30"])[0] or 30)
+            applied = int(query.get("applied", ["0"])[0] or 0)
+            generation = int(query.get("report", ["0"])[0] or 0)
         except ValueError:
             return _error(
-                400, "query parameters revision (an integer) and timeout (seconds) must be numbers"
+                400,
+                "query parameters revision, applied and report (integers) and timeout "
+                "(seconds) must be numbers",
             )
         store_id = query.get("store", [""])[0]
         proxy = query.get("proxy", [""])[0]
-        if proxy:
-            ctx.proxies.seen(proxy)  # seen when asking, and again when answered
+        if proxy:  # seen when asking (with the revision it applied), and when answered
+            ctx.proxies.seen(proxy, applied=applied, generation=generation)
         published = await ctx.hub.wait(revision, store_id, max(0.0, min(timeout, ctx.max_hold)))
-        extra = _UNKNOWN if proxy and not ctx.proxies.seen(proxy) else []
+        unknown = proxy and not ctx.proxies.seen(proxy, generation=generation)
+        extra = _UNKNOWN if unknown else []
         if published is None:
             current = ctx.hub.current
             etag = f'"{current.store_id}:{current.revision}"'.encode()

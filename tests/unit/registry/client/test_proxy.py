@@ -1,4 +1,5 @@
-"""The status report a watching client keeps: sent when it changed, or when asked."""
+"""The status report a watching client keeps: the applied revision rides on every watch
+request; the full report is sent only when the rejections change or the registry asks."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from inmesh.registry.client._proxy import ProxyReport
 CORS = Rejection("VirtualService", "shop", "cart", "corsPolicy: not supported yet")
 
 
-def test_a_report_is_pending_only_when_it_changed() -> None:
+def test_the_full_report_is_pending_only_when_the_rejections_change() -> None:
     report = ProxyReport(ProxyInfo("cart", "shop", {"version": "v1"}), "1a2b3c4d")
     assert not report.pending
     report.unknown()
     assert not report.pending  # nothing applied yet: nothing to tell
-    report.apply(5, [CORS, CORS])
-    assert report.pending and report.rejections == (CORS,)
+    report.apply(5, [])
+    assert report.pending and report.generation == 1  # the first report
     report.pending = False
-    report.apply(5, [CORS])
-    assert not report.pending
+    report.apply(6, [CORS, CORS])
+    assert report.pending and report.generation == 2 and report.rejections == (CORS,)
+    report.pending = False
+    report.apply(7, [CORS])
+    assert not report.pending  # the revision alone travels with the watch request
+    assert report.params() == {"proxy": "1a2b3c4d", "applied": 7, "report": 2}
     report.unknown()
     assert report.pending
     assert report.body() == {
@@ -25,7 +30,8 @@ def test_a_report_is_pending_only_when_it_changed() -> None:
         "service": "cart",
         "namespace": "shop",
         "labels": {"version": "v1"},
-        "applied": 5,
+        "applied": 7,
+        "generation": 2,
         "rejections": [CORS.to_json()],
     }
 
@@ -33,8 +39,7 @@ def test_a_report_is_pending_only_when_it_changed() -> None:
 def test_an_unchanged_revision_carries_what_was_applied() -> None:
     report = ProxyReport(ProxyInfo("cart"), "x")
     report.apply(5, [])
-    report.pending = False
     report.carry(4, 6)
-    assert (report.applied, report.pending) == (5, False)  # 5 was not the view before
+    assert report.applied == 5  # 5 was not the view before
     report.carry(5, 6)
-    assert (report.applied, report.pending) == (6, True)
+    assert report.applied == 6

@@ -44,6 +44,18 @@ def test_proxies_drop_out_when_not_seen_for_the_expiry() -> None:
     assert tracker.proxies() == []
 
 
+def test_a_watch_records_the_applied_revision_of_the_generation_it_knows() -> None:
+    tracker = ProxyTracker(expiry=90, clock=Clock())
+    tracker.report(ProxyRecord("a", "cart", "shop", {}, 3, (), 0.0, generation=2))
+    assert tracker.seen("a", applied=4, generation=2)
+    assert tracker.get("a").applied == 4  # type: ignore[union-attr]
+    # A generation the replica has not seen: the rejections it holds are stale, so the
+    # revision is not taken and the client is asked for its full report.
+    assert not tracker.seen("a", applied=5, generation=3)
+    assert tracker.get("a").applied == 4  # type: ignore[union-attr]
+    assert not tracker.seen("unknown", applied=5, generation=1)
+
+
 def test_the_table_is_bounded_after_dropping_expired_proxies() -> None:
     clock = Clock()
     tracker = ProxyTracker(expiry=10, limit=2, clock=clock)
@@ -71,12 +83,13 @@ def test_a_report_is_parsed() -> None:
             "namespace": "shop",
             "labels": {"version": "v1"},
             "applied": 9,
+            "generation": 2,
             "rejections": [
                 {"kind": "VirtualService", "namespace": "shop", "name": "x", "reason": "why"}
             ],
         }
     )
-    assert parsed.applied == 9
+    assert (parsed.applied, parsed.generation) == (9, 2)
     assert parsed.rejections == (ProxyRejection("VirtualService", "shop", "x", "why"),)
 
 
@@ -100,7 +113,7 @@ def test_a_bad_report_lists_every_problem() -> None:
         "service must be",
         "namespace 'Bad NS'",
         "labels must map",
-        "applied must be",
+        "applied must be an integer",
         "rejections[0].namespace",
         "rejections[0].name must",
         "rejections[0].reason",
