@@ -9,12 +9,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._errors import NotFound
+from .._errors import BadRequest, NotFound
 from ..store import ResourceKey, StoredResource, Write
 from ._auth import visible
 from ._context import Context, ctx_of
 from ._http import json_response, read_body
-from ._validate import KINDS, BadRequest, parse_body, resource_keys
+from ._validate import KINDS, parse_body, resource_keys
 
 __all__ = ["apply", "delete_many", "delete_one", "get_one", "list_resources"]
 

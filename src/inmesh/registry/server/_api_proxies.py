@@ -17,12 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...config._names import check_namespace
-from .._errors import NotFound
-from ._auth import Denied, Principal
+from .._errors import BadRequest, Denied, NotFound
+from ._auth import Principal
 from ._context import ctx_of
 from ._http import json_response, read_json
-from ._proxies import ProxyRecord, ProxyRejection, TooManyProxies, sync_status
-from ._validate import BadRequest
+from ._proxies import ProxyRecord, ProxyRejection, sync_status
 
 __all__ = ["delete_proxy", "list_proxies", "report_proxy"]
 
@@ -113,10 +112,8 @@ async def report_proxy(request: Request) -> Response:
     known = ctx.proxies.get(record.id)
     if known is not None:
         _require_namespace(principal, known.namespace)
-    try:
-        ctx.proxies.report(record)
-    except TooManyProxies as exc:
-        raise BadRequest(429, [str(exc)]) from None
+    if not ctx.proxies.report(record):
+        raise BadRequest(429, [f"this registry tracks {ctx.proxies.limit} proxies already"])
     return json_response({"id": record.id, "revision": ctx.hub.current.revision})
 
 

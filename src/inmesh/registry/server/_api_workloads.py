@@ -19,12 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._data import new_secret
-from .._errors import NotFound
+from .._errors import BadRequest, Denied, NotFound
 from ..store import Token, WorkloadRecord, iso_time
-from ._auth import Denied, digest
+from ._auth import digest
 from ._context import ctx_of
 from ._http import error_response, json_response, read_json
-from ._validate import BadRequest
 
 __all__ = [
     "certificates",

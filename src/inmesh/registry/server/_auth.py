@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._errors import Denied
 from ..store import Store, Token
 
 __all__ = [
     "NAMESPACE_PRIVATE_KINDS",
     "ROOT_NAMESPACE",
     "Authenticator",
-    "Denied",
     "Principal",
     "digest",
     "visible",
@@ -43,14 +43,6 @@ NAMESPACE_PRIVATE_KINDS = frozenset(
     {"AuthorizationPolicy", "PeerAuthentication", "ServiceAccount", "Deployment"}
 )
 _MESH_WIDE_POLICY = frozenset({"AuthorizationPolicy", "PeerAuthentication"})
-
-
-class Denied(Exception):
-    """A request refused for its credentials: ``status`` is 401 or 403."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        super().__init__(message)
 
 
 def digest(secret: str) -> str:

@@ -17,9 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._errors import Conflict, NotFound, StoreError
-from ._auth import Denied
-from ._validate import BadRequest
+from .._errors import BadRequest, Conflict, Denied, NotFound, StoreError
 
 __all__ = ["error_response", "handler", "json_response", "read_body", "read_json"]
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-__all__ = ["ProxyRecord", "ProxyRejection", "ProxyTracker", "TooManyProxies", "sync_status"]
+__all__ = ["ProxyRecord", "ProxyRejection", "ProxyTracker", "sync_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +51,6 @@ def sync_status(applied: int, current: int) -> str:
     return "SYNCED" if applied == current and applied > 0 else "STALE"
 
 
-class TooManyProxies(Exception):
-    """The table is full (a bound on memory; expired proxies were dropped first)."""
-
-
 class ProxyTracker:
     """The proxies of one replica, by id."""
 
@@ -70,13 +66,15 @@ class ProxyTracker:
         self.clock = clock
         self._proxies: dict[str, ProxyRecord] = {}
 
-    def report(self, record: ProxyRecord) -> None:
-        """Store ``record`` (its ``seen`` is set to now)."""
+    def report(self, record: ProxyRecord) -> bool:
+        """Store ``record`` (its ``seen`` is set to now); False when the table is full (a
+        bound on memory, reached after dropping expired proxies) and the proxy is new."""
         if record.id not in self._proxies and len(self._proxies) >= self.limit:
             self._sweep()
             if len(self._proxies) >= self.limit:
-                raise TooManyProxies(f"this registry tracks {self.limit} proxies already")
+                return False
         self._proxies[record.id] = replace(record, seen=self.clock())
+        return True
 
     def seen(
         self, proxy_id: str, *, applied: int | None = None, generation: int | None = None

@@ -25,12 +25,12 @@ from ..._errors import ConfigError
 from ...analysis import check
 from ...config import KINDS as _CONFIG_KINDS
 from ...config import dump_resource, parse_documents
+from .._errors import BadRequest
 from ..store import ResourceKey, StoredResource, Write
 
 __all__ = [
     "KINDS",
     "SERVER_SET_METADATA",
-    "BadRequest",
     "Validated",
     "Validator",
     "parse_body",
@@ -54,15 +54,6 @@ SERVER_SET_METADATA = (
 DEFERRED_CODES = frozenset({"IST0101"})
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class BadRequest(Exception):
-    """A request refused for its content: ``status`` (400, 413...) and every message."""
-
-    def __init__(self, status: int, messages: Sequence[str]) -> None:
-        self.status = status
-        self.messages = list(messages)
-        super().__init__("; ".join(self.messages))
 
 
 def parse_body(raw: bytes, content_type: str = "") -> list[dict[str, Any]]:

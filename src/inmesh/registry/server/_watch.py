@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from ._auth import Denied
+from .._errors import Denied
 
 if TYPE_CHECKING:
     from ._context import Context

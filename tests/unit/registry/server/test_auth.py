@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from inmesh.registry.server._auth import Denied, Principal, visible
+from inmesh.registry._errors import Denied
+from inmesh.registry.server._auth import Principal, visible
 from inmesh.registry.store import Token
 
 ADMIN = Principal(Token("admin-1", "admin", 0.0))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from inmesh.registry.server._validate import BadRequest, Validator, parse_body, resource_keys
+from inmesh.registry._errors import BadRequest
+from inmesh.registry.server._validate import Validator, parse_body, resource_keys
 from inmesh.registry.store import ResourceKey, StoredResource
 
 SE = """apiVersion: networking.istio.io/v1
