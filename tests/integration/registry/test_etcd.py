@@ -108,7 +108,7 @@ async def test_changes_are_observed_through_the_watch(etcd: Etcd, store: EtcdSto
 
 
 async def test_tokens(store: EtcdStore) -> None:
-    token = Token("join-x", "join", 1.0, namespace="shop")
+    token = Token(id="join-x", role="join", created=1.0, namespace="shop")
     await store.put_token("abc", token)
     assert await store.find_token("abc") == token
     assert await store.list_tokens() == [token]

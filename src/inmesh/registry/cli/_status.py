@@ -28,7 +28,7 @@ def format_age(seconds: float) -> str:
     return f"{s // 86400}d"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointRow:
     namespace: str
     name: str
@@ -39,7 +39,7 @@ class EndpointRow:
     age: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceRow:
     host: str
     namespace: str
@@ -112,7 +112,13 @@ def status_rows(
         ]
         versions = sorted({lb["version"] for lb in selected if "version" in lb})
         service_rows.append(
-            ServiceRow(host, ns, ports or "-", ",".join(versions) or "-", len(chosen) + len(inline))
+            ServiceRow(
+                host=host,
+                namespace=ns,
+                ports=ports or "-",
+                versions=",".join(versions) or "-",
+                endpoints=len(chosen) + len(inline),
+            )
         )
     endpoint_rows: list[EndpointRow] = []
     for w in workloads:
@@ -130,7 +136,15 @@ def status_rows(
             age = "-"
         service = owner.get((ns, name)) or labels.get("app") or "-"
         endpoint_rows.append(
-            EndpointRow(ns, name, service, labels.get("version", "-"), address, health, age)
+            EndpointRow(
+                namespace=ns,
+                name=name,
+                service=service,
+                version=labels.get("version", "-"),
+                address=address,
+                health=health,
+                age=age,
+            )
         )
     return service_rows, endpoint_rows
 

@@ -25,7 +25,7 @@ log = logging.getLogger("inmesh.registry")
 _FORMAT = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CachedSnapshot:
     registry: str
     store_id: str
@@ -74,8 +74,8 @@ def read_cache(path: str | os.PathLike[str]) -> CachedSnapshot | None:
         return None
     resources: Sequence[Any] = data.get("resources") or ()
     return CachedSnapshot(
-        str(data.get("registry", "")),
-        str(data.get("store", "")),
-        int(data.get("revision", 0)),
-        tuple(resources),
+        registry=str(data.get("registry", "")),
+        store_id=str(data.get("store", "")),
+        revision=int(data.get("revision", 0)),
+        documents=tuple(resources),
     )

@@ -187,7 +187,10 @@ class RegistryClient:
         if self.cache_file:
             try:
                 write_cache(
-                    self.cache_file, CachedSnapshot(self.url, store_id, revision, documents)
+                    self.cache_file,
+                    CachedSnapshot(
+                        registry=self.url, store_id=store_id, revision=revision, documents=documents
+                    ),
                 )
             except OSError as exc:
                 log.warning("cannot write registry cache %s: %s", self.cache_file, exc)

@@ -51,7 +51,10 @@ async def apply(request: Request) -> Response:
     namespace = request.query_params.get("namespace") or None
     async with ctx.apply_lock:
         state = await ctx.store.state()
-        registered = [StoredResource(w.key, w.body, w.version, w.created) for w in state.workloads]
+        registered = [
+            StoredResource(key=w.key, body=w.body, version=w.version, created=w.created)
+            for w in state.workloads
+        ]
         checked = ctx.validator.check_apply(docs, namespace, state.resources, registered)
         if _flag(request, "dryRun"):
             results = [{**_key_json(w.key), "action": "validated"} for w in checked.writes]

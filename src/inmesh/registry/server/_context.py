@@ -16,7 +16,7 @@ from ._validate import Validator
 __all__ = ["Context", "ctx_of"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Context:
     """The store, the push hub, credentials, validation, the proxies watching this
     replica, and the request limits."""

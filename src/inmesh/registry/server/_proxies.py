@@ -31,7 +31,7 @@ class ProxyRejection:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProxyRecord:
     """The last report of one proxy, and when it was last seen (``clock`` time)."""
 

@@ -37,8 +37,8 @@ class Debouncer:
 
     after: float = 0.1
     max_delay: float = 1.0
-    first: float | None = None
-    last: float | None = None
+    first: float | None = field(default=None, init=False)
+    last: float | None = field(default=None, init=False)
 
     def change(self, now: float) -> None:
         if self.first is None:
@@ -59,7 +59,7 @@ class Debouncer:
         self.first = self.last = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Published:
     """One snapshot as handed out: its revision, store id and documents."""
 
@@ -99,10 +99,10 @@ class Hub:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
-        self.debouncer = Debouncer(debounce, max_delay)
+        self.debouncer = Debouncer(after=debounce, max_delay=max_delay)
         self.sweep_interval = sweep_interval
         self.clock = clock
-        self.current = Published(0, "", ())
+        self.current = Published(revision=0, store_id="", documents=())
         self._waiters: dict[asyncio.Future[Published | None], tuple[int, str]] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -130,7 +130,9 @@ class Hub:
         state = await self.store.state()
         docs = [r.document() for r in state.resources]
         docs.extend(w.document() for w in state.workloads)
-        current = self.current = Published(state.revision, state.store_id, tuple(docs))
+        current = self.current = Published(
+            revision=state.revision, store_id=state.store_id, documents=tuple(docs)
+        )
         for waiter, (revision, store_id) in list(self._waiters.items()):
             if current.store_id != store_id or current.revision > revision:
                 del self._waiters[waiter]

@@ -17,7 +17,7 @@ import copy
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
@@ -85,7 +85,7 @@ class ResourceKey:
         return f"{self.kind} {self.namespace}/{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredResource:
     """A resource as stored: its document (without server-set metadata) and versions."""
 
@@ -109,6 +109,7 @@ class Write:
 
     key: ResourceKey
     body: Mapping[str, Any] | None
+    _: KW_ONLY
     expected_version: int | None = None
     missing_ok: bool = False
 
@@ -120,7 +121,7 @@ class WriteResult:
     version: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkloadRecord:
     """A live registration: the WorkloadEntry it appears as, and its lease.
 
@@ -148,7 +149,7 @@ class WorkloadRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Token:
     """A credential's record (the secret itself is stored only as its SHA-256)."""
 
@@ -188,7 +189,7 @@ class Token:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class State:
     """Everything a snapshot is built from, read at one revision."""
 

@@ -206,10 +206,10 @@ class EtcdStore:
         kind, namespace, name = rest.split("/", 2)
         value = _value(kv)
         return StoredResource(
-            ResourceKey(kind, namespace, name),
-            value["body"],
-            int(kv["mod_revision"]),
-            float(value["created"]),
+            key=ResourceKey(kind, namespace, name),
+            body=value["body"],
+            version=int(kv["mod_revision"]),
+            created=float(value["created"]),
         )
 
     def _workload(self, kv: Json, now: float) -> WorkloadRecord:
@@ -218,14 +218,14 @@ class EtcdStore:
         v = _value(kv)
         ttl = float(v["ttl"])
         return WorkloadRecord(
-            namespace,
-            name,
-            v["body"],
-            int(kv["mod_revision"]),
-            float(v["created"]),
-            ttl,
-            now,
-            now + ttl,
+            namespace=namespace,
+            name=name,
+            body=v["body"],
+            version=int(kv["mod_revision"]),
+            created=float(v["created"]),
+            ttl=ttl,
+            renewed=now,
+            expires=now + ttl,
         )
 
     async def state(self) -> State:
@@ -240,7 +240,10 @@ class EtcdStore:
         resources = [self._resource(kv) for kv in kvs if unb64(kv["key"]).startswith(rpre)]
         workloads = [self._workload(kv, now) for kv in kvs if not unb64(kv["key"]).startswith(rpre)]
         return State(
-            at, self._store_id, tuple(sorted(resources, key=lambda r: r.key)), tuple(workloads)
+            revision=at,
+            store_id=self._store_id,
+            resources=tuple(sorted(resources, key=lambda r: r.key)),
+            workloads=tuple(workloads),
         )
 
     # -- workloads ----------------------------------------------------------------------
@@ -278,7 +281,16 @@ class EtcdStore:
             await self.etcd.revoke(int(old["lease"]))  # the key now hangs on the new lease
         revision = int(header["revision"])
         self._notifier.advance(revision)
-        return WorkloadRecord(namespace, name, body, revision, created, granted, now, now + granted)
+        return WorkloadRecord(
+            namespace=namespace,
+            name=name,
+            body=body,
+            version=revision,
+            created=created,
+            ttl=granted,
+            renewed=now,
+            expires=now + granted,
+        )
 
     async def heartbeat(self, namespace: str, name: str) -> WorkloadRecord:
         key = self._wkey(namespace, name)
@@ -294,14 +306,14 @@ class EtcdStore:
             raise NotFound(f"registration {namespace}/{name} expired; register again")
         now = time.time()
         return WorkloadRecord(
-            namespace,
-            name,
-            value["body"],
-            int(kvs[0]["mod_revision"]),
-            float(value["created"]),
-            float(value["ttl"]),
-            now,
-            now + ttl,
+            namespace=namespace,
+            name=name,
+            body=value["body"],
+            version=int(kvs[0]["mod_revision"]),
+            created=float(value["created"]),
+            ttl=float(value["ttl"]),
+            renewed=now,
+            expires=now + ttl,
         )
 
     async def deregister(self, namespace: str, name: str) -> int:
@@ -326,14 +338,14 @@ class EtcdStore:
             if remaining > 0:
                 out.append(
                     WorkloadRecord(
-                        w.namespace,
-                        w.name,
-                        w.body,
-                        w.version,
-                        w.created,
-                        w.ttl,
-                        now + remaining - granted,
-                        now + remaining,
+                        namespace=w.namespace,
+                        name=w.name,
+                        body=w.body,
+                        version=w.version,
+                        created=w.created,
+                        ttl=w.ttl,
+                        renewed=now + remaining - granted,
+                        expires=now + remaining,
                     )
                 )
         return out

@@ -182,10 +182,10 @@ class SqliteStore:
                     "SELECT * FROM workloads WHERE expires > ? ORDER BY namespace, name", (now,)
                 )
                 return State(
-                    int(get_meta(db, "revision")),
-                    self._store_id,
-                    tuple(resource_row(r) for r in res.fetchall()),
-                    tuple(workload_row(r) for r in wls.fetchall()),
+                    revision=int(get_meta(db, "revision")),
+                    store_id=self._store_id,
+                    resources=tuple(resource_row(r) for r in res.fetchall()),
+                    workloads=tuple(workload_row(r) for r in wls.fetchall()),
                 )
 
         return await self._run(read)
@@ -219,7 +219,16 @@ class SqliteStore:
                     (namespace, name, canonical_json(body), revision, created, ttl, now, now + ttl),
                 )
                 set_meta(db, "revision", str(revision))
-                return WorkloadRecord(namespace, name, body, revision, created, ttl, now, now + ttl)
+                return WorkloadRecord(
+                    namespace=namespace,
+                    name=name,
+                    body=body,
+                    version=revision,
+                    created=created,
+                    ttl=ttl,
+                    renewed=now,
+                    expires=now + ttl,
+                )
 
         workload = await self._run(txn)
         self._changed(workload.version)

@@ -36,23 +36,23 @@ CREATE TABLE IF NOT EXISTS tokens (
 
 def resource_row(row: sqlite3.Row) -> StoredResource:
     return StoredResource(
-        ResourceKey(row["kind"], row["namespace"], row["name"]),
-        json.loads(row["body"]),
-        row["version"],
-        row["created"],
+        key=ResourceKey(row["kind"], row["namespace"], row["name"]),
+        body=json.loads(row["body"]),
+        version=row["version"],
+        created=row["created"],
     )
 
 
 def workload_row(row: sqlite3.Row) -> WorkloadRecord:
     return WorkloadRecord(
-        row["namespace"],
-        row["name"],
-        json.loads(row["body"]),
-        row["version"],
-        row["created"],
-        row["ttl"],
-        row["renewed"],
-        row["expires"],
+        namespace=row["namespace"],
+        name=row["name"],
+        body=json.loads(row["body"]),
+        version=row["version"],
+        created=row["created"],
+        ttl=row["ttl"],
+        renewed=row["renewed"],
+        expires=row["expires"],
     )
 
 

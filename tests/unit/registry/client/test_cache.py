@@ -10,7 +10,9 @@ from inmesh.registry.client._cache import CachedSnapshot, read_cache, write_cach
 
 def test_round_trip_and_mode(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "view.json"
-    snap = CachedSnapshot("http://r", "store-1", 7, ({"kind": "X"},))
+    snap = CachedSnapshot(
+        registry="http://r", store_id="store-1", revision=7, documents=({"kind": "X"},)
+    )
     write_cache(path, snap)
     assert read_cache(path) == snap
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -10,9 +10,11 @@ from inmesh.registry._errors import Denied
 from inmesh.registry.server._auth import Principal, visible
 from inmesh.registry.store import Token
 
-ADMIN = Principal(Token("admin-1", "admin", 0.0))
-SHOP = Principal(Token("join-1", "join", 0.0, namespace="shop"))
-CART = Principal(Token("join-2", "join", 0.0, namespace="shop", service_account="cart"))
+ADMIN = Principal(Token(id="admin-1", role="admin", created=0.0))
+SHOP = Principal(Token(id="join-1", role="join", created=0.0, namespace="shop"))
+CART = Principal(
+    Token(id="join-2", role="join", created=0.0, namespace="shop", service_account="cart")
+)
 
 
 def doc(kind: str, namespace: str, export_to: list[str] | None = None) -> dict[str, Any]:

@@ -25,7 +25,15 @@ class Clock:
 
 
 def record(proxy_id: str, namespace: str = "shop", applied: int = 3) -> ProxyRecord:
-    return ProxyRecord(proxy_id, "cart", namespace, {}, applied, (), 0.0)
+    return ProxyRecord(
+        id=proxy_id,
+        service="cart",
+        namespace=namespace,
+        labels={},
+        applied=applied,
+        rejections=(),
+        seen=0.0,
+    )
 
 
 def test_proxies_drop_out_when_not_seen_for_the_expiry() -> None:
@@ -45,7 +53,18 @@ def test_proxies_drop_out_when_not_seen_for_the_expiry() -> None:
 
 def test_a_watch_records_the_applied_revision_of_the_generation_it_knows() -> None:
     tracker = ProxyTracker(expiry=90, clock=Clock())
-    tracker.report(ProxyRecord("a", "cart", "shop", {}, 3, (), 0.0, generation=2))
+    tracker.report(
+        ProxyRecord(
+            id="a",
+            service="cart",
+            namespace="shop",
+            labels={},
+            applied=3,
+            rejections=(),
+            seen=0.0,
+            generation=2,
+        )
+    )
     assert tracker.seen("a", applied=4, generation=2)
     assert tracker.get("a").applied == 4  # type: ignore[union-attr]
     # A generation the replica has not seen: the rejections it holds are stale, so the

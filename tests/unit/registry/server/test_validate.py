@@ -100,7 +100,12 @@ def test_conflicts_with_stored_resources_block_the_apply() -> None:
     stored_doc = validator.check_apply(parse_body(vs("first").encode()), None, []).writes[0]
     assert stored_doc.body is not None
     stored = [
-        StoredResource(ResourceKey("VirtualService", "default", "first"), stored_doc.body, 1, 0.0)
+        StoredResource(
+            key=ResourceKey("VirtualService", "default", "first"),
+            body=stored_doc.body,
+            version=1,
+            created=0.0,
+        )
     ]
     with pytest.raises(BadRequest, match="IST0109"):
         validator.check_apply(parse_body(vs("second").encode()), None, stored)
