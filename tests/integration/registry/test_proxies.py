@@ -164,3 +164,24 @@ def test_proxy_status_is_for_admins_and_reports_for_their_own_namespace(
         assert bad.status_code == 400 and len(bad.json()["messages"]) == 3
     with registry.http(None) as c:
         assert c.post("/v1/proxies", json=report).status_code == 401
+
+
+def test_a_refused_report_is_logged_once_and_the_watch_goes_on(
+    registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry.apply(bookinfo(90))
+    client = RegistryClient(
+        registry.url, registry.join_token("shop"), hold=0.2, proxy=ProxyInfo("cart", "bank")
+    )
+    with caplog.at_level("WARNING", logger="inmesh.registry"):
+        watch = client.start_in_thread(None)
+        try:
+            first = watch.wait_first()
+            wait_until(lambda: any("refused" in r.getMessage() for r in caplog.records))
+            second = registry.apply(bookinfo(50)).json()["revision"]
+            wait_until(lambda: watch.view is not None and watch.view.revision == second)
+        finally:
+            watch.stop()
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1 and "namespace 'bank'" in refused[0]
+    assert first.revision < second and proxies(registry)["items"] == []

@@ -249,8 +249,13 @@ class RegistryClient:
             await self.request("POST", "/v1/proxies", json=report.body())
         except RegistryUnavailable:
             report.pending = True  # the watch request that follows reports the outage
-        except RegistryRejected as exc:
-            log.warning("registry %s refused this client's status report: %s", self.url, exc)
+        except RegistryRejected as exc:  # it would refuse every later one: stop reporting
+            log.warning(
+                "registry %s refused this client's status report (no more are sent): %s",
+                self.url,
+                exc,
+            )
+            self._report = None
 
     async def _current(self) -> RegistryView | None:
         """Poll without holding: the newer view, else the one we have (None: neither)."""
