@@ -1,7 +1,7 @@
 """How long a change takes to reach every watching client.
 
     .venv/bin/python benchmarks/convergence.py [--watchers 100,500,1000] [--processes 4]
-                                               [--changes 5]
+                                               [--changes 5] [--report]
 
 Starts a registry (``python -m inmesh.registry registry serve``, SQLite, default push
 debounce of 100 ms) and, for each N, N watching ``RegistryClient``s spread over
@@ -13,6 +13,10 @@ client has its new view (``time.time()``, one clock for all processes on this ma
 
 The baseline in the same run: the write's own round trip, and N=1 (one watcher), which is
 the push debounce plus one delivery. Budget: p99 under 1 s with 1000 watchers.
+
+With ``--report`` every client also reports its status as a Mesh does (``proxy=``,
+``applied()``: one ``POST /v1/proxies`` per client and change), and each round ends by
+checking that the registry lists every client as SYNCED.
 """
 
 from __future__ import annotations
@@ -68,8 +72,8 @@ spec:
 # -- worker: N clients in one process ------------------------------------------------------
 
 
-async def worker(url: str, token: str, count: int) -> None:
-    from inmesh.registry import RegistryClient
+async def worker(url: str, token: str, count: int, report: bool) -> None:
+    from inmesh.registry import ProxyInfo, RegistryClient
 
     # One connection pool per client, as each process of a real mesh has its own (a pool
     # shared by hundreds of clients would measure httpcore's pool scan instead); they
@@ -77,13 +81,17 @@ async def worker(url: str, token: str, count: int) -> None:
     tls = ssl.create_default_context()
     received: list[list[tuple[int, float]]] = [[] for _ in range(count)]
     clients: list[RegistryClient] = []
+    pools: list[httpx.AsyncClient] = []
 
     async def follow(i: int) -> None:
         http = httpx.AsyncClient(trust_env=False, verify=tls, timeout=60)
-        client = RegistryClient(url, token, http=http, hold=30, timeout=60)
+        pools.append(http)
+        proxy = ProxyInfo(f"watcher-{os.getpid()}-{i}") if report else None
+        client = RegistryClient(url, token, http=http, hold=30, timeout=60, proxy=proxy)
         clients.append(client)
         async for view in client.watch(first_timeout=120):
             received[i].append((view.revision, time.time()))
+            client.applied(view)
 
     tasks = [asyncio.create_task(follow(i)) for i in range(count)]
     while not all(received):
@@ -101,9 +109,11 @@ async def worker(url: str, token: str, count: int) -> None:
         print("DONE " + json.dumps(times), flush=True)
     for t in tasks:
         t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     for c in clients:
-        assert c._http is not None
-        await c._http.aclose()
+        await c.aclose()  # leaves the proxy table
+    for http in pools:
+        await http.aclose()
 
 
 # -- driver ----------------------------------------------------------------------------------
@@ -150,6 +160,7 @@ def run_round(
     processes: int,
     changes: int,
     weight: list[int],
+    report: bool,
 ) -> dict[str, Any]:
     shares = [
         watchers // processes + (1 if i < watchers % processes else 0)
@@ -157,7 +168,7 @@ def run_round(
     ]
     workers = [
         subprocess.Popen(
-            [sys.executable, __file__, "--worker", url, token, str(n)],
+            [sys.executable, __file__, "--worker", url, token, str(n), str(int(report))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -187,7 +198,17 @@ def run_round(
                 for w in workers:
                     line = w.stdout.readline()  # type: ignore[union-attr]
                     latencies.extend(t - t0 for t in json.loads(line.split(" ", 1)[1]))
+            synced = -1
+            if report:  # every client reported the last revision (bounded wait)
+                deadline = time.time() + 30
+                while time.time() < deadline:
+                    items = c.get("/v1/proxies").json()["items"]
+                    synced = sum(p["status"] == "SYNCED" for p in items)
+                    if synced == watchers:
+                        break
+                    time.sleep(0.1)
         return {
+            "synced": synced,
             "watchers": watchers,
             "processes": len(shares),
             "samples": len(latencies),
@@ -212,7 +233,7 @@ def run_round(
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        asyncio.run(worker(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        asyncio.run(worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -227,6 +248,11 @@ def main() -> int:
         help="worker processes the watchers are spread over (default 4)",
     )
     parser.add_argument("--changes", type=int, default=5, help="changes per round")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="clients report their status (proxy status), as a Mesh does",
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.watchers.split(",")]
     with tempfile.TemporaryDirectory(prefix="inmesh-convergence-") as tmp:
@@ -241,18 +267,22 @@ def main() -> int:
             print(
                 f"registry {url}, push debounce 100 ms; {os.cpu_count()} CPUs; "
                 f"{args.changes} changes per round"
+                + ("; clients report their status" if args.report else "")
             )
             print(
                 f"{'watchers':>8} {'procs':>5} {'samples':>7} {'p50 ms':>8} {'p99 ms':>8} "
-                f"{'max ms':>8} {'write ms':>8}"
+                f"{'max ms':>8} {'write ms':>8}" + (f" {'synced':>7}" if args.report else "")
             )
             weight = [90]
             for n in [1, *counts]:
-                r = run_round(url, admin, token, n, args.processes, args.changes, weight)
+                r = run_round(
+                    url, admin, token, n, args.processes, args.changes, weight, args.report
+                )
                 label = f"{n}" + (" (baseline)" if n == 1 else "")
                 print(
                     f"{label:>8} {r['processes']:>5} {r['samples']:>7} {r['p50_ms']:>8.1f} "
-                    f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['write_p50_ms']:>8.1f}",
+                    f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['write_p50_ms']:>8.1f}"
+                    + (f" {r['synced']:>7}" if args.report else ""),
                     flush=True,
                 )
         finally:

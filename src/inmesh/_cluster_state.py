@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ._errors import ConfigError, ConfigProblem
 from .resilience import (
     UNLIMITED,
     OutlierDetector,
@@ -33,18 +32,7 @@ class ClusterState:
     def __init__(self, key: tuple[Any, ...], policy: Any, endpoint_keys: Iterable[str]) -> None:
         self.key = key
         self.limits = PoolLimits.from_istio(policy.connection_pool)
-        if self.limits.max_requests_per_connection > 1:
-            # httpcore's pool cannot retire a connection after N requests; 1 (no reuse)
-            # is what it can do, by keeping no connection alive.
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        "maxRequestsPerConnection above 1 is not supported yet "
-                        "(1 disables keep-alive)",
-                        field="connectionPool.http.maxRequestsPerConnection",
-                    )
-                ]
-            )
+        # maxRequestsPerConnection above 1 is refused by the support table before this
         self.gate = PoolGate(self.limits)
         budget = RetryBudgetPolicy.from_istio(policy.retry_budget)
         self.limiter: RetryLimiter | None = None

@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +24,7 @@ from .telemetry import RecordHook
 
 if TYPE_CHECKING:
     from .config import Resource
+    from .registry.client import RegistryView, Rejection
 
 ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
 
@@ -44,16 +44,6 @@ def _resources(config: ConfigSource) -> list[Any]:
     if any(isinstance(c, (str, os.PathLike)) for c in items):
         raise ConfigError("config mixes file paths and resources: pass one or the other")
     return list(parse_documents(items))
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A pushed resource this workload could not use, and why."""
-
-    kind: str
-    namespace: str
-    name: str
-    reason: str
 
 
 def _named_by(exc: ConfigError, resources: list[Any]) -> list[tuple[Any, str]]:
@@ -205,14 +195,16 @@ class Mesh:
             self.snapshot = self._compile([*local, *self._from_registry])
             self._local = local
 
-    def _on_view(self, view: Any) -> list[Rejected]:
+    def _on_view(self, view: RegistryView) -> list[Rejection]:
         """A registry push: compile local files plus the view. A resource the runtime
         cannot use is skipped (logged once, and returned so the registry can show it, as
         ``istioctl proxy-status`` does), and everything else is applied: as an Envoy
         proxy rejects one resource of a push and keeps the rest."""
+        from .registry.client import Rejection
+
         with self._lock:
             pushed = list(view.resources)
-            rejected: list[Rejected] = []
+            rejected: list[Rejection] = []
             for _ in range(len(pushed) + 1):
                 try:
                     self.snapshot = self._compile([*self._local, *pushed])
@@ -222,7 +214,7 @@ class Mesh:
                         log.error("registry revision %d not applied: %s", view.revision, exc)
                         return rejected
                     for r, reason in bad:
-                        rejected.append(Rejected(r.kind, r.namespace, r.name, reason))
+                        rejected.append(Rejection(r.kind, r.namespace, r.name, reason))
                         self._log_rejection(view.revision, r, reason)
                     skip = {id(r) for r, _ in bad}
                     pushed = [r for r in pushed if id(r) not in skip]
@@ -293,15 +285,17 @@ class Mesh:
         the registry is unreachable. Idempotent; ``with``/``async with`` call it."""
         if self.registry is None or self._watch is not None:
             return
-        from .registry import RegistryClient
+        from .registry.client import ProxyInfo, RegistryClient
 
-        client = RegistryClient(self.registry, self._token, cache_file=self._cache_file)
+        client = RegistryClient(
+            self.registry,
+            self._token,
+            cache_file=self._cache_file,
+            proxy=ProxyInfo(service=self.service, namespace=self.namespace, labels=self.labels),
+        )
         # One background thread with its own event loop serves sync and async apps alike;
         # views are compiled there and swapped in with one assignment.
-        self._watch = client.start_in_thread(
-            self._on_view,  # type: ignore[arg-type]
-            first_timeout=self._first_view_timeout,
-        )
+        self._watch = client.start_in_thread(self._on_view, first_timeout=self._first_view_timeout)
         try:
             self._watch.wait_first()
         except BaseException:

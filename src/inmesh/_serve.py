@@ -199,15 +199,14 @@ def serve(
 
 
 def _local_admin_token_path() -> Path:
-    from .registry._auth import ADMIN_TOKEN_FILE
-    from .registry._serve import default_data_dir
+    from .registry._data import ADMIN_TOKEN_FILE, default_data_dir
 
     return default_data_dir() / ADMIN_TOKEN_FILE
 
 
 def _local_admin_token() -> str | None:
     """For local use, the admin token the registry wrote in its data directory."""
-    from .registry._auth import read_admin_token
+    from .registry._data import read_admin_token
 
     return read_admin_token(_local_admin_token_path().parent)
 

@@ -65,6 +65,7 @@ def test_the_public_packages_are_found() -> None:
 @pytest.mark.parametrize("name", public_packages())
 def test_all_is_exactly_the_public_members(name: str) -> None:
     module = importlib.import_module(name)
+    assert (module.__doc__ or "").strip(), f"{name} opens with no index docstring"
     exported = list(module.__all__)
     assert len(exported) == len(set(exported)), "duplicates in __all__"
     assert exported in (sorted(exported), sorted(exported, key=isort_key)), exported
@@ -78,6 +79,11 @@ def test_all_is_exactly_the_public_members(name: str) -> None:
 
 
 def test_errors_form_one_hierarchy() -> None:
+    import inmesh.registry
+    import inmesh.security
+
+    assert issubclass(inmesh.security.CertificateError, inmesh.InmeshError)
+    assert issubclass(inmesh.registry.RegistryError, inmesh.InmeshError)
     assert issubclass(inmesh.ConfigError, inmesh.InmeshError)
     assert issubclass(inmesh.MeshStateError, inmesh.InmeshError)
     assert inmesh.FLAGS_HEADER == "x-inmesh-response-flags"

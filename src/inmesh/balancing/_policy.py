@@ -37,8 +37,8 @@ def balancer_kind(simple: str | None) -> BalancerKind:
     """Istio's ``loadBalancer.simple`` value as a :data:`BalancerKind`.
 
     ``None``/``UNSPECIFIED`` give Istio's default (LEAST_REQUEST), ``LEAST_CONN`` is its
-    deprecated alias. ``PASSTHROUGH`` (forward to the original destination address) has
-    no meaning for an in-process client and is rejected.
+    deprecated alias. ``PASSTHROUGH`` never gets here: the support table refuses it
+    (``inmesh.config``'s UNSUPPORTED_VALUES) before anything is compiled.
     """
     if simple is None:
         return "LEAST_REQUEST"
@@ -47,8 +47,6 @@ def balancer_kind(simple: str | None) -> BalancerKind:
         return _ALIASES[name]
     if name in KINDS:
         return cast(BalancerKind, name)
-    if name == "PASSTHROUGH":
-        raise _problem("PASSTHROUGH load balancing is not supported by inmesh", "simple")
     raise _problem(f"unknown load balancer {simple!r}; expected one of {sorted(KINDS)}", "simple")
 
 

@@ -1,7 +1,8 @@
 """The registry: inmesh's control plane (what istiod is to Istio) and its client.
 
 It stores the configuration (SQLite, or etcd for several replicas), knows every live
-workload (registrations kept alive by heartbeats), and pushes snapshots to every client.
+workload (registrations kept alive by heartbeats), pushes snapshots to every client, and
+shows which revision each client applied (``inmesh status --proxies``).
 
     from inmesh.registry import RegistryClient
 
@@ -10,15 +11,27 @@ workload (registrations kept alive by heartbeats), and pushes snapshots to every
                                labels={"app": "reviews", "version": "v2"}):
         async for view in client.watch():
             mesh.apply(view.resources)
+            client.applied(view)
 
-See docs/registry.md.
+===========  ==========================================================================
+``client/``  what a workload imports: RegistryClient, views, registration, proxy status
+``server/``  the ASGI app, its API, watch and push, credentials, validation, ``serve``
+``store/``   the Store contract, SQLite and etcd
+``cli/``     ``inmesh registry serve|token``, ``apply``, ``get``, ``delete``, ``status``
+``_errors``  the exceptions, shared by both sides
+``_data``    the default address, the data directory and its admin token file
+===========  ==========================================================================
+
+Importing this package loads only the client. The server's and the stores' names below
+(``create_app``, ``SqliteStore``, ...) are loaded on first use, so a workload never pays
+for Starlette, uvicorn, SQLite or the analyzer. See docs/registry.md.
 """
 
 from __future__ import annotations
 
-from ._app import create_app
-from ._cli import add_commands
-from ._client import RegistryClient, RegistryView
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
     Conflict,
     NotFound,
@@ -27,11 +40,20 @@ from ._errors import (
     RegistryUnavailable,
     StoreError,
 )
-from ._etcd_store import EtcdStore
-from ._registration import Registration
-from ._sqlite_store import SqliteStore
-from ._store import REGISTERED_ANNOTATION, Store
-from ._thread import BackgroundRegistration, BackgroundWatch
+from .client import (
+    BackgroundRegistration,
+    BackgroundWatch,
+    ProxyInfo,
+    Registration,
+    RegistryClient,
+    RegistryView,
+    Rejection,
+)
+
+if TYPE_CHECKING:
+    from .cli import add_commands
+    from .server import create_app
+    from .store import REGISTERED_ANNOTATION, EtcdStore, SqliteStore, Store
 
 __all__ = [
     "REGISTERED_ANNOTATION",
@@ -40,15 +62,40 @@ __all__ = [
     "Conflict",
     "EtcdStore",
     "NotFound",
+    "ProxyInfo",
     "Registration",
     "RegistryClient",
     "RegistryError",
     "RegistryRejected",
     "RegistryUnavailable",
     "RegistryView",
+    "Rejection",
     "SqliteStore",
     "Store",
     "StoreError",
     "add_commands",
     "create_app",
 ]
+
+#: Names loaded on first use, and the subpackage each comes from.
+_LAZY = {
+    "REGISTERED_ANNOTATION": ".store",
+    "EtcdStore": ".store",
+    "SqliteStore": ".store",
+    "Store": ".store",
+    "add_commands": ".cli",
+    "create_app": ".server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

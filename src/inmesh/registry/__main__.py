@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._cli import add_commands
+from .cli import add_commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:

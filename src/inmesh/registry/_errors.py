@@ -4,22 +4,34 @@
     └── RegistryError            anything about talking to or running the registry
         ├── RegistryUnavailable  no answer (connection refused, timeout, 5xx) and no cache
         ├── RegistryRejected     the registry answered 4xx; ``status`` and every message
-        └── StoreError           the storage layer refused a change
-            ├── Conflict         a resourceVersion or name clash (HTTP 409)
-            └── NotFound         no such resource or registration (HTTP 404)
+        ├── StoreError           the storage layer refused a change
+        │   ├── Conflict         a resourceVersion or name clash (HTTP 409)
+        │   └── NotFound         no such resource or registration (HTTP 404)
+        ├── BadRequest           (server) a request refused for its content: 400, 413, 429
+        └── Denied               (server) a request refused for its credentials: 401, 403
+
+The server turns its exceptions into answers in one place (``server/_http.py``); the
+client turns answers back into ``RegistryRejected`` / ``RegistryUnavailable``.
 
 ``RegistryRejected`` keeps the HTTP status so callers can tell 401/403 (credentials) from
-400/409/413 (the request itself) without parsing messages.
+400/409/413 (the request itself) without parsing messages. This module is shared by the
+client and the server, and imports nothing of either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .._errors import InmeshError
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = [
+    "BadRequest",
     "Conflict",
+    "Denied",
     "NotFound",
     "RegistryError",
     "RegistryRejected",
@@ -44,6 +56,17 @@ class RegistryRejected(RegistryError):
         self.messages: tuple[str, ...] = tuple(messages) or (f"HTTP {status}",)
         super().__init__("; ".join(self.messages))
 
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> RegistryRejected:
+        """A 4xx answer as an exception carrying every message the registry gave (its
+        error shape is ``{"code", "reason", "messages": [...]}``)."""
+        try:
+            messages = [str(m) for m in response.json().get("messages", ())]
+        except (ValueError, AttributeError):
+            text = response.text.strip()
+            messages = [text[:500]] if text else []
+        return cls(response.status_code, messages or [f"HTTP {response.status_code}"])
+
 
 class StoreError(RegistryError):
     """A store operation that cannot be carried out; nothing was changed."""
@@ -55,3 +78,20 @@ class Conflict(StoreError):
 
 class NotFound(StoreError):
     """No such resource or registration."""
+
+
+class BadRequest(RegistryError):
+    """A request refused for its content: ``status`` (400, 413, 429) and every message."""
+
+    def __init__(self, status: int, messages: Sequence[str]) -> None:
+        self.status = status
+        self.messages = list(messages)
+        super().__init__("; ".join(self.messages))
+
+
+class Denied(RegistryError):
+    """A request refused for its credentials: ``status`` is 401 or 403."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)

@@ -22,17 +22,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 # Light modules (standard library only) load with the package; the ones that need
-# ``cryptography`` or ``httpcore`` load on first use (PEP 562), so that ``import inmesh``
+# ``cryptography``, ``httpcore`` or the config models load on first use (PEP 562), so that ``import inmesh``
 # does not pay for them.
-from ._authz import Authorizer, WorkloadAuthorizer, check
 from ._authz_path import normalize_path
-from ._authz_policy import DRY_RUN_ANNOTATION, ROOT_NAMESPACE
 from ._authz_request import AuthzRequest, Decision
 from ._errors import CertificateError
 from ._identity import DEFAULT_TRUST_DOMAIN, SpiffeId
 from ._rotation import RotationSchedule
 
 if TYPE_CHECKING:
+    from ._authz import Authorizer, WorkloadAuthorizer, check
+    from ._authz_policy import DRY_RUN_ANNOTATION, ROOT_NAMESPACE
     from ._bundle import TrustBundle
     from ._ca import DEFAULT_CERT_TTL, MAX_CERT_TTL, CertificateAuthority
     from ._holder import TLSHolder, WorkloadTLS
@@ -43,6 +43,12 @@ if TYPE_CHECKING:
     from ._x509 import IssuedCertificate
 
 _LAZY = {
+    # the evaluator reads the config models (pydantic): loaded when first used
+    "Authorizer": "._authz",
+    "WorkloadAuthorizer": "._authz",
+    "check": "._authz",
+    "DRY_RUN_ANNOTATION": "._authz_policy",
+    "ROOT_NAMESPACE": "._authz_policy",
     "TrustBundle": "._bundle",
     "DEFAULT_CERT_TTL": "._ca",
     "MAX_CERT_TTL": "._ca",

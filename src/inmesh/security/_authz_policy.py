@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import ConfigProblem
+from .._namespaces import ROOT_NAMESPACE
 from ..config._base import format_loc
 from ._authz_compile import Emitter, all_of, any_of, both
 
 __all__ = ["DRY_RUN_ANNOTATION", "ROOT_NAMESPACE", "CompiledPolicy", "compile_policy"]
 
 #: Istio's default ``meshConfig.rootNamespace``: its policies apply to every namespace.
-ROOT_NAMESPACE = "istio-system"
 DRY_RUN_ANNOTATION = "istio.io/dry-run"
 # Go's strconv.ParseBool, which Istio uses for the annotation.
 _BOOLS = {

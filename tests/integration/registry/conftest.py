@@ -24,8 +24,8 @@ import pytest
 import uvicorn
 
 from inmesh.registry import SqliteStore, Store, create_app
-from inmesh.registry._auth import ensure_admin_token
-from inmesh.registry._serve import RegistryServer
+from inmesh.registry._data import ensure_admin_token
+from inmesh.registry.server import RegistryServer
 
 
 @pytest.fixture(scope="session")

@@ -92,8 +92,8 @@ def test_analysis_errors_block_and_missing_references_warn(registry: Registry) -
 @pytest.mark.parametrize(
     "body, content_type, expected",
     [
-        ("kind: [unclosed", "application/yaml", "malformed YAML"),
-        ("{nope", "application/json", "malformed JSON"),
+        ("kind: [unclosed", "application/yaml", "YAML syntax error"),
+        ("{nope", "application/json", "JSON syntax error"),
         ("apiVersion: v1\nkind: Frob\nmetadata: {name: x}\n", "application/yaml", "unknown kind"),
         (
             "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: UPPER}\n"

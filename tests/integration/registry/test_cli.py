@@ -134,3 +134,27 @@ def test_serve_reports_bad_options_in_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr == "error: --store etcd needs --etcd-endpoints URL[,URL...]\n"
+
+
+def test_without_a_token_the_error_says_where_it_looked(  # type: ignore[no-untyped-def]
+    cli, served: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "elsewhere"
+    monkeypatch.setenv("INMESH_DATA", str(empty))
+    status, _, err = cli("get", "vs")
+    assert status == 1 and err.count("\n") == 1
+    assert f"no admin token at {empty / 'admin-token'} ($INMESH_DATA)" in err
+    for hint in ("--token TOKEN", "$INMESH_TOKEN", "--data DIR", "registry serve --data DIR"):
+        assert hint in err
+    status, _, err = cli("get", "vs", "--data", str(empty))
+    assert status == 1 and f"{empty / 'admin-token'} (--data)" in err
+    # The registry's own data directory, given with --data, holds the token to use.
+    monkeypatch.delenv("INMESH_DATA")
+    status, _, err = cli("get", "vs", "-A", "--data", str(served.data))
+    assert status == 0, err
+
+
+def test_a_registry_url_without_a_scheme_is_refused(cli) -> None:  # type: ignore[no-untyped-def]
+    status, _, err = cli("get", "vs", "--registry", "127.0.0.1:15010")
+    assert status == 1 and err.count("\n") == 1
+    assert "registry URL '127.0.0.1:15010' is invalid" in err and "http or https" in err

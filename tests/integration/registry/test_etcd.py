@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from inmesh.registry import Conflict, EtcdStore, NotFound, RegistryClient, RegistryView
-from inmesh.registry._store import ResourceKey, Token, Write
+from inmesh.registry.store import ResourceKey, StoredResource, Token, Write
 
 from .conftest import Etcd, Registry, spawn_registry
 from .yamls import bookinfo, virtual_service
@@ -44,6 +44,11 @@ def key(name: str, kind: str = "VirtualService") -> ResourceKey:
     return ResourceKey(kind, "default", name)
 
 
+async def stored_at(store: EtcdStore, k: ResourceKey) -> StoredResource | None:
+    """The stored resource at ``k`` in the store's current state."""
+    return next((r for r in (await store.state()).resources if r.key == k), None)
+
+
 @pytest.fixture
 async def store(etcd: Etcd) -> AsyncIterator[EtcdStore]:
     s = EtcdStore([etcd.url], prefix=f"/test-{uuid.uuid4().hex[:8]}")
@@ -61,15 +66,13 @@ async def test_transactions_and_resource_versions(store: EtcdStore) -> None:
         await store.commit(
             [Write(key("b"), vs("b")), Write(key("a"), vs("a", 5), expected_version=rev + 100)]
         )
-    assert await store.get(key("b")) is None
+    assert await stored_at(store, key("b")) is None
     _, [updated] = await store.commit([Write(key("a"), vs("a", 5), expected_version=rev)])
     assert updated.action == "configured" and updated.version > rev
-    stored = await store.get(key("a"))
+    stored = await stored_at(store, key("a"))
     assert stored is not None and stored.version == updated.version
     with pytest.raises(NotFound):
         await store.commit([Write(key("a"), None), Write(key("zz"), None)])
-    _, listed = await store.list_resources("VirtualService", "default")
-    assert [r.key.name for r in listed] == ["a"]
     state = await store.state()
     assert [r.key.name for r in state.resources] == ["a"]
 
@@ -105,7 +108,7 @@ async def test_changes_are_observed_through_the_watch(etcd: Etcd, store: EtcdSto
 
 
 async def test_tokens(store: EtcdStore) -> None:
-    token = Token("join-x", "join", 1.0, namespace="shop")
+    token = Token(id="join-x", role="join", created=1.0, namespace="shop")
     await store.put_token("abc", token)
     assert await store.find_token("abc") == token
     assert await store.list_tokens() == [token]

@@ -135,3 +135,28 @@ async def test_bad_registrations(registry: Registry) -> None:
         with pytest.raises(RegistryRejected) as info:
             await client.register(address="127.0.0.1", ports={"http": 0}).start()
         assert info.value.status == 400
+
+
+async def test_a_bad_registration_reports_every_problem(registry: Registry) -> None:
+    body = registration("x", address="not an ip!", ttl=0, ports={"http": 0}, colour="blue")
+    with registry.http() as c:
+        bad = c.post("/v1/workloads", json=body)
+    assert bad.status_code == 400
+    messages = bad.json()["messages"]
+    for expected in ("unknown field 'colour'", "ttl must be", "spec.address", "spec.ports"):
+        assert sum(expected in m for m in messages) == 1, (expected, messages)
+    assert live(registry) == []
+
+
+def test_a_sync_app_registers_through_the_background_watch(registry: Registry) -> None:
+    watch = RegistryClient(registry.url, registry.join_token("shop")).start_in_thread(None)
+    try:
+        watch.wait_first()
+        reg = watch.register(
+            address="127.0.0.1", ports={"http": 9080}, namespace="shop", name="sync-app"
+        )
+        assert reg.name == "sync-app" and live(registry) == ["sync-app"]
+        reg.close()
+        assert live(registry) == []
+    finally:
+        watch.stop()

@@ -1,0 +1,282 @@
+"""What the registry's CLI commands do (their parsers are in ``_cli.py``).
+
+Each returns an exit status. Every failure is reported as ``error: ...`` lines on stderr,
+one per message the registry gave, and exit status 1: never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from ..._errors import ConfigError, InmeshError
+from ...config import KINDS, dump_resource, load_config, parse_documents, yaml_documents
+from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, default_data_dir, read_admin_token
+from .._errors import RegistryRejected, RegistryUnavailable
+from ..client import check_url
+from ._proxy_status import render_proxies
+from ._status import format_age, render_status, status_rows
+
+__all__ = [
+    "cmd_apply",
+    "cmd_delete",
+    "cmd_get",
+    "cmd_serve",
+    "cmd_status",
+    "cmd_token_create",
+    "cmd_token_list",
+    "cmd_token_revoke",
+    "resolve_kind",
+    "safe",
+]
+
+# kubectl-style names: singular, plural and short names, case-insensitive.
+_SHORT = {
+    "vs": "VirtualService",
+    "dr": "DestinationRule",
+    "se": "ServiceEntry",
+    "we": "WorkloadEntry",
+    "gw": "Gateway",
+    "pa": "PeerAuthentication",
+    "ap": "AuthorizationPolicy",
+    "svc": "Service",
+    "sa": "ServiceAccount",
+    "deploy": "Deployment",
+}
+
+
+def resolve_kind(name: str) -> str:
+    lowered = name.lower()
+    for kind in KINDS:
+        k = kind.lower()
+        if lowered in (k, k + "s", k[:-1] + "ies" if k.endswith("y") else k + "es"):
+            return kind
+    if lowered in _SHORT:
+        return _SHORT[lowered]
+    raise InmeshError(
+        f"unknown kind {name!r}; expected one of {', '.join(sorted(KINDS))} "
+        f"(or {', '.join(sorted(_SHORT))})"
+    )
+
+
+def safe(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Errors become ``error:`` lines and exit status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(f"error: {problem}", file=sys.stderr)
+        except RegistryRejected as exc:
+            for message in exc.messages:
+                print(f"error: {message}", file=sys.stderr)
+        except (InmeshError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        except KeyboardInterrupt:
+            return 130
+        return 1
+
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _token(args: argparse.Namespace) -> str:
+    """``--token``, else ``$INMESH_TOKEN``, else the admin token in the data directory;
+    when there is none, an error that says where it looked and how to give one."""
+    if args.token:
+        return str(args.token)
+    if os.environ.get("INMESH_TOKEN"):
+        return os.environ["INMESH_TOKEN"]
+    if args.data:
+        data, given = Path(args.data), "--data"
+    elif os.environ.get("INMESH_DATA"):
+        data, given = default_data_dir(), "$INMESH_DATA"
+    else:
+        data, given = default_data_dir(), "the default data directory"
+    token = read_admin_token(data)
+    if token is None:
+        raise InmeshError(
+            f"no token: --token is not given, $INMESH_TOKEN is not set, and there is no "
+            f"admin token at {data / ADMIN_TOKEN_FILE} ({given}). Pass --token TOKEN, set "
+            "$INMESH_TOKEN, or point --data DIR (or $INMESH_DATA) at the directory the "
+            "registry was started with (inmesh registry serve --data DIR)"
+        )
+    return token
+
+
+def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    url = check_url(args.registry or os.environ.get("INMESH_REGISTRY") or DEFAULT_URL)
+    headers = {"Authorization": f"Bearer {_token(args)}"}
+    try:
+        response = httpx.request(
+            method, url + path, headers=headers, timeout=30, trust_env=False, **kwargs
+        )
+    except httpx.TransportError as exc:
+        raise RegistryUnavailable(
+            f"cannot reach the registry at {url}: {exc or type(exc)}"
+        ) from None
+    if response.status_code >= 400:
+        raise RegistryRejected.from_response(response)
+    return response.json()
+
+
+def _documents(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """The files' resources, validated here first so problems name file and document."""
+    docs: list[dict[str, Any]] = []
+    files = [p for p in paths if p != "-"]
+    if "-" in paths:
+        loaded = yaml_documents(sys.stdin.read(), source="<stdin>")
+        docs += [
+            dump_resource(r) for r in parse_documents(loaded, source="<stdin>", skip_unused=True)
+        ]
+    if files:
+        docs += [dump_resource(r) for r in load_config(*files)]
+    return docs
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the registry until interrupted."""
+    from ..server import ServeOptions, serve
+
+    endpoints = [e.strip() for e in (args.etcd_endpoints or "").split(",") if e.strip()]
+    return serve(
+        ServeOptions(
+            listen=args.listen,
+            data=Path(args.data) if args.data else None,
+            store=args.store,
+            etcd_endpoints=endpoints,
+            etcd_prefix=args.etcd_prefix,
+        )
+    )
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    body = {"namespace": args.namespace}
+    if args.service_account:
+        body["serviceAccount"] = args.service_account
+    data = _call(args, "POST", "/v1/tokens", json=body)
+    print(
+        f"created {data['id']} for namespace {data['namespace']}"
+        + (f", service account {data['serviceAccount']}" if data["serviceAccount"] else "")
+        + " (the token is shown only once)",
+        file=sys.stderr,
+    )
+    print(data["token"])
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    for t in _call(args, "GET", "/v1/tokens")["items"]:
+        print(
+            f"{t['id']}\t{t['role']}\t{t['namespace'] or '*'}\t"
+            f"{t['serviceAccount'] or '*'}\t{t['created']}"
+        )
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    _call(args, "DELETE", f"/v1/tokens/{args.id}")
+    print(f"token {args.id} revoked")
+    return 0
+
+
+def _print_results(data: Mapping[str, Any], suffix: str = "") -> None:
+    for w in data.get("warnings", ()):
+        print(w, file=sys.stderr)
+    for r in data["results"]:
+        print(f"{r['kind']} {r['namespace']}/{r['name']} {r['action']}{suffix}")
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    params = {"dryRun": "true"} if args.dry_run else {}
+    if args.namespace:
+        params["namespace"] = args.namespace
+    data = _call(args, "POST", "/v1/apply", json=_documents(args.filename), params=params)
+    _print_results(data, " (dry run)" if args.dry_run else "")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    params = {"namespace": args.namespace} if args.namespace else {}
+    if args.filename:
+        if args.kind or args.name:
+            raise InmeshError("give either -f FILE or KIND NAME, not both")
+        if args.ignore_not_found:
+            params["ignoreNotFound"] = "true"
+        data = _call(args, "POST", "/v1/delete", json=_documents(args.filename), params=params)
+    elif args.kind and args.name:
+        kind = resolve_kind(args.kind)
+        try:
+            data = _call(
+                args, "DELETE", f"/v1/resources/{kind}/{args.namespace or 'default'}/{args.name}"
+            )
+        except RegistryRejected as exc:
+            if exc.status == 404 and args.ignore_not_found:
+                return 0
+            raise
+    else:
+        raise InmeshError("give -f FILE, or KIND and NAME")
+    _print_results(data)
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    kind = resolve_kind(args.kind)
+    namespace = None if args.all_namespaces else (args.namespace or "default")
+    if args.name:
+        items = [_call(args, "GET", f"/v1/resources/{kind}/{namespace or 'default'}/{args.name}")]
+    else:
+        params = {"kind": kind, **({"namespace": namespace} if namespace else {})}
+        items = _call(args, "GET", "/v1/resources", params=params)["items"]
+    if args.output == "json":
+        out = items[0] if args.name else {"apiVersion": "v1", "kind": "List", "items": items}
+        print(json.dumps(out, indent=2))
+    elif args.output == "yaml":
+        print(yaml.safe_dump_all(items, sort_keys=False).rstrip())
+    elif not items:
+        print(
+            f"No {kind} resources found" + (f" in namespace {namespace}." if namespace else "."),
+            file=sys.stderr,
+        )
+    else:
+        now = time.time()
+        rows = [("NAMESPACE", "NAME", "RESOURCE-VERSION", "AGE")]
+        for doc in items:
+            meta = doc.get("metadata", {})
+            created = meta.get("creationTimestamp")
+            age = format_age(now - _parse_time(created)) if created else "-"
+            name = meta.get("name", "") + (
+                " (registered)" if "inmesh.io/registered" in (meta.get("annotations") or {}) else ""
+            )
+            rows.append((meta.get("namespace", ""), name, meta.get("resourceVersion", ""), age))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            print("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _parse_time(value: str) -> float:
+    return float(calendar.timegm(time.strptime(value, "%Y-%m-%dT%H:%M:%SZ")))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if args.proxies:
+        print(render_proxies(_call(args, "GET", "/v1/proxies"), namespace=args.namespace))
+        return 0
+    params = {"namespace": args.namespace} if args.namespace else {}
+    docs = _call(args, "GET", "/v1/resources", params=params)["items"]
+    registrations = _call(args, "GET", "/v1/workloads", params=params)["items"]
+    services, endpoints = status_rows(docs, registrations)
+    print(render_status(services, endpoints))
+    return 0

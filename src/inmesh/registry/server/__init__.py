@@ -1,0 +1,26 @@
+"""The registry's server: the ASGI application, its API, and ``inmesh registry serve``.
+
+==================  ========================================================================
+``_app``            the route table and lifespan (:func:`create_app`)
+``_context``        what every handler needs (store, hub, credentials, validator, proxies)
+``_api_config``     apply, get, list, delete
+``_api_workloads``  register, heartbeat, deregister, tokens, certificates (reserved)
+``_api_proxies``    proxy status: reports, ``GET /v1/proxies``
+``_watch``          ``GET /v1/watch``, the long poll, as ASGI middleware in front
+``_push``           Istio's push debounce and the snapshots handed to watchers
+``_proxies``        the proxies of this replica (in memory, as istiod's connections)
+``_auth``           tokens and what each may see (Istio's visibility rules)
+``_validate``       request bodies to resources, with ``inmesh analyze``'s checks
+``_http``           bodies, JSON answers, exceptions to status codes (one place)
+``_openapi``        the OpenAPI document of the route table
+``_serve``          uvicorn, the store choice, shutdown that answers held polls
+==================  ========================================================================
+"""
+
+from __future__ import annotations
+
+from ._app import create_app
+from ._push import Debouncer, Hub
+from ._serve import RegistryServer, ServeOptions, serve
+
+__all__ = ["Debouncer", "Hub", "RegistryServer", "ServeOptions", "create_app", "serve"]
