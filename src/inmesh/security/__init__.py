@@ -22,8 +22,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 # Light modules (standard library only) load with the package; the ones that need
-# ``cryptography``, ``httpcore`` or the config models load on first use (PEP 562), so that ``import inmesh``
-# does not pay for them.
+# ``cryptography``, ``httpcore`` or the config models load on first use (PEP 562), so
+# that ``import inmesh`` does not pay for them.
 from ._authz_path import normalize_path
 from ._authz_request import AuthzRequest, Decision
 from ._errors import CertificateError
