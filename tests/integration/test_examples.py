@@ -92,6 +92,6 @@ def test_the_bookinfo_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert "error" not in run.stderr.lower(), run.stderr
     for service in ("productpage", "reviews", "ratings"):
         assert service in run.stdout
-    started = [line for line in run.stdout.splitlines() if line.startswith("inmesh serve:")]
-    assert sum("drained and stopped" in line for line in started) == 5, run.stdout
+    # five workloads in the background share one stdout: their lines may run together
+    assert run.stdout.count("drained and stopped") == 5, run.stdout
     assert (tmp_path / "data" / "admin-token").is_file()
