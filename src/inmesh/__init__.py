@@ -9,14 +9,18 @@ async with mesh, mesh.client() as client:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._current import current_mesh
 from ._errors import ConfigError, ConfigProblem, InmeshError, MeshStateError
 from ._flags import FLAGS_HEADER
 from ._mesh import Mesh
 from ._middleware import MeshMiddleware
-from ._workload import Workload
 from .config import load_config
 from .telemetry import RecordHook, RequestRecord
+
+if TYPE_CHECKING:
+    from ._workload import Workload
 
 __version__ = "0.1.0"
 
@@ -34,3 +38,13 @@ __all__ = [
     "current_mesh",
     "load_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # A workload's lifecycle (asyncio, signals) loads when first used: a process that only
+    # calls out through a Mesh never pays for it (PEP 562).
+    if name == "Workload":
+        from ._workload import Workload
+
+        return Workload
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

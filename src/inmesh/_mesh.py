@@ -9,8 +9,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-import anyio
-import anyio.to_thread
 import httpx
 
 from ._cluster_state import ClusterStates
@@ -310,6 +308,8 @@ class Mesh:
 
     async def __aenter__(self) -> Mesh:
         if self.registry is not None:
+            import anyio.to_thread  # here: a sync-only process never loads it
+
             await anyio.to_thread.run_sync(self.start)
         return self
 
@@ -320,6 +320,8 @@ class Mesh:
         tb: TracebackType | None,
     ) -> None:
         if self._watch is not None:
+            import anyio.to_thread
+
             await anyio.to_thread.run_sync(self.close)
 
     def __enter__(self) -> Mesh:

@@ -27,9 +27,22 @@ errors      ``_errors.py``       httpcore's errors -> Envoy failures / httpx err
 
 from __future__ import annotations
 
-from ._async import AsyncMeshTransport
+from typing import TYPE_CHECKING, Any
+
 from ._endpoint import PoolKey
 from ._route import RouteTier, request_view
 from ._sync import SyncMeshTransport
 
+if TYPE_CHECKING:
+    from ._async import AsyncMeshTransport
+
 __all__ = ["AsyncMeshTransport", "PoolKey", "RouteTier", "SyncMeshTransport", "request_view"]
+
+
+def __getattr__(name: str) -> Any:
+    # The async shell loads asyncio and anyio: a sync-only process never imports it.
+    if name == "AsyncMeshTransport":
+        from ._async import AsyncMeshTransport
+
+        return AsyncMeshTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,14 +17,12 @@ from ._call import Call
 from ._driver import Result, steps
 from ._endpoint import Exchange
 from ._errors import httpx_errors
-from ._pools import Pools
+from ._pools import DEFAULT_LIMITS, Pools
 from ._route import RouteTier
 
 # asyncio's own timeout context (Python 3.11+) costs about half of anyio.fail_after's; on
 # 3.10 the attempt is bounded by httpcore's per-phase timeouts alone, as in the sync shell.
 _attempt_deadline: Any = getattr(asyncio, "timeout", None)
-
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
 class AsyncMeshTransport(httpx.AsyncBaseTransport):

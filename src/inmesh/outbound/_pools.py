@@ -25,6 +25,9 @@ import httpx
 from ..routing import Snapshot
 from ._endpoint import Exchange, PoolKey
 
+#: httpx's own default limits, for a transport built without ``limits``
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
 
 def live_keys(snapshot: Snapshot) -> set[PoolKey]:
     """The pool keys ``snapshot`` can use. An original-destination cluster (ServiceEntry

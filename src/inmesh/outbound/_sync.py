@@ -5,21 +5,22 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpcore
 import httpx
 
 from .._flags import DC, UF, join_flags
 from .._state import MeshState
-from ._async import DEFAULT_LIMITS
 from ._call import Call
 from ._driver import Result, steps
 from ._endpoint import Exchange
 from ._errors import httpx_errors
-from ._pools import Pools
+from ._pools import DEFAULT_LIMITS, Pools
 from ._route import RouteTier
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 
 class SyncMeshTransport(httpx.BaseTransport):
@@ -52,6 +53,8 @@ class SyncMeshTransport(httpx.BaseTransport):
         call, mirrors = self._route.start(request)
         if mirrors:
             if self._mirror_pool is None:
+                from concurrent.futures import ThreadPoolExecutor  # only with mirrors
+
                 self._mirror_pool = ThreadPoolExecutor(4, thread_name_prefix="inmesh-mirror")
             for m in mirrors:
                 self._mirror_pool.submit(self._mirror, m)
