@@ -16,7 +16,7 @@ from .._state import MeshState
 from ._call import Call
 from ._driver import Result, steps
 from ._endpoint import Exchange
-from ._errors import httpx_errors
+from ._errors import httpx_errors, raise_as_httpx
 from ._pools import DEFAULT_LIMITS, Pools
 from ._route import RouteTier
 
@@ -146,7 +146,7 @@ class _AsyncStream(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         call = self._call
-        with httpx_errors():
+        try:
             if call.remaining() is None:
                 async for part in self._stream:
                     yield part
@@ -159,6 +159,8 @@ class _AsyncStream(httpx.AsyncByteStream):
                 if left is not None and left <= 0.0:
                     raise httpx.ReadTimeout("upstream request timeout (route timeout)")
                 yield part
+        except Exception as exc:
+            raise_as_httpx(exc)
 
     async def aclose(self) -> None:
         try:

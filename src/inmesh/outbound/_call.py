@@ -122,7 +122,7 @@ class Call:
         self.raw_path = raw_path if raw_path is not None else request.url.raw_path
         #: the headers sent upstream: the request's own, or an edited copy (the
         #: application's request object is never modified)
-        self.headers = headers if headers is not None else request.headers.raw
+        self.headers = headers if headers is not None else view.headers.raw
         self.response_edits = response_edits
         self.hash_key = hash_key
         self.set_cookie = set_cookie
@@ -337,6 +337,8 @@ class Call:
         self.retry.close()
         if self._ticket is not None:
             self._ticket.release()
+        if not self._state.hooks:
+            return
         emit(
             self._state,
             self.request,

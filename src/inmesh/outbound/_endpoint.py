@@ -61,6 +61,7 @@ class Exchange:
     recorded: bool = False
 
 
+_NO_TIMEOUTS: dict[str, float | None] = {}
 _new = object.__new__
 _CoreRequest = httpcore.Request
 _CoreURL = httpcore.URL
@@ -122,33 +123,37 @@ def exchange_for(
         extensions = {**extensions, "sni_hostname": server_name}
     else:
         scheme = b"http"
-    app = extensions.get("timeout") or {}
-    timeouts: dict[str, float | None] | None = None
+    app = extensions.get("timeout") or _NO_TIMEOUTS
+    connect = app.get("connect")
     if cluster is not None:
-        connect = app.get("connect")
-        limit = cluster.state.limits.connect_timeout
         # connectTimeout (Istio default 10 s) and the application's own: the shorter.
+        limit = cluster.state.limits.connect_timeout
         if connect is None or limit < connect:
-            timeouts = {**app, "connect": limit}
+            connect = limit
     ours = False
-    if timeout is not None:
-        # The attempt's time caps each of httpcore's timeouts (pool, connect, write, read):
-        # the sync shell's whole bound, and the async shell's inner one (it also wraps the
-        # attempt in one deadline). When the application's own read timeout is shorter it
-        # stays in force, and a timeout is then the application's (httpx.ReadTimeout).
+    if timeout is None:
+        if connect != app.get("connect"):
+            extensions = {**extensions, "timeout": {**app, "connect": connect}}
+    else:
+        # The attempt's time (per-try timeout, or what the route has left) caps each of
+        # httpcore's timeouts: pool wait, connect, write and read, each bounded by it (a
+        # blocking read cannot be interrupted otherwise). When the application's own read
+        # timeout is shorter it stays in force, and a timeout is then the application's
+        # (httpx.ReadTimeout).
         t = timeout if timeout > 1e-3 else 1e-3
-        capped = dict(timeouts or app)
-        for phase in ("pool", "connect", "write"):
-            current = capped.get(phase)
-            if current is None or t < current:
-                capped[phase] = t
         read = app.get("read")
-        if read is None or timeout < read:
-            capped["read"] = t
-            ours = True
-        timeouts = capped
-    if timeouts is not None:
-        extensions = {**extensions, "timeout": timeouts}
+        ours = read is None or timeout < read
+        pool = app.get("pool")
+        write = app.get("write")
+        extensions = {
+            **extensions,
+            "timeout": {
+                "connect": t if connect is None or t < connect else connect,
+                "read": t if ours else read,
+                "write": t if write is None or t < write else write,
+                "pool": t if pool is None or t < pool else pool,
+            },
+        }
     core = core_request(
         request.method.encode("ascii"),
         scheme,

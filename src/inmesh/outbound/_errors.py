@@ -9,6 +9,7 @@ import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import httpcore
 import httpx
@@ -42,6 +43,14 @@ def to_httpx(exc: Exception) -> Exception:
             err.__cause__ = exc
             return err
     return exc
+
+
+def raise_as_httpx(exc: Exception) -> NoReturn:
+    """Raise ``exc`` as httpx's exception (itself when it is not httpcore's)."""
+    mapped = to_httpx(exc)
+    if mapped is exc:
+        raise exc
+    raise mapped from exc
 
 
 @contextmanager

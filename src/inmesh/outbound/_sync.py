@@ -15,7 +15,7 @@ from .._state import MeshState
 from ._call import Call
 from ._driver import Result, steps
 from ._endpoint import Exchange
-from ._errors import httpx_errors
+from ._errors import httpx_errors, raise_as_httpx
 from ._pools import DEFAULT_LIMITS, Pools
 from ._route import RouteTier
 
@@ -135,7 +135,7 @@ class _SyncStream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         call = self._call
-        with httpx_errors():
+        try:
             if call.remaining() is None:
                 yield from self._stream
                 return
@@ -146,6 +146,8 @@ class _SyncStream(httpx.SyncByteStream):
                 if left is not None and left <= 0.0:
                     raise httpx.ReadTimeout("upstream request timeout (route timeout)")
                 yield part
+        except Exception as exc:
+            raise_as_httpx(exc)
 
     def close(self) -> None:
         try:

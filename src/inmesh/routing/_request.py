@@ -15,22 +15,23 @@ class HeaderSource:
     asks for one or two): nothing is decoded but the value asked for.
     """
 
-    __slots__ = ("_keys", "_raw")
+    __slots__ = ("_keys", "raw")
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | Mapping[str, str]) -> None:
         if isinstance(raw, Mapping):
             raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in raw.items()]
-        self._raw = raw
+        #: the request's header pairs as sent (read once per request)
+        self.raw: list[tuple[bytes, bytes]] = raw
         self._keys: list[bytes] | None = None
 
     def get(self, name: str) -> str | None:
         keys = self._keys
         if keys is None:
-            keys = self._keys = [k.lower() for k, _ in self._raw]
+            keys = self._keys = [k.lower() for k, _ in self.raw]
         wanted = name.encode("latin-1")
         if wanted not in keys:
             return None
-        values = [v for k, (_, v) in zip(keys, self._raw, strict=True) if k == wanted]
+        values = [v for k, (_, v) in zip(keys, self.raw, strict=True) if k == wanted]
         return b",".join(values).decode("latin-1")
 
 
