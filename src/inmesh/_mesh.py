@@ -23,6 +23,7 @@ from .telemetry import RecordHook
 if TYPE_CHECKING:
     from .config import Resource
     from .registry.client import RegistryView, Rejection
+    from .security import SpiffeId, TLSHolder
 
 ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
 
@@ -98,6 +99,9 @@ class Mesh:
         token: str | None = None,
         cache_file: str | os.PathLike[str] | None = None,
         first_view_timeout: float = 10.0,
+        service_account: str | None = None,
+        ca: str | os.PathLike[str] | None = None,
+        trust_domain: str = "cluster.local",
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -112,7 +116,12 @@ class Mesh:
             labels=self.labels,
             locality=locality,
             address=address,
+            trust_domain=trust_domain,
         )
+        #: the Kubernetes service account this workload runs as (its SPIFFE identity's)
+        self.service_account = service_account or service
+        self._ca = os.fspath(ca) if ca is not None else None
+        self._workload_identity: Any = None
         self.outbound_policy = outbound_policy
         self.active = ActiveRequests()
         self.cluster_states = ClusterStates()
@@ -129,6 +138,8 @@ class Mesh:
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
+        if self._ca is not None:
+            self._start_identity(self._ca)
         if self.registry is not None:
             # Requests before the registry's first view would route on local files alone.
             self._state.not_ready = (
@@ -144,6 +155,27 @@ class Mesh:
     @snapshot.setter
     def snapshot(self, value: Snapshot) -> None:
         self._state.snapshot = value
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def spiffe_id(self) -> SpiffeId:
+        """``spiffe://<trust domain>/ns/<namespace>/sa/<service account>``."""
+        from .security import SpiffeId
+
+        return SpiffeId(self.identity.trust_domain, self.namespace, self.service_account)
+
+    @property
+    def tls(self) -> TLSHolder | None:
+        """The workload certificate (renewed in place), or None without an identity."""
+        return self._state.tls
+
+    def _start_identity(self, ca_dir: str) -> None:
+        from ._identity import WorkloadIdentity, local_issuer
+
+        spiffe_id = self.spiffe_id
+        self._workload_identity = WorkloadIdentity(spiffe_id, local_issuer(ca_dir, spiffe_id))
+        self._state.tls = self._workload_identity.start()
 
     @property
     def hooks(self) -> tuple[RecordHook, ...]:
@@ -305,6 +337,8 @@ class Mesh:
         watch, self._watch = self._watch, None
         if watch is not None:
             watch.stop()
+        if self._workload_identity is not None:
+            self._workload_identity.stop()  # the certificate stays valid until it expires
 
     async def __aenter__(self) -> Mesh:
         if self.registry is not None:

@@ -1,21 +1,27 @@
 """The narrow state the outbound path reads, so that nothing below ``Mesh`` imports it.
 
 The Mesh owns one ``MeshState``: the snapshot holder (swapped with one assignment), the
-per-endpoint in-flight counts, the record hooks and the calling workload's identity.
+per-endpoint in-flight counts, the record hooks, the calling workload's identity and its
+certificate (``tls``, swapped in place on rotation).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .balancing import ActiveRequests
 from .routing import ClientIdentity, Snapshot
 from .telemetry import RecordHook
+
+if TYPE_CHECKING:
+    from .security import TLSHolder
 
 
 class MeshState:
     """What a request needs from its workload; ``not_ready`` says why none may be sent yet
     (a registry-backed Mesh before ``start``), or is None."""
 
-    __slots__ = ("active", "hooks", "identity", "not_ready", "snapshot", "version")
+    __slots__ = ("active", "hooks", "identity", "not_ready", "snapshot", "tls", "version")
 
     def __init__(
         self, *, snapshot: Snapshot, identity: ClientIdentity, active: ActiveRequests
@@ -26,3 +32,5 @@ class MeshState:
         self.active = active
         self.hooks: tuple[RecordHook, ...] = ()
         self.not_ready: str | None = None
+        #: the workload certificate (mesh mTLS), or None: this workload has no identity
+        self.tls: TLSHolder | None = None

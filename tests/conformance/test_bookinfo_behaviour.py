@@ -6,6 +6,7 @@ networking file applied unchanged."""
 from __future__ import annotations
 
 import math
+import ssl
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -217,9 +218,89 @@ def test_random_load_balancer(workloads: list[Resource]) -> None:
     assert type(cluster.balancer).__name__ == "RandomBalancer"
 
 
-def test_mtls_rule_is_refused_until_the_mesh_has_a_ca(workloads: list[Resource]) -> None:
-    with pytest.raises(inmesh.ConfigError, match="ISTIO_MUTUAL is not supported yet"):
-        mesh(workloads, "destination-rule-all-mtls.yaml")
+@pytest.fixture(scope="module")
+def mtls_workloads(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, list[Resource]]]:
+    """Every Bookinfo workload behind a uvicorn server that speaks only mTLS: a certificate
+    of its service account from the mesh CA, and a client certificate from the same CA
+    required (as a STRICT sidecar does)."""
+    from inmesh.security import CertificateAuthority, SpiffeId
+    from inmesh.security._keys import private_key_pem
+
+    base = tmp_path_factory.mktemp("bookinfo-mtls")
+    ca = CertificateAuthority.init_root(base / "ca")
+    servers: list[RunningServer] = []
+    docs = []
+    for app, version in WORKLOADS:
+        key, issued = ca.issue(SpiffeId.of("default", f"bookinfo-{app}"))
+        files = base / f"{app}-{version}"
+        files.mkdir()
+        (files / "cert.pem").write_bytes(issued.chain_pem)
+        (files / "key.pem").write_bytes(private_key_pem(key))
+        (files / "root.pem").write_bytes(issued.root_pem)
+        s = start_server(
+            echo_app(app, version),
+            ssl_certfile=str(files / "cert.pem"),
+            ssl_keyfile=str(files / "key.pem"),
+            ssl_ca_certs=str(files / "root.pem"),
+            ssl_cert_reqs=ssl.CERT_REQUIRED,
+        )
+        servers.append(s)
+        docs.append(
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "WorkloadEntry",
+                "metadata": {"name": f"{app}-{version}", "namespace": "default"},
+                "spec": {
+                    "address": "127.0.0.1",
+                    "ports": {"http": s.port},
+                    "labels": {"app": app, "version": version},
+                    "serviceAccount": f"bookinfo-{app}",
+                },
+            }
+        )
+    yield (
+        base / "ca",
+        [
+            *load_config(CORPUS / "platform-kube-bookinfo.yaml"),
+            *parse_documents(docs, source="<bookinfo workloads>"),
+        ],
+    )
+    for s in servers:
+        s.stop()
+
+
+async def test_bookinfo_runs_with_destination_rule_all_mtls(
+    mtls_workloads: tuple[Path, list[Resource]],
+) -> None:
+    """destination-rule-all-mtls.yaml (ISTIO_MUTUAL on every subset) with the shifting task
+    on top: traffic keeps its routes over mutual TLS, each server checked by its
+    service account's identity."""
+    ca_dir, workloads = mtls_workloads
+    config = [
+        *workloads,
+        *load_config(
+            CORPUS / "destination-rule-all-mtls.yaml",
+            CORPUS / "virtual-service-reviews-80-20.yaml",
+        ),
+    ]
+    m = inmesh.Mesh(
+        service="productpage",
+        service_account="bookinfo-productpage",
+        labels={"app": "productpage", "version": "v1"},
+        config=config,
+        ca=ca_dir,
+    )
+    n = 400
+    got = await versions(m, "http://reviews:9080/reviews/1", n)
+    assert set(got) == {"v1", "v2"} and near(got["v2"], n, 0.2)
+    assert sum((await versions(m, "http://ratings:9080/ratings/1", 5)).values()) == 5
+    # a workload without a certificate cannot get in: the servers require mTLS
+    plain = inmesh.Mesh(service="productpage", config=config)
+    async with plain.client() as c:
+        r = await c.get("http://ratings:9080/ratings/1")
+    assert r.status_code == 503 and r.headers[inmesh.FLAGS_HEADER] == "UF"
 
 
 def test_egress_port_rewrite_and_tls_origination() -> None:

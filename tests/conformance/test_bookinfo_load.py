@@ -56,15 +56,7 @@ def test_every_file_loads_round_trips_and_is_supported(name: str) -> None:
     assert resources, f"{name} holds no resources"
     assert parse_documents([dump_resource(r) for r in resources]) == resources
     problems = [p for r in resources for p in unsupported_problems(r)]
-    if name == "destination-rule-all-mtls.yaml":
-        # ISTIO_MUTUAL needs the mesh's certificate authority (the security issue): until
-        # then a Mesh refuses it by name rather than send plain text where Istio sends mTLS.
-        assert {(p.field, p.message) for p in problems} == {
-            ("spec.trafficPolicy.tls.mode", "mode ISTIO_MUTUAL is not supported yet")
-        }
-        assert len(problems) == 4  # productpage, reviews, ratings, details
-    else:
-        assert problems == []
+    assert problems == []
 
 
 def test_whole_corpus_loads_as_one_configuration() -> None:

@@ -135,8 +135,8 @@ FIELD_STATUS: Mapping[tuple[str, str], str] = {
     ("TrafficPolicy", "proxyProtocol"): UNSUPPORTED,
     ("PortTrafficPolicy", "connectionPool"): RESILIENCE,
     ("PortTrafficPolicy", "outlierDetection"): RESILIENCE,
-    # TLS origination: DISABLE, SIMPLE and MUTUAL with certificate files are supported;
-    # ISTIO_MUTUAL waits for the mesh CA (UNSUPPORTED_VALUES).
+    # TLS: DISABLE, SIMPLE and MUTUAL (origination with certificate files) and ISTIO_MUTUAL
+    # (the workload certificate, the server checked by its SPIFFE identity).
     ("ClientTLSSettings", "credentialName"): UNSUPPORTED,
     ("ClientTLSSettings", "subjectAltNames"): UNSUPPORTED,
     ("ClientTLSSettings", "caCrl"): UNSUPPORTED,
@@ -153,8 +153,9 @@ FIELD_STATUS: Mapping[tuple[str, str], str] = {
     ("LoadBalancerSettings", "warmup"): UNSUPPORTED,
     ("LoadBalancerSettings", "warmupDurationSecs"): UNSUPPORTED,
     ("LoadBalancerSettings", "zoneAwareLbSetting"): UNSUPPORTED,
-    ("ServiceEntrySpec", "subjectAltNames"): UNSUPPORTED,
-    ("WorkloadEntrySpec", "serviceAccount"): SECURITY,
+    # the identities a ServiceEntry's workloads may present to a mesh mTLS client
+    ("ServiceEntrySpec", "subjectAltNames"): SUPPORTED,
+    ("WorkloadEntrySpec", "serviceAccount"): SUPPORTED,
 }
 
 
@@ -189,8 +190,6 @@ class Above:
 UNSUPPORTED_VALUES: Mapping[str, tuple[tuple[str, str | Above], ...]] = {
     "ServiceEntry": (("spec.resolution", "DYNAMIC_DNS"),),
     "DestinationRule": (
-        # ISTIO_MUTUAL waits for the mesh's certificate authority.
-        *((path, "ISTIO_MUTUAL") for path in _in_every_policy("tls.mode")),
         *((path, "PASSTHROUGH") for path in _in_every_policy("loadBalancer.simple")),
         # httpcore's pool cannot retire a connection after N requests; 1 (no reuse) it can,
         # by keeping no connection alive.

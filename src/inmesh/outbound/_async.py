@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import anyio
@@ -48,6 +48,7 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
             http1=http1,
             http2=http2,
             trust_env=trust_env,
+            identity_backend=_identity_backend,
         )
         self._mirrors: set[asyncio.Task[None]] = set()
 
@@ -169,3 +170,11 @@ class _AsyncStream(httpx.AsyncByteStream):
                     await self._stream.aclose()
         finally:
             self._call.finish(self._status)
+
+
+def _identity_backend(identities: Iterable[str]) -> Any:
+    """httpcore's network backend that checks the server's SPIFFE identity after the TLS
+    handshake (mesh mTLS pools only; loaded on first use)."""
+    from ..security import AsyncSpiffeBackend, SpiffeId
+
+    return AsyncSpiffeBackend([SpiffeId.parse(i) for i in identities])

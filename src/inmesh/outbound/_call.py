@@ -23,6 +23,7 @@ import httpx
 from .._flags import (
     FLAGS_HEADER,
     NO_HEALTHY_UPSTREAM,
+    UPSTREAM_CONNECT_FAILURE,
     UPSTREAM_PER_TRY_TIMEOUT,
     UPSTREAM_TIMEOUT,
     UT,
@@ -181,8 +182,24 @@ class Call:
             if found is None:
                 return self.answer(NO_HEALTHY_UPSTREAM)
             ep = found
-        self.attempts += 1
         key = ep.key
+        mtls = cluster.mtls if cluster is not None else None
+        workload_tls = None
+        generation = 0
+        if mtls is not None and mtls.applies_to(key):
+            holder = self._state.tls
+            if holder is not None:
+                workload_tls = holder.current()
+                generation = holder.generation + 1  # 0 stands for "no mTLS"
+            elif mtls.explicit:
+                # ISTIO_MUTUAL without a certificate: no handshake can succeed (Envoy's
+                # cluster would have no secret); auto mTLS falls back to plaintext instead
+                self.error = (
+                    f"endpoint {key}: ISTIO_MUTUAL needs a workload certificate "
+                    "(Mesh(ca=...) or a registry with its CA)"
+                )
+                return self.answer(UPSTREAM_CONNECT_FAILURE)
+        self.attempts += 1
         retry.sent_to(key)
         self._last_key = key
         ex = exchange_for(
@@ -196,6 +213,9 @@ class Call:
             headers=self.headers,
             timeout=t,
             snapshot=self.snapshot,
+            mtls=mtls,
+            workload_tls=workload_tls,
+            generation=generation,
         )
         self._state.active.inc(key)
         self._exchange = ex

@@ -18,8 +18,12 @@ from .._flags import PASSTHROUGH_CLUSTER
 
 if TYPE_CHECKING:
     from ..balancing import Endpoint
-    from ..routing import Cluster, Snapshot
+    from ..routing import Cluster, MeshMTLS, Snapshot
+    from ..security import WorkloadTLS
     from ..security._upstream_tls import UpstreamTLS
+
+#: the pool settings' marker of mesh mTLS pools (with the certificate generation)
+ISTIO_MUTUAL = "ISTIO_MUTUAL"
 
 
 class PoolKey(NamedTuple):
@@ -52,6 +56,11 @@ class Exchange:
     #: what a new pool for this attempt is built from (None: the PassthroughCluster)
     cluster: Cluster | None
     tls: UpstreamTLS | None
+    #: mesh mTLS for this attempt: the cluster's setting and the workload certificate
+    mtls: MeshMTLS | None = None
+    workload_tls: WorkloadTLS | None = None
+    #: the certificate generation the mTLS pool key names (0 without mTLS)
+    generation: int = 0
     #: the snapshot the request started on (a new one retires pools it no longer uses)
     snapshot: Snapshot
     #: the attempt's time: per-try timeout or what the route has left (None: unbounded)
@@ -111,10 +120,17 @@ def exchange_for(
     headers: list[tuple[bytes, bytes]],
     timeout: float | None,
     snapshot: Snapshot,
+    mtls: MeshMTLS | None = None,
+    workload_tls: WorkloadTLS | None = None,
+    generation: int = 0,
 ) -> Exchange:
-    """The attempt for ``endpoint``: its httpcore request, timeouts and pool key."""
+    """The attempt for ``endpoint``: its httpcore request, timeouts and pool key.
+    ``workload_tls`` (with ``mtls``) makes it mesh mTLS with that certificate."""
     extensions = request.extensions
-    if tls is not None:
+    if workload_tls is not None and mtls is not None:
+        scheme = b"https"
+        extensions = {**extensions, "sni_hostname": mtls.sni}
+    elif tls is not None:
         scheme = b"https"
         extensions = {**extensions, "sni_hostname": tls.sni}
     elif https:
@@ -165,17 +181,22 @@ def exchange_for(
         extensions,
     )
     key = endpoint.key
-    pool_key = (
-        PoolKey(cluster.name, key, cluster.pool_settings)
-        if cluster is not None
-        else PoolKey(PASSTHROUGH_CLUSTER, key, None)
-    )
+    if cluster is None:
+        pool_key = PoolKey(PASSTHROUGH_CLUSTER, key, None)
+    elif workload_tls is not None:
+        # a rotated certificate gets new pools; connections open on the old one finish
+        pool_key = PoolKey(cluster.name, key, (cluster.pool_settings, ISTIO_MUTUAL, generation))
+    else:
+        pool_key = PoolKey(cluster.name, key, cluster.pool_settings)
     return Exchange(
         core=core,
         endpoint_key=key,
         pool_key=pool_key,
         cluster=cluster,
         tls=tls,
+        mtls=mtls if workload_tls is not None else None,
+        workload_tls=workload_tls,
+        generation=generation if workload_tls is not None else 0,
         snapshot=snapshot,
         timeout=timeout,
         timed_by_mesh=ours,

@@ -97,7 +97,7 @@ def cause(exc: BaseException) -> str:
         if isinstance(seen, ssl.SSLCertVerificationError):
             return f"TLS error: certificate verify failed ({seen.verify_message})"
         if isinstance(seen, ssl.SSLError):
-            return f"TLS error: {seen.reason or seen}"
+            return f"TLS error: {getattr(seen, 'reason', None) or seen}"
         if isinstance(seen, (ConnectionResetError, BrokenPipeError)):
             return "connection reset by peer"
         seen = seen.__cause__ or seen.__context__

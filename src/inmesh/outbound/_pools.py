@@ -17,28 +17,33 @@ from __future__ import annotations
 import importlib.util
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
 
 from ..routing import Snapshot
-from ._endpoint import Exchange, PoolKey
+from ._endpoint import ISTIO_MUTUAL, Exchange, PoolKey
 
 #: httpx's own default limits, for a transport built without ``limits``
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
-def live_keys(snapshot: Snapshot) -> set[PoolKey]:
-    """The pool keys ``snapshot`` can use. An original-destination cluster (ServiceEntry
+def live_keys(snapshot: Snapshot, generation: int | None = None) -> set[PoolKey]:
+    """The pool keys ``snapshot`` can use, mesh mTLS pools with certificate ``generation``
+    (None: the workload has no certificate). An original-destination cluster (ServiceEntry
     ``resolution: NONE``) has no endpoint list: its pools are keyed with the endpoint
     ``*``, meaning any."""
     out: set[PoolKey] = set()
     for cluster in snapshot.clusters.values():
+        settings = cluster.pool_settings
         if cluster.original_destination:
-            out.add(PoolKey(cluster.name, "*", cluster.pool_settings))
+            out.add(PoolKey(cluster.name, "*", settings))
+        mtls = cluster.mtls if generation is not None else None
         for e in cluster.endpoints:
-            out.add(PoolKey(cluster.name, e.key, cluster.pool_settings))
+            out.add(PoolKey(cluster.name, e.key, settings))
+            if mtls is not None and mtls.applies_to(e.key):
+                out.add(PoolKey(cluster.name, e.key, (settings, ISTIO_MUTUAL, generation)))
     return out
 
 
@@ -55,6 +60,7 @@ class Pools:
         self,
         factory: type[Any],
         *,
+        identity_backend: Callable[[Iterable[str]], Any],
         verify: ssl.SSLContext | str | bool,
         cert: Any,
         limits: httpx.Limits,
@@ -69,6 +75,7 @@ class Pools:
                 "Make sure to install httpx using `pip install httpx[http2]`."
             )
         self._factory = factory
+        self._identity_backend = identity_backend
         self._app_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
         self._limits = limits
         self._http1 = http1
@@ -77,11 +84,12 @@ class Pools:
         self.retiring: list[Any] = []
         self._lock = threading.Lock()
         self._revision = -1
+        self._generation = 0
 
     def get(self, ex: Exchange) -> Any:
         """The pool for ``ex`` (built on first use)."""
-        if ex.snapshot.revision != self._revision:
-            self._sweep(ex.snapshot)
+        if ex.snapshot.revision != self._revision or ex.generation > self._generation:
+            self._sweep(ex.snapshot, ex.generation)
         pool = self.pools.get(ex.pool_key)
         if pool is not None:
             return pool
@@ -91,12 +99,15 @@ class Pools:
                 pool = self.pools[ex.pool_key] = self._new(ex)
         return pool
 
-    def _sweep(self, snapshot: Snapshot) -> None:
+    def _sweep(self, snapshot: Snapshot, generation: int) -> None:
+        """A new snapshot or a new certificate: retire the pools neither uses."""
         with self._lock:
-            if snapshot.revision <= self._revision:
+            if snapshot.revision <= self._revision and generation <= self._generation:
                 return
-            self._revision = snapshot.revision
-            for key in retired(list(self.pools), live_keys(snapshot)):
+            self._revision = max(snapshot.revision, self._revision)
+            self._generation = max(generation, self._generation)
+            live = live_keys(snapshot, self._generation or None)
+            for key in retired(list(self.pools), live):
                 self.retiring.append(self.pools.pop(key))
 
     def idle_retired(self) -> list[Any]:
@@ -130,6 +141,18 @@ class Pools:
                 keepalive = pl.idle_timeout  # connectionPool.http.idleTimeout
             if pl.max_requests_per_connection == 1:
                 max_keepalive = 0  # maxRequestsPerConnection: 1 turns keep-alive off
+        if ex.workload_tls is not None and ex.mtls is not None:
+            # mesh mTLS: the workload certificate, and the server checked by its SPIFFE
+            # identity inside the connect step (no request byte goes to a wrong one)
+            return self._factory(
+                ssl_context=ex.workload_tls.client,
+                max_connections=max_connections,
+                max_keepalive_connections=max_keepalive,
+                keepalive_expiry=keepalive,
+                http1=self._http1,
+                http2=self._http2,
+                network_backend=self._identity_backend(ex.mtls.identities),
+            )
         return self._factory(
             ssl_context=ex.tls.context() if ex.tls is not None else self._app_context,
             max_connections=max_connections,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpcore
@@ -46,6 +46,7 @@ class SyncMeshTransport(httpx.BaseTransport):
             http1=http1,
             http2=http2,
             trust_env=trust_env,
+            identity_backend=_identity_backend,
         )
         self._mirror_pool: ThreadPoolExecutor | None = None
 
@@ -156,3 +157,11 @@ class _SyncStream(httpx.SyncByteStream):
                     self._stream.close()
         finally:
             self._call.finish(self._status)
+
+
+def _identity_backend(identities: Iterable[str]) -> Any:
+    """httpcore's network backend that checks the server's SPIFFE identity after the TLS
+    handshake (mesh mTLS pools only; loaded on first use)."""
+    from ..security import SpiffeBackend, SpiffeId
+
+    return SpiffeBackend([SpiffeId.parse(i) for i in identities])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._clusters import Cluster
 from ._headers import HeaderEdit, apply_edits
+from ._mtls import TLS_MODE_ISTIO, TLS_MODE_LABEL, MeshMTLS
 from ._request import HeaderSource, RequestView
 from ._routes import Route
 from ._snapshot import (
@@ -21,12 +22,15 @@ from ._snapshot import (
 __all__ = [
     "OUTBOUND_ALLOW_ANY",
     "OUTBOUND_REGISTRY_ONLY",
+    "TLS_MODE_ISTIO",
+    "TLS_MODE_LABEL",
     "ClientIdentity",
     "Cluster",
     "Decision",
     "Forward",
     "HeaderEdit",
     "HeaderSource",
+    "MeshMTLS",
     "Passthrough",
     "Redirect",
     "Reply",

@@ -25,6 +25,7 @@ from ..balancing import (
     make_balancer,
 )
 from ..security._upstream_tls import UpstreamTLS
+from ._mtls import MeshMTLS, mesh_mtls
 from ._policy import EffectivePolicy
 from ._services import Port, Service
 
@@ -91,6 +92,7 @@ class Cluster:
         "balancer",
         "endpoints",
         "hash",
+        "mtls",
         "name",
         "policy",
         "pool_settings",
@@ -123,6 +125,16 @@ class Cluster:
         self.state = state
         self.hash = hash_policy(policy.load_balancer, client.address)
         self.tls = UpstreamTLS.of(policy.tls, service.host)
+        self.mtls: MeshMTLS | None = mesh_mtls(
+            tls=policy.tls,
+            endpoints=endpoints,
+            namespace=service.namespace,
+            subject_alt_names=service.subject_alt_names,
+            trust_domain=client.trust_domain,
+            port=port.number,
+            subset=subset,
+            host=service.host,
+        )
         self.balancer = build_balancer(policy, endpoints, active, client)
         limits = state.limits
         #: what a connection pool of this cluster is built with: TLS settings, and the

@@ -45,6 +45,8 @@ class Service:
     instances: list[Instance] = field(default_factory=list)
     export_to: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
+    #: ServiceEntry ``subjectAltNames``: identities its workloads may present under mTLS
+    subject_alt_names: tuple[str, ...] = ()
 
     def port(self, number: int | None) -> Port | None:
         """The declared port ``number``; with None, the only port when there is one."""
@@ -149,6 +151,7 @@ def build_services(
                     instances=list(instances),
                     export_to=tuple(spec.export_to or ()),
                     addresses=tuple(spec.addresses or ()),
+                    subject_alt_names=tuple(spec.subject_alt_names or ()),
                 )
             else:
                 svc.ports.extend(p for p in ports if svc.port(p.number) is None)

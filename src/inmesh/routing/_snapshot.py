@@ -38,6 +38,8 @@ class ClientIdentity:
     labels: Mapping[str, str] = field(default_factory=dict)
     locality: str = ""
     address: str = "127.0.0.1"
+    #: the mesh's trust domain (SPIFFE identities are ``spiffe://<it>/ns/<ns>/sa/<sa>``)
+    trust_domain: str = "cluster.local"
 
 
 # --- decisions ------------------------------------------------------------------------

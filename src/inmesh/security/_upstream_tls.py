@@ -2,9 +2,8 @@
 
 ``DISABLE`` sends plain text; ``SIMPLE`` originates TLS, verifying the server against
 ``caCertificates`` (or the system roots) for ``sni`` (or the destination host);
-``MUTUAL`` also presents ``clientCertificate``/``privateKey``. ``ISTIO_MUTUAL`` needs the
-mesh's certificate authority and is rejected as not supported yet by the runtime's
-configuration check.
+``MUTUAL`` also presents ``clientCertificate``/``privateKey``. ``ISTIO_MUTUAL`` is the
+mesh's own mTLS with the workload certificate (``routing/_mtls.py``), not origination.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ class UpstreamTLS:
 
     @staticmethod
     def of(tls: Any, host: str) -> UpstreamTLS | None:
-        if tls is None or (tls.mode or "DISABLE") == "DISABLE":
+        if tls is None or (tls.mode or "DISABLE") in ("DISABLE", "ISTIO_MUTUAL"):
             return None
         return UpstreamTLS(
             mode=tls.mode,

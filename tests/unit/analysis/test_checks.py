@@ -381,7 +381,6 @@ kind: AuthorizationPolicy
 metadata: {name: allow-nothing, namespace: shop}
 spec: {}
 """,
-    "ISTIO_MUTUAL": REVIEWS_DR + "  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n",
     "consecutiveErrors": REVIEWS_DR
     + "  trafficPolicy: {outlierDetection: {consecutiveErrors: 5}}\n",
 }

@@ -56,14 +56,17 @@ def test_unsupported_fields_table() -> None:
     assert not {"spec.exportTo", "spec.workloadSelector"} & dr  # routing honours both
     assert "spec.trafficPolicy.tls.credentialName" in dr
     assert "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams" in dr
-    assert UNSUPPORTED_FIELDS["ServiceEntry"] == ("spec.subjectAltNames",)
+    assert "ServiceEntry" not in UNSUPPORTED_FIELDS  # subjectAltNames: mesh mTLS identities
     assert "WorkloadEntry" not in UNSUPPORTED_FIELDS
     assert UNSUPPORTED_VALUES["ServiceEntry"] == (("spec.resolution", "DYNAMIC_DNS"),)
     assert ("spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection", Above(1)) in (
         UNSUPPORTED_VALUES["DestinationRule"]
     )
     assert UNSUPPORTED_KINDS.keys() == {"AuthorizationPolicy", "PeerAuthentication"}
-    assert ("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL") in UNSUPPORTED_VALUES["DestinationRule"]
+    # ISTIO_MUTUAL is the mesh's own mTLS (outbound/): supported
+    assert ("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL") not in (
+        UNSUPPORTED_VALUES["DestinationRule"]
+    )
 
 
 def test_unsupported_problems_name_each_field_set() -> None:
