@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py --sync
 	$(BIN)/python benchmarks/failover.py --quick
 	$(BIN)/python benchmarks/tail_latency.py --quick
+	$(BIN)/python benchmarks/mtls.py --quick
 	$(BIN)/python benchmarks/footprint.py
 
 clean:

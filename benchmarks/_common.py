@@ -39,8 +39,15 @@ class Servers:
     one; otherwise one process listens on every port (less CPU spent on the server side).
     """
 
-    def __init__(self, delays_ms: Sequence[float], *, process_per_endpoint: bool = False) -> None:
+    def __init__(
+        self,
+        delays_ms: Sequence[float],
+        *,
+        process_per_endpoint: bool = False,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.delays_ms = list(delays_ms)
+        self._extra = list(extra_args)
         self.ports: list[int] = []
         self._procs: list[subprocess.Popen[str]] = []
         self._owner: list[int] = []  # endpoint index -> index in _procs
@@ -57,6 +64,7 @@ class Servers:
                         str(len(group)),
                         "--delays-ms",
                         ",".join(str(d) for d in group),
+                        *self._extra,
                     ],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,

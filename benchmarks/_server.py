@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+import ssl
 import sys
 import threading
 from typing import Any
@@ -41,6 +42,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("count", type=int, nargs="?", default=1, help="ports to listen on")
     ap.add_argument("--delays-ms", default="", help="comma-separated delay per port (ms)")
+    ap.add_argument(
+        "--tls-dir",
+        default="",
+        help="serve mutual TLS: cert.pem, key.pem and root.pem in DIR (client cert required)",
+    )
     args = ap.parse_args()
     socks = []
     for _ in range(args.count):
@@ -52,6 +58,14 @@ def main() -> None:
     delays_ms = [float(d) for d in args.delays_ms.split(",") if d.strip()]
     delays = {p: d / 1000.0 for p, d in zip(ports, delays_ms, strict=False) if d > 0}
     print(" ".join(str(p) for p in ports), flush=True)
+    tls: dict[str, Any] = {}
+    if args.tls_dir:
+        tls = {
+            "ssl_certfile": f"{args.tls_dir}/cert.pem",
+            "ssl_keyfile": f"{args.tls_dir}/key.pem",
+            "ssl_ca_certs": f"{args.tls_dir}/root.pem",
+            "ssl_cert_reqs": ssl.CERT_REQUIRED,  # as a STRICT sidecar: a client cert or nothing
+        }
     server = uvicorn.Server(
         uvicorn.Config(
             make_app(delays),
@@ -59,6 +73,7 @@ def main() -> None:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=60,  # never close a pooled connection during a run
+            **tls,
         )
     )
 
