@@ -18,12 +18,12 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Light modules (standard library only) load with the package; the ones that need
 # ``cryptography``, ``httpcore`` or the config models load on first use (PEP 562), so
 # that ``import inmesh`` does not pay for them.
+from .._lazy import lazy_names
 from ._authz_path import normalize_path
 from ._authz_request import AuthzRequest, Decision
 from ._errors import CertificateError
@@ -71,18 +71,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 __all__ = [
     "DEFAULT_CERT_TTL",
