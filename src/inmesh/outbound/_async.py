@@ -81,12 +81,7 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
             final = stop.value
         if isinstance(final, httpx.Response):
             return final
-        return httpx.Response(
-            status_code=final.status,
-            headers=call.response_headers(final.headers),
-            stream=_AsyncStream(final.stream, call, final.status),
-            extensions=final.extensions,
-        )
+        return call.upstream_response(final, _AsyncStream(final.stream, call, final.status))
 
     async def _send(self, ex: Exchange) -> httpcore.Response | Exception:
         # The attempt is bounded by httpcore's per-phase timeouts (pool wait, connect,

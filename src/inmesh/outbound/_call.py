@@ -335,6 +335,18 @@ class Call:
         self.finish(reply.status, f)
         return local_response(reply, f, with_reason(reply, self.error))
 
+    def upstream_response(
+        self, resp: httpcore.Response, stream: httpx.SyncByteStream | httpx.AsyncByteStream
+    ) -> httpx.Response:
+        """The upstream's answer as the application gets it, its body through ``stream``
+        (the shell's wrapper, which finishes the call when closed)."""
+        return httpx.Response(
+            status_code=resp.status,
+            headers=self.response_headers(resp.headers),
+            stream=stream,
+            extensions=resp.extensions,
+        )
+
     def response_headers(self, headers: list[tuple[bytes, bytes]]) -> httpx.Headers:
         """The final response's headers: route/destination response edits, a generated
         consistent-hash cookie, and the flags (URX...) when the mesh set any."""

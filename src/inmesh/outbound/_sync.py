@@ -85,12 +85,7 @@ class SyncMeshTransport(httpx.BaseTransport):
             final = stop.value
         if isinstance(final, httpx.Response):
             return final
-        return httpx.Response(
-            status_code=final.status,
-            headers=call.response_headers(final.headers),
-            stream=_SyncStream(final.stream, call, final.status),
-            extensions=final.extensions,
-        )
+        return call.upstream_response(final, _SyncStream(final.stream, call, final.status))
 
     def _send(self, ex: Exchange) -> httpcore.Response | Exception:
         # A blocking read cannot be interrupted: the attempt is bounded by httpcore's
