@@ -48,6 +48,7 @@ class WorkloadIdentity:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._issued: IssuedCertificate | None = None
+        self._received = 0.0
 
     def start(self) -> TLSHolder:
         """Issue the first certificate (raises what the issuer raises) and start renewing."""
@@ -68,6 +69,7 @@ class WorkloadIdentity:
         key = generate_key()  # never leaves this process
         issued = self._issuer(make_csr(key, self.spiffe_id))
         self._issued = issued
+        self._received = self._clock()
         return WorkloadTLS.build(key, issued)
 
     def _renew_loop(self) -> None:
@@ -78,8 +80,10 @@ class WorkloadIdentity:
         while True:
             issued = self._issued
             assert issued is not None and self.holder is not None
+            # Istio's rotateTime measures the lifetime from when the secret was made (the
+            # certificate's not-before is backdated 2 minutes for clock skew)
             wait = schedule.delay(
-                created=issued.not_before,
+                created=self._received,
                 expires=issued.not_after,
                 now=self._clock(),
                 rng=self._rng,
@@ -102,13 +106,14 @@ class WorkloadIdentity:
         self._stop.set()
 
 
-def local_issuer(ca_dir: str, spiffe_id: SpiffeId) -> Issuer:
-    """Sign with a CA directory in this process (``inmesh ca init DIR``; one host, tests)."""
+def local_issuer(ca_dir: str, spiffe_id: SpiffeId, *, ttl: float = 0.0) -> Issuer:
+    """Sign with a CA directory in this process (``inmesh ca init DIR``; one host, tests);
+    ``ttl`` seconds (0: the CA's default, 24 h)."""
     from .security import CertificateAuthority
 
     ca = CertificateAuthority.load(ca_dir)
 
     def issue(csr_pem: bytes) -> IssuedCertificate:
-        return ca.sign(csr_pem, identity=spiffe_id)
+        return ca.sign(csr_pem, identity=spiffe_id, ttl=ttl)
 
     return issue

@@ -83,6 +83,11 @@ class Mesh:
     the registry's configuration and live workloads, pushed as they change; they override
     local resources of the same kind, namespace and name. ``cache_file`` keeps the last
     view so that a process restarted while the registry is down still routes.
+
+    Identity: ``service_account`` (default: the service name) and ``trust_domain`` make the
+    workload's SPIFFE ID; with ``ca`` (a CA directory, ``inmesh ca init DIR``) the Mesh
+    issues itself a certificate (``cert_ttl`` seconds, default the CA's 24 h) and renews it
+    at half-life. Then ``ISTIO_MUTUAL`` and Istio's auto mTLS present it (docs/security.md).
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class Mesh:
         service_account: str | None = None,
         ca: str | os.PathLike[str] | None = None,
         trust_domain: str = "cluster.local",
+        cert_ttl: float | None = None,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -121,6 +127,8 @@ class Mesh:
         #: the Kubernetes service account this workload runs as (its SPIFFE identity's)
         self.service_account = service_account or service
         self._ca = os.fspath(ca) if ca is not None else None
+        #: the certificate lifetime to ask for (Istio's SECRET_TTL); None: the CA's default
+        self._cert_ttl = cert_ttl
         self._workload_identity: Any = None
         self.outbound_policy = outbound_policy
         self.active = ActiveRequests()
@@ -174,7 +182,9 @@ class Mesh:
         from ._identity import WorkloadIdentity, local_issuer
 
         spiffe_id = self.spiffe_id
-        self._workload_identity = WorkloadIdentity(spiffe_id, local_issuer(ca_dir, spiffe_id))
+        self._workload_identity = WorkloadIdentity(
+            spiffe_id, local_issuer(ca_dir, spiffe_id, ttl=self._cert_ttl or 0.0)
+        )
         self._state.tls = self._workload_identity.start()
 
     @property
