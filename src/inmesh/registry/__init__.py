@@ -48,6 +48,7 @@ from .client import (
     RegistryClient,
     RegistryView,
     Rejection,
+    SignedCertificate,
 )
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ __all__ = [
     "RegistryUnavailable",
     "RegistryView",
     "Rejection",
+    "SignedCertificate",
     "SqliteStore",
     "Store",
     "StoreError",

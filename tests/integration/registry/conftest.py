@@ -25,7 +25,7 @@ import uvicorn
 
 from inmesh.registry import SqliteStore, Store, create_app
 from inmesh.registry._data import ensure_admin_token
-from inmesh.registry.server import RegistryServer
+from inmesh.registry.server import RegistryCA, RegistryServer, open_ca
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +94,10 @@ def start_registry(
     debounce: float = 0.05,
     max_delay: float = 0.5,
     sweep_interval: float = 0.1,
+    ca: RegistryCA | None = None,
 ) -> Registry:
-    """The registry app under uvicorn in a background thread (lifespan on)."""
+    """The registry app under uvicorn in a background thread (lifespan on), with the
+    CA ``serve`` would have (a self-signed root in ``data/ca``) unless ``ca`` is given."""
     admin = ensure_admin_token(data)
     app = create_app(
         store or SqliteStore(data / "registry.db"),
@@ -103,6 +105,7 @@ def start_registry(
         debounce=debounce,
         max_delay=max_delay,
         sweep_interval=sweep_interval,
+        ca=ca or open_ca(data),
     )
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -158,3 +158,16 @@ def test_a_registry_url_without_a_scheme_is_refused(cli) -> None:  # type: ignor
     status, _, err = cli("get", "vs", "--registry", "127.0.0.1:15010")
     assert status == 1 and err.count("\n") == 1
     assert "registry URL '127.0.0.1:15010' is invalid" in err and "http or https" in err
+
+
+def test_status_shows_the_ca(cli, served: Registry) -> None:  # type: ignore[no-untyped-def]
+    with served.http() as c:
+        root = c.get("/v1/ca/roots").json()["roots"][0]
+    status, out, _ = cli("status")
+    assert status == 0
+    ca_line = next(line for line in out.splitlines() if line.startswith("CA: "))
+    assert ca_line.startswith("CA: trust domain cluster.local, signing certificate O=cluster.local")
+    assert f"(self-signed {served.data / 'ca'})" in ca_line
+    rows = out.split(ca_line, 1)[1].strip().splitlines()
+    assert rows[0].split() == ["ROOT", "FINGERPRINT", "SUBJECT", "EXPIRES"]
+    assert rows[1].split() == [root["fingerprint"], "O=cluster.local", root["notAfter"]]

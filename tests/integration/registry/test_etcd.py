@@ -12,6 +12,7 @@ import pytest
 
 from inmesh.registry import Conflict, EtcdStore, NotFound, RegistryClient, RegistryView
 from inmesh.registry.store import ResourceKey, StoredResource, Token, Write
+from inmesh.security import CertificateAuthority
 
 from .conftest import Etcd, Registry, spawn_registry
 from .yamls import bookinfo, virtual_service
@@ -118,7 +119,12 @@ async def test_tokens(store: EtcdStore) -> None:
 @pytest.fixture
 def replicas(etcd: Etcd, tmp_path: Path) -> Iterator[tuple[Registry, Registry]]:
     prefix = f"/replicas-{uuid.uuid4().hex[:8]}"
-    options = ("--store", "etcd", "--etcd-endpoints", etcd.url, "--etcd-prefix", prefix)
+    ca_dir = tmp_path / "ca"  # every replica signs with one plug-in CA
+    CertificateAuthority.init_root(ca_dir)
+    options = (
+        *("--store", "etcd", "--etcd-endpoints", etcd.url, "--etcd-prefix", prefix),
+        *("--ca-dir", str(ca_dir)),
+    )
     a = spawn_registry(tmp_path / "a", *options)
     try:
         b = spawn_registry(tmp_path / "b", *options)
@@ -156,3 +162,19 @@ async def test_two_replicas_serve_one_state_and_both_push(
             got = c.get("/v1/resources/VirtualService/default/reviews").json()
         with a.http() as c:
             assert c.get("/v1/resources/VirtualService/default/reviews").json() == got
+
+
+async def test_replicas_sign_with_the_one_plugged_in_ca(
+    replicas: tuple[Registry, Registry],
+) -> None:
+    a, b = replicas
+    async with RegistryClient(a.url, a.admin) as ca, RegistryClient(b.url, b.admin) as cb:
+        assert await ca.roots() == await cb.roots()
+
+
+def test_etcd_without_ca_dir_is_refused(etcd: Etcd, tmp_path: Path) -> None:
+    options = ("--store", "etcd", "--etcd-endpoints", etcd.url)
+    with pytest.raises(RuntimeError) as info:
+        spawn_registry(tmp_path / "a", *options)
+    assert "--store etcd needs --ca-dir DIR" in str(info.value)
+    assert not (tmp_path / "a" / "ca").exists()  # no root made that others would not share

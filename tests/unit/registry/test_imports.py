@@ -23,6 +23,7 @@ SERVER_SIDE = (
     "starlette",
     "sqlite3",
     "_sqlite3",
+    "cryptography",  # the client sends CSRs; it never parses X.509
     "inmesh.analysis",
     "inmesh.registry.server",
     "inmesh.registry.store",

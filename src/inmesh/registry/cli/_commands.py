@@ -25,7 +25,7 @@ from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, default_data_dir, read_admin_
 from .._errors import RegistryRejected, RegistryUnavailable
 from ..client import check_url
 from ._proxy_status import render_proxies
-from ._status import format_age, render_status, status_rows
+from ._status import format_age, render_ca, render_status, status_rows
 
 __all__ = [
     "cmd_apply",
@@ -157,6 +157,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             store=args.store,
             etcd_endpoints=endpoints,
             etcd_prefix=args.etcd_prefix,
+            ca_dir=Path(args.ca_dir) if args.ca_dir else None,
+            trust_domain=args.trust_domain,
+            cert_ttl=args.cert_ttl,
+            max_cert_ttl=args.max_cert_ttl,
         )
     )
 
@@ -278,5 +282,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     docs = _call(args, "GET", "/v1/resources", params=params)["items"]
     registrations = _call(args, "GET", "/v1/workloads", params=params)["items"]
     services, endpoints = status_rows(docs, registrations)
+    try:
+        ca: Mapping[str, Any] | None = _call(args, "GET", "/v1/ca/roots")
+    except RegistryRejected as exc:
+        if exc.status != 501:
+            raise
+        ca = None
     print(render_status(services, endpoints))
+    print()
+    print(render_ca(ca))
     return 0

@@ -28,6 +28,24 @@ from ._commands import (
 __all__ = ["add_commands"]
 
 
+def _duration(text: str) -> float:
+    """Seconds (``3600``) or an Istio duration (``24h``, ``30m``), positive."""
+    from ...config._duration import parse_duration
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = parse_duration(text)
+        except ValueError:
+            seconds = -1.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r} (positive seconds, or like 24h, 30m)"
+        )
+    return seconds
+
+
 def _client_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -71,6 +89,35 @@ def _registry(
         "--etcd-endpoints", metavar="URL,...", help="etcd client URLs, e.g. http://127.0.0.1:2379"
     )
     s.add_argument("--etcd-prefix", default="/inmesh", help="key prefix in etcd")
+    s.add_argument(
+        "--ca-dir",
+        metavar="DIR",
+        help="plug in CA certificates (Istio's layout: ca-cert.pem, ca-key.pem, "
+        "root-cert.pem, cert-chain.pem); default: a self-signed root made in DATA/ca on "
+        "the first start. Required with --store etcd (every replica signs with one CA)",
+    )
+    s.add_argument(
+        "--trust-domain",
+        default="cluster.local",
+        help="trust domain of the identities issued, spiffe://TD/ns/NS/sa/SA "
+        "(default cluster.local)",
+    )
+    s.add_argument(
+        "--cert-ttl",
+        type=_duration,
+        default=24 * 3600.0,
+        metavar="DURATION",
+        help="lifetime of a workload certificate when the request names none "
+        "(seconds, or like 24h; default 24h)",
+    )
+    s.add_argument(
+        "--max-cert-ttl",
+        type=_duration,
+        default=90 * 24 * 3600.0,
+        metavar="DURATION",
+        help="the longest lifetime a workload may ask for; longer requests are refused "
+        "(default 2160h, 90 days)",
+    )
     s.set_defaults(func=safe(cmd_serve))
     token = rsub.add_parser("token", help="join tokens for workloads")
     tsub = token.add_subparsers(dest="token_command", required=True)

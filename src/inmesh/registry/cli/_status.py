@@ -13,7 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EndpointRow", "ServiceRow", "format_age", "render_status", "status_rows", "table"]
+__all__ = [
+    "EndpointRow",
+    "ServiceRow",
+    "format_age",
+    "render_ca",
+    "render_status",
+    "status_rows",
+    "table",
+]
 
 
 def format_age(seconds: float) -> str:
@@ -177,5 +185,25 @@ def render_status(services: Sequence[ServiceRow], endpoints: Sequence[EndpointRo
         )
         if endpoints
         else ["No endpoints."]
+    )
+    return "\n".join(lines)
+
+
+def render_ca(ca: Mapping[str, Any] | None) -> str:
+    """The CA lines of ``inmesh status`` from ``GET /v1/ca/roots`` (None: no CA)."""
+    if ca is None:
+        return "CA: none (this registry issues no certificates)"
+    signing = ca.get("signingCert") or {}
+    lines = [
+        f"CA: trust domain {ca.get('trustDomain', '-')}, signing certificate "
+        f"{signing.get('subject') or '-'} ({signing.get('source', '-')}), "
+        f"expires {signing.get('notAfter', '-')}"
+    ]
+    lines += table(
+        ("ROOT FINGERPRINT", "SUBJECT", "EXPIRES"),
+        [
+            (r.get("fingerprint", "-"), r.get("subject") or "-", r.get("notAfter", "-"))
+            for r in ca.get("roots") or ()
+        ],
     )
     return "\n".join(lines)

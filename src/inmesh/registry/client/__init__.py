@@ -8,6 +8,8 @@
 ``_proxy``               :class:`ProxyInfo` and the status report behind
                          ``inmesh status --proxies`` (applied revision, rejections)
 ``_registration``        :class:`Registration`: register, heartbeat, deregister
+``_certs``               :class:`SignedCertificate`: a CSR signed by the registry's CA,
+                         the trust bundle (``sign``, ``roots``)
 ``_thread``              :class:`BackgroundWatch`: the watch on its own loop, for sync apps
 ``_cache``               the cache file (last snapshot, for restarts during an outage)
 =======================  ===================================================================
@@ -18,6 +20,7 @@ Importing this package loads httpx and ``inmesh.config``, never the server side
 
 from __future__ import annotations
 
+from ._certs import SignedCertificate
 from ._client import RegistryClient, check_url
 from ._proxy import ProxyInfo
 from ._registration import Registration
@@ -33,5 +36,6 @@ __all__ = [
     "RegistryClient",
     "RegistryView",
     "Rejection",
+    "SignedCertificate",
     "check_url",
 ]

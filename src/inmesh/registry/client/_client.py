@@ -26,6 +26,7 @@ import httpx
 
 from .._errors import RegistryError, RegistryRejected, RegistryUnavailable
 from ._cache import CachedSnapshot, read_cache, write_cache
+from ._certs import SignedCertificate, fetch_roots, request_certificate
 from ._proxy import PROXY_HEADER, ProxyInfo, ProxyReport, new_proxy_id
 from ._registration import Registration
 from ._thread import BackgroundWatch, OnView
@@ -362,6 +363,28 @@ class RegistryClient:
             if value is not None:
                 body[key] = value
         return Registration(self.request, body)
+
+    # -- certificates ---------------------------------------------------------------------
+
+    async def sign(
+        self,
+        csr_pem: str,
+        *,
+        namespace: str,
+        service_account: str,
+        ttl: float | None = None,
+    ) -> SignedCertificate:
+        """Have the registry's CA sign ``csr_pem`` for this workload's SPIFFE identity
+        (``ttl`` seconds; None: the registry's default). A token for another namespace
+        or service account raises RegistryRejected (403); a bad CSR or a TTL above the
+        registry's cap, RegistryRejected (400) with every reason."""
+        return await request_certificate(
+            self.request, csr_pem, namespace=namespace, service_account=service_account, ttl=ttl
+        )
+
+    async def roots(self) -> tuple[str, ...]:
+        """The mesh's trust bundle (PEM roots; several during a root rotation)."""
+        return await fetch_roots(self.request)
 
     def start_in_thread(
         self, on_view: OnView | None = None, *, first_timeout: float = 10.0

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from ._view import RegistryView, Rejection
 
 if TYPE_CHECKING:
+    from ._certs import SignedCertificate
     from ._client import RegistryClient
     from ._registration import Registration
 
@@ -101,6 +102,27 @@ class BackgroundWatch:
         registration = self.client.register(**kwargs)
         self.run(registration.start())
         return BackgroundRegistration(self, registration)
+
+    def sign(
+        self,
+        csr_pem: str,
+        *,
+        namespace: str,
+        service_account: str,
+        ttl: float | None = None,
+        timeout: float | None = None,
+    ) -> SignedCertificate:
+        """:meth:`RegistryClient.sign` from a sync caller (on the watch's loop)."""
+        coro = self.client.sign(
+            csr_pem, namespace=namespace, service_account=service_account, ttl=ttl
+        )
+        return self.run(coro, timeout if timeout is not None else self.client.timeout + 5)
+
+    def roots(self, timeout: float | None = None) -> tuple[str, ...]:
+        """:meth:`RegistryClient.roots` from a sync caller (on the watch's loop)."""
+        return self.run(
+            self.client.roots(), timeout if timeout is not None else self.client.timeout + 5
+        )
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop watching and close the client's connections."""

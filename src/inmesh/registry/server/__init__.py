@@ -4,7 +4,9 @@
 ``_app``            the route table and lifespan (:func:`create_app`)
 ``_context``        what every handler needs (store, hub, credentials, validator, proxies)
 ``_api_config``     apply, get, list, delete
-``_api_workloads``  register, heartbeat, deregister, tokens, certificates (reserved)
+``_api_workloads``  register, heartbeat, deregister, tokens
+``_api_ca``         ``POST /v1/certificates`` (sign a CSR), ``GET /v1/ca/roots``
+``_ca``             the registry's CA: plug-in directory or self-signed root in the data dir
 ``_api_proxies``    proxy status: reports, ``GET /v1/proxies``
 ``_watch``          ``GET /v1/watch``, the long poll, as ASGI middleware in front
 ``_push``           Istio's push debounce and the snapshots handed to watchers
@@ -20,7 +22,17 @@
 from __future__ import annotations
 
 from ._app import create_app
+from ._ca import RegistryCA, open_ca
 from ._push import Debouncer, Hub
 from ._serve import RegistryServer, ServeOptions, serve
 
-__all__ = ["Debouncer", "Hub", "RegistryServer", "ServeOptions", "create_app", "serve"]
+__all__ = [
+    "Debouncer",
+    "Hub",
+    "RegistryCA",
+    "RegistryServer",
+    "ServeOptions",
+    "create_app",
+    "open_ca",
+    "serve",
+]

@@ -1,11 +1,10 @@
-"""The workload half of the API: register, heartbeat, deregister, tokens, certificates.
+"""The workload half of the API: register, heartbeat, deregister, tokens.
 
 Registration follows Istio's WorkloadGroup auto-registration: the workload says who it
 is (namespace, service account, labels) and where (address, ports, locality), and the
-registry keeps a WorkloadEntry for it while its lease is renewed. The request is shaped
-for the certificate authority to come: a ``csr`` field (PEM) will be signed for the
-token's identity and the certificate returned with the registration; until then a
-request carrying one is refused with 501 rather than silently ignored.
+registry keeps a WorkloadEntry for it while its lease is renewed. Certificates have one
+home, ``POST /v1/certificates`` (``_api_ca.py``): a registration carrying ``csr`` is
+refused (400) with a pointer there.
 """
 
 from __future__ import annotations
@@ -23,10 +22,9 @@ from .._errors import BadRequest, Denied, NotFound
 from ..store import Token, WorkloadRecord, iso_time
 from ._auth import digest
 from ._context import ctx_of
-from ._http import error_response, json_response, read_json
+from ._http import json_response, read_json
 
 __all__ = [
-    "certificates",
     "create_token",
     "delete_token",
     "deregister",
@@ -37,9 +35,9 @@ __all__ = [
 ]
 
 MIN_TTL, MAX_TTL, DEFAULT_TTL = 1.0, 300.0, 10.0
-_NOT_YET = (
-    "certificate signing is not supported yet: the registry's certificate "
-    "authority comes in a later release; register without 'csr'"
+_CSR_ELSEWHERE = (
+    "unknown field 'csr' in a registration: certificates are signed by "
+    "POST /v1/certificates (RegistryClient.sign)"
 )
 
 _SPEC_FIELDS = {
@@ -100,10 +98,11 @@ async def register(request: Request) -> Response:
     if service_account is None and principal.token.service_account:
         service_account = body["serviceAccount"] = principal.token.service_account
     principal.require_workload(namespace, service_account)
-    if body.get("csr"):
-        return error_response(501, [_NOT_YET])
-    unknown = set(body) - {*_SPEC_FIELDS, "name", "namespace", "ttl", "csr"}
-    problems += [f"unknown field {f!r} in a registration" for f in sorted(unknown)]
+    unknown = set(body) - {*_SPEC_FIELDS, "name", "namespace", "ttl"}
+    problems += [
+        _CSR_ELSEWHERE if f == "csr" else f"unknown field {f!r} in a registration"
+        for f in sorted(unknown)
+    ]
     ttl = body.get("ttl", DEFAULT_TTL)
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not MIN_TTL <= ttl <= MAX_TTL:
         problems.append(
@@ -227,9 +226,3 @@ async def delete_token(request: Request) -> Response:
         raise NotFound(f"no token {token_id!r}")
     ctx.auth.forget()
     return json_response({"id": token_id, "deleted": True})
-
-
-async def certificates(request: Request) -> Response:
-    """Reserved for the certificate authority (signing a workload's CSR)."""
-    await ctx_of(request).principal(request)
-    return error_response(501, [_NOT_YET])

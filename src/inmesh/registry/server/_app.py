@@ -14,7 +14,8 @@ POST   /v1/workloads/{namespace}/{name}/heartbeat   renew the lease
 DELETE /v1/workloads/{namespace}/{name}             deregister
 GET    /v1/tokens, POST /v1/tokens                  list, create join tokens (admin)
 DELETE /v1/tokens/{id}                              revoke
-POST   /v1/certificates                             reserved for the CA: 501 for now
+POST   /v1/certificates                             sign a workload's CSR (the mesh CA)
+GET    /v1/ca/roots                                 the trust bundle and the signing CA
 GET    /v1/proxies                                  proxy status: applied revisions (admin)
 POST   /v1/proxies                                  a watching client's status report
 DELETE /v1/proxies/{id}                             a client that stopped watching
@@ -33,10 +34,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..store import Store, Token
+from . import _api_ca as ca_api
 from . import _api_config as cfg
 from . import _api_proxies as px
 from . import _api_workloads as wl
 from ._auth import Authenticator, digest
+from ._ca import RegistryCA
 from ._context import Context, ctx_of
 from ._http import error_response, handler, json_response
 from ._openapi import openapi_document
@@ -86,7 +89,8 @@ def _routes() -> list[Route]:
         Route("/v1/tokens", h(wl.list_tokens), methods=["GET"]),
         Route("/v1/tokens", h(wl.create_token), methods=["POST"]),
         Route("/v1/tokens/{id}", h(wl.delete_token), methods=["DELETE"]),
-        Route("/v1/certificates", h(wl.certificates), methods=["POST"]),
+        Route("/v1/certificates", h(ca_api.sign_certificate), methods=["POST"]),
+        Route("/v1/ca/roots", h(ca_api.ca_roots), methods=["GET"]),
         Route("/v1/proxies", h(px.list_proxies), methods=["GET"]),
         Route("/v1/proxies", h(px.report_proxy), methods=["POST"]),
         Route("/v1/proxies/{id}", h(px.delete_proxy), methods=["DELETE"]),
@@ -103,6 +107,7 @@ def create_app(
     max_body: int = 4 * 1024 * 1024,
     max_hold: float = 60.0,
     proxy_expiry: float | None = None,
+    ca: RegistryCA | None = None,
 ) -> Starlette:
     """The registry over ``store`` (opened and closed by the app's lifespan).
 
@@ -111,7 +116,9 @@ def create_app(
     ``debounce``/``max_delay`` shape pushes (:class:`~inmesh.registry.server.Debouncer`);
     ``max_body`` bytes bound a request body (413 past it); ``max_hold`` seconds bound a
     long poll; a proxy not seen for ``proxy_expiry`` seconds (default: three long polls
-    of ``max_hold``) leaves the proxy status.
+    of ``max_hold``) leaves the proxy status. ``ca`` signs workload certificates
+    (:func:`~inmesh.registry.server.open_ca`); without one ``POST /v1/certificates`` and
+    ``GET /v1/ca/roots`` answer 501.
     """
     hub = Hub(store, debounce=debounce, max_delay=max_delay, sweep_interval=sweep_interval)
     context = Context(
@@ -121,6 +128,7 @@ def create_app(
         proxies=ProxyTracker(expiry=proxy_expiry if proxy_expiry is not None else 3 * max_hold),
         max_body=max_body,
         max_hold=max_hold,
+        ca=ca,
     )
 
     @contextlib.asynccontextmanager

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._openapi_ca import ca_paths, ca_schemas
+
 __all__ = ["openapi_document"]
 
 _JSON = "application/json"
@@ -145,10 +147,7 @@ def _paths() -> dict[str, Any]:
                     "required": True,
                     "content": {_JSON: {"schema": _ref("Registration")}},
                 },
-                "responses": {
-                    **_ok("Registered", "Workload", "201"),
-                    "501": {"description": "csr given: not supported yet"},
-                },
+                "responses": _ok("Registered", "Workload", "201"),
             },
         },
         "/v1/workloads/{namespace}/{name}/heartbeat": {
@@ -181,12 +180,6 @@ def _paths() -> dict[str, Any]:
                 "summary": "Revoke a token (admin)",
                 "parameters": [_p("id")],
                 "responses": _ok("Revoked"),
-            }
-        },
-        "/v1/certificates": {
-            "post": {
-                "summary": "Reserved: sign a workload CSR (the CA comes later)",
-                "responses": {"501": {"description": "Not supported yet"}},
             }
         },
         "/v1/proxies": {
@@ -277,7 +270,6 @@ def _schemas() -> dict[str, Any]:
                 "network": s,
                 "weight": i,
                 "ttl": {"type": "number", "minimum": 1, "maximum": 300, "default": 10},
-                "csr": {"type": "string", "description": "PEM CSR; reserved (501 for now)"},
             },
         },
         "Workload": {
@@ -365,14 +357,14 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "inmesh registry",
             "version": "1",
-            "description": "Configuration store, workload registry and push service "
-            "of inmesh (see docs/registry.md).",
+            "description": "Configuration store, workload registry, push service and "
+            "certificate authority of inmesh (see docs/registry.md).",
         },
         "security": [{"bearer": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **ca_paths()},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **ca_schemas()},
             "responses": {
                 "Error": {
                     "description": "Refused; every reason in `messages` "

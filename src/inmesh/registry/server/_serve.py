@@ -1,4 +1,5 @@
-"""``inmesh registry serve``: the registry under uvicorn, on SQLite or etcd."""
+"""``inmesh registry serve``: the registry under uvicorn, on SQLite or etcd, with its
+certificate authority (``_ca.py``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import uvicorn
 
+from ...security._ca import DEFAULT_CERT_TTL, MAX_CERT_TTL
+from ...security._identity import DEFAULT_TRUST_DOMAIN
 from .._data import ADMIN_TOKEN_FILE, DEFAULT_LISTEN, default_data_dir, ensure_admin_token
 from .._errors import RegistryError
 from ..store import EtcdStore, SqliteStore, Store
 from ._app import create_app
+from ._ca import open_ca
 from ._push import Hub
 
 __all__ = [
@@ -48,6 +52,10 @@ class ServeOptions:
     etcd_prefix: str = "/inmesh"
     debounce: float = 0.1
     max_delay: float = 1.0
+    ca_dir: Path | None = None
+    trust_domain: str = DEFAULT_TRUST_DOMAIN
+    cert_ttl: float = DEFAULT_CERT_TTL
+    max_cert_ttl: float = MAX_CERT_TTL
 
 
 def make_store(options: ServeOptions, data: Path) -> Store:
@@ -98,9 +106,21 @@ def serve(options: ServeOptions) -> int:
     data = options.data or default_data_dir()
     admin_token = ensure_admin_token(data)
     asyncio.run(_preflight(make_store(options, data)))
+    ca = open_ca(
+        data,
+        ca_dir=options.ca_dir,
+        trust_domain=options.trust_domain,
+        cert_ttl=options.cert_ttl,
+        max_cert_ttl=options.max_cert_ttl,
+        shared_store=options.store == "etcd",
+    )
     store = make_store(options, data)
     app = create_app(
-        store, admin_token=admin_token, debounce=options.debounce, max_delay=options.max_delay
+        store,
+        admin_token=admin_token,
+        debounce=options.debounce,
+        max_delay=options.max_delay,
+        ca=ca,
     )
     _raise_fd_limit()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -121,7 +141,7 @@ def serve(options: ServeOptions) -> int:
     )
     print(
         f"inmesh registry serving on http://{shown}:{bound} (store: {where}; admin token: "
-        f"{data / ADMIN_TOKEN_FILE})",
+        f"{data / ADMIN_TOKEN_FILE}; CA: {ca.source}, trust domain {ca.trust_domain})",
         flush=True,
     )
     config = uvicorn.Config(

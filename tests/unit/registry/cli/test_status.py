@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inmesh.registry.cli._status import format_age, render_status, status_rows
+from inmesh.registry.cli._status import format_age, render_ca, render_status, status_rows
 
 
 def workload(name: str, version: str, address: str = "10.0.0.1") -> dict[str, Any]:
@@ -53,3 +53,26 @@ def test_services_versions_and_endpoint_health() -> None:
 def test_empty_and_ages() -> None:
     assert render_status([], []) == "No services.\n\nNo endpoints."
     assert [format_age(s) for s in (5, 150, 4 * 3600, 3 * 86400)] == ["5s", "2m", "4h", "3d"]
+
+
+def test_render_ca() -> None:
+    ca = {
+        "trustDomain": "example.org",
+        "roots": [
+            {"fingerprint": "SHA256:AA", "subject": "O=old", "notAfter": "2030-01-01T00:00:00Z"},
+            {"fingerprint": "SHA256:BB", "subject": "O=new", "notAfter": "2036-01-01T00:00:00Z"},
+        ],
+        "signingCert": {
+            "subject": "CN=Intermediate",
+            "source": "plug-in /etc/ca",
+            "notAfter": "2027-01-01T00:00:00Z",
+        },
+    }
+    assert render_ca(ca).splitlines() == [
+        "CA: trust domain example.org, signing certificate CN=Intermediate (plug-in /etc/ca), "
+        "expires 2027-01-01T00:00:00Z",
+        "ROOT FINGERPRINT   SUBJECT   EXPIRES",
+        "SHA256:AA          O=old     2030-01-01T00:00:00Z",
+        "SHA256:BB          O=new     2036-01-01T00:00:00Z",
+    ]
+    assert render_ca(None) == "CA: none (this registry issues no certificates)"
