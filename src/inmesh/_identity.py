@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .security import IssuedCertificate, SpiffeId, TLSHolder, WorkloadTLS
@@ -62,6 +62,31 @@ class WorkloadIdentity:
         )
         self._thread.start()
         return self.holder
+
+    def start_later(self, on_ready: Callable[[TLSHolder], None]) -> None:
+        """Keep asking for the first certificate in the background (the issuer is not
+        reachable now); call ``on_ready`` with the holder once there is one, then renew."""
+        from .security import TLSHolder
+
+        def first_then_renew() -> None:
+            retry = _RETRY_MIN
+            while not self._stop.is_set():
+                try:
+                    self.holder = TLSHolder(self._new())
+                except Exception as exc:
+                    log.warning("no certificate for %s yet: %s", self.spiffe_id, exc)
+                    if self._stop.wait(retry):
+                        return
+                    retry = min(retry * 2, _RETRY_MAX)
+                    continue
+                on_ready(self.holder)
+                self._renew_loop()
+                return
+
+        self._thread = threading.Thread(
+            target=first_then_renew, name="inmesh-certificate-rotation", daemon=True
+        )
+        self._thread.start()
 
     def _new(self) -> WorkloadTLS:
         from .security import WorkloadTLS, generate_key, make_csr
@@ -115,5 +140,28 @@ def local_issuer(ca_dir: str, spiffe_id: SpiffeId, *, ttl: float = 0.0) -> Issue
 
     def issue(csr_pem: bytes) -> IssuedCertificate:
         return ca.sign(csr_pem, identity=spiffe_id, ttl=ttl)
+
+    return issue
+
+
+def registry_issuer(
+    sign: Callable[..., Any], spiffe_id: SpiffeId, *, ttl: float | None = None
+) -> Issuer:
+    """Have the registry's CA sign (``BackgroundWatch.sign``: ``POST /v1/certificates``)."""
+
+    def issue(csr_pem: bytes) -> IssuedCertificate:
+        from .security import IssuedCertificate
+
+        signed = sign(
+            csr_pem.decode("ascii"),
+            namespace=spiffe_id.namespace,
+            service_account=spiffe_id.service_account,
+            ttl=ttl,
+        )
+        return IssuedCertificate.from_pem(
+            identity=spiffe_id,
+            chain_pem=signed.chain_pem.encode("ascii"),
+            root_pem="".join(signed.root_pems).encode("ascii"),
+        )
 
     return issue

@@ -338,9 +338,38 @@ class Mesh:
         self._watch = client.start_in_thread(self._on_view, first_timeout=self._first_view_timeout)
         try:
             self._watch.wait_first()
+            if self._ca is None and self._workload_identity is None:
+                self._identity_from_registry(self._watch)
         except BaseException:
             self.close()
             raise
+
+    def _identity_from_registry(self, watch: Any) -> None:
+        """Have the registry's CA sign this workload's certificate (istiod's role). A token
+        that may not hold the identity, or a refused CSR, is an error; a registry that is
+        unreachable (the cached view stands in) or has no CA leaves the workload without a
+        certificate for now, and it keeps asking in the background."""
+        from ._identity import WorkloadIdentity, registry_issuer
+        from .registry import RegistryRejected
+
+        spiffe_id = self.spiffe_id
+        identity = WorkloadIdentity(
+            spiffe_id, registry_issuer(watch.sign, spiffe_id, ttl=self._cert_ttl)
+        )
+        self._workload_identity = identity
+        try:
+            self._state.tls = identity.start()
+        except RegistryRejected:
+            raise
+        except Exception as exc:
+            log.warning(
+                "no certificate for %s yet (%s): retrying in the background", spiffe_id, exc
+            )
+
+            def ready(holder: Any) -> None:
+                self._state.tls = holder
+
+            identity.start_later(ready)
 
     def close(self) -> None:
         """Stop watching the registry. The last snapshot keeps routing."""

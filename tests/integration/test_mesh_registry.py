@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 import inmesh
+from inmesh.registry import RegistryRejected
+from inmesh.security import TrustBundle
 from tests.integration.registry.conftest import Registry, spawn_registry
 from tests.servers import RunningServer, echo_app, start_server
 
@@ -125,5 +127,28 @@ def test_local_files_combine_and_the_registry_overrides(
             # ServiceEntry and DestinationRule from the file, the VirtualService from the
             # registry (same kind/namespace/name as the local one: the registry's wins)
             assert versions(mesh) == {"v2"}
+    finally:
+        registry.stop()
+
+
+def test_a_mesh_gets_its_certificate_from_the_registrys_ca(tmp_path: Path) -> None:
+    registry = spawn_registry(tmp_path / "data")
+    try:
+        token = registry.join_token("shop")
+        mesh = inmesh.Mesh(service="cart", namespace="shop", registry=registry.url, token=token)
+        with mesh:
+            holder = mesh.tls
+            assert holder is not None
+            tls = holder.current()
+            assert str(tls.identity) == "spiffe://cluster.local/ns/shop/sa/cart"
+            with registry.http() as c:
+                roots = c.get("/v1/ca/roots").json()["rootCerts"]
+            # the workload trusts the registry's root, and its leaf chains to it
+            expected = TrustBundle.from_pem("".join(roots).encode())
+            assert tls.bundle.pem() == expected.pem()
+        # a join token for `shop` cannot get an identity in another namespace
+        other = inmesh.Mesh(service="cart", namespace="bank", registry=registry.url, token=token)
+        with pytest.raises(RegistryRejected, match="namespace"):
+            other.start()
     finally:
         registry.stop()

@@ -60,6 +60,29 @@ class IssuedCertificate:
     not_before: float
     not_after: float
 
+    @classmethod
+    def from_pem(
+        cls, *, identity: SpiffeId, chain_pem: bytes, root_pem: bytes
+    ) -> IssuedCertificate:
+        """What another CA issued (the registry's answer): the leaf must name ``identity``
+        as its only URI SAN (a workload never runs with a certificate it did not ask for)."""
+        try:
+            leaf = x509.load_pem_x509_certificate(chain_pem)
+            sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        except (ValueError, x509.ExtensionNotFound) as exc:
+            raise CertificateError(f"the issued certificate is not usable: {exc}") from None
+        uris = sans.value.get_values_for_type(x509.UniformResourceIdentifier)
+        if uris != [identity.uri]:
+            raise CertificateError(f"the issued certificate names {uris}, not {identity.uri}")
+        return cls(
+            identity=identity,
+            chain_pem=chain_pem,
+            root_pem=root_pem,
+            serial=leaf.serial_number,
+            not_before=leaf.not_valid_before_utc.timestamp(),
+            not_after=leaf.not_valid_after_utc.timestamp(),
+        )
+
     @property
     def leaf(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.chain_pem)
