@@ -30,8 +30,10 @@ def problem_message(problem: ConfigProblem, name: str, level: Level = "Error") -
     file = problem.file
     if file is not None and problem.document is not None:
         file = f"{file} document {problem.document}"
-    field = f"{problem.field}: " if problem.field else ""
-    return Message(level, problem.code, name, problem.resource or "", field + problem.message, file)
+    details = f"{problem.field}: {problem.message}" if problem.field else problem.message
+    if problem.code == "IST0106":
+        details = f"Schema validation error: {details}"  # messages.yaml's template
+    return Message(level, problem.code, name, problem.resource or "", details, file)
 
 
 def _unsupported(resources: Sequence[Any]) -> list[Message]:

@@ -44,7 +44,9 @@ def test_schema_error_is_ist0106_naming_file_document_resource_and_field(tmp_pat
     (msg,) = analyze_files([path])
     assert (msg.level, msg.code, msg.name) == ("Error", "IST0106", "SchemaValidationError")
     assert msg.resource == "VirtualService shop/reviews"
-    assert msg.details.startswith("spec.http[0].route[0].weigth: unknown field 'weigth'")
+    assert msg.details.startswith(
+        "Schema validation error: spec.http[0].route[0].weigth: unknown field 'weigth'"
+    )
     assert "did you mean 'weight'?" in msg.details
     assert msg.file == f"{path} document 2"
     assert msg.format() == (
@@ -69,11 +71,12 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
         """,
     )
     msgs = analyze_files([a, b])
+    # Sorted as istioctl sorts: level, code, then kind/name/namespace.
     assert [m.code for m in msgs] == ["IST0106", "IST0106"]
-    assert msgs[0].file == f"{a} document 1"
-    assert msgs[1].file == f"{b} document 1"
-    assert msgs[1].resource == "DestinationRule default/reviews"
-    assert "duplicate subset" in msgs[1].details
+    assert msgs[0].file == f"{b} document 1"
+    assert msgs[0].resource == "DestinationRule default/reviews"
+    assert "duplicate subset" in msgs[0].details
+    assert msgs[1].file == f"{a} document 1"
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -213,7 +216,8 @@ def test_kinds_the_mesh_does_not_use_are_listed_as_info(tmp_path: Path) -> None:
         """,
     )
     msgs = analyze_files([path])
-    assert [(m.level, m.code) for m in msgs] == [("Error", "INM0002")]
+    # The invalid document does not hide the rest: the ConfigMap is still reported.
+    assert [(m.level, m.code) for m in msgs] == [("Error", "INM0002"), ("Info", "INM0003")]
     assert "Sidecar is not supported yet" in msgs[0].details
     ok = write(tmp_path, "ok.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n")
     [info] = analyze_files([ok])
