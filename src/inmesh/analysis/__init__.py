@@ -55,7 +55,7 @@ def analyze(paths: Sequence[str | os.PathLike[str]]) -> Analysis:
     ]
     resources: list[Any] = report.resources
     msgs.extend(_problem_message(p, "NotAMeshResource", "Info") for p in report.skipped)
-    msgs.extend(check(resources))
+    msgs.extend(check(resources, complete=True))
     return Analysis(
         messages=tuple(sorted_messages(msgs)),
         unparsed=tuple(_problem_message(p, "SchemaValidationError") for p in report.unparsed),
