@@ -308,6 +308,7 @@ def test_ist0173_workload_entries_and_service_entry_endpoints_are_workloads() ->
     spec:
       hosts: [db.internal]
       resolution: STATIC
+      addresses: [10.0.0.0/24]
       ports: [{number: 5432, name: tcp, protocol: TCP}]
       endpoints: [{address: 10.0.0.1, labels: {role: primary}}]
     """
