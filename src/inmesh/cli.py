@@ -38,17 +38,9 @@ def _analyze(args: argparse.Namespace) -> int:
     else:
         for m in shown:
             print(m.format())
-    if not shown:
-        if result.unparsed:
-            n = len({m.file.split(" document ")[0] for m in result.unparsed if m.file})
-            print(
-                "No validation issues found when analyzing the given files "
-                f"(but {n} {'file' if n == 1 else 'files'} could not be parsed).",
-                file=sys.stderr,
-            )
-        else:
-            msg = "\u2714 No validation issues found when analyzing the given files."
-            print(msg, file=sys.stderr)
+    if not shown and not result.unparsed:
+        msg = "\u2714 No validation issues found when analyzing the given files."
+        print(msg, file=sys.stderr)
     if args.output != "log":
         return 0  # istioctl sets the exit status for the log format only
     if any(at_least(m.level, args.failure_threshold) for m in result.messages):
