@@ -13,17 +13,39 @@ from collections.abc import Sequence
 
 from ._errors import ConfigError, InmeshError
 
+#: istioctl's exit statuses (istioctl/cmd/sysexits.go).
+EXIT_DATA_ERROR = 65  # some files could not be parsed
+EXIT_ANALYZER_FOUND_ISSUES = 79  # a message at or above --failure-threshold
+
 
 def _analyze(args: argparse.Namespace) -> int:
-    from .analysis import analyze_files
+    import json
 
-    messages = analyze_files(args.filename)
-    for m in messages:
-        print(m.format())
-    errors = sum(1 for m in messages if m.level == "Error")
-    if not messages:
-        print("✔ No validation issues found when analyzing the given files.")
-    return 1 if errors else 0
+    from .analysis import analyze, at_least
+
+    result = analyze(args.filename)
+    # istioctl: unparsed files are reported apart; the output threshold filters what is
+    # printed, the failure threshold (over every message) decides the exit status.
+    shown = [m for m in result.messages if at_least(m.level, args.output_threshold)]
+    for m in result.unparsed:
+        print(m.format(), file=sys.stderr)
+    if args.output == "json":
+        print(json.dumps([m.to_dict() for m in shown], indent="\t"))
+    elif args.output == "yaml":
+        import yaml
+
+        print(yaml.safe_dump([m.to_dict() for m in shown], sort_keys=True), end="")
+    else:
+        for m in shown:
+            print(m.format())
+    if not shown and not result.unparsed:
+        msg = "\u2714 No validation issues found when analyzing the given files."
+        print(msg, file=sys.stderr)
+    if args.output != "log":
+        return 0  # istioctl sets the exit status for the log format only
+    if any(at_least(m.level, args.failure_threshold) for m in result.messages):
+        return EXIT_ANALYZER_FOUND_ISSUES
+    return EXIT_DATA_ERROR if result.unparsed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -62,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="FILE",
         help="a YAML or JSON file (repeatable)",
+    )
+    levels = ["Info", "Warning", "Error"]
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=["log", "json", "yaml"],
+        default="log",
+        help="output format (default log: istioctl's lines)",
+    )
+    p.add_argument(
+        "--failure-threshold",
+        choices=levels,
+        default="Error",
+        help="the level at which a message sets exit status 79 (default Error)",
+    )
+    p.add_argument(
+        "--output-threshold",
+        choices=levels,
+        default="Info",
+        help="the level at which a message is printed (default Info)",
     )
     p.set_defaults(func=_analyze)
     s = sub.add_parser("serve", help="run an ASGI app under uvicorn as a mesh workload")

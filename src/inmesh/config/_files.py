@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -71,15 +72,61 @@ def _construct_mapping(self: Any, node: yaml.MappingNode, deep: bool = False) ->
     return mapping
 
 
+_BLANKZ = "\0 \t\r\n\x85\u2028\u2029"
+#: A ':' right before a flow indicator: read differently by Go's YAML (see _scan_plain).
+_FLOW_COLON = re.compile(r":[,\[\]{}]")
+
+
+def _scan_plain(self: Any) -> Any:
+    """Scanner.scan_plain (PyYAML 6), reading a plain scalar in a flow collection as
+    Kubernetes' YAML (go-yaml) does: a ':' ends it only before a blank, so ``[1.2.3.4,
+    001:db8::]`` holds the string ``001:db8::`` (PyYAML reads ``{'001:db8:': None}``;
+    libyaml refuses it). Only the flow-context condition differs from PyYAML's."""
+    import yaml
+
+    chunks: list[str] = []
+    start_mark = self.get_mark()
+    end_mark = start_mark
+    indent = self.indent + 1
+    spaces: list[str] = []
+    while True:
+        length = 0
+        if self.peek() == "#":
+            break
+        while True:
+            ch = self.peek(length)
+            if (
+                ch in _BLANKZ
+                or (ch == ":" and self.peek(length + 1) in _BLANKZ)
+                or (self.flow_level and ch in ",?[]{}")
+            ):
+                break
+            length += 1
+        if length == 0:
+            break
+        self.allow_simple_key = False
+        chunks.extend(spaces)
+        chunks.append(self.prefix(length))
+        self.forward(length)
+        end_mark = self.get_mark()
+        spaces = self.scan_plain_spaces(indent, start_mark)
+        if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
+            break
+    return yaml.ScalarToken("".join(chunks), True, start_mark, end_mark)
+
+
 @functools.cache
 def _loader(prefer_c: bool = True) -> Any:
     """The strict loader class (PyYAML is imported now, not with ``inmesh``): libyaml's C
-    parser when it is built and ``prefer_c``, else the pure-Python one; same results."""
+    parser when it is built and ``prefer_c``, else the pure-Python one with go-yaml's
+    reading of a ':' inside a flow collection (:func:`_scan_plain`)."""
     import yaml
 
     base = getattr(yaml, "CSafeLoader", None) if prefer_c else None
-    name = "_StrictCLoader" if base is not None else "_StrictLoader"
-    return type(name, (base or yaml.SafeLoader,), {"construct_mapping": _construct_mapping})
+    if base is not None:
+        return type("_StrictCLoader", (base,), {"construct_mapping": _construct_mapping})
+    members = {"construct_mapping": _construct_mapping, "scan_plain": _scan_plain}
+    return type("_StrictLoader", (yaml.SafeLoader,), members)
 
 
 def expand_paths(paths: tuple[str | os.PathLike[str], ...]) -> Iterator[Path]:
@@ -244,7 +291,9 @@ def yaml_documents(
     item. Raises :class:`ConfigError` naming ``source`` and the document for a syntax
     error, a duplicate key, or text beyond the bounds (size, depth, nodes).
 
-    ``prefer_c=False`` forces the pure-Python parser (the result is the same).
+    ``prefer_c=False`` forces the pure-Python parser (the result is the same). A plain
+    scalar in a flow collection is read as Kubernetes' YAML reads it: ``[001:db8::]`` is
+    a list of one string.
     """
     if len(text) > MAX_TEXT_CHARS:
         raise ConfigError(
@@ -254,7 +303,9 @@ def yaml_documents(
         return _json(text, source)
     import yaml
 
-    loader = _loader(prefer_c)
+    # A ':' before a flow indicator is where libyaml differs from go-yaml: such text is
+    # read by the pure-Python parser, which reads it as Kubernetes does.
+    loader = _loader(prefer_c and not _FLOW_COLON.search(text))
     _check_bounds(text, source, loader)
     documents: list[object] = []
     try:

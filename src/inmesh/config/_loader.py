@@ -63,10 +63,14 @@ def _text(value: object) -> str | None:
 
 @dataclass
 class LoadReport:
-    """What :func:`load_report` loaded, and the documents it skipped (as Info problems)."""
+    """What :func:`load_report` loaded, the documents it skipped (as Info problems) and,
+    with ``keep_going``, the problems of the documents it could not load."""
 
     resources: list[Resource] = field(default_factory=list)
     skipped: list[ConfigProblem] = field(default_factory=list)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    #: The problems (also in ``problems``) of files that could not be read or parsed.
+    unparsed: list[ConfigProblem] = field(default_factory=list)
 
 
 class _Where:
@@ -314,15 +318,21 @@ def parse_documents(
     return out
 
 
-def load_report(*paths: str | os.PathLike[str]) -> LoadReport:
-    """:func:`load_config`, also returning the documents it skipped."""
+def load_report(*paths: str | os.PathLike[str], keep_going: bool = False) -> LoadReport:
+    """:func:`load_config`, also returning the documents it skipped.
+
+    With ``keep_going`` (``inmesh analyze``, as ``istioctl analyze``), an invalid document
+    does not stop the load: its problems are in :attr:`LoadReport.problems` and every valid
+    document is loaded. Without it, loading is all-or-nothing (``apply``, ``Mesh``).
+    """
     report = LoadReport()
-    problems: list[ConfigProblem] = []
+    problems = report.problems
     for path in expand_paths(paths):
-        _parse_numbered(
-            read_documents(path, problems), str(path), report.resources, problems, report
-        )
-    if problems:
+        before = len(problems)
+        documents = read_documents(path, problems)
+        report.unparsed.extend(problems[before:])
+        _parse_numbered(documents, str(path), report.resources, problems, report)
+    if problems and not keep_going:
         raise ConfigError(problems)
     return report
 

@@ -6,16 +6,23 @@ models only guarantee that what reaches it is well-formed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
+from inmesh.config._authz_values import (
+    check_condition,
+    check_ips,
+    check_paths,
+    check_ports,
+    check_service_accounts,
+    check_trust_domains,
+    check_values,
+)
 from inmesh.config._base import IstioModel, IstioResource, Str, Violations
 from inmesh.config._common import PolicyTargetReference, WorkloadSelector
-from inmesh.config._names import check_ip_or_subnet
 
 __all__ = [
     "AuthorizationPolicy",
@@ -35,7 +42,6 @@ __all__ = [
 SecurityVersion = Literal["security.istio.io/v1", "security.istio.io/v1beta1"]
 MTLSMode = Literal["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
-_MAP_KEY = re.compile(r"[^\[\]]+\[[^\[\]]+\]")
 
 
 class PeerAuthenticationMutualTLS(IstioModel):
@@ -131,79 +137,25 @@ class ExtensionProvider(IstioModel):
     name: Str | None = None
 
 
-def _check_values(values: tuple[str, ...], problems: Violations, *loc: str | int) -> None:
-    for i, value in enumerate(values):
-        if value == "":
-            problems.add("empty value is not allowed", *loc, i)
-
-
-def _check_ips(values: tuple[str, ...], problems: Violations, *loc: str | int) -> None:
-    for i, value in enumerate(values):
-        problems.add(check_ip_or_subnet(value), *loc, i)
-
-
-def _check_ports(values: tuple[str, ...], problems: Violations, *loc: str | int) -> None:
-    for i, value in enumerate(values):
-        if not value.isdigit() or int(value) > 65535:
-            problems.add(f"invalid port: {value!r}", *loc, i)
-
-
-def _check_paths(values: tuple[str, ...], problems: Violations, *loc: str | int) -> None:
-    # security.CheckValidPathTemplate: {*} and {**} are whole segments, {**} only last.
-    for i, path in enumerate(values):
-        if "{" not in path and "}" not in path:
-            continue
-        segments = path.split("/")
-        for j, segment in enumerate(segments):
-            if ("{" in segment or "}" in segment) and segment not in ("{*}", "{**}"):
-                problems.add(
-                    f"invalid path template {path!r}: {{*}} and {{**}} must be whole segments",
-                    *loc,
-                    i,
-                )
-                break
-            if segment == "{**}" and j != len(segments) - 1:
-                problems.add(
-                    f"invalid path template {path!r}: {{**}} must be the last segment", *loc, i
-                )
-                break
-
-
-def _check_condition(cond: Condition, problems: Violations, *loc: str | int) -> None:
-    # security.ValidateAttribute.
-    key = cond.key
-    if not key:
-        problems.add("key must not be empty", *loc, "key")
-        return
-    if not cond.values and not cond.not_values:
-        problems.add(f"at least one of values or notValues must be set for key {key}", *loc)
-    if key.startswith(("request.headers", "request.auth.claims", "experimental.envoy.filters.")):
-        if not _MAP_KEY.fullmatch(key):
-            problems.add(f"invalid key {key!r}: expected the form name[field]", *loc, "key")
-    elif key in ("source.ip", "remote.ip", "destination.ip"):
-        _check_ips(cond.values, problems, *loc, "values")
-        _check_ips(cond.not_values, problems, *loc, "notValues")
-    elif key == "destination.port":
-        _check_ports(cond.values, problems, *loc, "values")
-        _check_ports(cond.not_values, problems, *loc, "notValues")
-    elif key not in (
-        "source.namespace",
-        "source.principal",
-        "request.auth.principal",
-        "request.auth.audiences",
-        "request.auth.presenter",
-        "connection.sni",
-    ):
-        problems.add(f"unknown attribute: {key}", *loc, "key")
-
-
 _CUSTOM_UNSUPPORTED_SOURCES = (
     ("namespaces", "namespaces"),
     ("not_namespaces", "notNamespaces"),
+    ("service_accounts", "serviceAccounts"),
+    ("not_service_accounts", "notServiceAccounts"),
+    ("trust_domains", "trustDomains"),
+    ("not_trust_domains", "notTrustDomains"),
     ("principals", "principals"),
     ("not_principals", "notPrincipals"),
     ("request_principals", "requestPrincipals"),
     ("not_request_principals", "notRequestPrincipals"),
+)
+
+
+_CUSTOM_UNSUPPORTED_KEYS = (
+    "source.namespace",
+    "source.serviceAccount",
+    "source.trustDomain",
+    "source.principal",
 )
 
 
@@ -269,9 +221,7 @@ class AuthorizationPolicySpec(IstioModel):
                             alias,
                         )
             for j, cond in enumerate(rule.when):
-                if cond.key in ("source.namespace", "source.principal") or cond.key.startswith(
-                    "request.auth."
-                ):
+                if cond.key in _CUSTOM_UNSUPPORTED_KEYS or cond.key.startswith("request.auth."):
                     problems.add(
                         f"{cond.key} is currently not supported with CUSTOM action",
                         "rules",
@@ -294,10 +244,18 @@ class AuthorizationPolicySpec(IstioModel):
             if not any(getattr(src, f) for f in Source.model_fields):
                 problems.add("from.source must not be empty", *where)
             for field, info in Source.model_fields.items():
-                _check_values(getattr(src, field), problems, *where, info.alias or field)
+                check_values(getattr(src, field), problems, *where, info.alias or field)
             for field in ("ip_blocks", "not_ip_blocks", "remote_ip_blocks", "not_remote_ip_blocks"):
                 alias = Source.model_fields[field].alias or field
-                _check_ips(getattr(src, field), problems, *where, alias)
+                check_ips(getattr(src, field), problems, *where, alias)
+            if (src.principals or src.not_principals or src.namespaces or src.not_namespaces) and (
+                src.service_accounts or src.not_service_accounts
+            ):
+                problems.add("cannot set serviceAccounts with namespaces or principals", *where)
+            check_service_accounts(src.service_accounts, problems, *where, "serviceAccounts")
+            check_service_accounts(src.not_service_accounts, problems, *where, "notServiceAccounts")
+            check_trust_domains(src.trust_domains, problems, *where, "trustDomains")
+            check_trust_domains(src.not_trust_domains, problems, *where, "notTrustDomains")
         if rule.to is not None and not rule.to:
             problems.add("to must not be empty", *loc, "to")
         for j, rule_to in enumerate(rule.to or ()):
@@ -309,13 +267,13 @@ class AuthorizationPolicySpec(IstioModel):
             if not any(getattr(op, f) for f in Operation.model_fields):
                 problems.add("to.operation must not be empty", *where)
             for field, info in Operation.model_fields.items():
-                _check_values(getattr(op, field), problems, *where, info.alias or field)
-            _check_ports(op.ports, problems, *where, "ports")
-            _check_ports(op.not_ports, problems, *where, "notPorts")
-            _check_paths(op.paths, problems, *where, "paths")
-            _check_paths(op.not_paths, problems, *where, "notPaths")
+                check_values(getattr(op, field), problems, *where, info.alias or field)
+            check_ports(op.ports, problems, *where, "ports")
+            check_ports(op.not_ports, problems, *where, "notPorts")
+            check_paths(op.paths, problems, *where, "paths")
+            check_paths(op.not_paths, problems, *where, "notPaths")
         for j, cond in enumerate(rule.when):
-            _check_condition(cond, problems, *loc, "when", j)
+            check_condition(cond, problems, *loc, "when", j)
 
 
 class PeerAuthentication(IstioResource):

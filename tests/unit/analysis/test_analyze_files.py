@@ -44,7 +44,9 @@ def test_schema_error_is_ist0106_naming_file_document_resource_and_field(tmp_pat
     (msg,) = analyze_files([path])
     assert (msg.level, msg.code, msg.name) == ("Error", "IST0106", "SchemaValidationError")
     assert msg.resource == "VirtualService shop/reviews"
-    assert msg.details.startswith("spec.http[0].route[0].weigth: unknown field 'weigth'")
+    assert msg.details.startswith(
+        "Schema validation error: spec.http[0].route[0].weigth: unknown field 'weigth'"
+    )
     assert "did you mean 'weight'?" in msg.details
     assert msg.file == f"{path} document 2"
     assert msg.format() == (
@@ -69,11 +71,12 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path) -> None:
         """,
     )
     msgs = analyze_files([a, b])
+    # Sorted as istioctl sorts: level, code, then kind/name/namespace.
     assert [m.code for m in msgs] == ["IST0106", "IST0106"]
-    assert msgs[0].file == f"{a} document 1"
-    assert msgs[1].file == f"{b} document 1"
-    assert msgs[1].resource == "DestinationRule default/reviews"
-    assert "duplicate subset" in msgs[1].details
+    assert msgs[0].file == f"{b} document 1"
+    assert msgs[0].resource == "DestinationRule default/reviews"
+    assert "duplicate subset" in msgs[0].details
+    assert msgs[1].file == f"{a} document 1"
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -128,18 +131,25 @@ ROUTING_FILES = [
 ]
 
 # The subsets of destination-rule-all.yaml that no Deployment of platform-kube-bookinfo.yaml
-# backs (ratings v2 and its MySQL variants, details v2): Istio's analyzer warns about them
-# (IST0173 DestinationRuleSubsetNotSelectPods) just the same; they are not errors.
+# backs (ratings v2 and its MySQL variants, details v2): Istio's analyzer reports them as
+# Errors (IST0173 DestinationRuleSubsetNotSelectPods) just the same.
+_NO_PODS = "defined in the DestinationRule does not select any pods. Which may lead to 503 UH "
 UNBACKED_SUBSETS = {
-    "Warning [IST0173] (DestinationRule default/ratings) The Subset v2 defined in the "
-    "DestinationRule does not select any pods.",
-    "Warning [IST0173] (DestinationRule default/ratings) The Subset v2-mysql defined in the "
-    "DestinationRule does not select any pods.",
-    "Warning [IST0173] (DestinationRule default/ratings) The Subset v2-mysql-vm defined in the "
-    "DestinationRule does not select any pods.",
-    "Warning [IST0173] (DestinationRule default/details) The Subset v2 defined in the "
-    "DestinationRule does not select any pods.",
+    f"Error [IST0173] (DestinationRule default/ratings) The Subset v2 {_NO_PODS}"
+    "(NoHealthyUpstream).",
+    f"Error [IST0173] (DestinationRule default/ratings) The Subset v2-mysql {_NO_PODS}"
+    "(NoHealthyUpstream).",
+    f"Error [IST0173] (DestinationRule default/ratings) The Subset v2-mysql-vm {_NO_PODS}"
+    "(NoHealthyUpstream).",
+    f"Error [IST0173] (DestinationRule default/details) The Subset v2 {_NO_PODS}"
+    "(NoHealthyUpstream).",
 }
+#: IST0140: the ingress VirtualService routes to productpage without a subset while
+#: virtual-service-all-v1.yaml splits productpage by subset (istioctl warns the same).
+INGRESS_SUBSET = (
+    "Warning [IST0140] (VirtualService default/bookinfo) Subset in virtual service "
+    "default/productpage has no effect on ingress gateway default/bookinfo requests"
+)
 
 
 def _corpus() -> Path:
@@ -155,8 +165,8 @@ def _formatted(msgs: list[Message]) -> set[str]:
 @pytest.mark.parametrize("routing", ROUTING_FILES)
 def test_each_bookinfo_step_has_no_errors(routing: str) -> None:
     """Each step of Istio's traffic-management tasks as the docs apply it: the platform,
-    destination-rule-all.yaml, the ingress gateway, then one routing file. No Error;
-    the warnings are the ones istioctl gives for the same files."""
+    destination-rule-all.yaml, the ingress gateway, then one routing file. No Error but the
+    unbacked subsets; the messages are the ones istioctl gives for the same files."""
     corpus = _corpus()
     files = ["platform-kube-bookinfo.yaml", "destination-rule-all.yaml", "bookinfo-gateway.yaml"]
     msgs = analyze_files([corpus / f for f in [*files, routing]])
@@ -169,8 +179,10 @@ def test_each_bookinfo_step_has_no_errors(routing: str) -> None:
             "Warning [IST0130] (VirtualService default/details) VirtualService rule #1 not "
             "used (only the last rule can have no matches)."
         )
+    if routing == "virtual-service-all-v1.yaml":
+        expected.add(INGRESS_SUBSET)
     assert _formatted(msgs) == expected
-    assert not [m for m in msgs if m.level == "Error"]
+    assert {m.code for m in msgs if m.level == "Error"} <= {"IST0173"}
 
 
 def test_the_whole_bookinfo_directory_as_one_configuration() -> None:
@@ -187,14 +199,21 @@ def test_the_whole_bookinfo_directory_as_one_configuration() -> None:
       (virtual-service-details-v2.yaml) routes to subset v2.
     """
     msgs = analyze_files([_corpus()])
-    errors = {m.format() for m in msgs if m.level == "Error"}
+    errors = {m.format() for m in msgs if m.level == "Error" and m.code != "IST0173"}
     assert errors == {
         "Error [IST0101] (VirtualService istio-system/cert-manager) Referenced host not found: "
         '"cert-manager-resolver"',
         "Error [IST0101] (VirtualService default/details) Referenced host+subset in "
         'destinationrule not found: "details+v2"',
     }
-    assert {m.code for m in msgs if m.level != "Error"} == {"IST0173"}
+    # ... besides the ratings subsets no Deployment backs (IST0173, an Error in Istio).
+    assert {m.format() for m in msgs if m.code == "IST0173"} == {
+        m for m in UNBACKED_SUBSETS if "default/ratings" in m
+    }
+    # egress-rule-google-apis.yaml originates TLS without caCertificates (IST0129), and the
+    # ingress route to productpage ignores productpage's subsets (IST0140): warnings istioctl
+    # gives for the same files.
+    assert {m.code for m in msgs if m.level != "Error"} == {"IST0129", "IST0140"}
 
 
 def test_kinds_the_mesh_does_not_use_are_listed_as_info(tmp_path: Path) -> None:
@@ -213,7 +232,8 @@ def test_kinds_the_mesh_does_not_use_are_listed_as_info(tmp_path: Path) -> None:
         """,
     )
     msgs = analyze_files([path])
-    assert [(m.level, m.code) for m in msgs] == [("Error", "INM0002")]
+    # The invalid document does not hide the rest: the ConfigMap is still reported.
+    assert [(m.level, m.code) for m in msgs] == [("Error", "INM0002"), ("Info", "INM0003")]
     assert "Sidecar is not supported yet" in msgs[0].details
     ok = write(tmp_path, "ok.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n")
     [info] = analyze_files([ok])

@@ -121,9 +121,13 @@ def test_ist0101_subset() -> None:
 
 def test_ist0101_gateway() -> None:
     bound = vs(TO_V1, extra="  gateways: [bookinfo-gateway]\n")
+    # GatewayAnalyzer: a gateway that does not exist serves no host either (IST0132).
     assert lines(REVIEWS_SVC, REVIEWS_V1_POD, REVIEWS_DR, bound) == [
         "Error [IST0101] (VirtualService default/reviews) Referenced gateway not found: "
-        '"bookinfo-gateway"'
+        '"bookinfo-gateway"',
+        "Warning [IST0132] (VirtualService default/reviews) one or more host [reviews] "
+        "defined in VirtualService default/reviews not found in Gateway "
+        "default/bookinfo-gateway.",
     ]
     gateway = """
     apiVersion: networking.istio.io/v1
@@ -137,7 +141,8 @@ def test_ist0101_gateway() -> None:
     # namespace/name, and the reserved name mesh
     other_ns = vs(TO_V1, extra="  gateways: [istio-system/bookinfo-gateway, mesh]\n")
     assert codes(check(load(REVIEWS_SVC, REVIEWS_V1_POD, REVIEWS_DR, other_ns, gateway))) == [
-        "IST0101"
+        "IST0101",
+        "IST0132",
     ]
 
 
@@ -156,7 +161,7 @@ def test_ist0109_two_virtual_services_for_one_host() -> None:
     assert msgs[0].level == "Error"
     assert msgs[0].details == (
         "The VirtualServices default/a,default/b associated with mesh gateway define the same "
-        "host reviews.default.svc.cluster.local which can lead to undefined behavior. This can "
+        "host */reviews.default.svc.cluster.local which can lead to undefined behavior. This can "
         "be fixed by merging the conflicting VirtualServices into a single resource."
     )
 
@@ -283,8 +288,8 @@ def test_ist0173_a_subset_no_workload_has() -> None:
         "  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}",
     )
     assert lines(REVIEWS_SVC, REVIEWS_V1_POD, dr) == [
-        "Warning [IST0173] (DestinationRule default/reviews) The Subset v2 defined in the "
-        "DestinationRule does not select any pods."
+        "Error [IST0173] (DestinationRule default/reviews) The Subset v2 defined in the "
+        "DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream)."
     ]
 
 
@@ -303,6 +308,7 @@ def test_ist0173_workload_entries_and_service_entry_endpoints_are_workloads() ->
     spec:
       hosts: [db.internal]
       resolution: STATIC
+      addresses: [10.0.0.0/24]
       ports: [{number: 5432, name: tcp, protocol: TCP}]
       endpoints: [{address: 10.0.0.1, labels: {role: primary}}]
     """
@@ -317,7 +323,8 @@ def test_ist0173_workload_entries_and_service_entry_endpoints_are_workloads() ->
       - {name: replica, labels: {role: replica}}
     """
     assert [m.details for m in check(load(se, dr))] == [
-        "The Subset replica defined in the DestinationRule does not select any pods."
+        "The Subset replica defined in the DestinationRule does not select any pods. "
+        "Which may lead to 503 UH (NoHealthyUpstream)."
     ]
     we = """
     apiVersion: networking.istio.io/v1

@@ -157,3 +157,33 @@ def test_load_config_and_analyze_report_deep_files(tmp_path: Path) -> None:
     deep_json.write_text(nested(5000))
     [message] = analyze_files([deep_json])
     assert message.level == "Error" and "nests deeper" in message.details
+
+
+@pytest.mark.parametrize("prefer_c", LOADERS)
+def test_flow_scalars_with_colons_are_read_as_kubernetes_reads_them(prefer_c: bool) -> None:
+    # go-yaml ends a plain scalar at ':' only before a blank, also inside [...] and {...}:
+    # an unquoted IPv6 address in a flow list is a string (PyYAML alone reads a mapping).
+    text = "addresses: [1.2.3.4, 001:db8::]\nmore: [x:, 'y']\nspaced: [k: v]\n"
+    assert yaml_documents(text, prefer_c=prefer_c) == [
+        {"addresses": ["1.2.3.4", "001:db8::"], "more": ["x:", "y"], "spaced": [{"k": "v"}]}
+    ]
+
+
+@pytest.mark.parametrize("prefer_c", LOADERS)
+def test_block_scalar_before_a_colon_is_still_a_mapping(prefer_c: bool) -> None:
+    # Outside a flow collection go-yaml reads "- 001:db8::" as a mapping too (':' then end
+    # of line): nothing changes there.
+    assert yaml_documents("a:\n- 001:db8::\n", prefer_c=prefer_c) == [{"a": [{"001:db8:": None}]}]
+
+
+def test_service_entry_with_an_unquoted_ipv6_address(tmp_path: Path) -> None:
+    path = tmp_path / "se.yaml"
+    path.write_text(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: se}\n"
+        "spec:\n  hosts: [example.com]\n  addresses: [1.2.3.4, 001:db8::]\n"
+        "  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n"
+        "  endpoints: [{address: 1.2.3.4}]\n",
+        encoding="utf-8",
+    )
+    [se] = load_config(path)
+    assert list(se.spec.addresses or ()) == ["1.2.3.4", "001:db8::"]
