@@ -3,11 +3,13 @@ makes: the schema (``parse_documents``), then cross-references (``analysis.check
 the resources applied *together with* what is stored.
 
 Which analysis messages block an apply: every Error about a resource in the apply, except
-IST0101 (ReferencedResourceNotFound). Istio itself never rejects configuration for a
-missing reference (its admission webhook checks the schema only; ``istioctl analyze``
+the ones about what other resources or workloads exist: IST0101
+(ReferencedResourceNotFound), IST0173 (a subset selecting no workload), IST0112 (a
+multi-port destination) and IST0145 (gateways conflicting). Istio itself never rejects
+configuration for these (its admission webhook checks the schema only; ``istioctl analyze``
 reports the rest), and in a registry the order of applies is not ours to choose: a
-VirtualService may arrive before its ServiceEntry, and the hosts of registered workloads
-come and go. So IST0101, and every Warning, comes back with the successful apply instead.
+VirtualService may arrive before its ServiceEntry, and registered workloads come and go.
+So those, and every Warning, come back with the successful apply instead.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ SERVER_SET_METADATA = (
 )
 
 #: Analysis errors reported as warnings at apply time (see the module docstring).
-DEFERRED_CODES = frozenset({"IST0101"})
+DEFERRED_CODES = frozenset({"IST0101", "IST0173", "IST0112", "IST0145"})
 
 
 def parse_body(raw: bytes, content_type: str = "") -> list[dict[str, Any]]:
