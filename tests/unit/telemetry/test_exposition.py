@@ -36,3 +36,17 @@ async def test_other_paths_and_methods_are_refused() -> None:
     hook = MetricsHook()
     assert (await get(hook, "/stats")).status_code == 404
     assert (await get(hook, "/stats/prometheus", "POST")).status_code == 405
+
+
+async def test_mounted_under_a_path_of_ones_choice() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    hook = MetricsHook()
+    hook(record())
+    app = Starlette(routes=[Mount("/metrics", app=metrics_app(hook))])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        response = await client.get("/metrics/")
+    assert response.status_code == 200
+    assert "istio_requests_total{" in response.text
