@@ -19,7 +19,14 @@ from ._exposition import (
     metrics_app,
     start_admin_server,
 )
-from ._labels import LABEL_NAMES, canonical_revision, canonical_service, labels_of
+from ._labels import (
+    LABEL_NAMES,
+    canonical_revision,
+    canonical_service,
+    labels_of,
+    namespace_of_principal,
+    request_protocol,
+)
 from ._metrics import ENVOY_BUCKETS, MetricsHook, default_metrics
 from ._record import RecordHook, RequestRecord
 
@@ -37,5 +44,7 @@ __all__ = [
     "default_metrics",
     "labels_of",
     "metrics_app",
+    "namespace_of_principal",
+    "request_protocol",
     "start_admin_server",
 ]

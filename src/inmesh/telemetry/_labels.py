@@ -21,6 +21,8 @@ __all__ = [
     "canonical_revision",
     "canonical_service",
     "labels_of",
+    "namespace_of_principal",
+    "request_protocol",
     "service_name",
 ]
 
@@ -87,6 +89,27 @@ def canonical_revision(labels: Mapping[str, str]) -> str:
         if key in labels:
             return labels[key]
     return "latest"
+
+
+def request_protocol(content_type: str) -> str:
+    """``grpc`` for a gRPC request (``content-type: application/grpc``, ``+proto``...; Envoy's
+    ``Grpc::Common::isGrpcRequestHeaders``), ``http`` otherwise: the record's
+    ``request_protocol``, for the transport and the middleware to fill."""
+    if content_type[:16].lower() == "application/grpc":
+        rest = content_type[16:17]
+        if rest in ("", "+", ";"):
+            return "grpc"
+    return "http"
+
+
+def namespace_of_principal(principal: str) -> str:
+    """The namespace in a SPIFFE id's ``/ns/<namespace>/`` part, empty when none: Istio's
+    stats filter takes a peer's namespace from its certificate before its metadata
+    (``getNamespace`` in ``istio_stats.cc``)."""
+    begin = principal.find("/ns/")
+    if begin < 0:
+        return ""
+    return principal[begin + 4 :].partition("/")[0]
 
 
 def service_name(host: str, cluster: str = "") -> str:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from inmesh.telemetry import LABEL_NAMES, canonical_revision, canonical_service, labels_of
+from inmesh.telemetry import (
+    LABEL_NAMES,
+    canonical_revision,
+    canonical_service,
+    labels_of,
+    namespace_of_principal,
+    request_protocol,
+)
 from inmesh.telemetry._labels import service_name
 
 from .records import record
@@ -135,3 +142,31 @@ def test_labels_carry_no_path_method_endpoint_or_id() -> None:
     assert "/reviews/12345" not in values
     assert "10.1.2.3:9080" not in values
     assert "GET" not in values
+
+
+@pytest.mark.parametrize(
+    ("content_type", "protocol"),
+    [
+        ("application/grpc", "grpc"),
+        ("application/grpc+proto", "grpc"),
+        ("Application/GRPC;charset=utf-8", "grpc"),
+        ("application/grpc-web", "http"),
+        ("application/json", "http"),
+        ("", "http"),
+    ],
+)
+def test_request_protocol_as_envoy_tells_grpc(content_type: str, protocol: str) -> None:
+    assert request_protocol(content_type) == protocol
+
+
+@pytest.mark.parametrize(
+    ("principal", "namespace"),
+    [
+        ("spiffe://cluster.local/ns/bookinfo/sa/reviews", "bookinfo"),
+        ("spiffe://cluster.local/ns/default", "default"),
+        ("spiffe://cluster.local/sa/reviews", ""),
+        ("", ""),
+    ],
+)
+def test_namespace_of_principal(principal: str, namespace: str) -> None:
+    assert namespace_of_principal(principal) == namespace
