@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/tail_latency.py --quick
 	$(BIN)/python benchmarks/mtls.py --quick
 	$(BIN)/python benchmarks/footprint.py
+	$(BIN)/python benchmarks/metrics.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

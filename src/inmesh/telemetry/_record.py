@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """What happened to one outbound request.
+    """What happened to one request, as its reporter saw it.
 
     Field names follow Istio's standard metric labels where one exists
     (``source_workload``, ``destination_service``, ``response_flags``...). ``duration`` is in
@@ -18,6 +22,28 @@ class RequestRecord:
     ``response_timeout``, ``upstream_reset_before_response_started{connection_failure}``...);
     ``error`` says why the mesh failed the request, named by its tier
     (``endpoint 127.0.0.1:9080: connection refused``), empty when nothing failed.
+
+    The fields after ``error`` feed Istio's standard labels (``telemetry/_labels.py``); an
+    empty string is Istio's ``unknown``:
+
+    - ``reporter``: ``"source"`` (the outbound transport) or ``"destination"``
+      (``MeshMiddleware``).
+    - ``request_protocol``: ``"http"`` or ``"grpc"`` (a ``content-type: application/grpc*``
+      request), as Istio's stats filter; ``grpc_status`` the ``grpc-status`` of a gRPC
+      response, empty otherwise.
+    - ``request_bytes``, ``response_bytes``: body sizes in bytes.
+    - ``source_workload`` / ``destination_workload``: the workload's stable name (Istio's
+      Deployment or WorkloadGroup name, not one instance's), empty when not known;
+      ``destination_namespace`` its namespace (Istio takes it from the peer certificate's
+      ``/ns/`` part first).
+    - ``source_principal`` / ``destination_principal``: SPIFFE ids with ``spiffe://``,
+      from certificates only, empty when the connection had none.
+    - ``source_labels`` / ``destination_labels``: workload labels (``app``, ``version``,
+      ``service.istio.io/canonical-name``...), pass the same mapping object for every
+      request of one workload: the metrics hook caches by it.
+    - ``source_cluster`` / ``destination_cluster``: Istio's cluster id, empty when unknown.
+    - ``connection_security_policy``: ``"mutual_tls"`` or ``"none"`` on the destination
+      side, ``"unknown"`` on the source side (Istio's rule: the client cannot tell).
     """
 
     source_service: str
@@ -37,6 +63,21 @@ class RequestRecord:
     start_time: float
     details: str = ""
     error: str = ""
+    reporter: Literal["source", "destination"] = "source"
+    request_protocol: str = "http"
+    grpc_status: str = ""
+    request_bytes: int = 0
+    response_bytes: int = 0
+    source_workload: str = ""
+    source_principal: str = ""
+    source_labels: Mapping[str, str] = field(default_factory=lambda: _NO_LABELS)
+    source_cluster: str = ""
+    destination_workload: str = ""
+    destination_namespace: str = ""
+    destination_principal: str = ""
+    destination_labels: Mapping[str, str] = field(default_factory=lambda: _NO_LABELS)
+    destination_cluster: str = ""
+    connection_security_policy: Literal["mutual_tls", "none", "unknown"] = "unknown"
 
 
 RecordHook = Callable[[RequestRecord], None]

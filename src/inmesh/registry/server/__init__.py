@@ -8,6 +8,8 @@
 ``_api_ca``         ``POST /v1/certificates`` (sign a CSR), ``GET /v1/ca/roots``
 ``_ca``             the registry's CA: plug-in directory or self-signed root in the data dir
 ``_api_proxies``    proxy status: reports, ``GET /v1/proxies``
+``_api_sd``         Prometheus HTTP service discovery, ``GET /v1/sd/prometheus``
+``_metrics``        the registry's own metrics (istiod's ``pilot_*``), ``GET /metrics``
 ``_watch``          ``GET /v1/watch``, the long poll, as ASGI middleware in front
 ``_push``           Istio's push debounce and the snapshots handed to watchers
 ``_proxies``        the proxies of this replica (in memory, as istiod's connections)

@@ -19,6 +19,8 @@ GET    /v1/ca/roots                                 the trust bundle and the sig
 GET    /v1/proxies                                  proxy status: applied revisions (admin)
 POST   /v1/proxies                                  a watching client's status report
 DELETE /v1/proxies/{id}                             a client that stopped watching
+GET    /v1/sd/prometheus[?namespace=]               Prometheus HTTP service discovery
+GET    /metrics                                     the registry's own metrics (no credentials)
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ from ..store import Store, Token
 from . import _api_ca as ca_api
 from . import _api_config as cfg
 from . import _api_proxies as px
+from . import _api_sd as sd
 from . import _api_workloads as wl
 from ._auth import Authenticator, digest
 from ._ca import RegistryCA
 from ._context import Context, ctx_of
 from ._http import error_response, handler, json_response
+from ._metrics import RegistryMetrics, registry_metrics
 from ._openapi import openapi_document
 from ._proxies import ProxyTracker
 from ._push import Hub
@@ -94,6 +98,8 @@ def _routes() -> list[Route]:
         Route("/v1/proxies", h(px.list_proxies), methods=["GET"]),
         Route("/v1/proxies", h(px.report_proxy), methods=["POST"]),
         Route("/v1/proxies/{id}", h(px.delete_proxy), methods=["DELETE"]),
+        Route("/v1/sd/prometheus", h(sd.prometheus_sd), methods=["GET"]),
+        Route("/metrics", h(registry_metrics), methods=["GET"]),
     ]
 
 
@@ -156,4 +162,5 @@ def create_app(
         exception_handlers={404: _not_found, 405: _not_found},
     )
     app.state.registry = context
+    app.state.registry_metrics = RegistryMetrics(context)
     return app

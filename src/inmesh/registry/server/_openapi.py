@@ -203,6 +203,21 @@ def _paths() -> dict[str, Any]:
                 "responses": _ok("Removed"),
             }
         },
+        "/v1/sd/prometheus": {
+            "get": {
+                "summary": "Prometheus HTTP service discovery: every live workload's admin "
+                "address (http_sd_configs format)",
+                "parameters": [_q("namespace", "Namespace")],
+                "responses": _ok("Target groups"),
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "The registry's own metrics, Prometheus text format",
+                "security": [],
+                "responses": _ok("Metrics"),
+            }
+        },
     }
 
 

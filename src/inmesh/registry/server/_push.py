@@ -66,6 +66,8 @@ class Published:
     revision: int
     store_id: str
     documents: tuple[Mapping[str, Any], ...]
+    #: when the first change it carries happened (the hub's clock), for convergence time
+    changed: float = 0.0
     _bodies: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def body(self, principal: Principal) -> bytes:
@@ -106,6 +108,11 @@ class Hub:
         self._waiters: dict[asyncio.Future[Published | None], tuple[int, str]] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        #: snapshots handed to watchers (``pilot_xds_pushes``)
+        self.pushes = 0
+        #: called with each push's delay from the change to the watcher, in seconds
+        #: (``pilot_proxy_convergence_time``)
+        self.on_push: list[Callable[[float], None]] = []
 
     async def start(self) -> None:
         await self._publish()
@@ -126,18 +133,28 @@ class Hub:
                 waiter.set_result(None)
         self._waiters.clear()
 
-    async def _publish(self) -> None:
+    async def _publish(self, changed: float | None = None) -> None:
         state = await self.store.state()
         docs = [r.document() for r in state.resources]
         docs.extend(w.document() for w in state.workloads)
         current = self.current = Published(
-            revision=state.revision, store_id=state.store_id, documents=tuple(docs)
+            revision=state.revision,
+            store_id=state.store_id,
+            documents=tuple(docs),
+            changed=self.clock() if changed is None else changed,
         )
         for waiter, (revision, store_id) in list(self._waiters.items()):
             if current.store_id != store_id or current.revision > revision:
                 del self._waiters[waiter]
                 if not waiter.done():
                     waiter.set_result(current)
+                    self._pushed(current)
+
+    def _pushed(self, published: Published) -> None:
+        self.pushes += 1
+        delay = max(0.0, self.clock() - published.changed)
+        for observe in self.on_push:
+            observe(delay)
 
     async def _run(self) -> None:
         seen = self.current.revision
@@ -155,8 +172,9 @@ class Hub:
                     next_sweep = self.clock() + self.sweep_interval
                     await self.store.expire()
                 if self.debouncer.due(self.clock()):
+                    first = self.debouncer.first
                     self.debouncer.reset()
-                    await self._publish()
+                    await self._publish(first)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the store is down: keep serving the last snapshot
@@ -180,6 +198,7 @@ class Hub:
                 await self._publish()
             return self.current
         if current.revision > revision:
+            self._pushed(current)
             return current
         if timeout <= 0 or self._closing:
             return None

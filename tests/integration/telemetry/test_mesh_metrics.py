@@ -1,0 +1,55 @@
+"""A Mesh with a MetricsHook: real requests through the mesh client become Istio's series,
+scraped from a real admin listener."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import inmesh
+from inmesh.telemetry import MetricsHook, start_admin_server
+from tests.integration.conftest import Workload, workloads_yaml
+
+pytestmark = pytest.mark.integration
+
+
+def test_outbound_requests_become_source_series(bookinfo: list[Workload], tmp_path: Path) -> None:
+    cfg = tmp_path / "mesh.yaml"
+    cfg.write_text(workloads_yaml(bookinfo))
+    hook = MetricsHook()
+    admin = start_admin_server("127.0.0.1", 0, hook=hook)
+    try:
+        mesh = inmesh.Mesh(service="productpage", labels={"version": "v1"}, config=cfg)
+        mesh.add_hook(hook)
+        with mesh, mesh.sync_client() as client:
+            for i in range(3):
+                assert client.get(f"http://reviews:9080/reviews/{i}").status_code == 200
+            # not a mesh host (ALLOW_ANY: passthrough), and nothing listens there
+            failed = client.get("http://127.0.0.1:1/")
+        text = httpx.get(admin.url, trust_env=False).text
+    finally:
+        admin.close()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    series = {
+        (s.labels["destination_service_name"], s.labels["response_code"]): s
+        for s in families["istio_requests"].samples
+    }
+    passthrough = series[("PassthroughCluster", str(failed.status_code))]
+    assert passthrough.labels["response_flags"] == failed.headers["x-inmesh-response-flags"]
+    ok = series[("reviews", "200")]
+    assert ok.value == 3
+    assert ok.labels["reporter"] == "source"
+    assert ok.labels["source_workload"] == "productpage"
+    assert ok.labels["source_version"] == "v1"
+    assert ok.labels["destination_service"].startswith("reviews")
+    assert ok.labels["connection_security_policy"] == "unknown"
+    counts = [
+        s.value
+        for s in families["istio_request_duration_milliseconds"].samples
+        if s.name.endswith("_count") and s.labels["response_code"] == "200"
+    ]
+    assert counts == [3]
+    assert not any("/reviews/" in v for s in series.values() for v in s.labels.values())
