@@ -21,7 +21,16 @@ class MeshState:
     """What a request needs from its workload; ``not_ready`` says why none may be sent yet
     (a registry-backed Mesh before ``start``), or is None."""
 
-    __slots__ = ("active", "hooks", "identity", "not_ready", "snapshot", "tls", "version")
+    __slots__ = (
+        "active",
+        "hooks",
+        "identity",
+        "not_ready",
+        "snapshot",
+        "tls",
+        "version",
+        "workload",
+    )
 
     def __init__(
         self, *, snapshot: Snapshot, identity: ClientIdentity, active: ActiveRequests
@@ -29,6 +38,8 @@ class MeshState:
         self.snapshot = snapshot
         self.identity = identity
         self.version = identity.labels.get("version", "")
+        #: the workload's name in telemetry (Istio: its Deployment's, e.g. ``reviews-v1``)
+        self.workload = f"{identity.service}-{self.version}" if self.version else identity.service
         self.active = active
         self.hooks: tuple[RecordHook, ...] = ()
         self.not_ready: str | None = None

@@ -140,6 +140,7 @@ class _AsyncStream(httpx.AsyncByteStream):
         try:
             if call.remaining() is None:
                 async for part in self._stream:
+                    call.response_bytes += len(part)
                     yield part
                 return
             # The route timeout runs until the whole response is in (Envoy's rule); each
@@ -149,6 +150,7 @@ class _AsyncStream(httpx.AsyncByteStream):
                 left = call.remaining()
                 if left is not None and left <= 0.0:
                     raise httpx.ReadTimeout("upstream request timeout (route timeout)")
+                call.response_bytes += len(part)
                 yield part
         except Exception as exc:
             raise_as_httpx(exc)

@@ -41,6 +41,7 @@ from ._record import emit
 
 if TYPE_CHECKING:
     from .._state import MeshState
+    from ..balancing import Endpoint
     from ..resilience import Ticket
     from ..routing import Cluster, HeaderEdit, RequestView, Route, Snapshot
 
@@ -69,6 +70,7 @@ class Call:
     __slots__ = (
         "_done",
         "_exchange",
+        "_last_ep",
         "_last_key",
         "_state",
         "_ticket",
@@ -84,6 +86,7 @@ class Call:
         "raw_path",
         "replayable",
         "request",
+        "response_bytes",
         "response_edits",
         "retry",
         "route",
@@ -142,6 +145,8 @@ class Call:
         self.error = ""
         self.attempts = 0
         self._last_key = ""
+        self._last_ep: Endpoint | None = None
+        self.response_bytes = 0
         self._exchange: Exchange | None = None
         self._done = False
 
@@ -202,6 +207,7 @@ class Call:
         self.attempts += 1
         retry.sent_to(key)
         self._last_key = key
+        self._last_ep = ep
         ex = exchange_for(
             request=self.request,
             endpoint=ep,
@@ -384,4 +390,6 @@ class Call:
             destination=self.view.host,
             details=self.details,
             error=self.error,
+            destination_labels=self._last_ep.labels if self._last_ep is not None else None,
+            response_bytes=self.response_bytes,
         )

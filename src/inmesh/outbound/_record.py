@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
+
+from httpx import ByteStream
 
 from .._flags import PASSTHROUGH_CLUSTER
 from ..telemetry import RequestRecord
+from ..telemetry._labels import request_protocol
+
+_NONE: Mapping[str, str] = MappingProxyType({})
 
 if TYPE_CHECKING:
     import httpx
@@ -30,13 +37,23 @@ def emit(
     cluster_name: str = "",
     details: str = "",
     error: str = "",
+    destination_labels: Mapping[str, str] | None = None,
+    response_bytes: int = 0,
+    grpc_status: str = "",
 ) -> None:
-    """Build the record and call every hook (nothing to do without hooks)."""
+    """Build the record and call every hook (nothing to do without hooks).
+
+    The source side of Istio's labels (``reporter="source"``): this workload's name, labels
+    and SPIFFE id; the destination's namespace and the endpoint's labels. The destination's
+    workload name and principal need Istio's metadata exchange and are left unknown."""
     hooks = state.hooks
     if not hooks:
         return
     end = time.perf_counter()
     identity = state.identity
+    tls = state.tls
+    stream = request.stream
+    content_type = request.headers.get("content-type")
     rec = RequestRecord(
         source_service=identity.service,
         source_namespace=identity.namespace,
@@ -55,6 +72,17 @@ def emit(
         start_time=time.time() - (end - start),
         details=details,
         error=error,
+        reporter="source",
+        request_protocol=request_protocol(content_type) if content_type else "http",
+        grpc_status=grpc_status,
+        request_bytes=len(request.content) if isinstance(stream, ByteStream) else 0,
+        response_bytes=response_bytes,
+        source_workload=state.workload,
+        source_principal=tls.current().identity.uri if tls is not None else "",
+        source_labels=identity.labels,
+        destination_namespace=cluster.service.namespace if cluster is not None else "",
+        destination_labels=destination_labels if destination_labels is not None else _NONE,
+        connection_security_policy="unknown",  # Istio: the source side cannot tell
     )
     for hook in hooks:
         hook(rec)

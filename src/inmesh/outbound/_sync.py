@@ -133,7 +133,9 @@ class _SyncStream(httpx.SyncByteStream):
         call = self._call
         try:
             if call.remaining() is None:
-                yield from self._stream
+                for part in self._stream:
+                    call.response_bytes += len(part)
+                    yield part
                 return
             # The route timeout covers the whole response: each read is bounded by the
             # attempt's time and the deadline is checked between chunks.
@@ -141,6 +143,7 @@ class _SyncStream(httpx.SyncByteStream):
                 left = call.remaining()
                 if left is not None and left <= 0.0:
                     raise httpx.ReadTimeout("upstream request timeout (route timeout)")
+                call.response_bytes += len(part)
                 yield part
         except Exception as exc:
             raise_as_httpx(exc)

@@ -42,7 +42,8 @@ def test_outbound_requests_become_source_series(bookinfo: list[Workload], tmp_pa
     ok = series[("reviews", "200")]
     assert ok.value == 3
     assert ok.labels["reporter"] == "source"
-    assert ok.labels["source_workload"] == "productpage"
+    # Istio names the workload after its Deployment: productpage-v1 in Bookinfo
+    assert ok.labels["source_workload"] == "productpage-v1"
     assert ok.labels["source_version"] == "v1"
     assert ok.labels["destination_service"].startswith("reviews")
     assert ok.labels["connection_security_policy"] == "unknown"
