@@ -51,7 +51,7 @@ class MtlsPolicy:
 
 def _mode(mtls: Any) -> MtlsMode | None:
     mode = getattr(mtls, "mode", None) if mtls is not None else None
-    return None if mode in (None, "UNSET") else mode  # type: ignore[no-any-return]
+    return None if mode in (None, "UNSET") else mode
 
 
 def _age(resource: Any) -> tuple[datetime, str, str]:
@@ -90,9 +90,8 @@ def resolve_mtls(
                     mesh = r
             elif ns_level is None or _age(r) < _age(ns_level):
                 ns_level = r
-        elif r.namespace != root_namespace:
-            if workload is None or _age(r) < _age(workload):
-                workload = r
+        elif r.namespace != root_namespace and (workload is None or _age(r) < _age(workload)):
+            workload = r
     mode: MtlsMode = PERMISSIVE
     source: str | None = None
     for level in (mesh, ns_level, workload):

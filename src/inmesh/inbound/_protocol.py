@@ -26,6 +26,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -39,27 +40,40 @@ if TYPE_CHECKING:
     from ..security import TLSHolder
     from ._policy import InboundPolicy
 
-__all__ = ["MeshProtocol", "protocol_class", "uvicorn_config"]
+__all__ = ["MeshProtocol", "Sources", "protocol_class", "uvicorn_config"]
 
 log = logging.getLogger("inmesh.inbound")
 
 _TLS_HANDSHAKE = 0x16  # inmesh.security.is_tls_client_hello, inlined on the accept path
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
-_HANDSHAKE_TIMEOUT = 10.0  # seconds; Envoy's listener default for the TLS inspector is 15 s
+_HANDSHAKE_TIMEOUT = 10  # seconds; Envoy's listener default for the TLS inspector is 15 s
 _CIPHER_IDS: dict[str, int] = {}
 
 
-def _default_tls() -> TLSHolder | None:
-    from .._current import _current as mesh
+def _find_mesh(app: Any) -> Any:
+    """The Mesh of the ``MeshMiddleware`` that ``app`` is (or wraps, through middleware
+    that keep the next app in ``.app``, as uvicorn's and Starlette's do), else the
+    process's current Mesh (``inmesh serve``)."""
+    from .._current import _current
+    from .._middleware import MeshMiddleware
 
-    return getattr(mesh, "tls", None) if mesh is not None else None
+    for _ in range(16):
+        if isinstance(app, MeshMiddleware):
+            return app.mesh
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return _current
 
 
-def _default_policy() -> InboundPolicy | None:
-    from .._current import _current as mesh
+def _default_sources(app: Any) -> Sources:
     from ._policy import InboundPolicy
 
-    return InboundPolicy.for_mesh(mesh) if mesh is not None else None
+    mesh = _find_mesh(app)
+    if mesh is None:
+        return Sources(tls=lambda: None, policy=lambda: None)
+    policy = InboundPolicy.for_mesh(mesh)
+    return Sources(tls=lambda: getattr(mesh, "tls", None), policy=lambda: policy)
 
 
 def _cipher_id(ssl_object: ssl.SSLObject) -> int | None:
@@ -104,19 +118,25 @@ def _tls_facts(ssl_object: ssl.SSLObject) -> tuple[dict[str, Any], InboundConnec
 _PLAINTEXT = InboundConnection(mtls=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Callables returning the workload's current ``TLSHolder`` and ``InboundPolicy``."""
+
+    tls: Callable[[], TLSHolder | None]
+    policy: Callable[[], InboundPolicy | None]
+
+
 class MeshProtocol(H11Protocol):
     """uvicorn's h11 protocol behind the mesh's PeerAuthentication (see the module)."""
 
-    #: Where the workload certificate comes from (default: the process's current Mesh).
-    tls_provider: ClassVar[Callable[[], TLSHolder | None]] = staticmethod(_default_tls)
-    #: Where the inbound policy comes from (default: the process's current Mesh).
-    policy_provider: ClassVar[Callable[[], InboundPolicy | None]] = staticmethod(
-        _default_policy
-    )
+    #: Where the certificate and the policy come from; ``None``: the Mesh of the app's
+    #: ``MeshMiddleware``, else the process's current Mesh (see :func:`protocol_class`).
+    sources: ClassVar[Sources | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._inner_app = self.app
+        self._sources = self.sources or _default_sources(self.app)
         self.app = self._with_connection
         self._raw: asyncio.Transport | None = None
         self._ready = False
@@ -137,7 +157,7 @@ class MeshProtocol(H11Protocol):
 
     # -- the first step: sniff, decide, maybe handshake -----------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.connections.add(self)
         self._raw = transport
@@ -163,13 +183,13 @@ class MeshProtocol(H11Protocol):
         raw = self._raw
         assert raw is not None
         port = (raw.get_extra_info("sockname") or (None, None))[1]
-        policy = self.policy_provider()
+        policy = self._sources.policy()
         mode = policy.current().mtls.mode_for(port) if policy is not None else "PERMISSIVE"
         if data[0] == _TLS_HANDSHAKE:
             if mode == DISABLE:
                 self._refuse("TLS on a port whose PeerAuthentication mode is DISABLE")
                 return
-            holder = self.tls_provider()
+            holder = self._sources.tls()
             if holder is None:
                 self._refuse("TLS, but this workload has no certificate")
                 return
@@ -269,10 +289,7 @@ def protocol_class(
     return type(
         "MeshProtocol",
         (MeshProtocol,),
-        {
-            "tls_provider": staticmethod(tls_provider),
-            "policy_provider": staticmethod(policy_provider),
-        },
+        {"sources": Sources(tls=tls_provider, policy=policy_provider)},
     )
 
 
