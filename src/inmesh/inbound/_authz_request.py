@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ._peer import InboundConnection, Peer
@@ -13,18 +13,30 @@ if TYPE_CHECKING:
 __all__ = ["ScopeHeaders", "authz_request"]
 
 
-class ScopeHeaders:
-    """The scope's headers as ``(name, value)`` text pairs, decoded only if a policy reads
-    headers."""
+class ScopeHeaders(Mapping[str, str]):
+    """The scope's headers as text, decoded only if a policy reads headers (names are
+    already lower case in ASGI). Repeated names make ``len`` exceed the distinct names,
+    which sends the evaluator to its joining path (Envoy joins them with ``,``)."""
 
     __slots__ = ("_raw",)
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         self._raw = raw
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        for name, value in self._raw:
-            yield name.decode("latin-1"), value.decode("latin-1")
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw]
+
+    def __getitem__(self, key: str) -> str:
+        found = [v for n, v in self.items() if n == key]
+        if not found:
+            raise KeyError(key)
+        return ",".join(found)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([n for n, _ in self.items()])
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 def authz_request(
