@@ -17,9 +17,10 @@ small JSON app over mTLS with certificates from one throwaway mesh CA (the clien
 
 One client (``httpx.Client``, keep-alive) sends sequential GETs. Server CPU per request is
 the server process's CPU time (``/proc/<pid>/stat``) over a round divided by its requests;
-client latency is ``time.perf_counter`` around each request. Rounds interleave the servers
-(bare, listener, mesh, then listener, mesh, bare, ...), each with 50 unmeasured requests first; each ratio is
-the median over rounds of the round's mesh figure over the same round's bare figure.
+client latency is ``time.perf_counter`` around each request. Rounds interleave the
+servers (bare, listener, mesh, then listener, mesh, bare, ...), each with 50 unmeasured
+requests first; each ratio is the median over rounds of the round's figure over the same
+round's bare figure.
 Budget: at most 1.10x on server CPU per request and on client p50. ``--quick``: 500
 requests x 4 rounds.
 """
