@@ -6,7 +6,7 @@ ClientHello), decides by the PeerAuthentication mode in force for the port (STRI
 only, PERMISSIVE: both, DISABLE: plaintext only; a refused connection is closed), upgrades a
 TLS connection in place (``loop.start_tls``'s steps, handing the SSL layer the bytes
 already read) with the workload's rotating server context
-(``TLSHolder.server_front``: a client certificate from the mesh roots is required, as
+(as ``TLSHolder.server_front``, keeping the SNI: a client certificate from the mesh roots is required, as
 Istio requires it for every mode but DISABLE), and only then lets h11 read. Each request's
 scope gets ``scope["extensions"]["tls"]`` (asgiref's TLS extension, which uvicorn 0.54
 does not fill) and ``scope["inmesh.connection"]`` (:class:`InboundConnection`).
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,8 +112,31 @@ def _tls_facts(ssl_object: ssl.SSLObject) -> tuple[dict[str, Any], InboundConnec
         "tls_version": _TLS_VERSIONS.get(version) if version else None,
         "cipher_suite": _cipher_id(ssl_object),
     }
-    sni = getattr(ssl_object, "server_hostname", None)
+    sni = getattr(ssl_object, _SNI_ATTRIBUTE, None)
     return extension, InboundConnection(mtls=bool(der), peer=peer, sni=sni)
+
+
+_SNI_ATTRIBUTE = "inmesh_sni"
+_FRONTS: weakref.WeakKeyDictionary[TLSHolder, ssl.SSLContext] = weakref.WeakKeyDictionary()
+
+
+def _front(holder: TLSHolder) -> ssl.SSLContext:
+    """``holder.server_front()``'s twin that also keeps the server name the client asked
+    for (Istio's ``connection.sni``), which a server-side ``SSLObject`` does not expose."""
+    front = _FRONTS.get(holder)
+    if front is None:
+        first = holder.current().server
+        front = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        front.minimum_version = first.minimum_version
+        front.verify_mode = first.verify_mode
+
+        def switch(conn: Any, name: str | None, _ctx: ssl.SSLContext) -> None:
+            conn.context = holder.current().server  # the current certificate (rotation)
+            setattr(conn, _SNI_ATTRIBUTE, name)
+
+        front.sni_callback = switch
+        _FRONTS[holder] = front
+    return front
 
 
 _PLAINTEXT = InboundConnection(mtls=False)
@@ -193,7 +217,7 @@ class MeshProtocol(H11Protocol):
             if holder is None:
                 self._refuse("TLS, but this workload has no certificate")
                 return
-            self._start_tls(raw, holder.server_front(), data)
+            self._start_tls(raw, _front(holder), data)
             return
         if mode == STRICT:
             # PeerAuthentication STRICT: plaintext is refused at the connection (Envoy has

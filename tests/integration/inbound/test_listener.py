@@ -174,3 +174,25 @@ def test_allow_policy_lets_frontend_in_and_keeps_others_out(
     denied = mtls_get(setup, server.port, OTHER)
     assert (denied.status_code, denied.text) == (403, "RBAC: access denied")
     assert plain_get(server.port).status_code == 403
+
+
+ALLOW_SNI = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: by-sni, namespace: shop}
+spec:
+  action: ALLOW
+  rules:
+  - when: [{key: connection.sni, values: ["payments.shop.svc.cluster.local"]}]
+"""
+
+
+def test_the_server_name_the_client_asked_for_is_connection_sni(
+    setup: Setup, served: tuple[RunningServer, InboundPolicy]
+) -> None:
+    server, policy = served
+    policy.update(_resources(ALLOW_SNI))
+    sni = {"sni_hostname": "payments.shop.svc.cluster.local"}
+    assert mtls_get(setup, server.port, FRONTEND, extensions=sni).status_code == 200
+    other = {"sni_hostname": "reviews.shop.svc.cluster.local"}
+    assert mtls_get(setup, server.port, FRONTEND, extensions=other).status_code == 403
