@@ -1,20 +1,21 @@
 """The mesh listener for uvicorn: PeerAuthentication per connection and the ASGI TLS extension.
 
-:class:`MeshProtocol` is uvicorn's h11 protocol with a first step per connection: it peeks
-at the first byte without consuming it (Envoy's ``tls_inspector``; 0x16 opens a TLS
-ClientHello), decides by the PeerAuthentication mode in force for the port (STRICT: mTLS
-only, PERMISSIVE: both, DISABLE: plaintext only; a refused connection is closed), upgrades a
-TLS connection in place (``loop.start_tls``'s steps, handing the SSL layer the bytes
-already read) with the workload's rotating server context
-(as ``TLSHolder.server_front``, keeping the SNI: a client certificate from the mesh roots is required, as
-Istio requires it for every mode but DISABLE), and only then lets h11 read. Each request's
-scope gets ``scope["extensions"]["tls"]`` (asgiref's TLS extension, which uvicorn 0.54
-does not fill) and ``scope["inmesh.connection"]`` (:class:`InboundConnection`).
+:class:`MeshProtocol` is uvicorn's h11 protocol with a first step per connection: it looks
+at the first byte read (Envoy's ``tls_inspector``; 0x16 opens a TLS ClientHello), decides
+by the PeerAuthentication mode in force for the port (STRICT: mTLS only, PERMISSIVE: both,
+DISABLE: plaintext only; a refused connection is closed), upgrades a TLS connection in
+place (``loop.start_tls``'s steps, handing the SSL layer the bytes already read) with the
+workload's rotating server context (as ``TLSHolder.server_front``, also keeping the SNI; a
+client certificate from the mesh roots is required, as Istio requires it for every mode
+but DISABLE), and only then lets h11 read. Each request's scope gets
+``scope["extensions"]["tls"]`` (asgiref's TLS extension, which uvicorn 0.54 does not fill)
+and ``scope["inmesh.connection"]`` (:class:`InboundConnection`).
 
-With ``inmesh serve`` this is automatic. With a plain ``uvicorn`` command, the app creates
-its Mesh (``inmesh.set_current_mesh``) and the listener follows it::
+With ``inmesh serve`` this is automatic. With a plain ``uvicorn`` command, the app is
+wrapped in ``MeshMiddleware(app, mesh=mesh)`` and the listener follows that Mesh (its
+configuration, and its certificate in ``mesh.tls``)::
 
-    uvicorn app:app --http inmesh.inbound:MeshProtocol
+    uvicorn app:app --http inmesh.inbound:MeshProtocol --no-proxy-headers
 
 or build the config in code: ``uvicorn.Server(inmesh.inbound.uvicorn_config(app, tls=...,
 policy=...))``.
@@ -24,8 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 import ssl
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
