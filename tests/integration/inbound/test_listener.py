@@ -115,7 +115,7 @@ def test_permissive_by_default_takes_plaintext_and_mtls(
     assert mutual["chain"] == 1 and mutual["tls_version"] in (0x0303, 0x0304)
 
 
-def test_strict_refuses_plaintext_and_a_foreign_ca(
+def test_strict_refuses_plaintext_a_foreign_ca_and_no_certificate(
     setup: Setup, served: tuple[RunningServer, InboundPolicy]
 ) -> None:
     server, policy = served
@@ -124,6 +124,11 @@ def test_strict_refuses_plaintext_and_a_foreign_ca(
         plain_get(server.port)
     with pytest.raises((httpx.TransportError, ssl.SSLError)):
         mtls_get(setup, server.port, FRONTEND, foreign=True)
+    no_cert = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    no_cert.check_hostname = False
+    no_cert.load_verify_locations(cadata=setup.tls(FRONTEND).bundle.pem().decode())
+    with pytest.raises(httpx.TransportError), httpx.Client(verify=no_cert) as client:
+        client.get(f"https://127.0.0.1:{server.port}/pay")
     assert mtls_get(setup, server.port, FRONTEND).json()["peer"] == FRONTEND.principal
 
 
