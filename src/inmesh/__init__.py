@@ -17,6 +17,7 @@ from ._flags import FLAGS_HEADER
 from ._mesh import Mesh
 from ._middleware import MeshMiddleware
 from .config import load_config
+from .inbound import current_peer
 from .telemetry import RecordHook, RequestRecord
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ __all__ = [
     "RequestRecord",
     "Workload",
     "current_mesh",
+    "current_peer",
     "load_config",
 ]
 

@@ -1,20 +1,36 @@
 """The inbound half of the mesh: one pure ASGI middleware around the application.
 
-It gives every HTTP request an ``x-request-id`` when the caller sent none (Envoy generates
-one for every request entering the mesh), exposes the workload's Mesh to the application
-as ``scope["inmesh.mesh"]``, and counts requests in flight, so a draining workload can
-tell when it is idle. Non-HTTP scopes pass straight through; errors are never swallowed.
-Identity from the peer certificate and authorization come with the security layer.
+For every HTTP request (and websocket handshake) it:
+
+1. strips the identity headers a client may send (``x-forwarded-client-cert``,
+   ``x-inmesh-peer*``): the peer identity comes only from the verified certificate;
+2. sets ``scope["inmesh.peer"]`` (:class:`~inmesh.inbound.Peer` or ``None`` for
+   plaintext) from the mesh listener's connection (or the ASGI TLS extension of another
+   server) and :func:`inmesh.current_peer` for the application;
+3. evaluates the AuthorizationPolicies in force (compiled once per configuration revision)
+   and answers a denied request 403 ``RBAC: access denied``, as Envoy's RBAC filter does;
+   the decision goes in ``scope["inmesh.authz"]`` and the DEBUG log;
+4. gives the request an ``x-request-id`` when the caller sent none (Envoy generates one
+   for every request entering the mesh), exposes the workload's Mesh as
+   ``scope["inmesh.mesh"]`` and counts requests in flight, so a draining workload can tell
+   when it is idle.
+
+Other scopes (lifespan) pass straight through; errors are never swallowed.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .inbound._authz_request import authz_request
+from .inbound._peer import CONNECTION_KEY, InboundConnection, Peer, _current_peer
+
 if TYPE_CHECKING:
     from ._mesh import Mesh
+    from .inbound._policy import InboundPolicy
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -22,29 +38,121 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = logging.getLogger("inmesh.inbound")
+
 _REQUEST_ID = b"x-request-id"
+_HOST = b"host"
+#: Headers that claim an identity: Envoy sanitizes XFCC from untrusted clients
+#: (forward_client_cert_details SANITIZE); inmesh never takes identity from a header.
+_IDENTITY_HEADERS = frozenset({b"x-forwarded-client-cert"})
+_IDENTITY_PREFIX = b"x-inmesh-peer"
+_DENIED_BODY = b"RBAC: access denied"
+_DENIED_HEADERS = [
+    (b"content-type", b"text/plain"),
+    (b"content-length", str(len(_DENIED_BODY)).encode()),
+]
+_PEM_PEERS: dict[str, Peer | None] = {}
+
+
+def _peer_from_extension(scope: Scope) -> Peer | None:
+    """The peer of a server that fills asgiref's TLS extension itself."""
+    tls = (scope.get("extensions") or {}).get("tls")
+    chain = tls.get("client_cert_chain") if tls else None
+    if not chain:
+        return None
+    pem = chain[0]
+    if pem not in _PEM_PEERS:
+        import ssl
+
+        from .security import peer_identity
+
+        identity = peer_identity(ssl.PEM_cert_to_DER_cert(pem))
+        if len(_PEM_PEERS) >= 1024:
+            _PEM_PEERS.clear()
+        _PEM_PEERS[pem] = Peer.from_identity(identity) if identity is not None else None
+    return _PEM_PEERS[pem]
 
 
 class MeshMiddleware:
-    """Wrap ``app`` as a mesh workload (``mesh`` is the workload's own Mesh, if any)."""
+    """Wrap ``app`` as a mesh workload (``mesh`` is the workload's own Mesh, if any).
 
-    def __init__(self, app: ASGIApp, *, mesh: Mesh | None = None) -> None:
+    ``policy`` gives the inbound configuration (default: the Mesh's, through
+    :meth:`InboundPolicy.for_mesh`; without either, nothing is authorized or denied).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, mesh: Mesh | None = None, policy: InboundPolicy | None = None
+    ) -> None:
         self.app = app
         self.mesh = mesh
+        if policy is None and mesh is not None:
+            from .inbound._policy import InboundPolicy
+
+            policy = InboundPolicy.for_mesh(mesh)
+        self.policy = policy
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or ())
-        if not any(k == _REQUEST_ID for k, _ in headers):
+        headers: list[tuple[bytes, bytes]] = []
+        has_id = False
+        host: bytes | None = None
+        for item in scope.get("headers") or ():
+            name = item[0]
+            if name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIX):
+                continue  # spoofed identity: dropped before anyone reads it
+            if name == _REQUEST_ID:
+                has_id = True
+            elif name == _HOST:
+                host = item[1]
+            headers.append(item)
+        if not has_id and kind == "http":
             headers.append((_REQUEST_ID, str(uuid.uuid4()).encode()))
-            scope = {**scope, "headers": headers}
+        connection: InboundConnection | None = scope.get(CONNECTION_KEY)
+        peer = connection.peer if connection is not None else _peer_from_extension(scope)
+        scope = {**scope, "headers": headers, "inmesh.peer": peer}
         if self.mesh is not None:
-            scope = {**scope, "inmesh.mesh": self.mesh}
+            scope["inmesh.mesh"] = self.mesh
+        if self.policy is not None:
+            authorizer = self.policy.current().authorizer
+            if authorizer is not None:
+                try:
+                    decision = authorizer.check(
+                        authz_request(scope, headers, host, connection, peer)
+                    )
+                except ValueError as exc:  # e.g. a client address that is not an IP
+                    from .security import Decision
+
+                    decision = Decision(False, None, "DENY", reason=str(exc))
+                scope["inmesh.authz"] = decision
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "authz %s %s from %s: %s (%s)",
+                        scope.get("method", "GET"),
+                        scope.get("path"),
+                        peer.principal if peer is not None else "plaintext",
+                        "allowed" if decision.allowed else "denied",
+                        decision.reason,
+                    )
+                if not decision.allowed:
+                    await self._deny(kind, send)
+                    return
+        token = _current_peer.set(peer)
         self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+            _current_peer.reset(token)
+
+    @staticmethod
+    async def _deny(kind: str, send: Send) -> None:
+        if kind == "websocket":
+            # Closing before accepting: the server answers the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send({"type": "http.response.start", "status": 403, "headers": _DENIED_HEADERS})
+        await send({"type": "http.response.body", "body": _DENIED_BODY})

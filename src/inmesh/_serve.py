@@ -2,7 +2,9 @@
 
 It binds the port (0: an ephemeral one), registers with the port actually bound,
 heartbeats, wraps the app in ``MeshMiddleware`` (the app finds its Mesh, for outbound
-calls, with ``inmesh.current_mesh()`` or in ``scope["inmesh.mesh"]``), and on SIGTERM or
+calls, with ``inmesh.current_mesh()`` or in ``scope["inmesh.mesh"]``; the caller with
+``inmesh.current_peer()``), serves through the mesh listener (PeerAuthentication per
+connection, mTLS with the workload certificate: ``inmesh.inbound.MeshProtocol``), and on SIGTERM or
 SIGINT drains: deregister first, keep serving for the drain period while clients get the
 change, then let uvicorn finish the requests in flight, and exit 0. The drain is
 ``Workload``'s, the same an application gets in its own lifespan under plain uvicorn.
@@ -32,6 +34,8 @@ from ._middleware import MeshMiddleware
 from ._serve_options import ServeOptions
 from ._signals import HANDLED_SIGNALS
 from ._workload import Workload
+from .inbound._policy import InboundPolicy
+from .inbound._protocol import protocol_class
 
 #: The exit status for options that fail their checks (argparse's, for usage errors).
 USAGE_ERROR = 2
@@ -92,9 +96,18 @@ async def _run(
     )
     set_current_mesh(mesh)
     bound = sock.getsockname()[1]
+    policy = InboundPolicy.for_mesh(mesh)
     server = uvicorn.Server(
         uvicorn.Config(
-            MeshMiddleware(app, mesh=mesh), log_level="warning", access_log=False, lifespan="auto"
+            MeshMiddleware(app, mesh=mesh, policy=policy),
+            # the mesh listener: PeerAuthentication per connection, mTLS with the
+            # workload certificate (``mesh.tls``, rotated in place) when it has one
+            http=protocol_class(tls=lambda: getattr(mesh, "tls", None), policy=policy),
+            # source.ip is the direct peer (Istio): no X-Forwarded-For rewrites the client
+            proxy_headers=False,
+            log_level="warning",
+            access_log=False,
+            lifespan="auto",
         )
     )
     async with mesh:

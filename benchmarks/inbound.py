@@ -1,0 +1,213 @@
+"""The inbound side's cost: a bare uvicorn app against the same app behind the mesh
+listener and ``MeshMiddleware`` with authorization on, same requests, one run.
+
+    .venv/bin/python benchmarks/inbound.py [--quick] [--requests 2000] [--rounds 8]
+
+Three server processes on 127.0.0.1 (this file with ``--serve``), each serving the same
+small JSON app over mTLS with certificates from one throwaway mesh CA (the client presents
+``spiffe://cluster.local/ns/shop/sa/front``):
+
+- ``bare``: the app alone under uvicorn's own h11 protocol and TLS (``ssl_cert_reqs``
+  CERT_REQUIRED, the same certificates);
+- ``listener``: the mesh listener (``MeshProtocol``: first-byte sniff, PeerAuthentication,
+  the ASGI TLS extension) and ``MeshMiddleware`` with no AuthorizationPolicy;
+- ``mesh``: the same with ``benchmarks/authz.py``'s 20 policies (4 DENY, 16 ALLOW) x 5
+  rules applying; the request is allowed by the last rule of the last ALLOW policy, so
+  every other rule is evaluated first.
+
+One client (``httpx.Client``, keep-alive) sends sequential GETs. Server CPU per request is
+the server process's CPU time (``/proc/<pid>/stat``) over a round divided by its requests;
+client latency is ``time.perf_counter`` around each request. Rounds interleave the
+servers (bare, listener, mesh, then listener, mesh, bare, ...), each with 50 unmeasured
+requests first; each ratio is the median over rounds of the round's figure over the same
+round's bare figure.
+Budget: at most 1.10x on server CPU per request and on client p50. ``--quick``: 500
+requests x 4 rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from inmesh.security import CertificateAuthority, SpiffeId, TLSHolder, WorkloadTLS
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+#: bare uvicorn (its own TLS), the mesh listener + MeshMiddleware with no policy, and with
+#: the 20 x 5 AuthorizationPolicies
+KINDS = ["bare", "listener", "mesh"]
+HEADERS = [(b"content-type", b"application/json")]
+BODY = b'{"ok": true}'
+PATH = "/pay/42?x=1"
+FRONT = SpiffeId.of("shop", "front")
+PAYMENTS = SpiffeId.of("shop", "payments")
+
+
+def policies() -> list[dict[str, Any]]:
+    """``benchmarks/authz.py``'s set: 20 policies (4 DENY, 16 ALLOW) x 5 rules, every kind
+    of matcher; the request is allowed by the last rule of the last ALLOW policy."""
+    from authz import _policies
+
+    return _policies()
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+def serve(kind: str, ca_dir: str) -> None:
+    import tempfile
+
+    import uvicorn
+
+    from inmesh import MeshMiddleware
+    from inmesh.config import parse_documents
+    from inmesh.inbound import InboundPolicy, protocol_class
+    from inmesh.security._keys import private_key_pem
+
+    ca = CertificateAuthority.load(ca_dir)
+    key, issued = ca.issue(PAYMENTS)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    options: dict[str, Any] = {}
+    served: Any = app
+    if kind != "bare":
+        resources = parse_documents(policies()) if kind == "mesh" else []
+        policy = InboundPolicy(namespace="shop", labels={"app": "payments"}, resources=resources)
+        served = MeshMiddleware(app, policy=policy)
+        holder = TLSHolder(WorkloadTLS.build(key, issued))
+        options["http"] = protocol_class(tls=holder, policy=policy)
+    else:  # uvicorn's own TLS, with the same certificates and a required client certificate
+        files = tempfile.mkdtemp(prefix="inmesh-bench-")
+        for name, data in (
+            ("cert.pem", issued.chain_pem),
+            ("key.pem", private_key_pem(key)),
+            ("ca.pem", issued.root_pem),
+        ):
+            with open(os.path.join(files, name), "wb") as f:
+                f.write(data)
+        options.update(
+            http="h11",
+            ssl_certfile=os.path.join(files, "cert.pem"),
+            ssl_keyfile=os.path.join(files, "key.pem"),
+            ssl_ca_certs=os.path.join(files, "ca.pem"),
+            ssl_cert_reqs=ssl.CERT_REQUIRED,
+        )
+    config = uvicorn.Config(
+        served,
+        log_level="error",
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,
+        timeout_keep_alive=60,
+        **options,
+    )
+    server = uvicorn.Server(config)
+    print(sock.getsockname()[1], flush=True)
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        server.should_exit = True
+        await task
+
+    asyncio.run(run())
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(client: httpx.Client, url: str, pid: int, requests: int) -> tuple[float, float]:
+    """(server CPU us per request, client p50 us) over ``requests`` sequential GETs."""
+    headers = {"user-agent": "bench", "x-request-id": "abc"}
+    for _ in range(50):
+        client.get(url, headers=headers).read()
+    times = []
+    cpu0 = cpu_seconds(pid)
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        r = client.get(url, headers=headers)
+        r.read()
+        times.append(time.perf_counter() - t0)
+        if r.status_code != 200:
+            raise SystemExit(f"{url}: {r.status_code} {r.text}")
+    cpu = (cpu_seconds(pid) - cpu0) / requests
+    return cpu * 1e6, statistics.median(times) * 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
+    ap.add_argument("--ca", help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=8)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.serve, args.ca)
+        return
+    requests, rounds = (500, 4) if args.quick else (args.requests, args.rounds)
+    import tempfile
+
+    ca_dir = os.path.join(tempfile.mkdtemp(prefix="inmesh-bench-ca-"), "ca")
+    ca = CertificateAuthority.init_root(ca_dir)
+    client_tls = WorkloadTLS.build(*ca.issue(FRONT))
+    procs = {
+        kind: subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, "--ca", ca_dir],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for kind in KINDS
+    }
+    try:
+        ports = {kind: int(p.stdout.readline()) for kind, p in procs.items()}  # type: ignore[union-attr]
+        results: dict[str, list[tuple[float, float]]] = {kind: [] for kind in KINDS}
+        with httpx.Client(verify=client_tls.client) as client:
+            for n in range(rounds):
+                order = KINDS[n % len(KINDS) :] + KINDS[: n % len(KINDS)]
+                for kind in order:
+                    url = f"https://127.0.0.1:{ports[kind]}{PATH}"
+                    results[kind].append(measure(client, url, procs[kind].pid, requests))
+    finally:
+        for p in procs.values():
+            p.stdin.close()  # type: ignore[union-attr]
+            p.wait(timeout=10)
+
+    def ratio(kind: str, i: int) -> float:
+        pairs = zip(results[kind], results["bare"], strict=True)
+        return statistics.median(m[i] / b[i] for m, b in pairs)
+
+    print(f"{requests} requests x {rounds} rounds; {os.cpu_count()} CPUs")
+    print(f"{'':9} {'server CPU/req (us)':>20} {'client p50 (us)':>16} {'CPU x':>7} {'p50 x':>7}")
+    for kind in KINDS:
+        cpu = statistics.median(r[0] for r in results[kind])
+        p50 = statistics.median(r[1] for r in results[kind])
+        print(f"{kind:9} {cpu:20.1f} {p50:16.1f} {ratio(kind, 0):7.3f} {ratio(kind, 1):7.3f}")
+    worst = max(ratio("mesh", 0), ratio("mesh", 1))
+    print(
+        f"mesh/bare at most {worst:.3f}x: {'within' if worst <= 1.10 else 'OVER'} the 1.10x budget"
+    )
+
+
+if __name__ == "__main__":
+    main()

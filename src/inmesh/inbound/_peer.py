@@ -1,0 +1,62 @@
+"""Who is calling: the peer identity read from the verified client certificate.
+
+The identity comes only from the TLS handshake (the listener's verified peer certificate);
+no header can set or change it. :func:`current_peer` gives the application the peer of
+the request it is serving (a context variable that ``MeshMiddleware`` sets).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..security import SpiffeId
+
+__all__ = ["CONNECTION_KEY", "InboundConnection", "Peer", "current_peer"]
+
+#: The scope key the mesh listener sets for every request it serves (never from a header).
+CONNECTION_KEY = "inmesh.connection"
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The verified caller: Istio's ``source.principal`` and the SPIFFE parts it is made of."""
+
+    principal: str
+    namespace: str
+    service_account: str
+    trust_domain: str
+
+    @classmethod
+    def from_identity(cls, identity: SpiffeId) -> Peer:
+        return cls(
+            identity.principal,
+            identity.namespace,
+            identity.service_account,
+            identity.trust_domain,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InboundConnection:
+    """What the mesh listener knows about one accepted connection.
+
+    ``mtls`` is true once a mutual TLS handshake verified a client certificate from the mesh
+    roots; ``peer`` is its SPIFFE identity (``None`` when the certificate carries none, and
+    for plaintext); ``sni`` the server name the client asked for.
+    """
+
+    mtls: bool
+    peer: Peer | None = None
+    sni: str | None = None
+
+
+_current_peer: ContextVar[Peer | None] = ContextVar("inmesh_current_peer", default=None)
+
+
+def current_peer() -> Peer | None:
+    """The verified peer of the request being served (``None`` for plaintext, or outside
+    a request served under ``MeshMiddleware``)."""
+    return _current_peer.get()

@@ -1,0 +1,144 @@
+"""MeshMiddleware's inbound checks, driven as a plain ASGI app (no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import yaml
+
+from inmesh import MeshMiddleware, current_peer
+from inmesh.config import parse_documents
+from inmesh.inbound import InboundConnection, InboundPolicy, Peer
+from inmesh.security import Decision
+
+FRONTEND = Peer("cluster.local/ns/shop/sa/frontend", "shop", "frontend", "cluster.local")
+
+ALLOW_FRONTEND = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: payments, namespace: shop}
+spec:
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/shop/sa/frontend"]}}]
+    to: [{operation: {paths: ["/pay"], ports: ["8080"]}}]
+"""
+
+
+def resources(text: str) -> list[Any]:
+    return list(parse_documents(list(yaml.safe_load_all(text))))
+
+
+def scope(
+    kind: str = "http",
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    connection: InboundConnection | None = None,
+    path: str = "/pay",
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": kind,
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers or [(b"host", b"payments:8080")],
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 50000),
+    }
+    if connection is not None:
+        out["inmesh.connection"] = connection
+    return out
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.scopes: list[dict[str, Any]] = []
+        self.peers: list[Peer | None] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.scopes.append(scope)
+        self.peers.append(current_peer())
+
+
+def run(app: Any, s: dict[str, Any]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(app(s, receive, send))
+    return sent
+
+
+def test_identity_headers_are_stripped_and_the_peer_comes_from_the_connection() -> None:
+    seen = Seen()
+    headers = [
+        (b"host", b"payments"),
+        (b"x-forwarded-client-cert", b"URI=spiffe://cluster.local/ns/shop/sa/admin"),
+        (b"x-inmesh-peer-principal", b"cluster.local/ns/shop/sa/admin"),
+        (b"x-request-id", b"abc"),
+    ]
+    run(MeshMiddleware(seen), scope(headers=headers))
+    assert [k for k, _ in seen.scopes[0]["headers"]] == [b"host", b"x-request-id"]
+    assert seen.scopes[0]["inmesh.peer"] is None and seen.peers == [None]
+    run(MeshMiddleware(seen), scope(connection=InboundConnection(mtls=True, peer=FRONTEND)))
+    assert seen.scopes[1]["inmesh.peer"] == FRONTEND and seen.peers[1] == FRONTEND
+    assert current_peer() is None
+
+
+def test_allowed_and_denied_requests_and_the_decision_in_the_scope() -> None:
+    seen = Seen()
+    app = MeshMiddleware(
+        seen, policy=InboundPolicy(namespace="shop", resources=resources(ALLOW_FRONTEND))
+    )
+    run(app, scope(connection=InboundConnection(mtls=True, peer=FRONTEND)))
+    decision: Decision = seen.scopes[0]["inmesh.authz"]
+    assert decision.allowed and decision.policy == "shop/payments"
+    sent = run(app, scope(connection=InboundConnection(mtls=True, peer=FRONTEND), path="/admin"))
+    assert sent[0]["status"] == 403 and sent[1]["body"] == b"RBAC: access denied"
+    sent = run(app, scope())
+    assert sent[0]["status"] == 403 and len(seen.scopes) == 1
+
+
+def test_a_denied_websocket_handshake_is_closed_before_accept() -> None:
+    seen = Seen()
+    app = MeshMiddleware(
+        seen, policy=InboundPolicy(namespace="shop", resources=resources(ALLOW_FRONTEND))
+    )
+    assert run(app, scope("websocket")) == [{"type": "websocket.close", "code": 1008}]
+    run(app, scope("websocket", connection=InboundConnection(mtls=True, peer=FRONTEND)))
+    assert seen.scopes[0]["inmesh.authz"].allowed
+
+
+def test_lifespan_passes_through_untouched() -> None:
+    seen = Seen()
+    app = MeshMiddleware(
+        seen, policy=InboundPolicy(namespace="shop", resources=resources(ALLOW_FRONTEND))
+    )
+    lifespan = {"type": "lifespan"}
+    run(app, lifespan)
+    assert seen.scopes == [lifespan]
+
+
+def test_an_invalid_policy_denies_everything_rather_than_being_ignored() -> None:
+    # requestPrincipals needs RequestAuthentication: the evaluator refuses it by name
+    bad = ALLOW_FRONTEND.replace("principals: [", "requestPrincipals: [")
+    seen = Seen()
+    app = MeshMiddleware(seen, policy=InboundPolicy(namespace="shop", resources=resources(bad)))
+    sent = run(app, scope(connection=InboundConnection(mtls=True, peer=FRONTEND)))
+    assert sent[0]["status"] == 403 and seen.scopes == []
+
+
+def test_policy_update_applies_to_the_next_request() -> None:
+    seen = Seen()
+    policy = InboundPolicy(namespace="shop")
+    app = MeshMiddleware(seen, policy=policy)
+    run(app, scope())
+    assert "inmesh.authz" not in seen.scopes[0]  # no AuthorizationPolicy: nothing evaluated
+    policy.update(resources(ALLOW_FRONTEND))
+    assert run(app, scope())[0]["status"] == 403
