@@ -20,15 +20,11 @@ ALLOW_NOTHING = {
 }
 
 
-def test_allow_nothing_is_refused_not_ignored() -> None:
-    with pytest.raises(ConfigError) as err:
-        check_supported(parse_documents([ALLOW_NOTHING], source="policy.yaml"))
-    assert str(err.value) == (
-        "policy.yaml (document 1): AuthorizationPolicy shop/allow-nothing: AuthorizationPolicy "
-        "is not supported yet: security policies are refused rather than left unenforced"
-    )
-    with pytest.raises(ConfigError, match="AuthorizationPolicy is not supported yet"):
-        inmesh.Mesh(service="web", namespace="shop", config=[ALLOW_NOTHING])
+def test_allow_nothing_is_taken_for_enforcement() -> None:
+    # enforced inbound by MeshMiddleware (tests/integration/inbound)
+    check_supported(parse_documents([ALLOW_NOTHING], source="policy.yaml"))
+    mesh = inmesh.Mesh(service="web", namespace="shop", config=[ALLOW_NOTHING])
+    assert [r.kind for r in mesh.resources] == ["AuthorizationPolicy"]
 
 
 def test_a_file_is_located_in_the_refusal(tmp_path: Path) -> None:

@@ -69,22 +69,19 @@ KIND_STATUS: Mapping[str, str] = {
     "WorkloadEntry": SUPPORTED,
     # An in-process mesh has no gateway; VirtualServices bound only to gateways are skipped.
     "Gateway": NO_EFFECT,
-    # Validated by the loader, then refused whole (UNSUPPORTED_KINDS) until the security
-    # layer enforces them.
-    "PeerAuthentication": UNSUPPORTED,
-    "AuthorizationPolicy": UNSUPPORTED,
+    # Enforced inbound: the mesh listener (PeerAuthentication, per connection) and
+    # MeshMiddleware (AuthorizationPolicy); what the evaluator cannot enforce yet is refused
+    # by its compiler (see unsupported_problems).
+    "PeerAuthentication": SECURITY,
+    "AuthorizationPolicy": SECURITY,
     "Service": KUBE,
     "Deployment": KUBE,
 }
 
-_SECURITY_REFUSED = "security policies are refused rather than left unenforced"
-#: kind -> why every resource of that kind is refused, whatever its fields (``spec: {}``,
-#: Istio's allow-nothing policy, included): security configuration accepted and not enforced
-#: would silently weaken the mesh.
-UNSUPPORTED_KINDS: Mapping[str, str] = {
-    "AuthorizationPolicy": _SECURITY_REFUSED,
-    "PeerAuthentication": _SECURITY_REFUSED,
-}
+#: kind -> why every resource of that kind is refused, whatever its fields: none today.
+#: (Security kinds were refused whole until they were enforced: security configuration
+#: accepted and not enforced would silently weaken the mesh.)
+UNSUPPORTED_KINDS: Mapping[str, str] = {}
 
 #: API group -> the kinds of that group inmesh does not model yet, refused by name.
 UNMODELLED_KINDS: Mapping[str, tuple[str, ...]] = {
@@ -368,6 +365,10 @@ def unsupported_problems(
 
     if kind in UNSUPPORTED_KINDS:
         return [problem(f"{kind} is not supported yet: {UNSUPPORTED_KINDS[kind]}")]
+    if kind == "AuthorizationPolicy":
+        # One home for what authorization can enforce: the evaluator's compiler refuses
+        # by name what it cannot (CUSTOM, targetRef(s), requestPrincipals, request.auth.*)
+        return _authorization_problems(resource, file=file, document=document)
     paths, values = unsupported_fields(kind), UNSUPPORTED_VALUES.get(kind, ())
     if not paths and not values:
         return []
@@ -382,3 +383,19 @@ def unsupported_problems(
             if bad.refuses(value) if isinstance(bad, Above) else value == bad:
                 problems.append(problem(f"{loc[-1]} {bad} is not supported yet", loc))
     return problems
+
+
+def _authorization_problems(
+    resource: Any, *, file: str | None, document: int | None
+) -> list[ConfigProblem]:
+    from dataclasses import replace
+
+    from inmesh.security._authz_compile import Emitter
+    from inmesh.security._authz_policy import compile_policy
+
+    problems: list[ConfigProblem] = []
+    compile_policy(resource, Emitter(), problems)
+    return [
+        replace(p, file=p.file or file, document=p.document or document, code=SUPPORT_CODE)
+        for p in problems
+    ]

@@ -1,9 +1,5 @@
-"""A plain uvicorn command's setup (``--http inmesh.inbound:MeshProtocol``) following a Mesh.
-
-Until the support table lets PeerAuthentication and AuthorizationPolicy through a Mesh
-(lifted at merge), these tests let them through by patching the check; ``mesh.tls`` is set
-here as the Mesh's own certificate will be (``Mesh(ca=...)``).
-"""
+"""A plain uvicorn command's setup (``--http inmesh.inbound:MeshProtocol``) following a Mesh
+with its own certificate (``Mesh(ca=...)``)."""
 
 from __future__ import annotations
 
@@ -16,10 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-import inmesh._mesh
 from inmesh import Mesh, MeshMiddleware, current_peer
 from inmesh.inbound import MeshProtocol
-from inmesh.security import CertificateAuthority, SpiffeId, TLSHolder, WorkloadTLS
+from inmesh.security import CertificateAuthority, SpiffeId, WorkloadTLS
 from tests.servers import RunningServer, start_server
 
 FRONTEND = SpiffeId.of("shop", "frontend")
@@ -48,13 +43,11 @@ def ca(tmp_path: Path) -> CertificateAuthority:
 
 
 @pytest.fixture
-def served(
-    ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[RunningServer, Mesh]]:
-    monkeypatch.setattr(inmesh._mesh, "check_supported", lambda resources: None)
-    mesh = Mesh(service="payments", namespace="shop", labels={"app": "payments"})
-    key, issued = ca.issue(PAYMENTS)
-    mesh.tls = TLSHolder(WorkloadTLS.build(key, issued))  # type: ignore[attr-defined]
+def served(ca: CertificateAuthority, tmp_path: Path) -> Iterator[tuple[RunningServer, Mesh]]:
+    mesh = Mesh(
+        service="payments", namespace="shop", labels={"app": "payments"}, ca=tmp_path / "ca"
+    )
+    assert mesh.tls is not None and mesh.tls.current().identity == PAYMENTS
     server = start_server(MeshMiddleware(whoami, mesh=mesh), http=MeshProtocol)
     try:
         yield server, mesh

@@ -59,14 +59,22 @@ def test_dry_run_stores_nothing(registry: Registry) -> None:
     assert names(registry) == []
 
 
-def test_security_policies_are_refused_until_enforced(registry: Registry) -> None:
-    # Istio's allow-nothing policy (spec: {}): refused with a 400 naming the resource
-    r = registry.apply(authorization_policy("shop"))
+def test_security_policies_are_stored_and_what_cannot_be_enforced_is_refused(
+    registry: Registry,
+) -> None:
+    # Istio's allow-nothing policy (spec: {}) is enforced inbound: stored
+    assert registry.apply(authorization_policy("shop")).status_code == 200
+    # an external authorizer (CUSTOM) is not: a 400 naming the resource and field
+    custom = (
+        authorization_policy("shop")
+        .replace("deny-all", "ext")
+        .replace("spec: {}", "spec: {action: CUSTOM, provider: {name: opa}, rules: [{}]}")
+    )
+    r = registry.apply(custom)
     assert r.status_code == 400
-    [message] = r.json()["messages"]
-    assert "INM0002" in message and "AuthorizationPolicy shop/deny-all" in message
-    assert "AuthorizationPolicy is not supported yet" in message
-    assert names(registry) == []
+    message = " ".join(r.json()["messages"])
+    assert "INM0002" in message and "AuthorizationPolicy shop/ext" in message
+    assert "CUSTOM" in message and "not supported yet" in message
 
 
 def test_unsupported_fields_are_refused_naming_the_field(registry: Registry) -> None:

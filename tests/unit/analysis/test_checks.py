@@ -376,17 +376,11 @@ UNSUPPORTED = {
 - corsPolicy: {allowOrigins: [{exact: "https://a.example"}]}
   route: [{destination: {host: reviews, subset: v1}}]
 """),
-    "PeerAuthentication": """
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: default, namespace: shop}
-spec: {mtls: {mode: STRICT}}
-""",
-    "AuthorizationPolicy": """
+    "CUSTOM": """
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: {name: allow-nothing, namespace: shop}
-spec: {}
+metadata: {name: ext, namespace: shop}
+spec: {action: CUSTOM, provider: {name: opa}, rules: [{}]}
 """,
     "consecutiveErrors": REVIEWS_DR
     + "  trafficPolicy: {outlierDetection: {consecutiveErrors: 5}}\n",

@@ -62,7 +62,7 @@ def test_unsupported_fields_table() -> None:
     assert ("spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection", Above(1)) in (
         UNSUPPORTED_VALUES["DestinationRule"]
     )
-    assert UNSUPPORTED_KINDS.keys() == {"AuthorizationPolicy", "PeerAuthentication"}
+    assert UNSUPPORTED_KINDS == {}  # security kinds are enforced now
     # ISTIO_MUTUAL is the mesh's own mTLS (outbound/): supported
     assert ("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL") not in (
         UNSUPPORTED_VALUES["DestinationRule"]
@@ -215,20 +215,39 @@ def test_public_surface() -> None:
 
 @pytest.mark.parametrize("kind", ["AuthorizationPolicy", "PeerAuthentication"])
 @pytest.mark.parametrize("spec", ["{}", "{selector: {matchLabels: {app: a}}}"])
-def test_security_policies_are_refused_whole(kind: str, spec: str) -> None:
-    # `spec: {}` is Istio's allow-nothing AuthorizationPolicy: never accepted and ignored
+def test_security_policies_are_enforced(kind: str, spec: str) -> None:
+    # `spec: {}` is Istio's allow-nothing AuthorizationPolicy: enforced inbound
     policy = _one(f"""
 apiVersion: security.istio.io/v1
 kind: {kind}
 metadata: {{name: deny-all, namespace: istio-system}}
 spec: {spec}
 """)
-    [problem] = unsupported_problems(policy)
-    assert problem.message == (
-        f"{kind} is not supported yet: security policies are refused rather than left unenforced"
-    )
-    assert (problem.field, problem.code) == (None, "INM0002")
-    assert problem.resource == f"{kind} istio-system/deny-all"
+    assert unsupported_problems(policy) == []
+
+
+def test_what_authorization_cannot_enforce_is_refused_by_name() -> None:
+    policy = _one("""
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext, namespace: shop}
+spec:
+  action: CUSTOM
+  provider: {name: opa}
+  rules: [{}]
+""")
+    jwt = _one("""
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext, namespace: shop}
+spec:
+  rules: [{from: [{source: {requestPrincipals: ["*"]}}]}]
+""")
+    problems = unsupported_problems(policy) + unsupported_problems(jwt)
+    assert {p.code for p in problems} == {"INM0002"}
+    text = " ".join(f"{p.field}: {p.message}" for p in problems)
+    assert "CUSTOM" in text and "requestPrincipals" in text and "not supported yet" in text
+    assert all(p.resource == "AuthorizationPolicy shop/ext" for p in problems)
 
 
 def test_unsupported_values_above_a_limit() -> None:
