@@ -1,4 +1,5 @@
-"""An ASGI app for `inmesh serve` tests: answers with the serving process's pid."""
+"""An ASGI app for `inmesh serve` tests: answers with the serving process's pid and the
+caller's mesh identity."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         {
             "pid": os.getpid(),
             "request_id": dict(scope["headers"]).get(b"x-request-id", b"").decode(),
+            # the caller's identity, from its verified certificate (None: plaintext)
+            "peer": getattr(scope.get("inmesh.peer"), "principal", None),
         }
     ).encode()
     await send(

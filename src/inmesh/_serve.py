@@ -36,6 +36,7 @@ from ._signals import HANDLED_SIGNALS
 from ._workload import Workload
 from .inbound._policy import InboundPolicy
 from .inbound._protocol import protocol_class
+from .routing import TLS_MODE_ISTIO, TLS_MODE_LABEL
 
 #: The exit status for options that fail their checks (argparse's, for usage errors).
 USAGE_ERROR = 2
@@ -93,6 +94,7 @@ async def _run(
         registry=options.registry,
         token=token,
         cache_file=cache_file,
+        service_account=options.service_account,
     )
     set_current_mesh(mesh)
     bound = sock.getsockname()[1]
@@ -133,6 +135,10 @@ async def _run(
                 token=token,
                 drain=options.drain,
                 ttl=options.ttl,
+                service_account=mesh.service_account,
+                # Istio's auto mTLS: clients with a certificate send mTLS to endpoints with
+                # this label, and this listener serves mTLS with the workload certificate
+                labels={TLS_MODE_LABEL: TLS_MODE_ISTIO} if mesh.tls is not None else None,
             ):
                 print(
                     f"inmesh serve: {name} on {options.host}:{bound} (pid {os.getpid()})",
@@ -163,6 +169,7 @@ def serve(
     drain: float = 2.0,
     cache_file: str | None = None,
     ttl: float = 10.0,
+    service_account: str | None = None,
 ) -> int:
     """Run ``app_ref`` (``module:attribute``) as a workload of ``service`` until signalled.
 
@@ -179,6 +186,7 @@ def serve(
         registry=registry or os.environ.get("INMESH_REGISTRY") or "http://127.0.0.1:15010",
         drain=drain,
         ttl=ttl,
+        service_account=service_account,
     )
     problems = options.problems()
     token = token or os.environ.get("INMESH_TOKEN") or _local_admin_token()

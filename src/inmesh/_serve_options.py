@@ -35,6 +35,7 @@ class ServeOptions:
     registry: str
     drain: float
     ttl: float
+    service_account: str | None = None
 
     def problems(self) -> list[str]:
         """Every problem with these options, one message each (empty: all valid)."""
@@ -42,6 +43,9 @@ class ServeOptions:
         module, colon, attribute = self.app.partition(":")
         if not (module and colon and attribute):
             found.append(f"APP {self.app!r}: expected module:attribute, e.g. reviews:app")
+        sa = self.service_account
+        if sa is not None and (len(sa) > 253 or not _DNS1123_LABEL_RE.fullmatch(sa)):
+            found.append(f"--service-account {sa!r}: not a valid Kubernetes service account name")
         if len(self.service) > 63 or not _DNS1123_LABEL_RE.fullmatch(self.service):
             found.append(
                 f"--service {self.service!r}: not a valid DNS-1123 label (lower-case letters,"

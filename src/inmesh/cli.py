@@ -70,6 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
         drain=args.drain,
         cache_file=args.cache_file,
         ttl=args.ttl,
+        service_account=args.service_account,
     )
 
 
@@ -111,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--service", required=True, help="the service this workload belongs to")
     s.add_argument("--version", help="its version label (subsets select on it)")
     s.add_argument("-n", "--namespace", default="default")
+    s.add_argument(
+        "--service-account",
+        default=None,
+        help="the service account in the workload's SPIFFE identity (default: the service)",
+    )
     s.add_argument("--host", default="127.0.0.1", help="address to bind and register")
     s.add_argument("--port", type=int, default=0, help="port to bind (0: an ephemeral one)")
     s.add_argument(

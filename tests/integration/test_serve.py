@@ -187,6 +187,30 @@ def test_middleware_adds_a_request_id(registry: Registry) -> None:
         a.stop()
 
 
+def test_workloads_of_a_registry_talk_mtls_with_no_code_in_the_app(registry: Registry) -> None:
+    """Zero trust out of the box: both sides get their certificate from the registry's CA,
+    the served workload registers with Istio's tlsMode label, so the client's auto mTLS
+    presents its identity, which the app reads from the scope."""
+    a = Instance(registry, "--service-account", "echo-sa")
+    mesh = inmesh.Mesh(service="client", registry=registry.url, token=registry.admin)
+    plain = inmesh.Mesh(service="legacy", config=[])  # no identity, no registry
+    try:
+        with mesh:
+            wait_for(lambda: endpoints(mesh) == {a.port})
+            [cluster] = [c for c in mesh.snapshot.clusters.values() if c.endpoints]
+            assert cluster.mtls is not None and not cluster.mtls.explicit
+            assert cluster.mtls.identities == {"spiffe://cluster.local/ns/default/sa/echo-sa"}
+            with mesh.sync_client() as c:
+                assert c.get("http://echo:9080/").json()["peer"] == (
+                    "cluster.local/ns/default/sa/client"
+                )
+        # PERMISSIVE by default (Istio): a plaintext caller still gets in, with no peer
+        with plain.sync_client() as c:
+            assert c.get(f"http://127.0.0.1:{a.port}/").json()["peer"] is None
+    finally:
+        a.stop()
+
+
 def test_errors_are_one_line_without_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "INMESH_TOKEN": "x", "PYTHONPATH": str(ROOT)}
     bad_app = subprocess.run(
