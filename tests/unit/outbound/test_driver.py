@@ -180,3 +180,19 @@ spec:
     assert final.status_code == 503 and final.headers["x-inmesh-response-flags"] == "UH"
     assert final.content == b"no healthy upstream"
     assert records[-1].details == "no_healthy_upstream"
+
+
+def test_a_refused_client_certificate_is_not_retried_by_default_and_says_so() -> None:
+    import ssl
+
+    call, records = _call()
+    alert = ssl.SSLError(1, "tlsv13 alert certificate required")
+    alert.reason = "TLSV13_ALERT_CERTIFICATE_REQUIRED"  # type: ignore[misc]
+    refused = httpcore.ReadError("tlsv13 alert certificate required")
+    refused.__cause__ = alert
+    final, commands = run(steps(call), [refused])
+    # Istio's default retryOn (connect-failure, refused-stream, ...) does not cover a reset
+    # after the request was sent: one attempt, answered 503 UC with the TLS cause
+    assert [type(c).__name__ for c in commands] == ["Exchange"]
+    assert final.status_code == 503 and final.headers["x-inmesh-response-flags"] == "UC"
+    assert records[0].error.endswith("TLS error: TLSV13_ALERT_CERTIFICATE_REQUIRED")

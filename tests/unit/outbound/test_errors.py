@@ -57,3 +57,15 @@ def test_to_httpx_most_specific_first() -> None:
     assert to_httpx(plain) is plain
     with pytest.raises(httpx.RemoteProtocolError), httpx_errors():
         raise httpcore.RemoteProtocolError("closed")
+
+
+def test_a_client_certificate_refused_after_a_tls13_handshake_is_not_a_connect_failure() -> None:
+    # TLS 1.3: the client's handshake completes before the server checks the client's
+    # certificate; the refusal arrives as an alert on the first read, after the request
+    # was written. Not a safe connect-failure to retry (Envoy: a reset after the request).
+    alert = ssl.SSLError(1, "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert")
+    alert.reason = "TLSV13_ALERT_CERTIFICATE_REQUIRED"  # type: ignore[misc]
+    exc = httpcore.ReadError(str(alert))
+    exc.__cause__ = alert
+    assert failure_of(exc) == (LocalFailure.RESET_BEFORE_HEADERS, True)
+    assert cause(exc) == "TLS error: TLSV13_ALERT_CERTIFICATE_REQUIRED"
