@@ -36,6 +36,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/mtls.py --quick
 	$(BIN)/python benchmarks/footprint.py
 	$(BIN)/python benchmarks/metrics.py
+	$(BIN)/python benchmarks/authz.py
+	$(BIN)/python benchmarks/inbound.py --quick
+	$(BIN)/python benchmarks/rotation.py --seconds 20 --ttl 8
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
