@@ -12,27 +12,26 @@ class HeaderSource:
 
     Several values of one header are joined with ``,`` as Envoy presents them to header
     matchers. A lookup scans the raw pairs (a request has a handful of headers and a route
-    asks for one or two): nothing is decoded but the value asked for.
+    asks for one or two), comparing only names of the right length: nothing is decoded but
+    the value asked for.
     """
 
-    __slots__ = ("_keys", "raw")
+    __slots__ = ("raw",)
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | Mapping[str, str]) -> None:
         if isinstance(raw, Mapping):
             raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in raw.items()]
         #: the request's header pairs as sent (read once per request)
         self.raw: list[tuple[bytes, bytes]] = raw
-        self._keys: list[bytes] | None = None
 
     def get(self, name: str) -> str | None:
-        keys = self._keys
-        if keys is None:
-            keys = self._keys = [k.lower() for k, _ in self.raw]
         wanted = name.encode("latin-1")
-        if wanted not in keys:
-            return None
-        values = [v for k, (_, v) in zip(keys, self.raw, strict=True) if k == wanted]
-        return b",".join(values).decode("latin-1")
+        size = len(wanted)
+        found: bytes | None = None
+        for key, value in self.raw:
+            if len(key) == size and key.lower() == wanted:
+                found = value if found is None else found + b"," + value
+        return None if found is None else found.decode("latin-1")
 
 
 @dataclass(slots=True)
