@@ -21,7 +21,6 @@ from starlette.responses import Response
 
 from ...telemetry._exposition import ADMIN_PORT_NAME, METRICS_PATH
 from ...telemetry._labels import canonical_revision, canonical_service
-from .._errors import Denied
 from ._context import ctx_of
 from ._http import json_response
 
@@ -57,15 +56,9 @@ def target_group(namespace: str, name: str, body: Mapping[str, Any]) -> dict[str
 async def prometheus_sd(request: Request) -> Response:
     ctx = ctx_of(request)
     principal = await ctx.principal(request)
-    namespace = request.query_params.get("namespace") or None
-    if not principal.admin:
-        if namespace not in (None, principal.token.namespace):
-            raise Denied(
-                403,
-                f"join token for namespace {principal.token.namespace!r} "
-                f"cannot discover workloads of namespace {namespace!r}",
-            )
-        namespace = principal.token.namespace
+    namespace = principal.namespace_scope(
+        request.query_params.get("namespace") or None, "discover workloads"
+    )
     groups = []
     for w in await ctx.store.workloads(namespace):
         group = target_group(w.namespace, w.name, w.body)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._data import new_secret
-from .._errors import BadRequest, Denied, NotFound
+from .._errors import BadRequest, NotFound
 from ..store import Token, WorkloadRecord, iso_time
 from ._auth import digest
 from ._context import ctx_of
@@ -167,15 +167,9 @@ async def deregister(request: Request) -> Response:
 async def list_workloads(request: Request) -> Response:
     ctx = ctx_of(request)
     principal = await ctx.principal(request)
-    namespace = request.query_params.get("namespace") or None
-    if not principal.admin:
-        if namespace not in (None, principal.token.namespace):
-            raise Denied(
-                403,
-                f"join token for namespace {principal.token.namespace!r} "
-                f"cannot list workloads of namespace {namespace!r}",
-            )
-        namespace = principal.token.namespace
+    namespace = principal.namespace_scope(
+        request.query_params.get("namespace") or None, "list workloads"
+    )
     items = [_workload_json(w) for w in await ctx.store.workloads(namespace)]
     return json_response({"items": items})
 

@@ -59,6 +59,18 @@ class Principal:
     def admin(self) -> bool:
         return self.token.role == "admin"
 
+    def namespace_scope(self, requested: str | None, what: str) -> str | None:
+        """The namespace a listing covers: any (None) or ``requested`` for admin; a join
+        token's own namespace otherwise, and 403 if another one was asked for."""
+        if self.admin:
+            return requested
+        own = self.token.namespace
+        if requested not in (None, own):
+            raise Denied(
+                403, f"join token for namespace {own!r} cannot {what} of namespace {requested!r}"
+            )
+        return own
+
     def require_admin(self) -> None:
         if not self.admin:
             raise Denied(
