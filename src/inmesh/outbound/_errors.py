@@ -90,6 +90,10 @@ def cause(exc: BaseException) -> str:
     for _ in range(4):  # httpcore wraps the OS error: look down the chain
         if seen is None:
             break
+        if isinstance(seen, (ssl.SSLWantReadError, ssl.SSLWantWriteError)):
+            # TLS flow control found on the way, not the cause: a socket closed under a
+            # read shows up as "The operation did not complete (read)"
+            return "connection closed during a TLS read"
         if isinstance(seen, ConnectionRefusedError):
             return "connection refused"
         if isinstance(seen, socket.gaierror):

@@ -52,6 +52,20 @@ def retired(keys: Iterable[PoolKey], live: set[PoolKey]) -> list[PoolKey]:
     return [k for k in keys if not k.passthrough and k not in live and k.any_endpoint not in live]
 
 
+def _unused(pool: Any) -> bool:
+    """No request in ``pool``: none queued, none on a connection, no body still open.
+
+    httpcore registers a request in the pool (``_requests``) before its first await and
+    removes it when the response is closed; a connection only turns from idle to active
+    later, after it was assigned. So "every connection idle" alone can close a connection
+    under a request that was just given it (seen as a reset right at a certificate
+    rotation); the request list cannot. (httpcore is pinned; ``_requests`` is its own.)
+    """
+    if getattr(pool, "_requests", None):
+        return False
+    return all(c.is_idle() for c in pool.connections)
+
+
 class Pools:
     """httpcore pools by PoolKey, built with the application's options; ``factory`` is
     ``httpcore.AsyncConnectionPool`` or ``httpcore.ConnectionPool``."""
@@ -111,11 +125,11 @@ class Pools:
                 self.retiring.append(self.pools.pop(key))
 
     def idle_retired(self) -> list[Any]:
-        """Retired pools with no connection in use: the shell closes them."""
+        """Retired pools with no request in them: the shell closes them."""
         if not self.retiring:
             return []
         with self._lock:
-            idle = [p for p in self.retiring if all(c.is_idle() for c in p.connections)]
+            idle = [p for p in self.retiring if _unused(p)]
             self.retiring = [p for p in self.retiring if p not in idle]
         return idle
 

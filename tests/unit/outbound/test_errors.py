@@ -69,3 +69,10 @@ def test_a_client_certificate_refused_after_a_tls13_handshake_is_not_a_connect_f
     exc.__cause__ = alert
     assert failure_of(exc) == (LocalFailure.RESET_BEFORE_HEADERS, True)
     assert cause(exc) == "TLS error: TLSV13_ALERT_CERTIFICATE_REQUIRED"
+
+
+def test_tls_flow_control_is_not_taken_for_the_cause() -> None:
+    want = ssl.SSLWantReadError(2, "The operation did not complete (read)")
+    exc = httpcore.ReadError(str(want))
+    exc.__cause__ = want
+    assert cause(exc) == "connection closed during a TLS read"

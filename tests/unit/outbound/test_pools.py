@@ -24,3 +24,26 @@ def test_pools_of_gone_endpoints_and_changed_settings_retire_and_passthrough_sta
         PoolKey("PassthroughCluster", "x:80", None),
     ]
     assert retired(keys, live) == [keys[0], keys[2]]
+
+
+class _Conn:
+    def __init__(self, idle: bool) -> None:
+        self._idle = idle
+
+    def is_idle(self) -> bool:
+        return self._idle
+
+
+class _Pool:
+    def __init__(self, *, requests: int, idle: bool) -> None:
+        self._requests = [object()] * requests
+        self.connections = [_Conn(idle)]
+
+
+def test_a_retired_pool_is_closed_only_when_no_request_is_in_it() -> None:
+    from inmesh.outbound._pools import _unused
+
+    # a request just handed an idle connection: the connection still looks idle
+    assert not _unused(_Pool(requests=1, idle=True))
+    assert not _unused(_Pool(requests=0, idle=False))
+    assert _unused(_Pool(requests=0, idle=True))
