@@ -25,12 +25,12 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .inbound._authz_request import authz_request
 from .inbound._peer import CONNECTION_KEY, InboundConnection, Peer, _current_peer
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
     from .inbound._policy import InboundPolicy
+    from .security import Decision
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,6 +52,13 @@ _DENIED_HEADERS = [
     (b"content-length", str(len(_DENIED_BODY)).encode()),
 ]
 _PEM_PEERS: dict[str, Peer | None] = {}
+_NO_ADDRESS = (None, None)
+
+
+def _refused(reason: str) -> Decision:
+    from .security import Decision
+
+    return Decision(False, None, "DENY", reason=reason)
 
 
 def _peer_from_extension(scope: Scope) -> Peer | None:
@@ -119,14 +126,29 @@ class MeshMiddleware:
         if self.policy is not None:
             authorizer = self.policy.current().authorizer
             if authorizer is not None:
+                # The request as the workload's sidecar sees it: method, the request
+                # target as sent (raw path and query), Host, ports, IPs, principal, SNI.
+                target = scope.get("raw_path") or scope["path"].encode("utf-8")
+                query = scope.get("query_string")
+                if query:
+                    target = target + b"?" + query
+                server = scope.get("server") or _NO_ADDRESS
+                client = scope.get("client") or _NO_ADDRESS
                 try:
-                    decision = authorizer.check(
-                        authz_request(scope, headers, host, connection, peer)
+                    decision = authorizer.check_raw(
+                        method=scope.get("method", "GET"),  # a websocket handshake is a GET
+                        target=target,
+                        host=host,
+                        port=server[1],
+                        headers=headers,
+                        principal=peer.principal if peer is not None else None,
+                        mtls=connection.mtls if connection is not None else peer is not None,
+                        source_ip=client[0],
+                        destination_ip=server[0],
+                        sni=connection.sni if connection is not None else None,
                     )
                 except ValueError as exc:  # e.g. a client address that is not an IP
-                    from .security import Decision
-
-                    decision = Decision(False, None, "DENY", reason=str(exc))
+                    decision = _refused(str(exc))
                 scope["inmesh.authz"] = decision
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(

@@ -31,6 +31,7 @@ from ._authz_compile import Emitter, ip_key
 from ._authz_path import normalize_path
 from ._authz_policy import ROOT_NAMESPACE, CompiledPolicy, compile_policy
 from ._authz_request import AuthzRequest, Decision
+from ._identity import SPIFFE_SCHEME
 
 __all__ = ["Authorizer", "WorkloadAuthorizer", "check"]
 
@@ -63,7 +64,12 @@ def _ip(text: str | None) -> int | None:
 class WorkloadAuthorizer:
     """The policies that apply to one workload, compiled; :meth:`check` per request."""
 
-    def __init__(self, policies: Iterable[CompiledPolicy], consts: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        policies: Iterable[CompiledPolicy],
+        consts: Mapping[str, Any],
+        header_names: Iterable[str] | None = None,
+    ) -> None:
         chosen = list(policies)
         self.policies: tuple[str, ...] = tuple(p.key for p in chosen)
         uses: set[str] = set()
@@ -72,6 +78,17 @@ class WorkloadAuthorizer:
         self._uses_path = "pa" in uses
         self._uses_headers = "hd" in uses
         self._uses_ips = bool(uses & {"si", "ri", "di"})
+        #: The raw (latin-1) names of the headers the conditions read, for
+        #: :meth:`check_raw`'s header map (``None``: every header).
+        self._raw_header_names: frozenset[bytes] | None = None
+        if header_names is not None:
+            raw: set[bytes] = set()
+            for name in header_names:
+                try:
+                    raw.add(name.encode("latin-1"))
+                except UnicodeEncodeError:
+                    continue  # no header a client can send has this name
+            self._raw_header_names = frozenset(raw)
         sources: list[str] = []
         namespace: dict[str, Any] = dict(consts)
 
@@ -155,6 +172,69 @@ class WorkloadAuthorizer:
         facts = self._facts(request)
         if facts is None:
             return _BAD_PATH
+        return self._decide(facts)
+
+    def check_raw(
+        self,
+        *,
+        method: str,
+        target: bytes,
+        host: bytes | None,
+        port: int | None,
+        headers: Iterable[tuple[bytes, bytes]],
+        principal: str | None,
+        mtls: bool,
+        source_ip: str | None,
+        destination_ip: str | None,
+        sni: str | None,
+    ) -> Decision:
+        """:meth:`check` for a request as a server holds it (the inbound middleware's path):
+        the same decision as ``check(AuthzRequest(...))`` with the same attributes decoded
+        as latin-1, without building the request object, and decoding only the headers
+        and the path the policies read. ``principal`` is Istio's form (no ``spiffe://``).
+
+        Raises ValueError as :class:`AuthzRequest` does (a principal without mTLS, a port
+        out of range, an address that is not an IP)."""
+        if principal is not None and principal.startswith(SPIFFE_SCHEME):
+            principal = principal[len(SPIFFE_SCHEME) :]
+        if principal is not None and not mtls:
+            raise ValueError(
+                "a plaintext request (mtls=False) has no source principal or namespace"
+            )
+        if port is not None and not 0 <= port <= 65535:
+            raise ValueError(f"port must be within 0..65535, got {port}")
+        p: str | None = None
+        u: str | None = None
+        if mtls:
+            p = principal if principal is not None else ""
+            if principal:
+                u = SPIFFE_SCHEME + principal
+        pa = None
+        if self._uses_path:
+            pa = normalize_path(target.decode("latin-1"))
+            if pa is None:
+                return _BAD_PATH
+        hd: dict[str, str] | None = None
+        if self._uses_headers:
+            # Envoy joins repeated headers with ",", as AuthzRequest.header_map does.
+            wanted = self._raw_header_names
+            hd = {}
+            for raw_name, raw_value in headers:
+                raw_name = raw_name.lower()
+                if wanted is not None and raw_name not in wanted:
+                    continue
+                name = raw_name.decode("latin-1")
+                value = raw_value.decode("latin-1")
+                hd[name] = f"{hd[name]},{value}" if name in hd else value
+        if self._uses_ips:
+            si = ri = _ip(source_ip)
+            di = _ip(destination_ip)
+        else:
+            si = ri = di = None
+        h = host.decode("latin-1").lower() if host is not None else None
+        return self._decide((p, u, u, method, h, pa, port, hd, si, ri, di, sni or ""))
+
+    def _decide(self, facts: tuple[Any, ...]) -> Decision:
         decision = self._deny(*facts) if self._deny is not None else None
         if decision is None:
             if self._allow is None:
@@ -210,6 +290,7 @@ class Authorizer:
             raise ConfigError(problems)
         self._policies = tuple(compiled.values())
         self._consts = emitter.consts
+        self._header_names = frozenset(emitter.header_names)
         self._cache: dict[tuple[str, frozenset[tuple[str, str]]], WorkloadAuthorizer] = {}
 
     @property
@@ -228,7 +309,7 @@ class Authorizer:
             root = self.root_namespace
             applicable = [p for p in self._policies if p.applies_to(namespace, labels, root)]
             applicable.sort(key=lambda p: p.namespace != root)
-            found = WorkloadAuthorizer(applicable, self._consts)
+            found = WorkloadAuthorizer(applicable, self._consts, self._header_names)
             self._cache[key] = found
         return found
 
