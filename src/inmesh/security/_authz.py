@@ -28,6 +28,7 @@ from typing import Any
 
 from .._errors import ConfigError, ConfigProblem
 from ._authz_compile import Emitter, ip_key
+from ._authz_connection import Candidates, GroupPlan, first_match
 from ._authz_path import normalize_path
 from ._authz_policy import ROOT_NAMESPACE, CompiledPolicy, compile_policy
 from ._authz_request import AuthzRequest, Decision
@@ -92,13 +93,22 @@ class WorkloadAuthorizer:
         sources: list[str] = []
         namespace: dict[str, Any] = dict(consts)
 
+        connection_sources: list[str] = []
+        groups: list[GroupPlan | None] = []
+
         def build(label: str, action: str, dry_run: bool | None) -> _Match | None:
             group = [
                 p
                 for p in chosen
                 if p.action == action and (dry_run is None or p.dry_run == dry_run)
             ]
-            return self._build(label, group, namespace, sources)
+            built = self._build(label, group, namespace, sources)
+            if built is None:
+                groups.append(None)
+                return None
+            match, decisions = built
+            groups.append(GroupPlan(label, group, decisions, namespace, connection_sources))
+            return match
 
         self._deny = build("deny", "DENY", False)
         self._allow = build("allow", "ALLOW", False)
@@ -108,15 +118,21 @@ class WorkloadAuthorizer:
         self._side = any(f is not None for f in (self._audit, self._dry_deny, self._dry_allow))
         #: The generated matching functions, for reading and debugging.
         self.source = "\n".join(sources)
+        #: :meth:`check_raw`'s functions: each rule's connection half, then request half.
+        self.connection_source = "\n".join(connection_sources)
+        self._groups = tuple(groups)
+        self._by_connection: dict[tuple[Any, ...], tuple[Candidates | None, ...]] = {}
 
     @staticmethod
     def _build(
         label: str, policies: list[CompiledPolicy], namespace: dict[str, Any], sources: list[str]
-    ) -> _Match | None:
-        """One function returning the Decision of the first matching rule, else None.
-        Decisions are made here, once: a request only picks one."""
+    ) -> tuple[_Match, list[Decision]] | None:
+        """One function returning the Decision of the first matching rule, else None, and
+        every rule's Decision in order. Decisions are made here, once: a request only
+        picks one."""
         if not policies:
             return None
+        decisions: list[Decision] = []
         lines = [f"def _match_{label}({_ARGS}):"]
         for policy in policies:
             allowed = policy.action != "DENY"
@@ -131,6 +147,7 @@ class WorkloadAuthorizer:
                     reason=reason,
                     rule=ri,
                 )
+                decisions.append(namespace[name])
                 lines.append(f"    if {expr}:")
                 lines.append(f"        return {name}")
         lines.append("    return None")
@@ -138,7 +155,7 @@ class WorkloadAuthorizer:
         sources.append(code)
         exec(compile(code, f"<authz {label}>", "exec"), namespace)
         fn: _Match = namespace[f"_match_{label}"]
-        return fn
+        return fn, decisions
 
     def _facts(self, r: AuthzRequest) -> tuple[Any, ...] | None:
         principal = r.source_principal
@@ -226,13 +243,51 @@ class WorkloadAuthorizer:
                 name = raw_name.decode("latin-1")
                 value = raw_value.decode("latin-1")
                 hd[name] = f"{hd[name]},{value}" if name in hd else value
+        plan = self._by_connection.get(
+            (principal, mtls, source_ip, destination_ip, sni, port)
+        ) or self._plan(principal, mtls, source_ip, destination_ip, sni, port, p, u)
+        deny, allow, audit, dry_deny, dry_allow = plan
+        m = method
+        h = host.decode("latin-1").lower() if host is not None else None
+        decision = first_match(deny, m, h, pa, port, hd) if deny is not None else None
+        if decision is None:
+            if allow is None:
+                decision = _NO_ALLOW_POLICY
+            else:
+                decision = first_match(allow, m, h, pa, port, hd) or _NO_ALLOW_MATCH
+        if not self._side:
+            return decision
+        return self._side_results(
+            decision,
+            first_match(audit, m, h, pa, port, hd) if audit is not None else None,
+            first_match(dry_deny, m, h, pa, port, hd) if dry_deny is not None else None,
+            first_match(dry_allow, m, h, pa, port, hd) if dry_allow is not None else None,
+        )
+
+    def _plan(
+        self,
+        principal: str | None,
+        mtls: bool,
+        source_ip: str | None,
+        destination_ip: str | None,
+        sni: str | None,
+        port: int | None,
+        p: str | None,
+        u: str | None,
+    ) -> tuple[Candidates | None, ...]:
+        """The candidates of each group for one connection (cached by its facts; an
+        address that is not an IP raises and caches nothing)."""
         if self._uses_ips:
             si = ri = _ip(source_ip)
             di = _ip(destination_ip)
         else:
             si = ri = di = None
-        h = host.decode("latin-1").lower() if host is not None else None
-        return self._decide((p, u, u, method, h, pa, port, hd, si, ri, di, sni or ""))
+        facts = (p, u, u, si, ri, di, sni or "", port)
+        plan = tuple(g.candidates(facts) if g is not None else None for g in self._groups)
+        if len(self._by_connection) >= 1024:
+            self._by_connection.clear()
+        self._by_connection[(principal, mtls, source_ip, destination_ip, sni, port)] = plan
+        return plan
 
     def _decide(self, facts: tuple[Any, ...]) -> Decision:
         decision = self._deny(*facts) if self._deny is not None else None
@@ -246,9 +301,20 @@ class WorkloadAuthorizer:
         return self._with_side_results(decision, facts)
 
     def _with_side_results(self, decision: Decision, facts: tuple[Any, ...]) -> Decision:
-        audit = self._audit(*facts) if self._audit is not None else None
-        dry_deny = self._dry_deny(*facts) if self._dry_deny is not None else None
-        dry_allow = self._dry_allow(*facts) if self._dry_allow is not None else None
+        return self._side_results(
+            decision,
+            self._audit(*facts) if self._audit is not None else None,
+            self._dry_deny(*facts) if self._dry_deny is not None else None,
+            self._dry_allow(*facts) if self._dry_allow is not None else None,
+        )
+
+    def _side_results(
+        self,
+        decision: Decision,
+        audit: Decision | None,
+        dry_deny: Decision | None,
+        dry_allow: Decision | None,
+    ) -> Decision:
         dry_hit = dry_deny or dry_allow
         dry_allowed = None
         if self._dry_deny is not None or self._dry_allow is not None:

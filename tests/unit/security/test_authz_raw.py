@@ -21,6 +21,13 @@ POLICIES = [
         rules=[
             {**op(paths=["/admin/*"]), **when("request.headers[x-tenant]", ["evil", "bad-*"])},
             {**src(namespaces=["blocked"]), **when("connection.sni", ["bad.example"])},
+            {
+                "when": [
+                    {"key": "destination.port", "values": ["80"]},
+                    {"key": "request.headers[x-tenant]", "values": ["t1"]},
+                    {"key": "source.ip", "notValues": ["10.0.0.0/8"]},
+                ]
+            },
         ],
     ),
     policy(
@@ -117,11 +124,46 @@ def _both(authorizer: WorkloadAuthorizer, r: dict[str, Any]) -> tuple[Decision, 
     return raw, via_request
 
 
+#: One authorizer for every example: its per-connection plans are reused by requests
+#: that differ in everything a request carries.
+SHARED = _authorizer()
+
+
 @settings(max_examples=300, deadline=None)
 @given(REQUEST)
 def test_check_raw_decides_as_check_does(request: dict[str, Any]) -> None:
     raw, via_request = _both(_authorizer(), request)
     assert raw == via_request
+
+
+@settings(max_examples=500, deadline=None)
+@given(REQUEST)
+def test_check_raw_decides_as_check_does_on_a_known_connection(request: dict[str, Any]) -> None:
+    raw, via_request = _both(SHARED, request)
+    assert raw == via_request
+
+
+def test_a_known_connection_still_decides_each_request_by_its_own_data() -> None:
+    authorizer = _authorizer()
+    request: dict[str, Any] = {
+        "method": "GET",
+        "target": b"/pay/42",
+        "host": None,
+        "port": 8080,
+        "headers": [],
+        "peer": (FRONT, True),
+        "source_ip": "127.0.0.1",
+        "destination_ip": "127.0.0.1",
+        "sni": None,
+    }
+    first, _ = _both(authorizer, request)
+    debug, _ = _both(authorizer, {**request, "headers": [(b"x-debug", b"1")]})
+    other_path, _ = _both(authorizer, {**request, "target": b"/pay/4/2"})
+    again, _ = _both(authorizer, request)
+    assert first.allowed and first.policy == "shop/allow" and first.rule == 0
+    assert not debug.allowed and debug.policy == "shop/deny-debug"
+    assert not other_path.allowed and other_path.policy is None
+    assert again == first
 
 
 def test_repeated_headers_are_joined_and_other_headers_not_read() -> None:
@@ -156,8 +198,9 @@ def test_invalid_requests_raise_as_authz_request_does() -> None:
         authorizer.check_raw(**base, port=80, principal=FRONT, mtls=False, source_ip=None)
     with pytest.raises(ValueError, match="port"):
         authorizer.check_raw(**base, port=70000, principal=None, mtls=False, source_ip=None)
-    with pytest.raises(ValueError, match="not an IP"):
-        authorizer.check_raw(**base, port=80, principal=None, mtls=False, source_ip="nope")
+    for _ in range(2):  # an invalid connection is refused every time, never remembered
+        with pytest.raises(ValueError, match="not an IP"):
+            authorizer.check_raw(**base, port=80, principal=None, mtls=False, source_ip="nope")
 
 
 def test_a_nul_in_the_path_is_refused_before_the_policies() -> None:
