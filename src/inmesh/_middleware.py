@@ -104,20 +104,29 @@ class MeshMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        headers: list[tuple[bytes, bytes]] = []
+        raw = scope.get("headers") or ()
         has_id = False
+        spoofed = False
         host: bytes | None = None
-        for item in scope.get("headers") or ():
-            name = item[0]
-            if name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIX):
-                continue  # spoofed identity: dropped before anyone reads it
-            if name == _REQUEST_ID:
-                has_id = True
-            elif name == _HOST:
-                host = item[1]
-            headers.append(item)
+        for name, value in raw:
+            if name == _HOST:
+                host = value
+            elif name.startswith(b"x-"):  # every header below starts with x-
+                if name == _REQUEST_ID:
+                    has_id = True
+                elif name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIX):
+                    spoofed = True
+        headers: list[tuple[bytes, bytes]]
+        if spoofed:  # spoofed identity: dropped before anyone reads it
+            headers = [
+                item
+                for item in raw
+                if not (item[0] in _IDENTITY_HEADERS or item[0].startswith(_IDENTITY_PREFIX))
+            ]
+        else:
+            headers = raw if type(raw) is list else list(raw)
         if not has_id and kind == "http":
-            headers.append((_REQUEST_ID, str(uuid.uuid4()).encode()))
+            headers = [*headers, (_REQUEST_ID, str(uuid.uuid4()).encode())]
         connection: InboundConnection | None = scope.get(CONNECTION_KEY)
         peer = connection.peer if connection is not None else _peer_from_extension(scope)
         scope = {**scope, "headers": headers, "inmesh.peer": peer}
