@@ -22,7 +22,8 @@ servers (bare, listener, mesh, then listener, mesh, bare, ...), each with 50 unm
 requests first; each ratio is the median over rounds of the round's figure over the same
 round's bare figure.
 Budget: at most 1.10x on server CPU per request and on client p50. ``--quick``: 500
-requests x 4 rounds.
+requests x 4 rounds. With ``INMESH_BENCH_PROFILE=DIR`` each server runs under cProfile
+and writes ``DIR/<kind>.prof`` when it stops (the figures are then the profiled ones).
 """
 
 from __future__ import annotations
@@ -126,7 +127,15 @@ def serve(kind: str, ca_dir: str) -> None:
         server.should_exit = True
         await task
 
-    asyncio.run(run())
+    profile_dir = os.environ.get("INMESH_BENCH_PROFILE")
+    if not profile_dir:
+        asyncio.run(run())
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.runcall(asyncio.run, run())
+    profiler.dump_stats(os.path.join(profile_dir, f"{kind}.prof"))
 
 
 def cpu_seconds(pid: int) -> float:

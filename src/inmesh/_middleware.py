@@ -25,12 +25,12 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .inbound._authz_request import authz_request
 from .inbound._peer import CONNECTION_KEY, InboundConnection, Peer, _current_peer
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
     from .inbound._policy import InboundPolicy
+    from .security import Decision
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,6 +52,13 @@ _DENIED_HEADERS = [
     (b"content-length", str(len(_DENIED_BODY)).encode()),
 ]
 _PEM_PEERS: dict[str, Peer | None] = {}
+_NO_ADDRESS = (None, None)
+
+
+def _refused(reason: str) -> Decision:
+    from .security import Decision
+
+    return Decision(False, None, "DENY", reason=reason)
 
 
 def _peer_from_extension(scope: Scope) -> Peer | None:
@@ -97,20 +104,29 @@ class MeshMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        headers: list[tuple[bytes, bytes]] = []
+        raw = scope.get("headers") or ()
         has_id = False
+        spoofed = False
         host: bytes | None = None
-        for item in scope.get("headers") or ():
-            name = item[0]
-            if name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIX):
-                continue  # spoofed identity: dropped before anyone reads it
-            if name == _REQUEST_ID:
-                has_id = True
-            elif name == _HOST:
-                host = item[1]
-            headers.append(item)
+        for name, value in raw:
+            if name == _HOST:
+                host = value
+            elif name.startswith(b"x-"):  # every header below starts with x-
+                if name == _REQUEST_ID:
+                    has_id = True
+                elif name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIX):
+                    spoofed = True
+        headers: list[tuple[bytes, bytes]]
+        if spoofed:  # spoofed identity: dropped before anyone reads it
+            headers = [
+                item
+                for item in raw
+                if not (item[0] in _IDENTITY_HEADERS or item[0].startswith(_IDENTITY_PREFIX))
+            ]
+        else:
+            headers = raw if type(raw) is list else list(raw)
         if not has_id and kind == "http":
-            headers.append((_REQUEST_ID, str(uuid.uuid4()).encode()))
+            headers = [*headers, (_REQUEST_ID, str(uuid.uuid4()).encode())]
         connection: InboundConnection | None = scope.get(CONNECTION_KEY)
         peer = connection.peer if connection is not None else _peer_from_extension(scope)
         scope = {**scope, "headers": headers, "inmesh.peer": peer}
@@ -119,14 +135,29 @@ class MeshMiddleware:
         if self.policy is not None:
             authorizer = self.policy.current().authorizer
             if authorizer is not None:
+                # The request as the workload's sidecar sees it: method, the request
+                # target as sent (raw path and query), Host, ports, IPs, principal, SNI.
+                target = scope.get("raw_path") or scope["path"].encode("utf-8")
+                query = scope.get("query_string")
+                if query:
+                    target = target + b"?" + query
+                server = scope.get("server") or _NO_ADDRESS
+                client = scope.get("client") or _NO_ADDRESS
                 try:
-                    decision = authorizer.check(
-                        authz_request(scope, headers, host, connection, peer)
+                    decision = authorizer.check_raw(
+                        method=scope.get("method", "GET"),  # a websocket handshake is a GET
+                        target=target,
+                        host=host,
+                        port=server[1],
+                        headers=headers,
+                        principal=peer.principal if peer is not None else None,
+                        mtls=connection.mtls if connection is not None else peer is not None,
+                        source_ip=client[0],
+                        destination_ip=server[0],
+                        sni=connection.sni if connection is not None else None,
                     )
                 except ValueError as exc:  # e.g. a client address that is not an IP
-                    from .security import Decision
-
-                    decision = Decision(False, None, "DENY", reason=str(exc))
+                    decision = _refused(str(exc))
                 scope["inmesh.authz"] = decision
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(

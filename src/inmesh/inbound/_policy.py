@@ -39,6 +39,9 @@ class _RefuseAll:
     def check(self, request: AuthzRequest) -> Decision:
         return self._decision
 
+    def check_raw(self, **request: Any) -> Decision:
+        return self._decision
+
 
 @dataclass(frozen=True, slots=True)
 class Resolved:

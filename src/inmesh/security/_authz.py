@@ -28,9 +28,11 @@ from typing import Any
 
 from .._errors import ConfigError, ConfigProblem
 from ._authz_compile import Emitter, ip_key
+from ._authz_connection import Candidates, GroupPlan, first_match
 from ._authz_path import normalize_path
 from ._authz_policy import ROOT_NAMESPACE, CompiledPolicy, compile_policy
 from ._authz_request import AuthzRequest, Decision
+from ._identity import SPIFFE_SCHEME
 
 __all__ = ["Authorizer", "WorkloadAuthorizer", "check"]
 
@@ -63,7 +65,12 @@ def _ip(text: str | None) -> int | None:
 class WorkloadAuthorizer:
     """The policies that apply to one workload, compiled; :meth:`check` per request."""
 
-    def __init__(self, policies: Iterable[CompiledPolicy], consts: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        policies: Iterable[CompiledPolicy],
+        consts: Mapping[str, Any],
+        header_names: Iterable[str] | None = None,
+    ) -> None:
         chosen = list(policies)
         self.policies: tuple[str, ...] = tuple(p.key for p in chosen)
         uses: set[str] = set()
@@ -72,8 +79,22 @@ class WorkloadAuthorizer:
         self._uses_path = "pa" in uses
         self._uses_headers = "hd" in uses
         self._uses_ips = bool(uses & {"si", "ri", "di"})
+        #: The raw (latin-1) names of the headers the conditions read, for
+        #: :meth:`check_raw`'s header map (``None``: every header).
+        self._raw_header_names: frozenset[bytes] | None = None
+        if header_names is not None:
+            raw: set[bytes] = set()
+            for name in header_names:
+                try:
+                    raw.add(name.encode("latin-1"))
+                except UnicodeEncodeError:
+                    continue  # no header a client can send has this name
+            self._raw_header_names = frozenset(raw)
         sources: list[str] = []
         namespace: dict[str, Any] = dict(consts)
+
+        connection_sources: list[str] = []
+        groups: list[GroupPlan | None] = []
 
         def build(label: str, action: str, dry_run: bool | None) -> _Match | None:
             group = [
@@ -81,7 +102,13 @@ class WorkloadAuthorizer:
                 for p in chosen
                 if p.action == action and (dry_run is None or p.dry_run == dry_run)
             ]
-            return self._build(label, group, namespace, sources)
+            built = self._build(label, group, namespace, sources)
+            if built is None:
+                groups.append(None)
+                return None
+            match, decisions = built
+            groups.append(GroupPlan(label, group, decisions, namespace, connection_sources))
+            return match
 
         self._deny = build("deny", "DENY", False)
         self._allow = build("allow", "ALLOW", False)
@@ -91,15 +118,21 @@ class WorkloadAuthorizer:
         self._side = any(f is not None for f in (self._audit, self._dry_deny, self._dry_allow))
         #: The generated matching functions, for reading and debugging.
         self.source = "\n".join(sources)
+        #: :meth:`check_raw`'s functions: each rule's connection half, then request half.
+        self.connection_source = "\n".join(connection_sources)
+        self._groups = tuple(groups)
+        self._by_connection: dict[tuple[Any, ...], tuple[Candidates | None, ...]] = {}
 
     @staticmethod
     def _build(
         label: str, policies: list[CompiledPolicy], namespace: dict[str, Any], sources: list[str]
-    ) -> _Match | None:
-        """One function returning the Decision of the first matching rule, else None.
-        Decisions are made here, once: a request only picks one."""
+    ) -> tuple[_Match, list[Decision]] | None:
+        """One function returning the Decision of the first matching rule, else None, and
+        every rule's Decision in order. Decisions are made here, once: a request only
+        picks one."""
         if not policies:
             return None
+        decisions: list[Decision] = []
         lines = [f"def _match_{label}({_ARGS}):"]
         for policy in policies:
             allowed = policy.action != "DENY"
@@ -114,6 +147,7 @@ class WorkloadAuthorizer:
                     reason=reason,
                     rule=ri,
                 )
+                decisions.append(namespace[name])
                 lines.append(f"    if {expr}:")
                 lines.append(f"        return {name}")
         lines.append("    return None")
@@ -121,7 +155,7 @@ class WorkloadAuthorizer:
         sources.append(code)
         exec(compile(code, f"<authz {label}>", "exec"), namespace)
         fn: _Match = namespace[f"_match_{label}"]
-        return fn
+        return fn, decisions
 
     def _facts(self, r: AuthzRequest) -> tuple[Any, ...] | None:
         principal = r.source_principal
@@ -155,6 +189,107 @@ class WorkloadAuthorizer:
         facts = self._facts(request)
         if facts is None:
             return _BAD_PATH
+        return self._decide(facts)
+
+    def check_raw(
+        self,
+        *,
+        method: str,
+        target: bytes,
+        host: bytes | None,
+        port: int | None,
+        headers: Iterable[tuple[bytes, bytes]],
+        principal: str | None,
+        mtls: bool,
+        source_ip: str | None,
+        destination_ip: str | None,
+        sni: str | None,
+    ) -> Decision:
+        """:meth:`check` for a request as a server holds it (the inbound middleware's path):
+        the same decision as ``check(AuthzRequest(...))`` with the same attributes decoded
+        as latin-1, without building the request object, and decoding only the headers
+        and the path the policies read. ``principal`` is Istio's form (no ``spiffe://``).
+
+        Raises ValueError as :class:`AuthzRequest` does (a principal without mTLS, a port
+        out of range, an address that is not an IP)."""
+        if principal is not None and principal.startswith(SPIFFE_SCHEME):
+            principal = principal[len(SPIFFE_SCHEME) :]
+        if principal is not None and not mtls:
+            raise ValueError(
+                "a plaintext request (mtls=False) has no source principal or namespace"
+            )
+        if port is not None and not 0 <= port <= 65535:
+            raise ValueError(f"port must be within 0..65535, got {port}")
+        p: str | None = None
+        u: str | None = None
+        if mtls:
+            p = principal if principal is not None else ""
+            if principal:
+                u = SPIFFE_SCHEME + principal
+        pa = None
+        if self._uses_path:
+            pa = normalize_path(target.decode("latin-1"))
+            if pa is None:
+                return _BAD_PATH
+        hd: dict[str, str] | None = None
+        if self._uses_headers:
+            # Envoy joins repeated headers with ",", as AuthzRequest.header_map does.
+            wanted = self._raw_header_names
+            hd = {}
+            for raw_name, raw_value in headers:
+                raw_name = raw_name.lower()
+                if wanted is not None and raw_name not in wanted:
+                    continue
+                name = raw_name.decode("latin-1")
+                value = raw_value.decode("latin-1")
+                hd[name] = f"{hd[name]},{value}" if name in hd else value
+        plan = self._by_connection.get(
+            (principal, mtls, source_ip, destination_ip, sni, port)
+        ) or self._plan(principal, mtls, source_ip, destination_ip, sni, port, p, u)
+        deny, allow, audit, dry_deny, dry_allow = plan
+        m = method
+        h = host.decode("latin-1").lower() if host is not None else None
+        decision = first_match(deny, m, h, pa, port, hd) if deny is not None else None
+        if decision is None:
+            if allow is None:
+                decision = _NO_ALLOW_POLICY
+            else:
+                decision = first_match(allow, m, h, pa, port, hd) or _NO_ALLOW_MATCH
+        if not self._side:
+            return decision
+        return self._side_results(
+            decision,
+            first_match(audit, m, h, pa, port, hd) if audit is not None else None,
+            first_match(dry_deny, m, h, pa, port, hd) if dry_deny is not None else None,
+            first_match(dry_allow, m, h, pa, port, hd) if dry_allow is not None else None,
+        )
+
+    def _plan(
+        self,
+        principal: str | None,
+        mtls: bool,
+        source_ip: str | None,
+        destination_ip: str | None,
+        sni: str | None,
+        port: int | None,
+        p: str | None,
+        u: str | None,
+    ) -> tuple[Candidates | None, ...]:
+        """The candidates of each group for one connection (cached by its facts; an
+        address that is not an IP raises and caches nothing)."""
+        if self._uses_ips:
+            si = ri = _ip(source_ip)
+            di = _ip(destination_ip)
+        else:
+            si = ri = di = None
+        facts = (p, u, u, si, ri, di, sni or "", port)
+        plan = tuple(g.candidates(facts) if g is not None else None for g in self._groups)
+        if len(self._by_connection) >= 1024:
+            self._by_connection.clear()
+        self._by_connection[(principal, mtls, source_ip, destination_ip, sni, port)] = plan
+        return plan
+
+    def _decide(self, facts: tuple[Any, ...]) -> Decision:
         decision = self._deny(*facts) if self._deny is not None else None
         if decision is None:
             if self._allow is None:
@@ -166,9 +301,20 @@ class WorkloadAuthorizer:
         return self._with_side_results(decision, facts)
 
     def _with_side_results(self, decision: Decision, facts: tuple[Any, ...]) -> Decision:
-        audit = self._audit(*facts) if self._audit is not None else None
-        dry_deny = self._dry_deny(*facts) if self._dry_deny is not None else None
-        dry_allow = self._dry_allow(*facts) if self._dry_allow is not None else None
+        return self._side_results(
+            decision,
+            self._audit(*facts) if self._audit is not None else None,
+            self._dry_deny(*facts) if self._dry_deny is not None else None,
+            self._dry_allow(*facts) if self._dry_allow is not None else None,
+        )
+
+    def _side_results(
+        self,
+        decision: Decision,
+        audit: Decision | None,
+        dry_deny: Decision | None,
+        dry_allow: Decision | None,
+    ) -> Decision:
         dry_hit = dry_deny or dry_allow
         dry_allowed = None
         if self._dry_deny is not None or self._dry_allow is not None:
@@ -210,6 +356,7 @@ class Authorizer:
             raise ConfigError(problems)
         self._policies = tuple(compiled.values())
         self._consts = emitter.consts
+        self._header_names = frozenset(emitter.header_names)
         self._cache: dict[tuple[str, frozenset[tuple[str, str]]], WorkloadAuthorizer] = {}
 
     @property
@@ -228,7 +375,7 @@ class Authorizer:
             root = self.root_namespace
             applicable = [p for p in self._policies if p.applies_to(namespace, labels, root)]
             applicable.sort(key=lambda p: p.namespace != root)
-            found = WorkloadAuthorizer(applicable, self._consts)
+            found = WorkloadAuthorizer(applicable, self._consts, self._header_names)
             self._cache[key] = found
         return found
 

@@ -54,6 +54,9 @@ class Emitter:
 
     def __init__(self) -> None:
         self.consts: dict[str, Any] = {}
+        #: Every header name a condition reads (lower case): the only headers a request's
+        #: header map needs.
+        self.header_names: set[str] = set()
 
     def const(self, value: Any) -> str:
         name = f"_c{len(self.consts)}"
@@ -168,6 +171,7 @@ class Emitter:
 
     def header(self, name: str, values: Sequence[str]) -> str:
         # One lookup, bound to _v for the tests that follow (matcher.HeaderMatcher).
+        self.header_names.add(name.lower())
         lookup = f"(_v := hd.get({name.lower()!r}))"
         return f"({lookup} is not None and {self.header_like('_v', values)})"
 

@@ -41,6 +41,10 @@ class CompiledPolicy:
     selector: tuple[tuple[str, str], ...] | None
     rules: tuple[str, ...]
     uses: frozenset[str]
+    #: Each rule split in two conjuncts (``None``: no condition): what the connection
+    #: decides (source, IPs, ports, SNI) and what each request decides (operation,
+    #: request headers); the rule matches when both hold.
+    parts: tuple[tuple[str | None, str | None], ...] = ()
 
     @property
     def key(self) -> str:
@@ -52,6 +56,12 @@ class CompiledPolicy:
         if self.namespace not in (namespace, root_namespace):
             return False
         return self.selector is None or all(labels.get(k) == v for k, v in self.selector)
+
+
+def _per_request(key: str) -> bool:
+    """A condition each request decides (its headers); every other supported key is a
+    fact of the connection (peer identity, IPs, destination port, SNI)."""
+    return key.startswith("request.")
 
 
 class _Compiler:
@@ -154,7 +164,8 @@ class _Compiler:
             self.refuse(f"unknown attribute: {key}", *loc, "key")
         return None
 
-    def rule(self, rule: Any, i: int) -> str:
+    def rule(self, rule: Any, i: int) -> tuple[str, str | None, str | None]:
+        """The rule's expression, and its connection and request conjuncts."""
         froms = [
             self.source(f.source, "rules", i, "from", j, "source")
             for j, f in enumerate(rule.from_ or ())
@@ -166,7 +177,13 @@ class _Compiler:
             any_of(tos) if tos else None,
             all_of(whens),
         ]
-        return all_of(parts) or "True"
+        by_request = [w for c, w in zip(rule.when, whens, strict=True) if _per_request(c.key)]
+        by_connection = [
+            w for c, w in zip(rule.when, whens, strict=True) if not _per_request(c.key)
+        ]
+        connection = all_of([any_of(froms) if froms else None, *by_connection])
+        request = all_of([any_of(tos) if tos else None, *by_request])
+        return all_of(parts) or "True", connection, request
 
 
 def compile_policy(
@@ -196,7 +213,7 @@ def compile_policy(
         dry_run = _BOOLS.get(raw, False)
     # A policy without rules (absent or empty) matches nothing (builder.go: an explicit
     # never-matching policy); ``rules: [{}]`` has one rule matching everything.
-    rules = tuple(c.rule(rule, i) for i, rule in enumerate(spec.rules or ()))
+    compiled = [c.rule(rule, i) for i, rule in enumerate(spec.rules or ())]
     if len(problems) > before:
         return None
     selector = spec.selector
@@ -206,6 +223,7 @@ def compile_policy(
         action=action,
         dry_run=dry_run,
         selector=None if selector is None else tuple(sorted(selector.match_labels.items())),
-        rules=rules,
+        rules=tuple(expr for expr, _, _ in compiled),
         uses=frozenset(c.uses),
+        parts=tuple((connection, request) for _, connection, request in compiled),
     )
