@@ -25,7 +25,9 @@ exception, a status other than 200, or an answer that was not mutual TLS from th
 identity). Printed: requests, failed, the client's certificate generations, the server's
 (as the app reports them: generation and validity of the certificate it holds) and the
 distinct server leaf certificates the client saw in its TLS handshakes. Exit status 1 if
-any request failed. ``--quick``: 20 s of traffic with 8 s certificates.
+any request failed or either side never rotated (a run shorter than half the lifetime
+proves nothing), 2 if the processes could not be started. Every process is stopped at the
+end, also on errors. ``--quick``: 20 s of traffic with 8 s certificates.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import collections
 import contextlib
 import hashlib
 import os
+import queue
 import socket
 import ssl
 import subprocess
@@ -47,7 +50,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from _common import HERE, machine, table
@@ -82,16 +85,23 @@ def process(
     )
     try:
         assert proc.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+        # one reader for the process's whole life: a full pipe never blocks it, and a
+        # process that hangs silently still meets the timeout below
+        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
         tail: collections.deque[str] = collections.deque(maxlen=20)
         deadline = time.monotonic() + timeout
         while True:
-            line = proc.stdout.readline()
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None or not line:  # silent past the timeout, or exited
+                why = f"not ready after {timeout:g} s" if line is None else "exited"
+                raise RuntimeError(f"{' '.join(cmd[2:5])}: {why}; its output:\n{''.join(tail)}")
             tail.append(line)
             if ready in line:
                 break
-            if (not line and proc.poll() is not None) or time.monotonic() > deadline:
-                raise RuntimeError(f"{' '.join(cmd[2:5])} did not start:\n{''.join(tail)}")
-        threading.Thread(target=proc.stdout.read, daemon=True).start()
         yield proc
     finally:
         proc.terminate()
@@ -100,6 +110,12 @@ def process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put("")  # end of output
 
 
 def free_port() -> int:
@@ -219,21 +235,36 @@ def main() -> None:
     a = ap.parse_args()
     if a.quick:
         a.seconds, a.ttl = 20.0, 8.0
-    seen = run(a.seconds, a.ttl, a.tasks)
+    if a.seconds <= 0 or a.ttl <= 0 or a.tasks < 1:
+        ap.error("--seconds and --ttl must be positive, --tasks at least 1")
+    try:
+        seen = run(a.seconds, a.ttl, a.tasks)
+    except (RuntimeError, OSError, httpx.HTTPError, inmesh.InmeshError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     total = sum(seen.outcomes.values())
     failed = total - seen.outcomes["ok"]
+    server_generations = len({g for g, _, _ in seen.server_certificates})
     print(f"{a.seconds:g} s of traffic, {a.tasks} tasks, certificates of {a.ttl:g} s on both sides")
     print(f"machine: {machine()}")
     rows = [
         ["requests", total],
         ["failed", failed],
         ["client certificate generations", len(seen.client_generations)],
-        ["server certificate generations", len({g for g, _, _ in seen.server_certificates})],
+        ["server certificate generations", server_generations],
         ["server leaf certificates in handshakes", len(seen.server_leaves)],
         *([[f"  {k}", v] for k, v in seen.outcomes.items() if k != "ok"]),
     ]
     print(table(["", "count"], rows))
-    sys.exit(1 if failed or not total else 0)
+    # a run in which one side never rotated proves nothing about rotation
+    unrotated = [
+        side
+        for side, n in (("client", len(seen.client_generations)), ("server", server_generations))
+        if n < 2
+    ]
+    for side in unrotated:
+        print(f"error: the {side} certificate never rotated: run longer than half the ttl")
+    sys.exit(1 if failed or not total or unrotated else 0)
 
 
 if __name__ == "__main__":
