@@ -24,7 +24,9 @@ exception, a status other than 200, or an answer that was not mutual TLS from th
 (the app answers with ``scope["inmesh.peer"]``'s principal, which must be the client's
 identity). Printed: requests, failed, the client's certificate generations, the server's
 (as the app reports them: generation and validity of the certificate it holds) and the
-distinct server leaf certificates the client saw in its TLS handshakes. Exit status 1 if
+distinct server leaf certificates the client saw in its TLS handshakes (new connections
+are made when the client rotates, so a server certificate that lived only between two
+client rotations, typically the last one, is not seen there). Exit status 1 if
 any request failed or either side never rotated (a run shorter than half the lifetime
 proves nothing), 2 if the processes could not be started. Every process is stopped at the
 end, also on errors. ``--quick``: 20 s of traffic with 8 s certificates.
@@ -39,6 +41,7 @@ import contextlib
 import hashlib
 import os
 import queue
+import signal
 import socket
 import ssl
 import subprocess
@@ -237,11 +240,15 @@ def main() -> None:
         a.seconds, a.ttl = 20.0, 8.0
     if a.seconds <= 0 or a.ttl <= 0 or a.tasks < 1:
         ap.error("--seconds and --ttl must be positive, --tasks at least 1")
+    # SIGTERM unwinds like Ctrl-C, so the subprocesses are stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         seen = run(a.seconds, a.ttl, a.tasks)
     except (RuntimeError, OSError, httpx.HTTPError, inmesh.InmeshError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # every process is already stopped
+        sys.exit(130)
     total = sum(seen.outcomes.values())
     failed = total - seen.outcomes["ok"]
     server_generations = len({g for g, _, _ in seen.server_certificates})
