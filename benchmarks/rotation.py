@@ -137,11 +137,14 @@ def inmesh_cmd(*args: str) -> list[str]:
 @dataclass
 class Seen:
     outcomes: Counter[str] = field(default_factory=Counter)
-    client_generations: set[int] = field(default_factory=set)
+    #: the client's certificate generations: seconds into the run when first used
+    client_generations: dict[int, float] = field(default_factory=dict)
     #: (generation, not_before, not_after) of the server's certificate, as the app reports it
     server_certificates: set[tuple[int, float, float]] = field(default_factory=set)
     #: SHA-256 of the server leaf certificates presented in the client's handshakes
     server_leaves: set[str] = field(default_factory=set)
+    #: the first failures: seconds into the run, client generation, what happened
+    failures: list[tuple[float, int, str]] = field(default_factory=list)
 
 
 def server_leaf(response: httpx.Response) -> str | None:
@@ -162,13 +165,20 @@ async def load(mesh: inmesh.Mesh, seconds: float, tasks: int) -> Seen:
     if holder is None:
         raise RuntimeError("the client Mesh has no workload certificate from the registry")
     me = holder.current().identity.principal
-    stop = time.monotonic() + seconds
+    start = time.monotonic()
+    stop = start + seconds
+
+    def note(what: str) -> None:
+        if len(seen.failures) < 10:
+            seen.failures.append((time.monotonic() - start, holder.generation, what))
 
     def check(r: httpx.Response) -> str:
         if r.status_code != 200:
+            note(f"status {r.status_code}: {r.text[:300]!r}")
             return f"status {r.status_code}"
         body: dict[str, Any] = r.json()
         if body.get("peer") != me:
+            note(f"peer {body.get('peer')}")
             return f"not mTLS from {me} (peer {body.get('peer')})"
         seen.server_certificates.add((body["generation"], body["not_before"], body["not_after"]))
         leaf = server_leaf(r)
@@ -178,11 +188,12 @@ async def load(mesh: inmesh.Mesh, seconds: float, tasks: int) -> Seen:
 
     async def worker(client: httpx.AsyncClient) -> None:
         while time.monotonic() < stop:
-            seen.client_generations.add(holder.generation)
+            seen.client_generations.setdefault(holder.generation, time.monotonic() - start)
             try:
                 r = await client.get("http://bench/")
                 seen.outcomes[check(r)] += 1
             except Exception as exc:  # a failure is what this benchmark counts
+                note(repr(exc)[:300])
                 seen.outcomes[f"{type(exc).__name__}: {exc}"[:100]] += 1
 
     async with mesh.client(timeout=10.0) as client:
@@ -269,6 +280,10 @@ def main() -> None:
         for side, n in (("client", len(seen.client_generations)), ("server", server_generations))
         if n < 2
     ]
+    rotations = sorted(seen.client_generations.values())[1:]
+    print("client rotations at:", ", ".join(f"{t:.1f} s" for t in rotations) or "none")
+    for t, generation, what in seen.failures:
+        print(f"failure at {t:.1f} s (client generation {generation}): {what}")
     for side in unrotated:
         print(f"error: the {side} certificate never rotated: run longer than half the ttl")
     sys.exit(1 if failed or not total or unrotated else 0)
