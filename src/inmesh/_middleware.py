@@ -21,6 +21,7 @@ Other scopes (lifespan) pass straight through; errors are never swallowed.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -170,7 +171,23 @@ class MeshMiddleware:
                     )
                 if not decision.allowed:
                     await self._deny(kind, send)
+                    if self.mesh is not None and self.mesh.hooks and kind == "http":
+                        from .inbound._record import emit_inbound
+
+                        emit_inbound(
+                            self.mesh,
+                            scope,
+                            peer=peer,
+                            decision=decision,
+                            status=403,
+                            response_bytes=len(_DENIED_BODY),
+                            start=time.perf_counter(),
+                        )
                     return
+        mesh = self.mesh
+        if mesh is not None and mesh.hooks and kind == "http":
+            await self._recorded(mesh, scope, receive, send, peer)
+            return
         token = _current_peer.set(peer)
         self.in_flight += 1
         try:
@@ -178,6 +195,40 @@ class MeshMiddleware:
         finally:
             self.in_flight -= 1
             _current_peer.reset(token)
+
+    async def _recorded(
+        self, mesh: Mesh, scope: Scope, receive: Receive, send: Send, peer: Peer | None
+    ) -> None:
+        """The app's answer observed through ``send`` (Starlette's way), then one
+        destination-side record for the Mesh's hooks, also when the app raised."""
+        from .inbound._record import emit_inbound
+
+        start = time.perf_counter()
+        seen = {"status": 500, "bytes": 0}
+
+        async def observe(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                seen["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        token = _current_peer.set(peer)
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            self.in_flight -= 1
+            _current_peer.reset(token)
+            emit_inbound(
+                mesh,
+                scope,
+                peer=peer,
+                decision=scope.get("inmesh.authz"),
+                status=seen["status"],
+                response_bytes=seen["bytes"],
+                start=start,
+            )
 
     @staticmethod
     async def _deny(kind: str, send: Send) -> None:

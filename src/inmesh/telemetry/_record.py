@@ -77,6 +77,9 @@ class RequestRecord:
     destination_principal: str = ""
     destination_labels: Mapping[str, str] = field(default_factory=lambda: _NO_LABELS)
     destination_cluster: str = ""
+    #: the destination side's authorization: ``ALLOW ns/name`` or ``DENY ns/name`` (``-``
+    #: when no policy decided), empty when no AuthorizationPolicy was evaluated
+    authorization: str = ""
     connection_security_policy: Literal["mutual_tls", "none", "unknown"] = "unknown"
 
 

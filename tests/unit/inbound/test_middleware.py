@@ -142,3 +142,34 @@ def test_policy_update_applies_to_the_next_request() -> None:
     assert "inmesh.authz" not in seen.scopes[0]  # no AuthorizationPolicy: nothing evaluated
     policy.update(resources(ALLOW_FRONTEND))
     assert run(app, scope())[0]["status"] == 403
+
+
+class Answer:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"paid"})
+
+
+def test_the_destination_side_records_each_request_with_its_authorization() -> None:
+    import inmesh
+
+    mesh = inmesh.Mesh(
+        service="payments",
+        namespace="shop",
+        labels={"app": "payments", "version": "v1"},
+        config=resources(ALLOW_FRONTEND),
+    )
+    records: list[inmesh.RequestRecord] = []
+    mesh.add_hook(records.append)
+    app = MeshMiddleware(Answer(), mesh=mesh)
+    run(app, scope(connection=InboundConnection(mtls=True, peer=FRONTEND)))
+    run(app, scope())  # plaintext: no principal, denied
+    allowed, denied = records
+    assert (allowed.reporter, allowed.status, allowed.response_bytes) == ("destination", 201, 4)
+    assert allowed.connection_security_policy == "mutual_tls"
+    assert allowed.source_principal == "spiffe://cluster.local/ns/shop/sa/frontend"
+    assert allowed.authorization == "ALLOW shop/payments"
+    assert allowed.destination_workload == "payments-v1" and allowed.cluster == "inbound|8080||"
+    assert (denied.status, denied.connection_security_policy) == (403, "none")
+    assert denied.authorization == "DENY -"
+    assert denied.details == "rbac_access_denied_matched_policy[none]"
