@@ -97,6 +97,12 @@ async def _run(
         service_account=options.service_account,
     )
     set_current_mesh(mesh)
+    # Istio's standard metrics, as a sidecar exposes them: both reporters' records, served
+    # in Prometheus format on an admin listener of its own (Envoy's prometheus port)
+    from .telemetry import ADMIN_PORT_NAME, default_metrics, start_admin_server
+
+    mesh.add_hook(default_metrics())
+    admin = start_admin_server(options.host, options.admin_port)
     bound = sock.getsockname()[1]
     policy = InboundPolicy.for_mesh(mesh)
     server = uvicorn.Server(
@@ -112,45 +118,52 @@ async def _run(
             lifespan="auto",
         )
     )
-    async with mesh:
-        if early_signals:
-            return 0  # stopped before it started: nothing to drain
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if serving.done():
-            await serving
-            return 1
-        try:
-            # The same drain as an application's own lifespan gets: the first signal
-            # deregisters and waits the drain period while uvicorn still accepts, and only
-            # then reaches uvicorn, which stops accepting and finishes what is in flight.
-            async with Workload(
-                service=service,
-                version=version,
-                namespace=options.namespace,
-                address=options.host,
-                port=bound,
-                registry=options.registry,
-                token=token,
-                drain=options.drain,
-                ttl=options.ttl,
-                service_account=mesh.service_account,
-                # Istio's auto mTLS: clients with a certificate send mTLS to endpoints with
-                # this label, and this listener serves mTLS with the workload certificate
-                labels={TLS_MODE_LABEL: TLS_MODE_ISTIO} if mesh.tls is not None else None,
-            ):
-                print(
-                    f"inmesh serve: {name} on {options.host}:{bound} (pid {os.getpid()})",
-                    flush=True,
-                )
-                if early_signals:  # signalled before uvicorn took the signals: drain now
-                    signal.raise_signal(early_signals[0])
+    try:
+        async with mesh:
+            if early_signals:
+                return 0  # stopped before it started: nothing to drain
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.01)
+            if serving.done():
                 await serving
-        finally:
-            if not serving.done():  # the registration failed: stop uvicorn cleanly first
-                server.should_exit = True
-                await serving
+                return 1
+            try:
+                # The same drain as an application's own lifespan gets: the first signal
+                # deregisters and waits the drain period while uvicorn still accepts, and only
+                # then reaches uvicorn, which stops accepting and finishes what is in flight.
+                async with Workload(
+                    service=service,
+                    version=version,
+                    namespace=options.namespace,
+                    address=options.host,
+                    port=bound,
+                    registry=options.registry,
+                    token=token,
+                    drain=options.drain,
+                    ttl=options.ttl,
+                    service_account=mesh.service_account,
+                    # Istio's auto mTLS: clients with a certificate send mTLS to endpoints with
+                    # this label, and this listener serves mTLS with the workload certificate
+                    labels={TLS_MODE_LABEL: TLS_MODE_ISTIO} if mesh.tls is not None else None,
+                    # Istio's name for the sidecar's metrics port: the registry's Prometheus
+                    # service discovery lists it
+                    extra_ports={ADMIN_PORT_NAME: admin.port},
+                ):
+                    print(
+                        f"inmesh serve: {name} on {options.host}:{bound} (pid {os.getpid()}), "
+                        f"metrics at {admin.url}",
+                        flush=True,
+                    )
+                    if early_signals:  # signalled before uvicorn took the signals: drain now
+                        signal.raise_signal(early_signals[0])
+                    await serving
+            finally:
+                if not serving.done():  # the registration failed: stop uvicorn cleanly first
+                    server.should_exit = True
+                    await serving
+    finally:
+        admin.close()
     print(f"inmesh serve: {name} drained and stopped", flush=True)
     return 0
 
@@ -170,6 +183,7 @@ def serve(
     cache_file: str | None = None,
     ttl: float = 10.0,
     service_account: str | None = None,
+    admin_port: int = 0,
 ) -> int:
     """Run ``app_ref`` (``module:attribute``) as a workload of ``service`` until signalled.
 
@@ -187,6 +201,7 @@ def serve(
         drain=drain,
         ttl=ttl,
         service_account=service_account,
+        admin_port=admin_port,
     )
     problems = options.problems()
     token = token or os.environ.get("INMESH_TOKEN") or _local_admin_token()

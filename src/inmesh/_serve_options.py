@@ -36,6 +36,7 @@ class ServeOptions:
     drain: float
     ttl: float
     service_account: str | None = None
+    admin_port: int = 0
 
     def problems(self) -> list[str]:
         """Every problem with these options, one message each (empty: all valid)."""
@@ -43,6 +44,8 @@ class ServeOptions:
         module, colon, attribute = self.app.partition(":")
         if not (module and colon and attribute):
             found.append(f"APP {self.app!r}: expected module:attribute, e.g. reviews:app")
+        if not 0 <= self.admin_port <= 65535:
+            found.append(f"--admin-port {self.admin_port}: not a port (0-65535, 0: any free one)")
         sa = self.service_account
         if sa is not None and (len(sa) > 253 or not _DNS1123_LABEL_RE.fullmatch(sa)):
             found.append(f"--service-account {sa!r}: not a valid Kubernetes service account name")

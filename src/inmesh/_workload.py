@@ -40,6 +40,7 @@ class Workload:
         service_account: str | None = None,
         locality: str | None = None,
         port_name: str = "http",
+        extra_ports: Mapping[str, int] | None = None,
         ttl: float = 10.0,
         drain: float = 2.0,
         drain_on_signal: bool = True,
@@ -57,7 +58,7 @@ class Workload:
         self._client = RegistryClient(registry, token)
         self._registration = self._client.register(
             address=address,
-            ports={port_name: port},
+            ports={port_name: port, **(extra_ports or {})},
             namespace=namespace,
             labels=all_labels,
             service_account=service_account,

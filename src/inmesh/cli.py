@@ -71,6 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
         cache_file=args.cache_file,
         ttl=args.ttl,
         service_account=args.service_account,
+        admin_port=args.admin_port,
     )
 
 
@@ -112,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--service", required=True, help="the service this workload belongs to")
     s.add_argument("--version", help="its version label (subsets select on it)")
     s.add_argument("-n", "--namespace", default="default")
+    s.add_argument(
+        "--admin-port",
+        type=int,
+        default=0,
+        help="port of the metrics listener (/stats/prometheus; default 0: any free one, "
+        "printed at start and registered as http-envoy-prom)",
+    )
     s.add_argument(
         "--service-account",
         default=None,

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 import inmesh
@@ -69,6 +70,7 @@ class Instance:
         line = self.proc.stdout.readline()
         assert "inmesh serve: echo v1 on 127.0.0.1:" in line, line
         self.port = int(line.split("127.0.0.1:")[1].split()[0])
+        self.metrics_url = line.split("metrics at ")[1].strip()
         self.output: list[str] = []
         self._reader = threading.Thread(target=self._drain_output, daemon=True)
         self._reader.start()
@@ -207,6 +209,31 @@ def test_workloads_of_a_registry_talk_mtls_with_no_code_in_the_app(registry: Reg
         # PERMISSIVE by default (Istio): a plaintext caller still gets in, with no peer
         with plain.sync_client() as c:
             assert c.get(f"http://127.0.0.1:{a.port}/").json()["peer"] is None
+    finally:
+        a.stop()
+
+
+def test_a_served_workload_exposes_istios_metrics_and_registers_the_port(
+    registry: Registry,
+) -> None:
+    a = Instance(registry)
+    mesh = inmesh.Mesh(service="client", registry=registry.url, token=registry.admin)
+    try:
+        with mesh:
+            wait_for(lambda: endpoints(mesh) == {a.port})
+            with mesh.sync_client() as c:
+                assert c.get("http://echo:9080/").status_code == 200
+        text = httpx.get(a.metrics_url, trust_env=False).text
+        # the destination reporter's series, over mTLS from the client's identity
+        assert 'reporter="destination"' in text and "istio_requests_total" in text
+        assert 'connection_security_policy="mutual_tls"' in text
+        with registry.http() as http:
+            targets = http.get("/v1/sd/prometheus").json()
+        assert any(
+            t.endswith(f":{a.metrics_url.split(':')[2].split('/')[0]}")
+            for group in targets
+            for t in group["targets"]
+        )
     finally:
         a.stop()
 
