@@ -36,7 +36,7 @@ from ..resilience import CLASSIFIER, Deadline, LocalFailure, RetryPolicy, RetryS
 from ..routing import apply_edits
 from ._balance import original_destination, pick
 from ._endpoint import Exchange, exchange_for
-from ._errors import cause, failure_of, to_httpx
+from ._errors import cause, failure_of, raise_as_httpx
 from ._record import emit
 
 if TYPE_CHECKING:
@@ -259,10 +259,9 @@ class Call:
         else:
             kind = failure_of(exc)
         if kind is None:
-            mapped = to_httpx(exc) if isinstance(exc, Exception) else exc
-            if mapped is exc:
+            if not isinstance(exc, Exception):
                 raise exc
-            raise mapped from exc
+            raise_as_httpx(exc)
         failure, sent = kind
         self.error = f"endpoint {ex.endpoint_key}: {cause(exc)}"
         if self.cluster is None:

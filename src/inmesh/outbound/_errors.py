@@ -59,17 +59,14 @@ def httpx_errors() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        mapped = to_httpx(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+        raise_as_httpx(exc)
 
 
 def failure_of(exc: BaseException) -> tuple[LocalFailure, bool] | None:
     """The Envoy failure an attempt's error stands for, and whether the request had been
     sent; None for errors that are the application's own (its timeouts, its pool limits,
-    a protocol it cannot speak). A deadline of the mesh's own (``TimeoutError``) is an
-    upstream timeout, with the request sent."""
+    a protocol it cannot speak). A bare ``TimeoutError`` (one httpcore did not translate)
+    is an upstream timeout, with the request sent."""
     if isinstance(exc, httpcore.ConnectTimeout):
         return LocalFailure.CONNECT_TIMEOUT, False
     if isinstance(exc, httpcore.ConnectError):
