@@ -105,6 +105,7 @@ class MeshMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
+        start = time.perf_counter()
         raw = scope.get("headers") or ()
         has_id = False
         spoofed = False
@@ -171,23 +172,21 @@ class MeshMiddleware:
                     )
                 if not decision.allowed:
                     await self._deny(kind, send)
-                    if self.mesh is not None and self.mesh.hooks and kind == "http":
-                        from .inbound._record import emit_inbound
-
-                        emit_inbound(
-                            self.mesh,
-                            scope,
-                            peer=peer,
-                            decision=decision,
-                            status=403,
-                            response_bytes=len(_DENIED_BODY),
-                            start=time.perf_counter(),
-                        )
+                    self._record(scope, connection, peer, 403, len(_DENIED_BODY), start)
                     return
-        mesh = self.mesh
-        if mesh is not None and mesh.hooks and kind == "http":
-            await self._recorded(mesh, scope, receive, send, peer)
-            return
+        recording = kind == "http" and self.mesh is not None and bool(self.mesh.hooks)
+        seen = [500, 0]  # status, response body bytes (a raising app is a 500)
+        if recording:
+            # the app's answer observed through ``send``, as Starlette's middleware does
+            inner = send
+
+            async def send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    seen[0] = message["status"]
+                elif message["type"] == "http.response.body":
+                    seen[1] += len(message.get("body", b""))
+                await inner(message)
+
         token = _current_peer.set(peer)
         self.in_flight += 1
         try:
@@ -195,40 +194,35 @@ class MeshMiddleware:
         finally:
             self.in_flight -= 1
             _current_peer.reset(token)
+            if recording:
+                self._record(scope, connection, peer, seen[0], seen[1], start)
 
-    async def _recorded(
-        self, mesh: Mesh, scope: Scope, receive: Receive, send: Send, peer: Peer | None
+    def _record(
+        self,
+        scope: Scope,
+        connection: InboundConnection | None,
+        peer: Peer | None,
+        status: int,
+        response_bytes: int,
+        start: float,
     ) -> None:
-        """The app's answer observed through ``send`` (Starlette's way), then one
-        destination-side record for the Mesh's hooks, also when the app raised."""
+        """One destination-side record for the Mesh's hooks (HTTP only)."""
+        mesh = self.mesh
+        if mesh is None or not mesh.hooks or scope["type"] != "http":
+            return
         from .inbound._record import emit_inbound
 
-        start = time.perf_counter()
-        seen = {"status": 500, "bytes": 0}
-
-        async def observe(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
-            elif message["type"] == "http.response.body":
-                seen["bytes"] += len(message.get("body", b""))
-            await send(message)
-
-        token = _current_peer.set(peer)
-        self.in_flight += 1
-        try:
-            await self.app(scope, receive, observe)
-        finally:
-            self.in_flight -= 1
-            _current_peer.reset(token)
-            emit_inbound(
-                mesh,
-                scope,
-                peer=peer,
-                decision=scope.get("inmesh.authz"),
-                status=seen["status"],
-                response_bytes=seen["bytes"],
-                start=start,
-            )
+        emit_inbound(
+            mesh,
+            scope,
+            peer=peer,
+            # Istio: mutual_tls whenever the connection is mTLS, whatever the certificate
+            mtls=connection.mtls if connection is not None else peer is not None,
+            decision=scope.get("inmesh.authz"),
+            status=status,
+            response_bytes=response_bytes,
+            start=start,
+        )
 
     @staticmethod
     async def _deny(kind: str, send: Send) -> None:

@@ -15,12 +15,21 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from ..routing._hosts import to_fqdn
 from ..telemetry import RequestRecord
+from ..telemetry._labels import request_protocol
 
 if TYPE_CHECKING:
     from .._mesh import Mesh
     from ..security import Decision
     from ._peer import Peer
+
+
+def _protocol(scope: MutableMapping[str, Any]) -> str:
+    for name, value in scope.get("headers") or ():
+        if name == b"content-type":
+            return request_protocol(value.decode("latin-1"))
+    return "http"
 
 
 def authorization_of(decision: Decision | None) -> str:
@@ -35,6 +44,7 @@ def emit_inbound(
     scope: MutableMapping[str, Any],
     *,
     peer: Peer | None,
+    mtls: bool,
     decision: Decision | None,
     status: int,
     response_bytes: int,
@@ -50,7 +60,7 @@ def emit_inbound(
         source_service="",
         source_namespace=peer.namespace if peer is not None else "",
         source_version="",
-        destination_service=f"{mesh.service}.{mesh.namespace}.svc.cluster.local",
+        destination_service=to_fqdn(mesh.service, mesh.namespace),
         destination_subset="",
         destination_endpoint=f"{server[0]}:{server[1]}" if server[0] else "",
         route_name="",
@@ -74,7 +84,8 @@ def emit_inbound(
         destination_namespace=mesh.namespace,
         destination_principal=tls.current().identity.uri if tls is not None else "",
         destination_labels=labels,
-        connection_security_policy="mutual_tls" if peer is not None else "none",
+        request_protocol=_protocol(scope),
+        connection_security_policy="mutual_tls" if mtls else "none",
         authorization=authorization_of(decision),
     )
     for hook in mesh.hooks:
