@@ -12,12 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._namespaces import selects
 from ._message import Message, resource_label
-
-
-def _subset(x: Mapping[str, str], y: Mapping[str, str]) -> bool:
-    """selectorSubset: every key of ``x`` is in ``y`` with the same value."""
-    return all(k in y and y[k] == v for k, v in x.items())
 
 
 def _same_certificate(a: Any, b: Any) -> bool:
@@ -37,7 +33,8 @@ def duplicate_certificates(gateways: Sequence[Any]) -> list[Message]:
     for r in gateways:
         selector = dict(r.spec.selector or {})
         for other in gateways:
-            if other is r or (selector and not _subset(selector, dict(other.spec.selector or {}))):
+            # selectorSubset: every label of r's selector in the other's
+            if other is r or not selects(selector, dict(other.spec.selector or {})):
                 continue
             pairs = [
                 (s.tls, t.tls)

@@ -12,27 +12,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..routing._hosts import host_matches, to_fqdn
+
 #: Istio's util.ExportToAllNamespaces / ExportToNamespaceLocal.
 ALL = "*"
 LOCAL = "."
 EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
-_SUFFIX = "svc.cluster.local"
 
 
 def fqdn(host: str, namespace: str) -> str:
     """util.ConvertHostToFQDN: a short name is expanded; a wildcard or dotted name stays."""
     if host.startswith("*") or "." in host:
         return host
-    return f"{host}.{namespace}.{_SUFFIX}"
+    return to_fqdn(host, namespace)
 
 
 def wildcard_matches(a: str, b: str) -> bool:
     """host.Name.Matches: equal, or either a wildcard covering the other."""
-    if a == b or a == "*" or b == "*":
-        return True
-    if a.startswith("*") and b.endswith(a[1:]):
-        return True
-    return b.startswith("*") and a.endswith(b[1:])
+    return host_matches(a, b) or host_matches(b, a)
 
 
 def vs_scopes(export_to: Sequence[str], namespace: str) -> list[str]:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..._namespaces import selects
+
 __all__ = [
     "EndpointRow",
     "ServiceRow",
@@ -65,7 +67,8 @@ def _spec(doc: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+    # an empty selector picks no WorkloadEntry here (a Service without one has none)
+    return bool(selector) and selects(selector, labels)
 
 
 def _services(

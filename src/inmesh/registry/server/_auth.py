@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..._namespaces import ROOT_NAMESPACE
+from ..._namespaces import visible as exported
 from .._errors import Denied
 from ..store import Store, Token
 
@@ -131,9 +132,7 @@ def visible(principal: Principal, doc: Mapping[str, Any]) -> bool:
         return namespace == ROOT_NAMESPACE and kind in _MESH_WIDE_POLICY
     spec = doc.get("spec") or {}
     export_to = spec.get("exportTo") if isinstance(spec, Mapping) else None
-    if not export_to:
-        return True
-    return "*" in export_to or mine in export_to
+    return exported(export_to, namespace, mine or "")
 
 
 class Authenticator:
