@@ -24,6 +24,7 @@ from ...config import KINDS, dump_resource, load_config, parse_documents, yaml_d
 from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, default_data_dir, read_admin_token
 from .._errors import RegistryRejected, RegistryUnavailable
 from ..client import check_url
+from ..store._base import REGISTERED_ANNOTATION
 from ._proxy_status import render_proxies
 from ._status import format_age, render_ca, render_status, status_rows
 
@@ -261,7 +262,7 @@ def cmd_get(args: argparse.Namespace) -> int:
             created = meta.get("creationTimestamp")
             age = format_age(now - _parse_time(created)) if created else "-"
             name = meta.get("name", "") + (
-                " (registered)" if "inmesh.io/registered" in (meta.get("annotations") or {}) else ""
+                " (registered)" if REGISTERED_ANNOTATION in (meta.get("annotations") or {}) else ""
             )
             rows.append((meta.get("namespace", ""), name, meta.get("resourceVersion", ""), age))
         widths = [max(len(r[i]) for r in rows) for i in range(4)]

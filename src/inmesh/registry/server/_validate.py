@@ -22,6 +22,7 @@ from typing import Any
 
 from ..._errors import ConfigError
 from ...analysis import check
+from ...analysis._message import resource_label
 from ...config import KINDS as _CONFIG_KINDS
 from ...config import dump_resource, parse_documents, yaml_documents
 from .._errors import BadRequest
@@ -214,7 +215,7 @@ class Validator:
         combined = {(m.kind, m.namespace, m.name): m for m in self.stored([*workloads, *stored])}
         for r in resources:
             combined[(r.kind, r.namespace, r.name)] = r
-        mine = {f"{r.kind} {r.namespace}/{r.name}" for r in resources}
+        mine = {resource_label(r) for r in resources}
         errors: list[str] = []
         warnings: list[str] = []
         for message in check(list(combined.values())):
