@@ -2,8 +2,10 @@
 
 For every HTTP request (and websocket handshake) it:
 
-1. strips the identity headers a client may send (``x-forwarded-client-cert``,
-   ``x-inmesh-peer*``): the peer identity comes only from the verified certificate;
+1. strips the identity headers a client may send (``x-inmesh-peer*``; and
+   ``x-forwarded-client-cert`` unless the connection is mutual TLS, where this hop's
+   element is appended as Istio's sidecar does: ``inbound/_xfcc.py``): the peer identity
+   comes only from the verified certificate;
 2. sets ``scope["inmesh.peer"]`` (:class:`~inmesh.inbound.Peer` or ``None`` for
    plaintext) from the mesh listener's connection (or the ASGI TLS extension of another
    server) and :func:`inmesh.current_peer` for the application;
@@ -43,9 +45,9 @@ log = logging.getLogger("inmesh.inbound")
 
 _REQUEST_ID = b"x-request-id"
 _HOST = b"host"
-#: Headers that claim an identity: Envoy sanitizes XFCC from untrusted clients
-#: (forward_client_cert_details SANITIZE); inmesh never takes identity from a header.
-_IDENTITY_HEADERS = frozenset({b"x-forwarded-client-cert"})
+#: Envoy removes XFCC from a client that is not mutual TLS and appends to it on mutual TLS
+#: (Istio's APPEND_FORWARD); inmesh itself never takes identity from a header.
+_XFCC = b"x-forwarded-client-cert"
 _IDENTITY_PREFIX = b"x-inmesh-peer"
 _DENIED_BODY = b"RBAC: access denied"
 _DENIED_HEADERS = [
@@ -116,20 +118,24 @@ class MeshMiddleware:
             elif name.startswith(b"x-"):  # every header below starts with x-
                 if name == _REQUEST_ID:
                     has_id = True
-                elif name in _IDENTITY_HEADERS or name.startswith(_IDENTITY_PREFIX):
+                elif name == _XFCC or name.startswith(_IDENTITY_PREFIX):
                     spoofed = True
+        connection: InboundConnection | None = scope.get(CONNECTION_KEY)
+        details = connection.client_cert_details if connection is not None else b""
         headers: list[tuple[bytes, bytes]]
-        if spoofed:  # spoofed identity: dropped before anyone reads it
+        if spoofed or details:  # claimed identity dropped before anyone reads it
             headers = [
                 item
                 for item in raw
-                if not (item[0] in _IDENTITY_HEADERS or item[0].startswith(_IDENTITY_PREFIX))
+                if not (item[0] == _XFCC or item[0].startswith(_IDENTITY_PREFIX))
             ]
+            if details:  # mutual TLS: what the client forwarded, then this hop's element
+                forwarded = [value for name, value in raw if name == _XFCC]
+                headers.append((_XFCC, b",".join([*forwarded, details])))
         else:
             headers = raw if type(raw) is list else list(raw)
         if not has_id and kind == "http":
             headers = [*headers, (_REQUEST_ID, str(uuid.uuid4()).encode())]
-        connection: InboundConnection | None = scope.get(CONNECTION_KEY)
         peer = connection.peer if connection is not None else _peer_from_extension(scope)
         scope = {**scope, "headers": headers, "inmesh.peer": peer}
         if self.mesh is not None:

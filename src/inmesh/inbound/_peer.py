@@ -45,12 +45,14 @@ class InboundConnection:
 
     ``mtls`` is true once a mutual TLS handshake verified a client certificate from the mesh
     roots; ``peer`` is its SPIFFE identity (``None`` when the certificate carries none, and
-    for plaintext); ``sni`` the server name the client asked for.
+    for plaintext); ``sni`` the server name the client asked for;
+    ``client_cert_details`` this hop's ``x-forwarded-client-cert`` element (``_xfcc.py``).
     """
 
     mtls: bool
     peer: Peer | None = None
     sni: str | None = None
+    client_cert_details: bytes = b""
 
 
 _current_peer: ContextVar[Peer | None] = ContextVar("inmesh_current_peer", default=None)

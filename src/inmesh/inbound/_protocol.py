@@ -88,17 +88,23 @@ def _cipher_id(ssl_object: ssl.SSLObject) -> int | None:
     return _CIPHER_IDS.get(cipher[0])
 
 
-def _tls_facts(ssl_object: ssl.SSLObject) -> tuple[dict[str, Any], InboundConnection]:
-    """The asgiref TLS extension and the connection's identity, once per connection."""
+def _tls_facts(
+    ssl_object: ssl.SSLObject, local_uri: str | None
+) -> tuple[dict[str, Any], InboundConnection]:
+    """The asgiref TLS extension and the connection's identity, once per connection
+    (``local_uri``: this workload's SPIFFE id, the XFCC element's ``By``)."""
     from cryptography import x509
 
     from ..security import peer_identity
+    from ._xfcc import client_cert_details
 
     der = ssl_object.getpeercert(True)
     chain: list[str] = []
     name: str | None = None
     peer: Peer | None = None
+    details = b""
     if der:
+        details = client_cert_details(der, local_uri=local_uri)
         chain.append(ssl.DER_cert_to_PEM_cert(der))
         name = x509.load_der_x509_certificate(der).subject.rfc4514_string()
         identity = peer_identity(der)
@@ -114,7 +120,9 @@ def _tls_facts(ssl_object: ssl.SSLObject) -> tuple[dict[str, Any], InboundConnec
         "cipher_suite": _cipher_id(ssl_object),
     }
     sni = getattr(ssl_object, _SNI_ATTRIBUTE, None)
-    return extension, InboundConnection(mtls=bool(der), peer=peer, sni=sni)
+    return extension, InboundConnection(
+        mtls=bool(der), peer=peer, sni=sni, client_cert_details=details
+    )
 
 
 _SNI_ATTRIBUTE = "inmesh_sni"
@@ -275,7 +283,9 @@ class MeshProtocol(H11Protocol):
             self.connections.discard(self)
             return
         ssl_object = transport.get_extra_info("ssl_object")
-        self._tls_extension, self._connection = _tls_facts(ssl_object)
+        holder = self._sources.tls()
+        local = holder.current().identity.uri if holder is not None else None
+        self._tls_extension, self._connection = _tls_facts(ssl_object, local)
         self._begin(transport)
 
     def _begin(self, transport: asyncio.Transport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,7 @@ async def whoami(scope: Any, receive: Any, send: Any) -> None:
             "chain": len(tls["client_cert_chain"]) if tls else None,
             "tls_version": tls["tls_version"] if tls else None,
             "headers": sorted(k.decode() for k, _ in scope["headers"]),
+            "xfcc": [v.decode() for k, v in scope["headers"] if k == b"x-forwarded-client-cert"],
         }
     ).encode()
     await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -166,8 +168,17 @@ def test_spoofed_identity_headers_change_nothing(
     policy.update([])
     seen = mtls_get(setup, server.port, OTHER, headers=spoof).json()
     assert seen["peer"] == OTHER.principal
-    assert "x-forwarded-client-cert" not in seen["headers"]
     assert "x-inmesh-peer" not in seen["headers"]
+    # Istio's APPEND_FORWARD on mutual TLS: what the client sent, then this hop's element
+    # from the verified certificates (the server's URI SAN as By, the client's as URI).
+    [xfcc] = seen["xfcc"]
+    forwarded, own = xfcc.rsplit(",", 1)
+    assert forwarded == spoof["x-forwarded-client-cert"]
+    by, digest, subject, uri = own.split(";")
+    assert (by, subject, uri) == (f"By={PAYMENTS.uri}", 'Subject=""', f"URI={OTHER.uri}")
+    assert re.fullmatch(r"Hash=[0-9a-f]{64}", digest)
+    # Without mutual TLS the header is removed (Envoy sanitizes it).
+    assert "x-forwarded-client-cert" not in plain_get(server.port, headers=spoof).json()["headers"]
 
 
 def test_allow_policy_lets_frontend_in_and_keeps_others_out(

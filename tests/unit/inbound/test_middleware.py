@@ -173,3 +173,16 @@ def test_the_destination_side_records_each_request_with_its_authorization() -> N
     assert (denied.status, denied.connection_security_policy) == (403, "none")
     assert denied.authorization == "DENY -"
     assert denied.details == "rbac_access_denied_matched_policy[none]"
+
+
+def test_xfcc_on_mutual_tls_appends_this_hops_element_after_what_the_client_sent() -> None:
+    seen = Seen()
+    mtls = InboundConnection(mtls=True, peer=FRONTEND, client_cert_details=b"By=a;Hash=b")
+    headers = [(b"x-forwarded-client-cert", b"By=x;URI=y"), (b"x-request-id", b"abc")]
+    run(MeshMiddleware(seen), scope(headers=headers, connection=mtls))
+    assert seen.scopes[0]["headers"] == [
+        (b"x-request-id", b"abc"),
+        (b"x-forwarded-client-cert", b"By=x;URI=y,By=a;Hash=b"),
+    ]
+    run(MeshMiddleware(seen), scope(headers=[(b"x-request-id", b"abc")], connection=mtls))
+    assert seen.scopes[1]["headers"][-1] == (b"x-forwarded-client-cert", b"By=a;Hash=b")
