@@ -197,17 +197,15 @@ def peer_from_headers(metadata: bytes | None, baggage: bytes | None = None) -> P
     cannot be read is an unknown one, as Istio's filter treats it)."""
     if metadata is not None:
         key = metadata
-        parse = _from_struct
     elif baggage is not None:
         key = b"b:" + baggage  # a baggage value never is a metadata value
-        parse = _from_baggage
     else:
         return None
     try:
         return _parsed[key]
     except KeyError:
         pass
-    peer = parse(metadata if metadata is not None else baggage)  # type: ignore[arg-type]
+    peer = _from_struct(metadata) if metadata is not None else _from_baggage(key[2:])
     if len(_parsed) >= _CACHE_LIMIT:
         _parsed.clear()
     _parsed[key] = peer

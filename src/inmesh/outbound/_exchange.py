@@ -1,0 +1,44 @@
+"""The source side of Istio's metadata exchange: which requests carry this workload's
+``x-envoy-peer-metadata`` headers, and reading (and removing) the destination's from the
+response before the application sees it (docs/observability.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..telemetry._exchange import PEER_METADATA_HEADER, is_exchange_header, peer_from_headers
+
+if TYPE_CHECKING:
+    from ..routing import Cluster
+    from ..telemetry._exchange import PeerMetadata
+
+_MESH_EXTERNAL = "MESH_EXTERNAL"
+_PREFIX = len(PEER_METADATA_HEADER)
+
+
+def mesh_internal(cluster: Cluster | None) -> bool:
+    """A request to a mesh service: Istio sends its metadata there, never to a request
+    leaving the mesh (PassthroughCluster: no cluster; a ServiceEntry ``MESH_EXTERNAL``)."""
+    return cluster is not None and cluster.service.location != _MESH_EXTERNAL
+
+
+def take_peer(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], PeerMetadata | None]:
+    """The response headers without the exchange pair, and what the destination said about
+    itself (None when it said nothing: not a mesh workload, or an older one)."""
+    for name, _ in headers:
+        if name[:_PREFIX].lower() == PEER_METADATA_HEADER:
+            break
+    else:
+        return headers, None  # the common case without a peer: one pass, no copy
+    kept: list[tuple[bytes, bytes]] = []
+    metadata: bytes | None = None
+    for name, value in headers:
+        lower = name.lower()
+        if is_exchange_header(lower):
+            if lower == PEER_METADATA_HEADER:
+                metadata = value
+        else:
+            kept.append((name, value))
+    return kept, peer_from_headers(metadata)
