@@ -107,9 +107,11 @@ def bookinfo(registry: Registry, tmp_path: Path) -> Iterator[list[str]]:
             }
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "inmesh", "serve", app, "--service", service]
-                    + ["--version", version, "--registry", registry.url, "--drain", "0"]
-                    + ["--admin-port", "0"],
+                    [
+                        *(sys.executable, "-m", "inmesh", "serve", app, "--service", service),
+                        *("--version", version, "--registry", registry.url, "--drain", "0"),
+                        *("--admin-port", "0"),
+                    ],
                     cwd=ROOT,
                     env=env,
                     stdout=subprocess.PIPE,
@@ -263,7 +265,8 @@ def test_istio_dashboards_and_kiali_read_the_bookinfo_mesh(
         # target labels from the registry's discovery, as Istio's kubernetes-pods job sets them
         (row,) = query(
             base,
-            'count(istio_requests_total{reporter="destination",app="ratings"}) by (namespace, app, version, workload)',
+            'count(istio_requests_total{reporter="destination",app="ratings"})'
+            " by (namespace, app, version, workload)",
         )
         assert row["metric"] == {
             "namespace": "default",
