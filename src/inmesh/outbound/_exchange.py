@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..telemetry._exchange import PEER_METADATA_HEADER, is_exchange_header, peer_from_headers
+from ..telemetry._exchange import PEER_METADATA_HEADER, peer_from_headers
 
 if TYPE_CHECKING:
     from ..routing import Cluster
@@ -27,18 +27,14 @@ def take_peer(
 ) -> tuple[list[tuple[bytes, bytes]], PeerMetadata | None]:
     """The response headers without the exchange pair, and what the destination said about
     itself (None when it said nothing: not a mesh workload, or an older one)."""
-    for name, _ in headers:
-        if name[:_PREFIX].lower() == PEER_METADATA_HEADER:
-            break
-    else:
-        return headers, None  # the common case without a peer: one pass, no copy
-    kept: list[tuple[bytes, bytes]] = []
     metadata: bytes | None = None
+    found = False
     for name, value in headers:
-        lower = name.lower()
-        if is_exchange_header(lower):
-            if lower == PEER_METADATA_HEADER:
+        if name[:_PREFIX].lower() == PEER_METADATA_HEADER:
+            found = True
+            if len(name) == _PREFIX:  # x-envoy-peer-metadata, not its -id
                 metadata = value
-        else:
-            kept.append((name, value))
+    if not found:
+        return headers, None  # the common case without a peer: one pass, no copy
+    kept = [h for h in headers if h[0][:_PREFIX].lower() != PEER_METADATA_HEADER]
     return kept, peer_from_headers(metadata)

@@ -36,7 +36,6 @@ __all__ = [
     "PEER_METADATA_ID_HEADER",
     "PeerMetadata",
     "exchange_headers",
-    "is_exchange_header",
     "peer_from_headers",
 ]
 
@@ -116,11 +115,6 @@ def exchange_headers(
         (PEER_METADATA_ID_HEADER, node_id.encode("utf-8")),
         (PEER_METADATA_HEADER, base64.b64encode(encode_struct(fields))),
     )
-
-
-def is_exchange_header(name: bytes) -> bool:
-    """``x-envoy-peer-metadata`` or ``x-envoy-peer-metadata-id`` (lower-case names)."""
-    return name.startswith(PEER_METADATA_HEADER)
 
 
 def _labels(value: Any) -> Mapping[str, str]:

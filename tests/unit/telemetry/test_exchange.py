@@ -10,7 +10,6 @@ from inmesh.telemetry._exchange import (
     PEER_METADATA_ID_HEADER,
     PeerMetadata,
     exchange_headers,
-    is_exchange_header,
     peer_from_headers,
 )
 from inmesh.telemetry._struct import decode_struct, encode_struct
@@ -118,9 +117,3 @@ def test_nothing_known_is_none() -> None:
     assert peer_from_headers(None, b"userid=alice,session=1") is None
     assert peer_from_headers(b"not base64!") is None
     assert peer_from_headers(base64.b64encode(b"\x0b")) is None  # not a Struct
-
-
-def test_exchange_header_names() -> None:
-    assert is_exchange_header(b"x-envoy-peer-metadata")
-    assert is_exchange_header(b"x-envoy-peer-metadata-id")
-    assert not is_exchange_header(b"x-envoy-upstream-service-time")
