@@ -153,3 +153,33 @@ def test_a_caller_without_metadata_gets_none_back(served: Served) -> None:
     assert "baggage" in response.json()
     (record,) = served.records
     assert (record.source_workload, record.source_namespace) == ("ratings-v1", "ambient")
+
+
+def test_a_denied_request_still_answers_with_the_destinations_metadata(tmp_path: Path) -> None:
+    policy = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "only-nobody", "namespace": "bookinfo"},
+        "spec": {"rules": [{"from": [{"source": {"principals": ["nobody"]}}]}]},
+    }
+    guarded = inmesh.Mesh(
+        service="reviews",
+        namespace="bookinfo",
+        labels={"app": "reviews", "version": "v3"},
+        config=[policy],
+        metrics=False,
+    )
+    denied: list[RequestRecord] = []
+    guarded.add_hook(denied.append)
+    server = start_server(MeshMiddleware(headers_seen, mesh=guarded))
+    try:
+        mesh = client_mesh(tmp_path, server.port)
+        records: list[RequestRecord] = []
+        mesh.add_hook(records.append)
+        with mesh.sync_client() as client:
+            response = client.get("http://reviews.bookinfo.svc.cluster.local:9080/")
+    finally:
+        server.stop()
+    assert response.status_code == 403
+    assert records[0].destination_workload == "reviews-v3"
+    assert denied[0].source_workload == "productpage-v1"
