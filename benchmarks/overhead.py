@@ -17,6 +17,11 @@ Three clients send sequential GETs over loopback to one server process listening
   1s, http1MaxPendingRequests 1000, http2MaxRequests 1000, maxRetries 10, idleTimeout 60s)
   that are never reached.
 
+Both inmesh clients run as every Mesh does by default: Istio's standard metrics recorded
+into the process's registry (``Mesh(metrics=True)``, the source-side record of each request)
+and the metadata exchange headers sent to the mesh service (the server, not a mesh workload,
+answers none back).
+
 Latency is ``time.perf_counter`` around each request (the body is read). Client CPU per
 request is this process's CPU time (``time.process_time``) over a round divided by its
 requests. Rounds interleave the clients (raw, inmesh, inmesh+policy, then the next round
@@ -178,6 +183,8 @@ def _order(round_number: int, n: int) -> list[int]:
 def meshes(ports: list[int]) -> tuple[inmesh.Mesh, inmesh.Mesh]:
     foundation = inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=False))
     full = inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=True))
+    for mesh in (foundation, full):  # metrics are on by default, as in a sidecar
+        assert mesh.hooks, "the default metrics hook is missing"
     return foundation, full
 
 

@@ -1,6 +1,7 @@
 """``inmesh demo``: a registry, a Bookinfo-like set of services started with
 ``inmesh serve``, a 90/10 reviews canary moved to 50/50 while traffic flows, and the
-per-version shares printed as they change. Ends by itself and stops every process."""
+per-version shares printed as they change; at the end, where each workload's metrics are
+and a per-edge summary computed from them. Ends by itself and stops every process."""
 
 from __future__ import annotations
 
@@ -44,9 +45,9 @@ def _inmesh(*args: str) -> list[str]:
 @contextmanager
 def _process(
     cmd: list[str], env: dict[str, str], wait_for: str, timeout: float = 30.0
-) -> Iterator[subprocess.Popen[str]]:
-    """Run ``cmd``; return once a line of its output contains ``wait_for``; on exit,
-    SIGTERM it (a workload drains) and wait."""
+) -> Iterator[str]:
+    """Run ``cmd``; return the first line of its output that contains ``wait_for``; on
+    exit, SIGTERM it (a workload drains) and wait."""
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -61,7 +62,7 @@ def _process(
                 raise SystemExit(f"demo: {' '.join(cmd[2:])} did not start")
         # keep reading what it prints, so that a full pipe never blocks it
         threading.Thread(target=proc.stdout.read, daemon=True).start()
-        yield proc
+        yield line
     finally:
         proc.terminate()
         try:
@@ -96,6 +97,25 @@ def _show(label: str, counts: Counter[str]) -> None:
     total = sum(counts.values()) or 1
     shares = "  ".join(f"{v}: {100.0 * counts[v] / total:5.1f}%" for v in sorted(counts))
     print(f"  {label:<28s} {total:4d} requests  {shares}", flush=True)
+
+
+def _metrics_summary(metrics: list[tuple[str, str]]) -> None:
+    """Where each workload's Istio metrics are, and the graph's edges computed from them
+    (the destination side's series: every hop, the callers known by metadata exchange)."""
+    from .telemetry._summary import format_edges, summarize_edges
+
+    print("Istio metrics, in Prometheus format, on each workload's admin listener:")
+    for workload, url in metrics:
+        print(f"  {workload:<16s} curl {url}")
+    texts = []
+    for _, url in metrics:
+        try:
+            texts.append(httpx.get(url, timeout=5, trust_env=False).text)
+        except httpx.TransportError as exc:
+            print(f"  (could not scrape {url}: {exc})")
+    print("edges (reporter=destination): requests, 5xx, p50 from the duration buckets")
+    for line in format_edges(summarize_edges(texts)):
+        print(f"  {line}")
 
 
 def run(seconds: float = 6.0) -> int:
@@ -134,8 +154,9 @@ def run(seconds: float = 6.0) -> int:
             env=env,
             check=True,
         )
+        metrics: list[tuple[str, str]] = []
         for service, version, app in WORKLOADS:
-            stack.enter_context(
+            started = stack.enter_context(
                 _process(
                     _inmesh(
                         "serve", app, "--service", service, "--version", version, "--drain", "0.5"
@@ -145,6 +166,7 @@ def run(seconds: float = 6.0) -> int:
                 )
             )
             print(f"  started {service} {version} with `inmesh serve`", flush=True)
+            metrics.append((f"{service}-{version}", started.split("metrics at ")[-1].strip()))
         subprocess.run(_inmesh("status"), env=env, check=True)
         mesh = Mesh(service="demo-client", registry=url, token=token)
         with mesh, mesh.sync_client(timeout=10.0) as client:
@@ -159,6 +181,7 @@ def run(seconds: float = 6.0) -> int:
                 final = _window(client, seconds / 4)
                 _show(f"after the change +{(i + 1) * seconds / 4:.1f}s", final)
             _show("50/50 (v1/v3), last window", final)
+        _metrics_summary(metrics)
         errors = sum(n for v, n in final.items() if v.startswith("error"))
         ok = not errors and set(final) <= {"v1", "v3"}
         print("demo done: the canary moved without errors" if ok else "demo: unexpected answers")

@@ -88,6 +88,11 @@ class Mesh:
     workload's SPIFFE ID; with ``ca`` (a CA directory, ``inmesh ca init DIR``) the Mesh
     issues itself a certificate (``cert_ttl`` seconds, default the CA's 24 h) and renews it
     at half-life. Then ``ISTIO_MUTUAL`` and Istio's auto mTLS present it (docs/security.md).
+
+    Telemetry, as a sidecar always has it: Istio's standard metrics are recorded into the
+    process's registry (``inmesh.telemetry.default_metrics()``; ``metrics=False`` opts out),
+    and requests to mesh services carry Istio's metadata exchange headers
+    (docs/observability.md).
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class Mesh:
         ca: str | os.PathLike[str] | None = None,
         trust_domain: str = "cluster.local",
         cert_ttl: float | None = None,
+        metrics: bool = True,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -146,6 +152,7 @@ class Mesh:
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
+        self._telemetry(metrics)
         if self._ca is not None:
             self._start_identity(self._ca)
         if self.registry is not None:
@@ -284,6 +291,25 @@ class Mesh:
         return self.snapshot.resources
 
     # -- telemetry ------------------------------------------------------------------------
+
+    def _telemetry(self, metrics: bool) -> None:
+        """What every workload gets without code: its metadata exchange headers (computed
+        once: the identity and labels are fixed) and, unless opted out, the process's
+        Istio metrics (the one place ``inmesh serve`` and a library Mesh both go through)."""
+        from .telemetry._exchange import exchange_headers
+
+        self._state.exchange = exchange_headers(
+            workload=self._state.workload,
+            namespace=self.namespace,
+            labels=self.labels,
+            service_account=self.service_account,
+            address=self.identity.address,
+            trust_domain=self.identity.trust_domain,
+        )
+        if metrics:
+            from .telemetry import default_metrics
+
+            self.add_hook(default_metrics())
 
     def add_hook(self, hook: RecordHook) -> None:
         """Call ``hook`` with a RequestRecord after every request, successful or not."""

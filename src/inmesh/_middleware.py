@@ -15,7 +15,11 @@ For every HTTP request (and websocket handshake) it:
 4. gives the request an ``x-request-id`` when the caller sent none (Envoy generates one
    for every request entering the mesh), exposes the workload's Mesh as
    ``scope["inmesh.mesh"]`` and counts requests in flight, so a draining workload can tell
-   when it is idle.
+   when it is idle;
+5. takes Istio's metadata exchange headers (``x-envoy-peer-metadata[-id]``; ambient's
+   ``baggage`` keys are read and the header left alone) for the record's ``source_*``
+   labels, strips them before the app sees the request, and answers a caller that sent
+   them with this workload's own (labels are claims; identities come from certificates).
 
 Other scopes (lifespan) pass straight through; errors are never swallowed.
 """
@@ -29,11 +33,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .inbound._peer import CONNECTION_KEY, InboundConnection, Peer, _current_peer
+from .telemetry._exchange import PEER_METADATA_HEADER, peer_from_headers
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
     from .inbound._policy import InboundPolicy
     from .security import Decision
+    from .telemetry._exchange import PeerMetadata
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,6 +55,8 @@ _HOST = b"host"
 #: (Istio's APPEND_FORWARD); inmesh itself never takes identity from a header.
 _XFCC = b"x-forwarded-client-cert"
 _IDENTITY_PREFIX = b"x-inmesh-peer"
+_BAGGAGE = b"baggage"
+_AMBIENT_KEY = b"k8s."  # every ambient workload key starts so
 _DENIED_BODY = b"RBAC: access denied"
 _DENIED_HEADERS = [
     (b"content-type", b"text/plain"),
@@ -111,7 +119,10 @@ class MeshMiddleware:
         raw = scope.get("headers") or ()
         has_id = False
         spoofed = False
+        exchanged = False
         host: bytes | None = None
+        metadata: bytes | None = None
+        baggage: bytes | None = None
         for name, value in raw:
             if name == _HOST:
                 host = value
@@ -120,14 +131,26 @@ class MeshMiddleware:
                     has_id = True
                 elif name == _XFCC or name.startswith(_IDENTITY_PREFIX):
                     spoofed = True
+                elif name.startswith(PEER_METADATA_HEADER):  # Istio's metadata exchange
+                    exchanged = True
+                    if name == PEER_METADATA_HEADER:
+                        metadata = value
+            elif name == _BAGGAGE and _AMBIENT_KEY in value:
+                baggage = value
         connection: InboundConnection | None = scope.get(CONNECTION_KEY)
         details = connection.client_cert_details if connection is not None else b""
         headers: list[tuple[bytes, bytes]]
-        if spoofed or details:  # claimed identity dropped before anyone reads it
+        if spoofed or exchanged or details:
+            # claimed identity dropped before anyone reads it; the exchange headers are the
+            # mesh's, not the app's (Istio's sidecar removes them too)
             headers = [
                 item
                 for item in raw
-                if not (item[0] == _XFCC or item[0].startswith(_IDENTITY_PREFIX))
+                if not (
+                    item[0] == _XFCC
+                    or item[0].startswith(_IDENTITY_PREFIX)
+                    or item[0].startswith(PEER_METADATA_HEADER)
+                )
             ]
             if details:  # mutual TLS: what the client forwarded, then this hop's element
                 forwarded = [value for name, value in raw if name == _XFCC]
@@ -137,6 +160,14 @@ class MeshMiddleware:
         if not has_id and kind == "http":
             headers = [*headers, (_REQUEST_ID, str(uuid.uuid4()).encode())]
         peer = connection.peer if connection is not None else _peer_from_extension(scope)
+        source = peer_from_headers(metadata, baggage) if exchanged or baggage else None
+        # a caller that sent its metadata gets this workload's in the response (Istio's
+        # peer_metadata filter); nobody else does, so nothing leaks outside the mesh
+        answer: tuple[tuple[bytes, bytes], ...] = (
+            self.mesh._state.exchange
+            if metadata is not None and self.mesh is not None and kind == "http"
+            else ()
+        )
         scope = {**scope, "headers": headers, "inmesh.peer": peer}
         if self.mesh is not None:
             scope["inmesh.mesh"] = self.mesh
@@ -177,18 +208,20 @@ class MeshMiddleware:
                         decision.reason,
                     )
                 if not decision.allowed:
-                    await self._deny(kind, send)
-                    self._record(scope, connection, peer, 403, len(_DENIED_BODY), start)
+                    await self._deny(kind, send, answer)
+                    self._record(scope, connection, peer, 403, len(_DENIED_BODY), start, source)
                     return
         recording = kind == "http" and self.mesh is not None and bool(self.mesh.hooks)
         seen = [500, 0]  # status, response body bytes (a raising app is a 500)
-        if recording:
+        if recording or answer:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
 
             async def send(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     seen[0] = message["status"]
+                    if answer:
+                        message = {**message, "headers": [*message.get("headers", ()), *answer]}
                 elif message["type"] == "http.response.body":
                     seen[1] += len(message.get("body", b""))
                 await inner(message)
@@ -201,7 +234,7 @@ class MeshMiddleware:
             self.in_flight -= 1
             _current_peer.reset(token)
             if recording:
-                self._record(scope, connection, peer, seen[0], seen[1], start)
+                self._record(scope, connection, peer, seen[0], seen[1], start, source)
 
     def _record(
         self,
@@ -211,6 +244,7 @@ class MeshMiddleware:
         status: int,
         response_bytes: int,
         start: float,
+        source: PeerMetadata | None = None,
     ) -> None:
         """One destination-side record for the Mesh's hooks (HTTP only)."""
         mesh = self.mesh
@@ -228,13 +262,15 @@ class MeshMiddleware:
             status=status,
             response_bytes=response_bytes,
             start=start,
+            source=source,
         )
 
     @staticmethod
-    async def _deny(kind: str, send: Send) -> None:
+    async def _deny(kind: str, send: Send, answer: tuple[tuple[bytes, bytes], ...] = ()) -> None:
         if kind == "websocket":
             # Closing before accepting: the server answers the handshake with 403.
             await send({"type": "websocket.close", "code": 1008})
             return
-        await send({"type": "http.response.start", "status": 403, "headers": _DENIED_HEADERS})
+        headers = [*_DENIED_HEADERS, *answer] if answer else _DENIED_HEADERS
+        await send({"type": "http.response.start", "status": 403, "headers": headers})
         await send({"type": "http.response.body", "body": _DENIED_BODY})

@@ -97,11 +97,11 @@ async def _run(
         service_account=options.service_account,
     )
     set_current_mesh(mesh)
-    # Istio's standard metrics, as a sidecar exposes them: both reporters' records, served
-    # in Prometheus format on an admin listener of its own (Envoy's prometheus port)
-    from .telemetry import ADMIN_PORT_NAME, default_metrics, start_admin_server
+    # Istio's standard metrics (the Mesh records them by default, into the process's
+    # registry), served in Prometheus format on an admin listener of its own (Envoy's
+    # prometheus port), as a sidecar exposes them
+    from .telemetry import ADMIN_PORT_NAME, start_admin_server
 
-    mesh.add_hook(default_metrics())
     admin = start_admin_server(options.host, options.admin_port)
     bound = sock.getsockname()[1]
     policy = InboundPolicy.for_mesh(mesh)

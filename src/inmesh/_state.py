@@ -2,7 +2,7 @@
 
 The Mesh owns one ``MeshState``: the snapshot holder (swapped with one assignment), the
 per-endpoint in-flight counts, the record hooks, the calling workload's identity and its
-certificate (``tls``, swapped in place on rotation).
+certificate (``tls``, swapped in place on rotation), and its metadata exchange headers.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class MeshState:
 
     __slots__ = (
         "active",
+        "exchange",
         "hooks",
         "identity",
         "not_ready",
@@ -45,3 +46,6 @@ class MeshState:
         self.not_ready: str | None = None
         #: the workload certificate (mesh mTLS), or None: this workload has no identity
         self.tls: TLSHolder | None = None
+        #: this workload's metadata exchange headers (Istio's x-envoy-peer-metadata-id and
+        #: x-envoy-peer-metadata), computed once; empty: none sent
+        self.exchange: tuple[tuple[bytes, bytes], ...] = ()

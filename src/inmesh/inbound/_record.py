@@ -6,22 +6,27 @@ verified certificate (``connection_security_policy`` ``mutual_tls``) or nothing
 (``none``), this workload's own name, labels and principal, the status and body size, and
 the authorization decision with the policy that made it (Envoy's RBAC filter writes
 ``rbac_access_denied_matched_policy[<policy>]`` as the response code details of a denial).
-The caller's workload labels need Istio's metadata exchange and stay unknown.
+The caller's workload name, namespace, labels and cluster come from its metadata exchange
+headers (``source``; claims, used as labels only), its namespace first from its certificate.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, MutableMapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..routing._hosts import to_fqdn
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
 
+_NONE: Mapping[str, str] = MappingProxyType({})
+
 if TYPE_CHECKING:
     from .._mesh import Mesh
     from ..security import Decision
+    from ..telemetry._exchange import PeerMetadata
     from ._peer import Peer
 
 
@@ -49,6 +54,7 @@ def emit_inbound(
     status: int,
     response_bytes: int,
     start: float,
+    source: PeerMetadata | None = None,
 ) -> None:
     """Build the record and call the Mesh's hooks."""
     end = time.perf_counter()
@@ -58,7 +64,9 @@ def emit_inbound(
     denied = decision is not None and not decision.allowed
     record = RequestRecord(
         source_service="",
-        source_namespace=peer.namespace if peer is not None else "",
+        # Istio: the peer certificate's namespace first, then the peer's metadata
+        source_namespace=(peer.namespace if peer is not None else "")
+        or (source.namespace if source is not None else ""),
         source_version="",
         destination_service=to_fqdn(mesh.service, mesh.namespace),
         destination_subset="",
@@ -80,6 +88,9 @@ def emit_inbound(
         reporter="destination",
         response_bytes=response_bytes,
         source_principal=f"spiffe://{peer.principal}" if peer is not None else "",
+        source_workload=source.workload if source is not None else "",
+        source_labels=source.labels if source is not None else _NONE,
+        source_cluster=source.cluster if source is not None else "",
         destination_workload=mesh._state.workload,
         destination_namespace=mesh.namespace,
         destination_principal=tls.current().identity.uri if tls is not None else "",

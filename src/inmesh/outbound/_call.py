@@ -37,6 +37,7 @@ from ..routing import apply_edits
 from ._balance import original_destination, pick
 from ._endpoint import Exchange, exchange_for
 from ._errors import cause, failure_of, raise_as_httpx
+from ._exchange import mesh_internal, take_peer
 from ._record import emit
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from ..balancing import Endpoint
     from ..resilience import Ticket
     from ..routing import Cluster, HeaderEdit, RequestView, Route, Snapshot
+    from ..telemetry._exchange import PeerMetadata
 
 RNG = random.Random()
 _now = time.monotonic
@@ -83,6 +85,7 @@ class Call:
         "flags",
         "hash_key",
         "headers",
+        "peer",
         "raw_path",
         "replayable",
         "request",
@@ -127,6 +130,10 @@ class Call:
         #: the headers sent upstream: the request's own, or an edited copy (the
         #: application's request object is never modified)
         self.headers = headers if headers is not None else view.headers.raw
+        #: what the destination said about itself (metadata exchange), None until it does
+        self.peer: PeerMetadata | None = None
+        if state.exchange and mesh_internal(cluster):
+            self.headers = [*self.headers, *state.exchange]  # Istio's metadata exchange
         self.response_edits = response_edits
         self.hash_key = hash_key
         self.set_cookie = set_cookie
@@ -355,6 +362,9 @@ class Call:
     def response_headers(self, headers: list[tuple[bytes, bytes]]) -> httpx.Headers:
         """The final response's headers: route/destination response edits, a generated
         consistent-hash cookie, and the flags (URX...) when the mesh set any."""
+        if self._state.exchange and mesh_internal(self.cluster):
+            # the destination's metadata exchange headers: read, and kept from the app
+            headers, self.peer = take_peer(headers)
         h = httpx.Headers(headers)
         if self.response_edits:
             h = apply_edits(self.response_edits, h)
@@ -391,4 +401,5 @@ class Call:
             error=self.error,
             destination_labels=self._last_ep.labels if self._last_ep is not None else None,
             response_bytes=self.response_bytes,
+            peer=self.peer,
         )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from .._state import MeshState
     from ..routing import Cluster, Route
+    from ..telemetry._exchange import PeerMetadata
 
 
 def emit(
@@ -40,12 +41,14 @@ def emit(
     destination_labels: Mapping[str, str] | None = None,
     response_bytes: int = 0,
     grpc_status: str = "",
+    peer: PeerMetadata | None = None,
 ) -> None:
     """Build the record and call every hook (nothing to do without hooks).
 
     The source side of Istio's labels (``reporter="source"``): this workload's name, labels
-    and SPIFFE id; the destination's namespace and the endpoint's labels. The destination's
-    workload name and principal need Istio's metadata exchange and are left unknown."""
+    and SPIFFE id; the destination's workload, namespace, labels and cluster from what it
+    said in its metadata exchange headers (``peer``), else the destination's namespace and
+    the endpoint's labels. The destination's principal stays unknown here."""
     hooks = state.hooks
     if not hooks:
         return
@@ -80,8 +83,17 @@ def emit(
         source_workload=state.workload,
         source_principal=tls.current().identity.uri if tls is not None else "",
         source_labels=identity.labels,
-        destination_namespace=cluster.service.namespace if cluster is not None else "",
-        destination_labels=destination_labels if destination_labels is not None else _NONE,
+        destination_workload=peer.workload if peer is not None else "",
+        destination_namespace=(
+            (peer.namespace if peer is not None else "")
+            or (cluster.service.namespace if cluster is not None else "")
+        ),
+        destination_labels=(
+            peer.labels
+            if peer is not None
+            else (destination_labels if destination_labels is not None else _NONE)
+        ),
+        destination_cluster=peer.cluster if peer is not None else "",
         connection_security_policy="unknown",  # Istio: the source side cannot tell
     )
     for hook in hooks:

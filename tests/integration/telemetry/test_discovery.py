@@ -46,9 +46,7 @@ def scrape(url: str) -> dict[str, Any]:
 
 
 def test_sd_lists_workloads_that_advertise_an_admin_port(registry: Registry) -> None:
-    register(
-        registry, "reviews-v2", {"app": "reviews", "version": "v2"}, **{ADMIN_PORT_NAME: 15090}
-    )
+    register(registry, "reviews-1", {"app": "reviews", "version": "v2"}, **{ADMIN_PORT_NAME: 15090})
     register(registry, "ratings-v1", {"app": "ratings", "version": "v1"})  # no admin port
     with registry.http() as c:
         response = c.get("/v1/sd/prometheus")
@@ -60,6 +58,7 @@ def test_sd_lists_workloads_that_advertise_an_admin_port(registry: Registry) -> 
             "labels": {
                 "__metrics_path__": "/stats/prometheus",
                 "namespace": "default",
+                "pod": "reviews-1",
                 "workload": "reviews-v2",
                 "app": "reviews",
                 "version": "v2",

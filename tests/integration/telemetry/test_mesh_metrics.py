@@ -61,3 +61,25 @@ def test_outbound_requests_become_source_series(bookinfo: list[Workload], tmp_pa
     ]
     assert sum(counts) == 3
     assert not any("/reviews/" in v for s in series.values() for v in s.labels.values())
+
+
+def test_a_mesh_records_into_the_process_metrics_by_default(
+    bookinfo: list[Workload], tmp_path: Path
+) -> None:
+    from inmesh.telemetry import default_metrics
+
+    cfg = tmp_path / "mesh.yaml"
+    cfg.write_text(workloads_yaml(bookinfo))
+    mesh = inmesh.Mesh(service="details", labels={"version": "v9"}, config=cfg)
+    assert default_metrics() in mesh.hooks
+    assert inmesh.Mesh(service="details", metrics=False).hooks == ()
+    with mesh, mesh.sync_client() as client:
+        assert client.get("http://ratings:9080/ratings/0").status_code == 200
+    samples = [
+        s
+        for f in text_string_to_metric_families(default_metrics().exposition().decode())
+        if f.name == "istio_requests"
+        for s in f.samples
+        if s.labels["source_workload"] == "details-v9"
+    ]
+    assert [(s.labels["destination_service_name"], s.value) for s in samples] == [("ratings", 1)]

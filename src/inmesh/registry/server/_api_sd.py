@@ -4,10 +4,15 @@ The answer is Prometheus's ``http_sd_configs`` format: a list of target groups, 
 workload that advertised an admin listener, i.e. registered a port named
 ``http-envoy-prom`` (the name of the Istio sidecar's Prometheus port 15090). Each group
 carries ``__metrics_path__`` (``/stats/prometheus``), so a scrape job needs only the URL
-and a token, and the labels Istio's Kubernetes scrape job gives a pod's series:
-``namespace``, ``workload``, ``app``, ``version``, plus every workload label as
-``__meta_inmesh_label_<name>`` for relabeling. A join token sees its namespace only, as
-with ``GET /v1/workloads``.
+and a token, and the target labels Istio's ``kubernetes-pods`` scrape job gives a pod's
+series (``namespace`` from ``__meta_kubernetes_namespace``, ``pod`` from
+``__meta_kubernetes_pod_name``, ``app``, ``version``... from the ``labelmap`` of
+``__meta_kubernetes_pod_label_(.+)``) already in place: ``namespace``, ``pod`` (the
+registration's name: one instance, as a pod is), ``app``, ``version``, plus ``workload``
+(the Deployment-like name the workload reports as ``source_workload``: ``app-version``),
+``canonical_service``, ``canonical_revision``, and every workload label as
+``__meta_inmesh_label_<name>`` for a ``labelmap`` of one's own. A join token sees its
+namespace only, as with ``GET /v1/workloads``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,17 @@ __all__ = ["prometheus_sd", "target_group"]
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
 
+def _workload(labels: Mapping[str, str], name: str) -> str:
+    """The name a workload gives itself in its metrics (``Mesh``'s: ``<app>-<version>``,
+    Istio's Deployment name for Bookinfo's ``reviews-v2``), the registration's without an
+    ``app`` label."""
+    app = labels.get("app")
+    if not app:
+        return name
+    version = labels.get("version")
+    return f"{app}-{version}" if version else app
+
+
 def target_group(namespace: str, name: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
     """The target group of one registration (its WorkloadEntry ``body``), or None when it
     advertises no admin listener."""
@@ -42,7 +58,8 @@ def target_group(namespace: str, name: str, body: Mapping[str, Any]) -> dict[str
     out = {
         "__metrics_path__": METRICS_PATH,
         "namespace": namespace,
-        "workload": name,
+        "pod": name,
+        "workload": _workload(labels, name),
         "app": labels.get("app", ""),
         "version": labels.get("version", ""),
         "canonical_service": canonical_service(labels, name),

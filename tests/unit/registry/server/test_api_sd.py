@@ -24,7 +24,9 @@ def test_a_workload_with_an_admin_port_is_a_target() -> None:
         "labels": {
             "__metrics_path__": "/stats/prometheus",
             "namespace": "default",
-            "workload": "reviews-v2",
+            "pod": "reviews-v2",
+            # no version label: the workload is named after its app, as a Mesh names itself
+            "workload": "reviews",
             "app": "reviews",
             "canonical_service": "reviews",
             "canonical_revision": "r2",
