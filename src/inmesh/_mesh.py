@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .config import Resource
     from .registry.client import RegistryView, Rejection
     from .security import SpiffeId, TLSHolder
+    from .telemetry import MeshTracer, Tracing
 
 ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
 
@@ -88,6 +89,10 @@ class Mesh:
     workload's SPIFFE ID; with ``ca`` (a CA directory, ``inmesh ca init DIR``) the Mesh
     issues itself a certificate (``cert_ttl`` seconds, default the CA's 24 h) and renews it
     at half-life. Then ``ISTIO_MUTUAL`` and Istio's auto mTLS present it (docs/security.md).
+
+    ``tracing``: a :class:`~inmesh.telemetry.Tracing` (sampling percentage, tags,
+    provider), True for Istio's defaults (1%), False for none; by default tracing is on when
+    the ``OTEL_*`` environment names an OTLP endpoint (docs/observability.md).
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class Mesh:
         ca: str | os.PathLike[str] | None = None,
         trust_domain: str = "cluster.local",
         cert_ttl: float | None = None,
+        tracing: Tracing | bool | None = None,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -146,6 +152,16 @@ class Mesh:
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
+        if tracing is not False:
+            from .telemetry import tracer_for
+
+            self._state.tracing = tracer_for(
+                tracing,
+                service=service,
+                namespace=namespace,
+                labels=self.labels,
+                workload=self._state.workload,
+            )
         if self._ca is not None:
             self._start_identity(self._ca)
         if self.registry is not None:
@@ -186,6 +202,18 @@ class Mesh:
             spiffe_id, local_issuer(ca_dir, spiffe_id, ttl=self._cert_ttl or 0.0)
         )
         self._state.tls = self._workload_identity.start()
+
+    # -- tracing ------------------------------------------------------------------------------
+
+    @property
+    def tracing(self) -> MeshTracer | None:
+        """The tracing in force (None: not configured); assign a new ``MeshTracer`` (e.g.
+        ``mesh.tracing.with_sampling(10)``) to change it for the next requests."""
+        return self._state.tracing
+
+    @tracing.setter
+    def tracing(self, value: MeshTracer | None) -> None:
+        self._state.tracing = value
 
     @property
     def hooks(self) -> tuple[RecordHook, ...]:

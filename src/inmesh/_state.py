@@ -1,8 +1,8 @@
 """The narrow state the outbound path reads, so that nothing below ``Mesh`` imports it.
 
 The Mesh owns one ``MeshState``: the snapshot holder (swapped with one assignment), the
-per-endpoint in-flight counts, the record hooks, the calling workload's identity and its
-certificate (``tls``, swapped in place on rotation).
+per-endpoint in-flight counts, the record hooks, the calling workload's identity, its
+certificate (``tls``, swapped in place on rotation) and its tracing (``tracing``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .telemetry import RecordHook
 
 if TYPE_CHECKING:
     from .security import TLSHolder
+    from .telemetry import MeshTracer
 
 
 class MeshState:
@@ -28,6 +29,7 @@ class MeshState:
         "not_ready",
         "snapshot",
         "tls",
+        "tracing",
         "version",
         "workload",
     )
@@ -45,3 +47,6 @@ class MeshState:
         self.not_ready: str | None = None
         #: the workload certificate (mesh mTLS), or None: this workload has no identity
         self.tls: TLSHolder | None = None
+        #: tracing (sampling, tags, provider), replaced whole when it changes; None: not
+        #: configured (no spans; inbound x-request-id and trace headers still propagate)
+        self.tracing: MeshTracer | None = None
