@@ -15,6 +15,7 @@ Unsampled requests make no OpenTelemetry object at all: only the ids that propag
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -188,13 +189,14 @@ def outbound_headers(
 class ClientTrace:
     """The client spans of one sampled outbound request: one per attempt."""
 
-    __slots__ = ("_b3_single", "_parent", "_span", "_tracer")
+    __slots__ = ("_b3_single", "_ended", "_parent", "_span", "_tracer")
 
     def __init__(self, tracer: MeshTracer, parent: TraceContext | None, b3_single: bool) -> None:
         self._tracer = tracer
         self._parent = parent
         self._b3_single = b3_single
         self._span: Any = None
+        self._ended = 0  # the open span's attempt ended at (ns), 0: still running
 
     def _attributes(self, call: Any) -> dict[str, Any]:
         request: httpx.Request = call.request
@@ -242,7 +244,7 @@ class ClientTrace:
         """Start the attempt's span and put its context on the attempt's headers."""
         from ._otel import context_of
 
-        self._end_open("", None)
+        self._close()
         span = self._start(call)
         ep = ex.endpoint_key.rpartition(":")
         span.set_attribute("network.peer.address", ep[0])
@@ -257,39 +259,54 @@ class ClientTrace:
         self._span = span
 
     def attempt_over(self, outcome: int | LocalFailure) -> None:
-        """The attempt ended without being the answer (retried, timed out, failed)."""
-        if self._span is None:
+        """The attempt ended without being the answer (retried, timed out, failed): its
+        outcome is set now and its end time kept; the span ends when the next attempt
+        starts or the request finishes (a last attempt also gets the request's flags)."""
+        span = self._span
+        if span is None or self._ended:
             return
+        self._ended = time.time_ns()
         if isinstance(outcome, int):
-            self._end_open("", outcome if outcome else None)
+            if outcome:
+                _outcome(span, outcome, "")
         else:
             from ..resilience import CLASSIFIER
 
-            self._end_open(CLASSIFIER.local_reply(outcome).flag, None, outcome.value)
+            span.set_attribute("response_flags", CLASSIFIER.local_reply(outcome).flag)
+            _outcome(span, None, outcome.value)
 
     def finish(self, call: Any, status: int, flags: str) -> None:
         """The request is over: the last attempt's span (or, when the mesh answered
         without sending anything, a span for its answer) gets the outcome."""
         span = self._span
         if span is None:
-            span = self._start(call)
+            if call.attempts:
+                return
+            span = self._span = self._start(call)
         span.set_attribute("inmesh.attempts", call.attempts)
-        self._span = span
-        self._end_open(flags, status if status else None, "" if status else flags or "DC")
+        span.set_attribute("response_flags", flags or "-")
+        if not self._ended:
+            _outcome(span, status or None, "" if status else flags or "DC")
+        self._close()
 
-    def _end_open(self, flags: str, status: int | None, error: str = "") -> None:
+    def _close(self) -> None:
         span = self._span
         if span is None:
             return
         self._span = None
-        span.set_attribute("response_flags", flags or "-")
-        if status is not None:
-            span.set_attribute("http.response.status_code", status)
-            if status >= 400 and not error:
-                error = str(status)
-        if error:
-            from ._otel import error_status
+        ended, self._ended = self._ended, 0
+        span.end(end_time=ended or None)
 
-            span.set_attribute("error.type", error)
-            span.set_status(error_status())
-        span.end()
+
+def _outcome(span: Any, status: int | None, error: str) -> None:
+    """The status code, and ``error.type`` for a failure (a client's 4xx and 5xx are
+    errors, as the semantic conventions say)."""
+    if status is not None:
+        span.set_attribute("http.response.status_code", status)
+        if status >= 400 and not error:
+            error = str(status)
+    if error:
+        from ._otel import error_status
+
+        span.set_attribute("error.type", error)
+        span.set_status(error_status())

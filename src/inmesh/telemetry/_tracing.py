@@ -93,7 +93,9 @@ class Tracing:
         exporter = env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
         if exporter == "none":
             return None
-        if not (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        if not (
+            env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        ):
             return None
         if exporter != "otlp":
             raise ConfigError(

@@ -21,7 +21,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import inmesh
-from inmesh.telemetry import Tracing
 from inmesh.telemetry import _otel
 from tests.servers import RunningServer, start_server
 
