@@ -196,7 +196,7 @@ class MeshMiddleware:
                 if not decision.allowed:
                     await self._deny(kind, send)
                     if span is not None:
-                        end_server_span(span, 403)
+                        end_server_span(span, 403, decision)
                     self._record(scope, connection, peer, 403, len(_DENIED_BODY), start)
                     return
         recording = span is not None or (kind == "http" and mesh is not None and bool(mesh.hooks))
@@ -222,7 +222,7 @@ class MeshMiddleware:
             _inbound.reset(carrying)
             _current_peer.reset(token)
             if span is not None:
-                end_server_span(span, seen[0])
+                end_server_span(span, seen[0], scope.get("inmesh.authz"))
             if recording:
                 self._record(scope, connection, peer, seen[0], seen[1], start)
 

@@ -122,13 +122,14 @@ def start_server_span(
     return span
 
 
-def end_server_span(span: Any, status: int, *, authorization: str = "") -> None:
+def end_server_span(span: Any, status: int, decision: Any = None) -> None:
     """End the server span with the response's status (a 5xx is an error, as the semantic
-    conventions say of servers)."""
+    conventions say of servers) and the AuthorizationPolicy ``decision``, if one was made
+    (``ALLOW ns/name``, ``DENY ns/name``, ``-`` for no policy)."""
     span.set_attribute("http.response.status_code", status)
     span.set_attribute("response_flags", "-")
-    if authorization:
-        span.set_attribute("inmesh.authorization", authorization)
+    if decision is not None:
+        span.set_attribute("inmesh.authorization", f"{decision.action} {decision.policy or '-'}")
     if status >= 500:
         from ._otel import error_status
 
