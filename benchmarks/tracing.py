@@ -73,7 +73,7 @@ def inbound() -> None:
     from inmesh.telemetry import TraceContext
 
     ctx = InboundContext(b"6b2f8a0e-5b1c-4b43-9c57-4f8e1a2b3c4d", [])
-    ctx.trace = TraceContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, None)
+    ctx.trace = TraceContext(b"4bf92f3577b34da6a3ce929d0e0e4736", b"00f067aa0ba902b7", None)
     _inbound.set(ctx)
 
 

@@ -63,10 +63,12 @@ def parent_context(parent: TraceContext | None, sampled: bool) -> Context:
     trace): never the application's own current span, which the mesh cannot see."""
     if parent is None or not parent.has_ids:
         return _EMPTY
-    state = TraceState.from_header([parent.tracestate]) if parent.tracestate else None
+    state = (
+        TraceState.from_header([parent.tracestate.decode("latin-1")]) if parent.tracestate else None
+    )
     sc = SpanContext(
-        parent.trace_id,
-        parent.span_id,
+        int(parent.trace_id, 16),
+        int(parent.span_id, 16),
         is_remote=True,
         trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
         trace_state=state,
@@ -74,13 +76,13 @@ def parent_context(parent: TraceContext | None, sampled: bool) -> Context:
     return trace.set_span_in_context(NonRecordingSpan(sc), _EMPTY)
 
 
-def context_of(span: Any, *, parent_span_id: int = 0, fmt: str = "w3c") -> TraceContext:
+def context_of(span: Any, *, parent_span_id: bytes = b"", fmt: str = "w3c") -> TraceContext:
     """The wire context of ``span`` (what the next hop gets)."""
     sc = span.get_span_context()
-    state = sc.trace_state.to_header() if sc.trace_state else ""
+    state = sc.trace_state.to_header().encode("latin-1") if sc.trace_state else b""
     return TraceContext(
-        sc.trace_id,
-        sc.span_id,
+        b"%032x" % sc.trace_id,
+        b"%016x" % sc.span_id,
         sc.trace_flags.sampled,
         state,
         parent_span_id=parent_span_id,

@@ -17,7 +17,9 @@ sampled; ``x-b3-flags: 1`` is debug; a sampling state alone is a decision withou
 from __future__ import annotations
 
 import contextvars
+import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "B3_MULTI",
@@ -57,40 +59,44 @@ TRACE_HEADERS = frozenset(
 #: ``x-ot-span-context`` (Lightstep's, forwarded unchanged)
 PROPAGATION_HEADERS = TRACE_HEADERS | {_BAGGAGE, _REQUEST_ID, b"x-ot-span-context"}
 
-_HEX = frozenset(b"0123456789abcdef")
-_MASK64 = (1 << 64) - 1
+_TRACEPARENT_RE = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_B3_ID_RE = re.compile(rb"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")
+_B3_SPAN_RE = re.compile(rb"[0-9a-fA-F]{16}")
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
+_PAD64 = b"0" * 16
 
 
-@dataclass(frozen=True, slots=True)
-class TraceContext:
-    """A span's identity as propagated: 128-bit ``trace_id``, 64-bit ``span_id`` (both 0
-    for a sampling decision without ids), ``sampled`` (None: the caller deferred the
-    decision), W3C ``tracestate`` (raw, empty when none), and the format it came in."""
+class TraceContext(NamedTuple):
+    """A span's identity as propagated: ``trace_id`` (32 lower-case hex digits) and
+    ``span_id`` (16), kept as the bytes they travel as (both empty for a sampling decision
+    without ids), ``sampled`` (None: the caller deferred the decision), the raw W3C
+    ``tracestate`` (empty when none), B3's parent span id, and the format it came in.
+    A named tuple: built on every traced request, where a frozen dataclass costs ~2 us."""
 
-    trace_id: int
-    span_id: int
+    trace_id: bytes
+    span_id: bytes
     sampled: bool | None
-    tracestate: str = ""
-    parent_span_id: int = 0
+    tracestate: bytes = b""
+    parent_span_id: bytes = b""
     format: str = W3C
 
     @property
     def has_ids(self) -> bool:
-        return self.trace_id != 0
+        return bool(self.trace_id)
 
 
 @dataclass(slots=True)
 class InboundContext:
     """What an outbound request inherits from the inbound request being handled (held in
     a contextvar by ``MeshMiddleware``): its ``x-request-id``, the propagation headers as
-    they came in (forwarded unchanged when the mesh does not trace), and, when it traces,
-    the context to continue (the server span's, or the unsampled one that stands for it)
-    with the caller's ``baggage``."""
+    they came in (forwarded unchanged when the mesh does not trace; ``baggage`` always),
+    and, when it traces, the context to continue (the server span's, or the unsampled one
+    that stands for it)."""
 
     request_id: bytes | None
     headers: list[tuple[bytes, bytes]]
     trace: TraceContext | None = None
-    baggage: bytes | None = None
 
 
 _inbound: contextvars.ContextVar[InboundContext | None] = contextvars.ContextVar(
@@ -103,38 +109,33 @@ def current_inbound() -> InboundContext | None:
     return _inbound.get()
 
 
-def _hex(value: bytes, size: int) -> int | None:
-    """``value`` as an integer when it is exactly ``size`` lower-case hex digits, not 0."""
-    if len(value) != size or not _HEX.issuperset(value):
-        return None
-    n = int(value, 16)
-    return n or None
-
-
 def parse_traceparent(value: bytes, tracestate: bytes = b"") -> TraceContext | None:
     """W3C ``traceparent``: ``00-<32 hex>-<16 hex>-<2 hex>``; None when invalid."""
-    value = value.strip()
-    if len(value) < 55 or value[2:3] != b"-" or value[35:36] != b"-" or value[52:53] != b"-":
+    m = _TRACEPARENT_RE.fullmatch(value.strip())
+    if m is None:
         return None
-    version = value[:2]
-    if not _HEX.issuperset(version) or version == b"ff":
+    version, trace_id, span_id, flags, rest = m.groups()
+    if version == b"ff" or (version == b"00" and rest is not None):
         return None
-    if version == b"00" and len(value) != 55:
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    if len(value) > 55 and value[55:56] != b"-":  # a later version appends "-..." fields
-        return None
-    trace_id = _hex(value[3:35], 32)
-    span_id = _hex(value[36:52], 16)
-    flags = value[53:55]
-    if trace_id is None or span_id is None or not _HEX.issuperset(flags):
-        return None
-    return TraceContext(
-        trace_id, span_id, bool(int(flags, 16) & 1), tracestate.decode("latin-1"), format=W3C
-    )
+    return TraceContext(trace_id, span_id, bool(int(flags, 16) & 1), tracestate, format=W3C)
 
 
-def _b3_trace_id(value: bytes) -> int | None:
-    return _hex(value, len(value)) if len(value) in (16, 32) else None
+def _b3_trace_id(value: bytes) -> bytes | None:
+    if _B3_ID_RE.fullmatch(value) is None:
+        return None
+    value = value.lower()
+    if len(value) == 16:
+        value = _PAD64 + value  # 64-bit: left-padded, as OpenTelemetry's B3 propagator
+    return None if value == _ZERO_TRACE else value
+
+
+def _b3_span_id(value: bytes) -> bytes | None:
+    if _B3_SPAN_RE.fullmatch(value) is None:
+        return None
+    value = value.lower()
+    return None if value == _ZERO_SPAN else value
 
 
 def _b3_sampled(value: bytes) -> bool | None:
@@ -150,11 +151,11 @@ def parse_b3_single(value: bytes) -> TraceContext | None:
     parts = value.strip().split(b"-")
     if len(parts) == 1:
         decision = _b3_sampled(parts[0])
-        return None if decision is None else TraceContext(0, 0, decision, format=B3_SINGLE)
+        return None if decision is None else TraceContext(b"", b"", decision, format=B3_SINGLE)
     if len(parts) > 4:
         return None
     trace_id = _b3_trace_id(parts[0])
-    span_id = _hex(parts[1], 16)
+    span_id = _b3_span_id(parts[1])
     if trace_id is None or span_id is None:
         return None
     sampled: bool | None = None
@@ -162,9 +163,9 @@ def parse_b3_single(value: bytes) -> TraceContext | None:
         sampled = _b3_sampled(parts[2])
         if sampled is None:
             return None
-    parent = 0
+    parent = b""
     if len(parts) == 4:
-        p = _hex(parts[3], 16)
+        p = _b3_span_id(parts[3])
         if p is None:
             return None
         parent = p
@@ -178,13 +179,11 @@ def parse_b3_multi(found: dict[bytes, bytes]) -> TraceContext | None:
         sampled = True  # debug implies an accept decision
     trace = found.get(_B3_TRACE)
     span = found.get(_B3_SPAN)
-    if trace is None or span is None:
-        return None if sampled is None else TraceContext(0, 0, sampled, format=B3_MULTI)
-    trace_id = _b3_trace_id(trace.strip())
-    span_id = _hex(span.strip(), 16)
+    trace_id = _b3_trace_id(trace.strip()) if trace is not None else None
+    span_id = _b3_span_id(span.strip()) if span is not None else None
     if trace_id is None or span_id is None:
-        return None if sampled is None else TraceContext(0, 0, sampled, format=B3_MULTI)
-    parent = _hex(found.get(_B3_PARENT, b"").strip(), 16) or 0
+        return None if sampled is None else TraceContext(b"", b"", sampled, format=B3_MULTI)
+    parent = _b3_span_id(found.get(_B3_PARENT, b"").strip()) or b""
     return TraceContext(trace_id, span_id, sampled, parent_span_id=parent, format=B3_MULTI)
 
 
@@ -219,27 +218,24 @@ def parse_headers(headers: list[tuple[bytes, bytes]]) -> TraceContext | None:
 def format_headers(ctx: TraceContext, *, b3_single: bool = False) -> list[tuple[bytes, bytes]]:
     """The headers that carry ``ctx`` to the next hop: W3C ``traceparent`` (and
     ``tracestate`` when there is one) and B3 multi, plus B3 single when asked."""
-    trace = f"{ctx.trace_id:032x}"
-    span = f"{ctx.span_id:016x}"
+    trace = ctx.trace_id
+    span = ctx.span_id
     sampled = b"1" if ctx.sampled else b"0"
-    out = [
-        (_TRACEPARENT, f"00-{trace}-{span}-{'01' if ctx.sampled else '00'}".encode()),
-    ]
+    out = [(_TRACEPARENT, b"00-" + trace + b"-" + span + (b"-01" if ctx.sampled else b"-00"))]
     if ctx.tracestate:
-        out.append((_TRACESTATE, ctx.tracestate.encode("latin-1")))
-    out.append((_B3_TRACE, trace.encode()))
-    out.append((_B3_SPAN, span.encode()))
-    if ctx.parent_span_id:
-        out.append((_B3_PARENT, f"{ctx.parent_span_id:016x}".encode()))
+        out.append((_TRACESTATE, ctx.tracestate))
+    out.append((_B3_TRACE, trace))
+    out.append((_B3_SPAN, span))
+    parent = ctx.parent_span_id
+    if parent:
+        out.append((_B3_PARENT, parent))
     out.append((_B3_SAMPLED, sampled))
     if b3_single:
-        single = f"{trace}-{span}-{sampled.decode()}"
-        if ctx.parent_span_id:
-            single += f"-{ctx.parent_span_id:016x}"
-        out.append((_B3, single.encode()))
+        single = trace + b"-" + span + b"-" + sampled
+        out.append((_B3, single + b"-" + parent if parent else single))
     return out
 
 
-def low64(trace_id: int) -> int:
+def low64(trace_id: bytes) -> int:
     """The trace id's lower 64 bits (what ratio sampling compares, as OpenTelemetry)."""
-    return trace_id & _MASK64
+    return int(trace_id[16:], 16)

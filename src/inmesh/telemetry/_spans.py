@@ -253,7 +253,7 @@ class ClientTrace:
             span.set_attribute("network.peer.port", int(ep[2]))
         if call.attempts > 1:
             span.set_attribute("http.request.resend_count", call.attempts - 1)
-        parent_id = self._parent.span_id if self._parent is not None else 0
+        parent_id = self._parent.span_id if self._parent is not None else b""
         ctx = context_of(span, parent_span_id=parent_id)
         core = ex.core
         core.headers = [*core.headers, *format_headers(ctx, b3_single=self._b3_single)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+from binascii import hexlify
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -34,6 +35,8 @@ DEFAULT_SAMPLING = 1.0
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _RNG = random.Random()
 _TWO64 = 1 << 64
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +254,16 @@ def tracer_for(
     )
 
 
-def new_trace_id() -> int:
-    return _RNG.getrandbits(128) or 1
+def new_trace_id() -> bytes:
+    """A random trace id, as it travels (32 lower-case hex digits, never all zero)."""
+    out = hexlify(_RNG.randbytes(16))
+    return out if out != _ZERO_TRACE else new_trace_id()
 
 
-def new_span_id() -> int:
-    return _RNG.getrandbits(64) or 1
+def new_span_id() -> bytes:
+    """A random span id (16 lower-case hex digits, never all zero)."""
+    out = hexlify(_RNG.randbytes(8))
+    return out if out != _ZERO_SPAN else new_span_id()
 
 
 class _ProviderHolder:

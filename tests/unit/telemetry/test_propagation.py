@@ -18,11 +18,13 @@ from inmesh.telemetry._propagation import (
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
 TP = f"00-{TRACE}-{SPAN}-01".encode()
+T = TRACE.encode()
+S = SPAN.encode()
 
 
 def test_w3c_traceparent_and_tracestate() -> None:
     ctx = parse_headers([(b"traceparent", TP), (b"tracestate", b"congo=t61rcWkgMzE")])
-    assert ctx == TraceContext(int(TRACE, 16), int(SPAN, 16), True, "congo=t61rcWkgMzE", format=W3C)
+    assert ctx == TraceContext(T, S, True, b"congo=t61rcWkgMzE", format=W3C)
 
 
 def test_w3c_unsampled_flags() -> None:
@@ -32,7 +34,7 @@ def test_w3c_unsampled_flags() -> None:
 
 def test_repeated_tracestate_is_joined() -> None:
     ctx = parse_headers([(b"traceparent", TP), (b"tracestate", b"a=1"), (b"tracestate", b"b=2")])
-    assert ctx is not None and ctx.tracestate == "a=1,b=2"
+    assert ctx is not None and ctx.tracestate == b"a=1,b=2"
 
 
 @pytest.mark.parametrize(
@@ -56,7 +58,7 @@ def test_invalid_traceparent_is_ignored(value: bytes) -> None:
 
 def test_a_later_version_may_append_fields() -> None:
     ctx = parse_traceparent(f"01-{TRACE}-{SPAN}-01-what-ever".encode())
-    assert ctx is not None and ctx.trace_id == int(TRACE, 16)
+    assert ctx is not None and ctx.trace_id == T
 
 
 def test_two_traceparents_are_invalid_and_the_next_format_is_tried() -> None:
@@ -74,32 +76,35 @@ def test_invalid_w3c_falls_back_to_b3_multi() -> None:
             (b"x-b3-sampled", b"1"),
         ]
     )
-    assert ctx == TraceContext(int(TRACE, 16), int(SPAN, 16), True, format=B3_MULTI)
+    assert ctx == TraceContext(T, S, True, format=B3_MULTI)
 
 
 def test_w3c_wins_over_b3() -> None:
     other = "1" * 32
     ctx = parse_headers([(b"b3", f"{other}-{SPAN}-1".encode()), (b"traceparent", TP)])
-    assert ctx is not None and ctx.format == W3C and ctx.trace_id == int(TRACE, 16)
+    assert ctx is not None and ctx.format == W3C and ctx.trace_id == T
 
 
 def test_b3_single_forms() -> None:
     full = parse_b3_single(f"{TRACE}-{SPAN}-1-{'05e3ac9a4f6e3b90'}".encode())
-    assert full == TraceContext(
-        int(TRACE, 16), int(SPAN, 16), True, parent_span_id=0x05E3AC9A4F6E3B90, format=B3_SINGLE
-    )
+    assert full == TraceContext(T, S, True, parent_span_id=b"05e3ac9a4f6e3b90", format=B3_SINGLE)
     deferred = parse_b3_single(f"{TRACE}-{SPAN}".encode())
     assert deferred is not None and deferred.sampled is None
     debug = parse_b3_single(f"{TRACE}-{SPAN}-d".encode())
     assert debug is not None and debug.sampled is True
     deny = parse_b3_single(b"0")  # a decision without ids
-    assert deny == TraceContext(0, 0, False, format=B3_SINGLE) and not deny.has_ids
+    assert deny == TraceContext(b"", b"", False, format=B3_SINGLE) and not deny.has_ids
+
+
+def test_b3_ids_are_lower_cased() -> None:
+    ctx = parse_b3_single(f"{TRACE.upper()}-{SPAN.upper()}".encode())
+    assert ctx is not None and (ctx.trace_id, ctx.span_id) == (T, S)
 
 
 def test_b3_64_bit_trace_id_is_padded() -> None:
     ctx = parse_b3_single(f"a3ce929d0e0e4736-{SPAN}-1".encode())
     assert ctx is not None
-    assert f"{ctx.trace_id:032x}" == "0000000000000000a3ce929d0e0e4736"
+    assert ctx.trace_id == b"0000000000000000a3ce929d0e0e4736"
 
 
 @pytest.mark.parametrize(
@@ -125,9 +130,7 @@ def test_b3_multi() -> None:
             (b"x-b3-sampled", b"0"),
         ]
     )
-    assert ctx == TraceContext(
-        int(TRACE, 16), int(SPAN, 16), False, parent_span_id=0x05E3AC9A4F6E3B90, format=B3_MULTI
-    )
+    assert ctx == TraceContext(T, S, False, parent_span_id=b"05e3ac9a4f6e3b90", format=B3_MULTI)
 
 
 def test_b3_flags_debug_means_sampled() -> None:
@@ -141,7 +144,7 @@ def test_b3_multi_with_bad_ids_keeps_only_the_decision() -> None:
     ctx = parse_headers([(b"x-b3-traceid", b"xyz"), (b"x-b3-spanid", SPAN.encode())])
     assert ctx is None
     decision = parse_headers([(b"x-b3-traceid", b"xyz"), (b"x-b3-sampled", b"1")])
-    assert decision == TraceContext(0, 0, True, format=B3_MULTI)
+    assert decision == TraceContext(b"", b"", True, format=B3_MULTI)
 
 
 def test_no_trace_headers() -> None:
@@ -149,7 +152,7 @@ def test_no_trace_headers() -> None:
 
 
 def test_format_writes_w3c_and_b3_multi() -> None:
-    ctx = TraceContext(int(TRACE, 16), int(SPAN, 16), True, "k=v", parent_span_id=5)
+    ctx = TraceContext(T, S, True, b"k=v", parent_span_id=b"0000000000000005")
     out = dict(format_headers(ctx))
     assert out == {
         b"traceparent": TP,
@@ -162,7 +165,7 @@ def test_format_writes_w3c_and_b3_multi() -> None:
 
 
 def test_format_round_trips_each_format() -> None:
-    ctx = TraceContext(int(TRACE, 16), int(SPAN, 16), False)
+    ctx = TraceContext(T, S, False)
     out = format_headers(ctx, b3_single=True)
     assert parse_traceparent(dict(out)[b"traceparent"]) == ctx
     single = parse_b3_single(dict(out)[b"b3"])

@@ -28,7 +28,8 @@ def tracer(settings: Tracing, **labels: str) -> MeshTracer:
 
 
 def ctx(low: int, sampled: bool | None = None) -> TraceContext:
-    return TraceContext((7 << 64) | low, 1, sampled)
+    """A context whose trace id's lower 64 bits are ``low``."""
+    return TraceContext(b"%032x" % ((7 << 64) | low), b"%016x" % 1, sampled)
 
 
 def test_istio_default_is_one_percent() -> None:
