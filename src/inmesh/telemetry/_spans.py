@@ -177,8 +177,14 @@ def outbound_headers(
         lowered = [(k.lower(), v) for k, v in raw]
         parent = parse_headers(lowered)
         base = [h for h in raw if h[0].lower() not in TRACE_HEADERS]
+    elif inbound is not None:
+        # the server span's context; when the middleware did not trace (no Mesh, or
+        # another's), the inbound request's own headers
+        parent = inbound.trace
+        if parent is None and inbound.headers:
+            parent = parse_headers(inbound.headers)
     else:
-        parent = inbound.trace if inbound is not None else None
+        parent = None
     if extra:
         base = [*base, *extra]
     b3_single = parent is not None and parent.format == B3_SINGLE

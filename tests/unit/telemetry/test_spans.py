@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from inmesh import Mesh, MeshMiddleware
 from inmesh.config import parse_documents
-from inmesh.telemetry import InboundContext, Tracing, current_inbound
+from inmesh.telemetry import InboundContext, TraceContext, Tracing, current_inbound
 
 DENY_ALL_BUT_FRONTEND = """
 apiVersion: security.istio.io/v1
@@ -158,3 +158,53 @@ def test_an_upstream_unsampled_decision_is_kept(exporter: InMemorySpanExporter) 
     assert ctx is not None and ctx.trace is not None
     assert ctx.trace.trace_id == b"4bf92f3577b34da6a3ce929d0e0e4736"
     assert ctx.trace.parent_span_id == b"00f067aa0ba902b7" and ctx.trace.sampled is False
+
+
+# -- outbound_headers: what an outbound request carries (pure) ------------------------------
+
+RAW = [(b"host", b"ratings"), (b"User-Agent", b"ua")]
+
+
+def tracer(sampling: float) -> Any:
+    from inmesh.telemetry import MeshTracer
+
+    return MeshTracer(
+        Tracing(sampling=sampling), service="pp", namespace="d", labels={}, workload="pp"
+    )
+
+
+def test_outbound_without_tracing_forwards_what_is_missing() -> None:
+    from inmesh.telemetry._spans import outbound_headers
+
+    inbound = InboundContext(b"r-1", [(b"traceparent", TP), (b"baggage", b"k=v")])
+    headers, trace = outbound_headers(RAW, inbound, None)
+    assert trace is None
+    assert headers == [*RAW, (b"x-request-id", b"r-1"), (b"traceparent", TP), (b"baggage", b"k=v")]
+    own = [*RAW, (b"X-Request-Id", b"mine"), (b"B3", b"0")]  # the app's, any case
+    headers, _ = outbound_headers(own, inbound, None)
+    assert headers == [*own, (b"baggage", b"k=v")]  # no id, no trace header mixed in
+
+
+def test_outbound_unsampled_continues_the_trace_with_sampled_0() -> None:
+    from inmesh.telemetry._spans import outbound_headers
+
+    inbound = InboundContext(b"r-1", [])
+    inbound.trace = TraceContext(b"4bf92f3577b34da6a3ce929d0e0e4736", b"00f067aa0ba902b7", False)
+    headers, trace = outbound_headers(RAW, inbound, tracer(100))
+    assert trace is None  # the caller's decision holds: nothing recorded
+    sent = dict(headers)
+    assert sent[b"x-request-id"] == b"r-1"
+    assert sent[b"x-b3-traceid"] == b"4bf92f3577b34da6a3ce929d0e0e4736"
+    assert sent[b"x-b3-parentspanid"] == b"00f067aa0ba902b7"
+    assert sent[b"x-b3-sampled"] == b"0"
+    assert sent[b"traceparent"].endswith(b"-00")
+
+
+def test_outbound_parent_from_headers_when_the_middleware_did_not_trace() -> None:
+    from inmesh.telemetry._spans import ClientTrace, outbound_headers
+
+    inbound = InboundContext(b"r-1", [(b"traceparent", TP)])  # no trace: not traced inbound
+    headers, trace = outbound_headers(RAW, inbound, tracer(0))
+    assert isinstance(trace, ClientTrace)  # sampled upstream: recorded despite 0%
+    assert not any(name == b"traceparent" for name, _ in headers)  # set per attempt
+    assert trace._parent is not None and trace._parent.span_id == b"00f067aa0ba902b7"
