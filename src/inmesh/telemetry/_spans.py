@@ -126,15 +126,15 @@ def end_server_span(span: Any, status: int, decision: Any = None) -> None:
     """End the server span with the response's status (a 5xx is an error, as the semantic
     conventions say of servers) and the AuthorizationPolicy ``decision``, if one was made
     (``ALLOW ns/name``, ``DENY ns/name``, ``-`` for no policy)."""
-    span.set_attribute("http.response.status_code", status)
-    span.set_attribute("response_flags", "-")
+    attrs: dict[str, Any] = {"http.response.status_code": status, "response_flags": "-"}
     if decision is not None:
-        span.set_attribute("inmesh.authorization", f"{decision.action} {decision.policy or '-'}")
+        attrs["inmesh.authorization"] = f"{decision.action} {decision.policy or '-'}"
     if status >= 500:
         from ._otel import error_status
 
-        span.set_attribute("error.type", str(status))
+        attrs["error.type"] = str(status)
         span.set_status(error_status())
+    span.set_attributes(attrs)
     span.end()
 
 
@@ -210,7 +210,11 @@ class ClientTrace:
         view = call.view
         attrs: dict[str, Any] = dict(self._tracer.attributes)
         attrs["http.request.method"] = request.method
-        attrs["url.full"] = str(request.url.copy_with(username=None, password=None))
+        url = request.url
+        # no credentials in url.full (the semantic conventions' rule)
+        attrs["url.full"] = str(
+            url.copy_with(username=None, password=None) if url.userinfo else url
+        )
         attrs["server.address"] = view.host
         attrs["server.port"] = view.port
         for name, value in call.headers:
@@ -237,14 +241,14 @@ class ClientTrace:
         host = cluster.service.host if cluster is not None else call.view.host
         return f"{host}:{call.view.port}/*"  # Istio's trace operation
 
-    def _start(self, call: Any) -> Any:
+    def _start(self, call: Any, attrs: dict[str, Any] | None = None) -> Any:
         from ._otel import CLIENT, parent_context
 
         return self._tracer.tracer().start_span(
             self._name(call),
             context=parent_context(self._parent, True),
             kind=CLIENT,
-            attributes=self._attributes(call),
+            attributes=attrs if attrs is not None else self._attributes(call),
         )
 
     def attempt(self, call: Any, ex: Any) -> None:
@@ -252,13 +256,14 @@ class ClientTrace:
         from ._otel import context_of
 
         self._close()
-        span = self._start(call)
+        attrs = self._attributes(call)
         ep = ex.endpoint_key.rpartition(":")
-        span.set_attribute("network.peer.address", ep[0])
+        attrs["network.peer.address"] = ep[0]
         if ep[2].isdigit():
-            span.set_attribute("network.peer.port", int(ep[2]))
+            attrs["network.peer.port"] = int(ep[2])
         if call.attempts > 1:
-            span.set_attribute("http.request.resend_count", call.attempts - 1)
+            attrs["http.request.resend_count"] = call.attempts - 1
+        span = self._start(call, attrs)
         parent_id = self._parent.span_id if self._parent is not None else b""
         ctx = context_of(span, parent_span_id=parent_id)
         core = ex.core
@@ -275,12 +280,12 @@ class ClientTrace:
         self._ended = time.time_ns()
         if isinstance(outcome, int):
             if outcome:
-                _outcome(span, outcome, "")
+                _outcome(span, {}, outcome, "")
         else:
             from ..resilience import CLASSIFIER
 
-            span.set_attribute("response_flags", CLASSIFIER.local_reply(outcome).flag)
-            _outcome(span, None, outcome.value)
+            flags = {"response_flags": CLASSIFIER.local_reply(outcome).flag}
+            _outcome(span, flags, None, outcome.value)
 
     def finish(self, call: Any, status: int, flags: str) -> None:
         """The request is over: the last attempt's span (or, when the mesh answered
@@ -290,10 +295,11 @@ class ClientTrace:
             if call.attempts:
                 return
             span = self._span = self._start(call)
-        span.set_attribute("inmesh.attempts", call.attempts)
-        span.set_attribute("response_flags", flags or "-")
-        if not self._ended:
-            _outcome(span, status or None, "" if status else flags or "DC")
+        attrs: dict[str, Any] = {"inmesh.attempts": call.attempts, "response_flags": flags or "-"}
+        if self._ended:
+            span.set_attributes(attrs)
+        else:
+            _outcome(span, attrs, status or None, "" if status else flags or "DC")
         self._close()
 
     def _close(self) -> None:
@@ -305,15 +311,16 @@ class ClientTrace:
         span.end(end_time=ended or None)
 
 
-def _outcome(span: Any, status: int | None, error: str) -> None:
-    """The status code, and ``error.type`` for a failure (a client's 4xx and 5xx are
-    errors, as the semantic conventions say)."""
+def _outcome(span: Any, attrs: dict[str, Any], status: int | None, error: str) -> None:
+    """Set ``attrs``, the status code, and ``error.type`` for a failure (a client's 4xx
+    and 5xx are errors, as the semantic conventions say), in one call."""
     if status is not None:
-        span.set_attribute("http.response.status_code", status)
+        attrs["http.response.status_code"] = status
         if status >= 400 and not error:
             error = str(status)
     if error:
         from ._otel import error_status
 
-        span.set_attribute("error.type", error)
+        attrs["error.type"] = error
         span.set_status(error_status())
+    span.set_attributes(attrs)
