@@ -22,6 +22,8 @@ from starlette.routing import Route
 
 import inmesh
 from inmesh.telemetry import _otel
+from tests.integration.registry.conftest import spawn_registry
+from tests.integration.test_serve import SERVICE, Instance
 from tests.servers import RunningServer, start_server
 
 pytestmark = pytest.mark.integration
@@ -190,3 +192,32 @@ def test_one_trace_across_three_workloads_with_no_forwarding_in_the_apps(
     assert attrs(rt_server)["guid:x-request-id"] == body["x-request-id"]
     assert attrs(rv_server)["istio.canonical_service"] == "reviews"
     assert json.dumps(body)  # the answer made it back whole
+
+
+def test_inmesh_serve_traces_by_the_otel_environment_alone(
+    receiver: tuple[Receiver, RunningServer], tmp_path: Path
+) -> None:
+    """`inmesh serve` with only OTEL_EXPORTER_OTLP_ENDPOINT set (the fixture's environment,
+    which the process inherits): a sampled caller's request gets a server span, exported
+    when the workload exits."""
+    rec, _ = receiver
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    registry = spawn_registry(tmp_path / "registry")
+    try:
+        assert registry.apply(SERVICE).status_code == 200
+        served = Instance(registry)
+        try:
+            answer = httpx.get(
+                f"http://127.0.0.1:{served.port}/",
+                headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+                trust_env=False,
+            )
+            assert answer.status_code == 200
+        finally:
+            assert served.stop() == 0  # the SDK's exit hook flushes the batch
+    finally:
+        registry.stop()
+    [(service, span)] = rec.wait_for(1)
+    assert service == "echo.default"  # Istio's service cluster: <app>.<namespace>
+    assert span.kind == SERVER and span.trace_id.hex() == trace
+    assert span.parent_span_id.hex() == "00f067aa0ba902b7"
