@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/mtls.py --quick
 	$(BIN)/python benchmarks/footprint.py
 	$(BIN)/python benchmarks/metrics.py
+	$(BIN)/python benchmarks/tracing.py --quick
 	$(BIN)/python benchmarks/authz.py
 	$(BIN)/python benchmarks/inbound.py --quick
 	$(BIN)/python benchmarks/rotation.py --quick

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .config import Resource
     from .registry.client import RegistryView, Rejection
     from .security import SpiffeId, TLSHolder
+    from .telemetry import MeshTracer, Tracing
 
 ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
 
@@ -92,7 +93,9 @@ class Mesh:
     Telemetry, as a sidecar always has it: Istio's standard metrics are recorded into the
     process's registry (``inmesh.telemetry.default_metrics()``; ``metrics=False`` opts out),
     and requests to mesh services carry Istio's metadata exchange headers
-    (docs/observability.md).
+    (docs/observability.md). ``tracing``: a :class:`~inmesh.telemetry.Tracing` (sampling
+    percentage, tags, provider), True for Istio's defaults (1%), False for none; by default
+    tracing is on when the ``OTEL_*`` environment names an OTLP endpoint.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class Mesh:
         trust_domain: str = "cluster.local",
         cert_ttl: float | None = None,
         metrics: bool = True,
+        tracing: Tracing | bool | None = None,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -152,7 +156,7 @@ class Mesh:
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
-        self._telemetry(metrics)
+        self._telemetry(metrics, tracing)
         if self._ca is not None:
             self._start_identity(self._ca)
         if self.registry is not None:
@@ -193,6 +197,18 @@ class Mesh:
             spiffe_id, local_issuer(ca_dir, spiffe_id, ttl=self._cert_ttl or 0.0)
         )
         self._state.tls = self._workload_identity.start()
+
+    # -- tracing ------------------------------------------------------------------------------
+
+    @property
+    def tracing(self) -> MeshTracer | None:
+        """The tracing in force (None: not configured); assign a new ``MeshTracer`` (e.g.
+        ``mesh.tracing.with_sampling(10)``) to change it for the next requests."""
+        return self._state.tracing
+
+    @tracing.setter
+    def tracing(self, value: MeshTracer | None) -> None:
+        self._state.tracing = value
 
     @property
     def hooks(self) -> tuple[RecordHook, ...]:
@@ -292,10 +308,11 @@ class Mesh:
 
     # -- telemetry ------------------------------------------------------------------------
 
-    def _telemetry(self, metrics: bool) -> None:
+    def _telemetry(self, metrics: bool, tracing: Tracing | bool | None) -> None:
         """What every workload gets without code: its metadata exchange headers (computed
-        once: the identity and labels are fixed) and, unless opted out, the process's
-        Istio metrics (the one place ``inmesh serve`` and a library Mesh both go through)."""
+        once: the identity and labels are fixed), unless opted out the process's Istio
+        metrics, and its tracer when tracing is configured (the one place ``inmesh serve``
+        and a library Mesh both go through)."""
         from .telemetry._exchange import exchange_headers
 
         self._state.exchange = exchange_headers(
@@ -310,6 +327,16 @@ class Mesh:
             from .telemetry import default_metrics
 
             self.add_hook(default_metrics())
+        if tracing is not False:
+            from .telemetry import tracer_for
+
+            self._state.tracing = tracer_for(
+                tracing,
+                service=self.service,
+                namespace=self.namespace,
+                labels=self.labels,
+                workload=self._state.workload,
+            )
 
     def add_hook(self, hook: RecordHook) -> None:
         """Call ``hook`` with a RequestRecord after every request, successful or not."""

@@ -20,6 +20,10 @@ For every HTTP request (and websocket handshake) it:
    ``baggage`` keys are read and the header left alone) for the record's ``source_*``
    labels, strips them before the app sees the request, and answers a caller that sent
    them with this workload's own (labels are claims; identities come from certificates).
+6. keeps the request's ``x-request-id`` and trace headers in a contextvar, which the
+   outbound transport reads: requests the application makes while handling this one
+   continue its trace with no code in the application; when the Mesh traces, it also
+   starts the server span (``telemetry/_spans.py``).
 
 Other scopes (lifespan) pass straight through; errors are never swallowed.
 """
@@ -33,7 +37,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .inbound._peer import CONNECTION_KEY, InboundConnection, Peer, _current_peer
+from .routing._hosts import to_fqdn
 from .telemetry._exchange import PEER_METADATA_HEADER, peer_from_headers
+from .telemetry._propagation import PROPAGATION_HEADERS, InboundContext, _inbound
+from .telemetry._spans import end_server_span, start_server_span
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
@@ -109,6 +116,8 @@ class MeshMiddleware:
             policy = InboundPolicy.for_mesh(mesh)
         self.policy = policy
         self.in_flight = 0
+        #: the server span's host (Istio's trace operation names the service's FQDN)
+        self._host = to_fqdn(mesh.service, mesh.namespace) if mesh is not None else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -117,26 +126,31 @@ class MeshMiddleware:
             return
         start = time.perf_counter()
         raw = scope.get("headers") or ()
-        has_id = False
+        request_id: bytes | None = None
         spoofed = False
         exchanged = False
         host: bytes | None = None
         metadata: bytes | None = None
         baggage: bytes | None = None
+        carried: list[tuple[bytes, bytes]] = []  # trace headers for outbound requests
         for name, value in raw:
             if name == _HOST:
                 host = value
             elif name.startswith(b"x-"):  # every header below starts with x-
                 if name == _REQUEST_ID:
-                    has_id = True
+                    request_id = value
                 elif name == _XFCC or name.startswith(_IDENTITY_PREFIX):
                     spoofed = True
                 elif name.startswith(PEER_METADATA_HEADER):  # Istio's metadata exchange
                     exchanged = True
                     if name == PEER_METADATA_HEADER:
                         metadata = value
-            elif name == _BAGGAGE and _AMBIENT_KEY in value:
-                baggage = value
+                elif name in PROPAGATION_HEADERS:
+                    carried.append((name, value))
+            elif name in PROPAGATION_HEADERS:
+                carried.append((name, value))
+                if name == _BAGGAGE and _AMBIENT_KEY in value:
+                    baggage = value
         connection: InboundConnection | None = scope.get(CONNECTION_KEY)
         details = connection.client_cert_details if connection is not None else b""
         headers: list[tuple[bytes, bytes]]
@@ -157,8 +171,9 @@ class MeshMiddleware:
                 headers.append((_XFCC, b",".join([*forwarded, details])))
         else:
             headers = raw if type(raw) is list else list(raw)
-        if not has_id and kind == "http":
-            headers = [*headers, (_REQUEST_ID, str(uuid.uuid4()).encode())]
+        if request_id is None and kind == "http":
+            request_id = str(uuid.uuid4()).encode()
+            headers = [*headers, (_REQUEST_ID, request_id)]
         peer = connection.peer if connection is not None else _peer_from_extension(scope)
         source = peer_from_headers(metadata, baggage) if exchanged or baggage else None
         # a caller that sent its metadata gets this workload's in the response (Istio's
@@ -171,6 +186,14 @@ class MeshMiddleware:
         scope = {**scope, "headers": headers, "inmesh.peer": peer}
         if self.mesh is not None:
             scope["inmesh.mesh"] = self.mesh
+        # what outbound requests made while handling this one continue (in-process
+        # propagation, docs/observability.md); the server span when the mesh traces
+        inbound = InboundContext(request_id, carried)
+        mesh = self.mesh
+        tracer = mesh._state.tracing if mesh is not None else None
+        span = None
+        if tracer is not None and kind == "http":
+            span = start_server_span(tracer, scope, inbound, service_host=self._host)
         if self.policy is not None:
             authorizer = self.policy.current().authorizer
             if authorizer is not None:
@@ -209,9 +232,11 @@ class MeshMiddleware:
                     )
                 if not decision.allowed:
                     await self._deny(kind, send, answer)
+                    if span is not None:
+                        end_server_span(span, 403, decision)
                     self._record(scope, connection, peer, 403, len(_DENIED_BODY), start, source)
                     return
-        recording = kind == "http" and self.mesh is not None and bool(self.mesh.hooks)
+        recording = span is not None or (kind == "http" and mesh is not None and bool(mesh.hooks))
         seen = [500, 0]  # status, response body bytes (a raising app is a 500)
         if recording or answer:
             # the app's answer observed through ``send``, as Starlette's middleware does
@@ -227,12 +252,16 @@ class MeshMiddleware:
                 await inner(message)
 
         token = _current_peer.set(peer)
+        carrying = _inbound.set(inbound)
         self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+            _inbound.reset(carrying)
             _current_peer.reset(token)
+            if span is not None:
+                end_server_span(span, seen[0], scope.get("inmesh.authz"))
             if recording:
                 self._record(scope, connection, peer, seen[0], seen[1], start, source)
 

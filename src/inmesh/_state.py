@@ -1,8 +1,9 @@
 """The narrow state the outbound path reads, so that nothing below ``Mesh`` imports it.
 
 The Mesh owns one ``MeshState``: the snapshot holder (swapped with one assignment), the
-per-endpoint in-flight counts, the record hooks, the calling workload's identity and its
-certificate (``tls``, swapped in place on rotation), and its metadata exchange headers.
+per-endpoint in-flight counts, the record hooks, the calling workload's identity, its
+certificate (``tls``, swapped in place on rotation), its metadata exchange headers and its
+tracing (``tracing``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .telemetry import RecordHook
 
 if TYPE_CHECKING:
     from .security import TLSHolder
+    from .telemetry import MeshTracer
 
 
 class MeshState:
@@ -29,6 +31,7 @@ class MeshState:
         "not_ready",
         "snapshot",
         "tls",
+        "tracing",
         "version",
         "workload",
     )
@@ -49,3 +52,6 @@ class MeshState:
         #: this workload's metadata exchange headers (Istio's x-envoy-peer-metadata-id and
         #: x-envoy-peer-metadata), computed once; empty: none sent
         self.exchange: tuple[tuple[bytes, bytes], ...] = ()
+        #: tracing (sampling, tags, provider), replaced whole when it changes; None: not
+        #: configured (no spans; inbound x-request-id and trace headers still propagate)
+        self.tracing: MeshTracer | None = None

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ..resilience import Ticket
     from ..routing import Cluster, HeaderEdit, RequestView, Route, Snapshot
     from ..telemetry._exchange import PeerMetadata
+    from ..telemetry._spans import ClientTrace
 
 RNG = random.Random()
 _now = time.monotonic
@@ -97,6 +98,7 @@ class Call:
         "snapshot",
         "start",
         "tls",
+        "trace",
         "view",
     )
 
@@ -156,6 +158,8 @@ class Call:
         self.response_bytes = 0
         self._exchange: Exchange | None = None
         self._done = False
+        #: the client spans when this request is traced and sampled (set by the route tier)
+        self.trace: ClientTrace | None = None
 
     def fault_wait(self) -> tuple[float, bool]:
         """How long to sleep for the fault's delay, and whether the application's own read
@@ -230,6 +234,8 @@ class Call:
             workload_tls=workload_tls,
             generation=generation,
         )
+        if self.trace is not None:
+            self.trace.attempt(self, ex)  # its span, and its context on its headers
         self._state.active.inc(key)
         self._exchange = ex
         return ex
@@ -311,6 +317,8 @@ class Call:
             return
         self._exchange = None
         self._state.active.dec(ex.endpoint_key)
+        if self.trace is not None:
+            self.trace.attempt_over(outcome)
         if outcome != 0:  # 0: the application gave up; says nothing about the endpoint
             self._record(ex, outcome)
 
@@ -380,6 +388,8 @@ class Call:
         if self._done:
             return
         self._done = True
+        if self.trace is not None:
+            self.trace.finish(self, status, flags or self.flags)
         self._attempt_over(status)
         self.retry.close()
         if self._ticket is not None:

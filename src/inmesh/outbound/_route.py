@@ -39,6 +39,8 @@ from ..routing import (
     Snapshot,
     apply_edits,
 )
+from ..telemetry._propagation import _inbound
+from ..telemetry._spans import ClientTrace, outbound_headers
 from ._call import RNG, Call, local_response, replayable
 from ._record import emit
 
@@ -65,6 +67,14 @@ def request_view(request: httpx.Request) -> RequestView:
         query=query.decode("latin-1"),
         headers=HeaderSource(request.headers.raw),
     )
+
+
+def _headers_of(
+    request: httpx.Request, propagated: list[tuple[bytes, bytes]] | None
+) -> httpx.Headers:
+    """A copy of the headers to edit (the application's request is never modified), with
+    what in-process propagation added (``propagated``, None when nothing)."""
+    return request.headers.copy() if propagated is None else httpx.Headers(propagated)
 
 
 def _why(reply: Reply, view: RequestView, namespace: str) -> str:
@@ -103,19 +113,34 @@ class RouteTier:
             raise MeshStateError(state.not_ready)
         snap = state.snapshot  # one read: the whole request uses this view
         view = request_view(request)
+        inbound = _inbound.get()
+        trace: ClientTrace | None = None
+        propagated: list[tuple[bytes, bytes]] | None = None
+        if inbound is not None or state.tracing is not None:
+            # in-process propagation: x-request-id and the trace continue from the
+            # inbound request being handled (routing sees them, as a sidecar would)
+            raw, trace = outbound_headers(view.headers.raw, inbound, state.tracing)
+            if raw is not view.headers.raw:
+                view.headers = HeaderSource(raw)
+                propagated = raw
         d = snap.decide(view)
         if isinstance(d, Forward):
-            return self._forward(snap, request, view, d, start)
+            found, mirrors = self._forward(snap, request, view, d, start, propagated)
+            if trace is not None and isinstance(found, Call):
+                found.trace = trace
+            return found, mirrors
         if isinstance(d, Passthrough):
             # Istio's PassthroughCluster: no retries, no policies.
-            return Call(
+            call = Call(
                 state=state,
                 request=request,
                 view=view,
                 start=start,
                 snapshot=snap,
                 policy=NO_RETRIES,
-            ), []
+            )
+            call.trace = trace
+            return call, []
         destination = d.service.host if d.service else view.host
         if isinstance(d, Redirect):
             emit(
@@ -148,7 +173,13 @@ class RouteTier:
         return local_response(d.reply), []
 
     def _forward(
-        self, snap: Snapshot, request: httpx.Request, view: RequestView, d: Forward, start: float
+        self,
+        snap: Snapshot,
+        request: httpx.Request,
+        view: RequestView,
+        d: Forward,
+        start: float,
+        propagated: list[tuple[bytes, bytes]] | None = None,
     ) -> tuple[Call | httpx.Response, list[Call]]:
         state = self._state
         cluster = d.cluster
@@ -184,14 +215,14 @@ class RouteTier:
                 path = rw.path(view.path, d.matched)
                 raw_path = (path + ("?" + view.query if view.query else "")).encode("latin-1")
                 if rw.authority is not None:
-                    edited = request.headers.copy()
+                    edited = _headers_of(request, propagated)
                     edited["host"] = rw.authority
             dh = d.destination.headers if d.destination is not None else None
             rh = route.headers
             if dh is not None or rh is not None:
                 edited = apply_edits(
                     (dh.request if dh else None, rh.request if rh else None),
-                    edited if edited is not None else request.headers.copy(),
+                    edited if edited is not None else _headers_of(request, propagated),
                 )
                 response_edits = tuple(
                     e for e in (dh.response if dh else None, rh.response if rh else None) if e
@@ -199,7 +230,8 @@ class RouteTier:
             if edited is not None:
                 headers = edited.raw
             if route.mirrors:
-                mirrors = self._mirrors(snap, request, route, raw_path, start, headers)
+                sent = headers if headers is not None else propagated
+                mirrors = self._mirrors(snap, request, route, raw_path, start, sent)
         hash_key: int | None = None
         set_cookie: str | None = None
         if cluster.hash is not None:

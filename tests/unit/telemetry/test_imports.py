@@ -32,3 +32,32 @@ def test_import_inmesh_loads_no_prometheus_client() -> None:
 def test_the_first_hook_loads_it() -> None:
     loaded = loaded_after("from inmesh.telemetry import MetricsHook; MetricsHook()")
     assert "prometheus_client" in loaded
+
+
+def test_import_inmesh_loads_no_opentelemetry() -> None:
+    assert not [m for m in loaded_after("import inmesh") if m.startswith("opentelemetry")]
+
+
+UNSAMPLED = """
+import asyncio, httpx, inmesh
+from inmesh.telemetry import Tracing
+
+mesh = inmesh.Mesh(service="pp", tracing=Tracing(sampling=0))
+
+async def app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+async def main():
+    transport = httpx.ASGITransport(inmesh.MeshMiddleware(app, mesh=mesh))
+    async with httpx.AsyncClient(transport=transport, base_url="http://pp") as c:
+        assert (await c.get("/")).status_code == 200
+
+asyncio.run(main())
+"""
+
+
+def test_tracing_configured_but_unsampled_loads_no_opentelemetry() -> None:
+    loaded = loaded_after(UNSAMPLED)
+    assert "inmesh.telemetry._spans" in loaded  # the request went through the tracer
+    assert not [m for m in loaded if m.startswith("opentelemetry")]

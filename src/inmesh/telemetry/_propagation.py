@@ -1,0 +1,241 @@
+"""Trace context on the wire: W3C Trace Context, B3 (single and multi) and ``baggage``.
+
+Pure parsing and formatting, no OpenTelemetry import, so that propagation costs nothing
+when tracing is off. Read (first match wins): W3C ``traceparent`` (with ``tracestate``),
+then B3 single ``b3``, then B3 multi ``x-b3-*``. Invalid input is ignored as the specs say
+(a malformed ``traceparent`` is as if absent; the next format is tried). Written: W3C and
+B3 multi, as Istio's default Zipkin provider propagates them
+(``USE_B3_WITH_W3C_PROPAGATION``), plus B3 single when the caller used it.
+
+Rules followed: W3C Trace Context level 1 (``version-traceid-parentid-flags``, lower-case
+hex, all-zero ids invalid, version ``ff`` invalid, a higher version may append fields);
+openzipkin/b3-propagation (64- or 128-bit trace ids, a 64-bit one is left-padded to 128
+bits as OpenTelemetry's B3 propagator does; sampling ``1``, ``0`` or ``d``, debug meaning
+sampled; ``x-b3-flags: 1`` is debug; a sampling state alone is a decision without ids).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+__all__ = [
+    "B3_MULTI",
+    "B3_SINGLE",
+    "PROPAGATION_HEADERS",
+    "TRACE_HEADERS",
+    "W3C",
+    "InboundContext",
+    "TraceContext",
+    "current_inbound",
+    "format_headers",
+    "parse_headers",
+]
+
+W3C = "w3c"
+B3_SINGLE = "b3"
+B3_MULTI = "b3multi"
+
+_TRACEPARENT = b"traceparent"
+_TRACESTATE = b"tracestate"
+_B3 = b"b3"
+_B3_TRACE = b"x-b3-traceid"
+_B3_SPAN = b"x-b3-spanid"
+_B3_PARENT = b"x-b3-parentspanid"
+_B3_SAMPLED = b"x-b3-sampled"
+_B3_FLAGS = b"x-b3-flags"
+_BAGGAGE = b"baggage"
+_REQUEST_ID = b"x-request-id"
+
+#: the headers that carry a trace's identity (replaced as one group when the mesh traces)
+TRACE_HEADERS = frozenset(
+    {_TRACEPARENT, _TRACESTATE, _B3, _B3_TRACE, _B3_SPAN, _B3_PARENT, _B3_SAMPLED, _B3_FLAGS}
+)
+#: every header the mesh carries from an inbound request to the outbound ones it causes:
+#: Istio's list of headers an application must forward (its distributed-tracing docs),
+#: which inmesh forwards in-process: the trace headers, ``baggage``, ``x-request-id`` and
+#: ``x-ot-span-context`` (Lightstep's, forwarded unchanged)
+PROPAGATION_HEADERS = TRACE_HEADERS | {_BAGGAGE, _REQUEST_ID, b"x-ot-span-context"}
+
+_TRACEPARENT_RE = re.compile(rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+_B3_ID_RE = re.compile(rb"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")
+_B3_SPAN_RE = re.compile(rb"[0-9a-fA-F]{16}")
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
+_PAD64 = b"0" * 16
+
+
+class TraceContext(NamedTuple):
+    """A span's identity as propagated: ``trace_id`` (32 lower-case hex digits) and
+    ``span_id`` (16), kept as the bytes they travel as (both empty for a sampling decision
+    without ids), ``sampled`` (None: the caller deferred the decision), the raw W3C
+    ``tracestate`` (empty when none), B3's parent span id, and the format it came in.
+    A named tuple: built on every traced request, where a frozen dataclass costs ~2 us."""
+
+    trace_id: bytes
+    span_id: bytes
+    sampled: bool | None
+    tracestate: bytes = b""
+    parent_span_id: bytes = b""
+    format: str = W3C
+
+    @property
+    def has_ids(self) -> bool:
+        return bool(self.trace_id)
+
+
+@dataclass(slots=True)
+class InboundContext:
+    """What an outbound request inherits from the inbound request being handled (held in
+    a contextvar by ``MeshMiddleware``): its ``x-request-id``, the propagation headers as
+    they came in (forwarded unchanged when the mesh does not trace; ``baggage`` always),
+    and, when it traces, the context to continue (the server span's, or the unsampled one
+    that stands for it)."""
+
+    request_id: bytes | None
+    headers: list[tuple[bytes, bytes]]
+    trace: TraceContext | None = None
+
+
+_inbound: contextvars.ContextVar[InboundContext | None] = contextvars.ContextVar(
+    "inmesh_inbound", default=None
+)
+
+
+def current_inbound() -> InboundContext | None:
+    """The inbound request this code runs for (set by ``MeshMiddleware``), or None."""
+    return _inbound.get()
+
+
+def parse_traceparent(value: bytes, tracestate: bytes = b"") -> TraceContext | None:
+    """W3C ``traceparent``: ``00-<32 hex>-<16 hex>-<2 hex>``; None when invalid."""
+    m = _TRACEPARENT_RE.fullmatch(value.strip())
+    if m is None:
+        return None
+    version, trace_id, span_id, flags, rest = m.groups()
+    if version == b"ff" or (version == b"00" and rest is not None):
+        return None
+    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+        return None
+    return TraceContext(trace_id, span_id, bool(int(flags, 16) & 1), tracestate, format=W3C)
+
+
+def _b3_trace_id(value: bytes) -> bytes | None:
+    if _B3_ID_RE.fullmatch(value) is None:
+        return None
+    value = value.lower()
+    if len(value) == 16:
+        value = _PAD64 + value  # 64-bit: left-padded, as OpenTelemetry's B3 propagator
+    return None if value == _ZERO_TRACE else value
+
+
+def _b3_span_id(value: bytes) -> bytes | None:
+    if _B3_SPAN_RE.fullmatch(value) is None:
+        return None
+    value = value.lower()
+    return None if value == _ZERO_SPAN else value
+
+
+def _b3_sampled(value: bytes) -> bool | None:
+    if value in (b"1", b"d", b"true"):  # "true": the legacy value B3 readers accept
+        return True
+    if value in (b"0", b"false"):
+        return False
+    return None
+
+
+def parse_b3_single(value: bytes) -> TraceContext | None:
+    """B3 single: ``{trace}-{span}[-{sampling}[-{parent}]]`` or a bare ``{sampling}``."""
+    parts = value.strip().split(b"-")
+    if len(parts) == 1:
+        decision = _b3_sampled(parts[0])
+        return None if decision is None else TraceContext(b"", b"", decision, format=B3_SINGLE)
+    if len(parts) > 4:
+        return None
+    trace_id = _b3_trace_id(parts[0])
+    span_id = _b3_span_id(parts[1])
+    if trace_id is None or span_id is None:
+        return None
+    sampled: bool | None = None
+    if len(parts) >= 3:
+        sampled = _b3_sampled(parts[2])
+        if sampled is None:
+            return None
+    parent = b""
+    if len(parts) == 4:
+        p = _b3_span_id(parts[3])
+        if p is None:
+            return None
+        parent = p
+    return TraceContext(trace_id, span_id, sampled, parent_span_id=parent, format=B3_SINGLE)
+
+
+def parse_b3_multi(found: dict[bytes, bytes]) -> TraceContext | None:
+    """B3 multi (``x-b3-traceid``, ``x-b3-spanid``, ``x-b3-sampled``, ``x-b3-flags``)."""
+    sampled = _b3_sampled(found.get(_B3_SAMPLED, b"").strip())
+    if found.get(_B3_FLAGS, b"").strip() == b"1":
+        sampled = True  # debug implies an accept decision
+    trace = found.get(_B3_TRACE)
+    span = found.get(_B3_SPAN)
+    trace_id = _b3_trace_id(trace.strip()) if trace is not None else None
+    span_id = _b3_span_id(span.strip()) if span is not None else None
+    if trace_id is None or span_id is None:
+        return None if sampled is None else TraceContext(b"", b"", sampled, format=B3_MULTI)
+    parent = _b3_span_id(found.get(_B3_PARENT, b"").strip()) or b""
+    return TraceContext(trace_id, span_id, sampled, parent_span_id=parent, format=B3_MULTI)
+
+
+def parse_headers(headers: list[tuple[bytes, bytes]]) -> TraceContext | None:
+    """The trace context in ``headers`` (lower-case names, as ASGI gives them): W3C first,
+    then B3 single, then B3 multi; None when there is none valid. Repeated headers are
+    joined with ``,`` (W3C ``tracestate``); a repeated ``traceparent`` is invalid."""
+    found: dict[bytes, bytes] = {}
+    for name, value in headers:
+        if name in TRACE_HEADERS:
+            if name in found:
+                if name != _TRACESTATE:
+                    found[name] = b""  # two values of a single-valued header: invalid
+                    continue
+                value = found[name] + b"," + value
+            found[name] = value
+    if not found:
+        return None
+    tp = found.get(_TRACEPARENT)
+    if tp:
+        ctx = parse_traceparent(tp, found.get(_TRACESTATE, b""))
+        if ctx is not None:
+            return ctx
+    b3 = found.get(_B3)
+    if b3:
+        ctx = parse_b3_single(b3)
+        if ctx is not None:
+            return ctx
+    return parse_b3_multi(found)
+
+
+def format_headers(ctx: TraceContext, *, b3_single: bool = False) -> list[tuple[bytes, bytes]]:
+    """The headers that carry ``ctx`` to the next hop: W3C ``traceparent`` (and
+    ``tracestate`` when there is one) and B3 multi, plus B3 single when asked."""
+    trace = ctx.trace_id
+    span = ctx.span_id
+    sampled = b"1" if ctx.sampled else b"0"
+    out = [(_TRACEPARENT, b"00-" + trace + b"-" + span + (b"-01" if ctx.sampled else b"-00"))]
+    if ctx.tracestate:
+        out.append((_TRACESTATE, ctx.tracestate))
+    out.append((_B3_TRACE, trace))
+    out.append((_B3_SPAN, span))
+    parent = ctx.parent_span_id
+    if parent:
+        out.append((_B3_PARENT, parent))
+    out.append((_B3_SAMPLED, sampled))
+    if b3_single:
+        single = trace + b"-" + span + b"-" + sampled
+        out.append((_B3, single + b"-" + parent if parent else single))
+    return out
+
+
+def low64(trace_id: bytes) -> int:
+    """The trace id's lower 64 bits (what ratio sampling compares, as OpenTelemetry)."""
+    return int(trace_id[16:], 16)
