@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .config import Resource
     from .registry.client import RegistryView, Rejection
     from .security import SpiffeId, TLSHolder
+    from .telemetry._access_log import AccessLogHook
+    from .telemetry._policy import TelemetryPolicy
 
 ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
 
@@ -58,6 +60,16 @@ def _named_by(exc: ConfigError, resources: list[Any]) -> list[tuple[Any, str]]:
     return [(r, "; ".join(reasons)) for r, reasons in out.values()]
 
 
+def _access_log_hook(setting: bool | str) -> AccessLogHook:
+    from .telemetry._access_log import AccessLogHook
+
+    if setting is True or setting is False:
+        return AccessLogHook(enabled=setting)
+    if setting in ("text", "json"):
+        return AccessLogHook(enabled=True, encoding=setting)  # type: ignore[arg-type]
+    raise ConfigError(f"access_log must be True, False, 'text' or 'json', not {setting!r}")
+
+
 def latest(resources: Iterable[Any]) -> list[Any]:
     """One resource per (kind, namespace, name), the last given winning, as successive
     ``kubectl apply`` runs leave it (Bookinfo's tasks apply ``virtual-service-all-v1.yaml``
@@ -88,6 +100,12 @@ class Mesh:
     workload's SPIFFE ID; with ``ca`` (a CA directory, ``inmesh ca init DIR``) the Mesh
     issues itself a certificate (``cert_ttl`` seconds, default the CA's 24 h) and renews it
     at half-life. Then ``ISTIO_MUTUAL`` and Istio's auto mTLS present it (docs/security.md).
+
+    Telemetry: ``access_log`` (``True``/``"text"``: Istio's default TEXT line, ``"json"``)
+    writes one line per request to the ``inmesh.access`` logger, as MeshConfig's
+    ``accessLogFile``/``accessLogEncoding``; Telemetry resources (``telemetry.istio.io``)
+    that configure access logging take precedence, and also turn it on without it
+    (docs/observability.md).
     """
 
     def __init__(
@@ -108,6 +126,7 @@ class Mesh:
         ca: str | os.PathLike[str] | None = None,
         trust_domain: str = "cluster.local",
         cert_ttl: float | None = None,
+        access_log: bool | Literal["text", "json"] = False,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -143,9 +162,11 @@ class Mesh:
         self._cache_file = os.fspath(cache_file) if cache_file is not None else None
         self._first_view_timeout = first_view_timeout
         self._watch: Any = None
+        self._access_log = _access_log_hook(access_log)
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
+        self._telemetry_changed(self._state.snapshot)
         if self._ca is not None:
             self._start_identity(self._ca)
         if self.registry is not None:
@@ -163,6 +184,33 @@ class Mesh:
     @snapshot.setter
     def snapshot(self, value: Snapshot) -> None:
         self._state.snapshot = value
+        self._telemetry_changed(value)
+
+    def _telemetry_changed(self, snapshot: Snapshot) -> None:
+        """Resolve the Telemetry API for this workload from the configuration now in force,
+        and keep the access-log hook installed exactly while something may log (a record
+        costs nothing without hooks)."""
+        from .telemetry._policy import resolve_telemetry
+
+        state = self._state
+        state.telemetry = policy = resolve_telemetry(
+            snapshot.resources,
+            namespace=self.namespace,
+            labels=self.labels,
+            workload=state.workload,
+        )
+        hook = self._access_log
+        wanted = hook.enabled or policy.logs_anything
+        installed = any(h is hook for h in state.hooks)
+        if wanted and not installed:
+            state.hooks = (*state.hooks, hook)
+        elif installed and not wanted:
+            state.hooks = tuple(h for h in state.hooks if h is not hook)
+
+    @property
+    def telemetry(self) -> TelemetryPolicy:
+        """The Telemetry API's policy for this workload (recomputed on every change)."""
+        return self._state.telemetry
 
     # -- identity ---------------------------------------------------------------------------
 

@@ -175,10 +175,11 @@ class MeshMiddleware:
                     self._record(scope, connection, peer, 403, len(_DENIED_BODY), start)
                     return
         recording = kind == "http" and self.mesh is not None and bool(self.mesh.hooks)
-        seen = [500, 0]  # status, response body bytes (a raising app is a 500)
+        seen = [500, 0, 0]  # status, response and request body bytes (raising: a 500)
         if recording:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
+            inner_receive = receive
 
             async def send(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -186,6 +187,12 @@ class MeshMiddleware:
                 elif message["type"] == "http.response.body":
                     seen[1] += len(message.get("body", b""))
                 await inner(message)
+
+            async def receive() -> Message:
+                message = await inner_receive()
+                if message["type"] == "http.request":
+                    seen[2] += len(message.get("body", b""))
+                return message
 
         token = _current_peer.set(peer)
         self.in_flight += 1
@@ -195,7 +202,7 @@ class MeshMiddleware:
             self.in_flight -= 1
             _current_peer.reset(token)
             if recording:
-                self._record(scope, connection, peer, seen[0], seen[1], start)
+                self._record(scope, connection, peer, seen[0], seen[1], start, seen[2])
 
     def _record(
         self,
@@ -205,6 +212,7 @@ class MeshMiddleware:
         status: int,
         response_bytes: int,
         start: float,
+        request_bytes: int = 0,
     ) -> None:
         """One destination-side record for the Mesh's hooks (HTTP only)."""
         mesh = self.mesh
@@ -222,6 +230,8 @@ class MeshMiddleware:
             status=status,
             response_bytes=response_bytes,
             start=start,
+            request_bytes=request_bytes,
+            server_name=connection.sni if connection is not None else None,
         )
 
     @staticmethod

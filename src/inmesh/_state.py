@@ -2,7 +2,8 @@
 
 The Mesh owns one ``MeshState``: the snapshot holder (swapped with one assignment), the
 per-endpoint in-flight counts, the record hooks, the calling workload's identity and its
-certificate (``tls``, swapped in place on rotation).
+certificate (``tls``, swapped in place on rotation), and its resolved Telemetry API
+policy (``telemetry``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from .balancing import ActiveRequests
 from .routing import ClientIdentity, Snapshot
 from .telemetry import RecordHook
+from .telemetry._policy import EMPTY_POLICY, TelemetryPolicy
 
 if TYPE_CHECKING:
     from .security import TLSHolder
@@ -27,6 +29,7 @@ class MeshState:
         "identity",
         "not_ready",
         "snapshot",
+        "telemetry",
         "tls",
         "version",
         "workload",
@@ -45,3 +48,5 @@ class MeshState:
         self.not_ready: str | None = None
         #: the workload certificate (mesh mTLS), or None: this workload has no identity
         self.tls: TLSHolder | None = None
+        #: the Telemetry API's policy for this workload (swapped with the configuration)
+        self.telemetry: TelemetryPolicy = EMPTY_POLICY

@@ -7,9 +7,10 @@
     vs.spec.http[0].route[0].destination.host     # snake_case attributes, Istio semantics
 
 Models mirror Istio's ``networking.istio.io`` (v1, v1beta1, v1alpha3),
-``security.istio.io`` (v1, v1beta1) and ``telemetry.istio.io`` (v1, v1alpha1) APIs field
-for field, with Istio's validation rules; attributes are snake_case and the YAML names are
-Istio's camelCase. Durations are float seconds. Every problem is reported at once in one :class:`inmesh.ConfigError`.
+``security.istio.io`` (v1, v1beta1) and ``telemetry.istio.io`` (v1, v1alpha1) APIs
+field for field, with Istio's validation rules; attributes are snake_case and the YAML
+names are Istio's camelCase. Durations are float seconds. Every problem is reported at
+once in one :class:`inmesh.ConfigError`.
 
 The names are loaded on first use: ``import inmesh`` builds no model, and the loader
 imports a kind's models when it first meets that kind.

@@ -106,7 +106,9 @@ class CustomTag(IstioModel):
     def _check(self) -> Self:
         problems = Violations()
         kinds = [
-            x for x in (self.literal, self.environment, self.header, self.formatter) if x is not None
+            x
+            for x in (self.literal, self.environment, self.header, self.formatter)
+            if x is not None
         ]
         if len(kinds) > 1:
             problems.add("only one of literal, environment, header or formatter may be set")

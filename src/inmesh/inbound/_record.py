@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..routing._hosts import to_fqdn
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
+from ..telemetry._record import AsgiHeaders
 
 if TYPE_CHECKING:
     from .._mesh import Mesh
@@ -49,10 +50,15 @@ def emit_inbound(
     status: int,
     response_bytes: int,
     start: float,
+    request_bytes: int = 0,
+    server_name: str | None = None,
 ) -> None:
-    """Build the record and call the Mesh's hooks."""
+    """Build the record and call the Mesh's hooks. ``server_name`` is the SNI the client
+    asked for on a TLS connection (Envoy's ``%REQUESTED_SERVER_NAME%``)."""
     end = time.perf_counter()
     server = scope.get("server") or (None, None)
+    client = scope.get("client") or (None, None)
+    state = mesh._state
     tls = mesh.tls
     labels: Mapping[str, str] = mesh.labels
     denied = decision is not None and not decision.allowed
@@ -63,7 +69,7 @@ def emit_inbound(
         destination_service=to_fqdn(mesh.service, mesh.namespace),
         destination_subset="",
         destination_endpoint=f"{server[0]}:{server[1]}" if server[0] else "",
-        route_name="",
+        route_name="default",  # Istio's name for every inbound route
         cluster=f"inbound|{server[1] or ''}||",  # Envoy's inbound cluster, as Istio names it
         method=scope.get("method", "GET"),
         path=scope.get("path", ""),
@@ -80,13 +86,21 @@ def emit_inbound(
         reporter="destination",
         response_bytes=response_bytes,
         source_principal=f"spiffe://{peer.principal}" if peer is not None else "",
-        destination_workload=mesh._state.workload,
+        request_bytes=request_bytes,
+        destination_workload=state.workload,
         destination_namespace=mesh.namespace,
         destination_principal=tls.current().identity.uri if tls is not None else "",
         destination_labels=labels,
         request_protocol=_protocol(scope),
         connection_security_policy="mutual_tls" if mtls else "none",
         authorization=authorization_of(decision),
+        protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+        query=scope.get("query_string", b"").decode("latin-1"),
+        request_headers=AsgiHeaders(scope.get("headers") or ()),
+        downstream_local_address=f"{server[0]}:{server[1]}" if server[0] else "",
+        downstream_remote_address=f"{client[0]}:{client[1]}" if client[0] else "",
+        requested_server_name=server_name or "",
+        telemetry=state.telemetry,
     )
     for hook in mesh.hooks:
         hook(record)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpcore
 import httpx
@@ -94,6 +94,7 @@ class Call:
         "snapshot",
         "start",
         "tls",
+        "upstream",
         "view",
     )
 
@@ -147,6 +148,9 @@ class Call:
         self._last_key = ""
         self._last_ep: Endpoint | None = None
         self.response_bytes = 0
+        #: the final upstream response's httpcore extensions (HTTP version, the
+        #: connection's stream), for the record: None when the mesh answered itself
+        self.upstream: Mapping[str, Any] | None = None
         self._exchange: Exchange | None = None
         self._done = False
 
@@ -345,6 +349,7 @@ class Call:
     ) -> httpx.Response:
         """The upstream's answer as the application gets it, its body through ``stream``
         (the shell's wrapper, which finishes the call when closed)."""
+        self.upstream = resp.extensions
         return httpx.Response(
             status_code=resp.status,
             headers=self.response_headers(resp.headers),
@@ -391,4 +396,5 @@ class Call:
             error=self.error,
             destination_labels=self._last_ep.labels if self._last_ep is not None else None,
             response_bytes=self.response_bytes,
+            upstream=self.upstream,
         )

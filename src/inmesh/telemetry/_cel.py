@@ -141,7 +141,9 @@ class _Parser:
 
     def take(self, expected: str | None = None) -> tuple[str, str]:
         if self.i >= len(self.toks):
-            raise CelError(f"unexpected end of expression{f', expected {expected!r}' if expected else ''}")
+            raise CelError(
+                f"unexpected end of expression{f', expected {expected!r}' if expected else ''}"
+            )
         tok = self.toks[self.i]
         if expected is not None and tok[1] != expected:
             raise CelError(f"expected {expected!r}, found {tok[1]!r}")
@@ -158,16 +160,14 @@ class _Parser:
         left = self.conjunction()
         while self.peek() == "||":
             self.take()
-            a, b = left, self.conjunction()
-            left = lambda r, a=a, b=b: _truth(a(r)) or _truth(b(r))  # noqa: E731
+            left = _either(left, self.conjunction())
         return left
 
     def conjunction(self) -> Expression:
         left = self.unary()
         while self.peek() == "&&":
             self.take()
-            a, b = left, self.unary()
-            left = lambda r, a=a, b=b: _truth(a(r)) and _truth(b(r))  # noqa: E731
+            left = _both(left, self.unary())
         return left
 
     def unary(self) -> Expression:
@@ -262,14 +262,24 @@ class _Parser:
             if kind != "str":
                 raise CelError(f"{name}() takes a string literal")
             self.take(")")
-            text, inner, call = _unquote(arg), target, method
-
-            def called(r: RequestRecord, inner: Expression = inner) -> bool | None:
-                value = inner(r)
-                return call(value, text) if isinstance(value, str) else None
-
-            target = called
+            target = _call(method, target, _unquote(arg))
         return target
+
+
+def _either(a: Expression, b: Expression) -> Expression:
+    return lambda r: _truth(a(r)) or _truth(b(r))
+
+
+def _both(a: Expression, b: Expression) -> Expression:
+    return lambda r: _truth(a(r)) and _truth(b(r))
+
+
+def _call(method: Callable[[str, str], bool], target: Expression, arg: str) -> Expression:
+    def called(r: RequestRecord) -> bool | None:
+        value = target(r)
+        return method(value, arg) if isinstance(value, str) else None
+
+    return called
 
 
 def _truth(value: Any) -> bool:
@@ -300,9 +310,7 @@ def compile_tag_value(text: str) -> Expression:
         len(parser.toks) >= 2 and parser.toks[0][1] in ("string",) and parser.toks[1][1] == "("
     )
     if not simple and not _is_attribute_only(parser.toks):
-        raise CelError(
-            "only a string literal, an attribute or string(attribute) is supported yet"
-        )
+        raise CelError("only a string literal, an attribute or string(attribute) is supported yet")
     for attr in parser.attributes:
         if attr not in BOUNDED_ATTRIBUTES and not attr.startswith("request.headers["):
             raise CelError(f"{attr} as a metric label is not supported (unbounded values)")

@@ -233,8 +233,8 @@ def telemetry_problems(resource: Any) -> list[tuple[tuple[Any, ...], str]]:
             try:
                 compile_filter(a.filter.expression)
             except CelError as exc:
-                loc = ("spec", "accessLogging", i, "filter", "expression")
-                out.append((loc, f"{a.filter.expression!r}: {exc}"))
+                where = ("spec", "accessLogging", i, "filter", "expression")
+                out.append((where, f"{a.filter.expression!r}: {exc}"))
     return out
 
 
@@ -279,7 +279,9 @@ def applicable(
     root_namespace: str = ROOT_NAMESPACE,
 ) -> list[Any]:
     """The Telemetry resources that apply to the workload, in merge order."""
-    telemetries = sorted((r for r in resources if getattr(r, "kind", None) == "Telemetry"), key=_order)
+    telemetries = sorted(
+        (r for r in resources if getattr(r, "kind", None) == "Telemetry"), key=_order
+    )
     out: list[Any] = []
     levels = [root_namespace] if namespace == root_namespace else [root_namespace, namespace]
     for ns in levels:
@@ -318,7 +320,7 @@ def _merge_metrics(telemetries: list[Any]) -> dict[Mode, ModeMetrics]:
                 if every and o.disabled is True:
                     all_off.update(_modes(mode))
                     continue
-                names = list(METRICS) if every else [metric]
+                names: list[str] = list(METRICS) if every else [str(metric)]
                 for md in _modes(mode):
                     all_off.discard(md)  # a later override turns the mode back on
                     for name in names:
@@ -334,7 +336,9 @@ def _merge_metrics(telemetries: list[Any]) -> dict[Mode, ModeMetrics]:
             out[md] = ModeMetrics(disabled=True)
             continue
         overrides = {
-            name: MetricOverride(bool(disabled), tuple(_tag_rule(k, v) for k, v in sorted(tags.items())))
+            name: MetricOverride(
+                bool(disabled), tuple(_tag_rule(k, v) for k, v in sorted(tags.items()))
+            )
             for name, (disabled, tags) in metrics.items()
         }
         overrides = {k: v for k, v in overrides.items() if v.disabled or v.tags}
@@ -430,4 +434,3 @@ def resolve_telemetry(
         server_tracing=tracing["SERVER"],
         sources=tuple(f"{t.namespace}/{t.name}" for t in chosen),
     )
-

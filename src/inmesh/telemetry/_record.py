@@ -73,7 +73,8 @@ class RequestRecord:
       side, ``"unknown"`` on the source side (Istio's rule: the client cannot tell).
 
     The fields after ``connection_security_policy`` feed Envoy's access log (empty is
-    Envoy's ``-``): ``protocol`` (``HTTP/1.1``, ``HTTP/2``), ``request_headers`` (the
+    Envoy's ``-``): ``protocol`` (``HTTP/1.1``, ``HTTP/2``), ``query`` (the query string
+    after ``path``, without ``?``), ``request_headers`` (the
     request's headers as the reporter saw them, read lazily; :attr:`authority`,
     :attr:`user_agent`, :attr:`request_id` and :attr:`forwarded_for` come from them), the
     connection addresses (``ip:port``) and the TLS server name the client asked for, and
@@ -116,6 +117,7 @@ class RequestRecord:
     authorization: str = ""
     connection_security_policy: Literal["mutual_tls", "none", "unknown"] = "unknown"
     protocol: str = ""
+    query: str = ""
     request_headers: Mapping[str, str] = field(default_factory=lambda: _NO_LABELS)
     upstream_local_address: str = ""
     downstream_local_address: str = ""
