@@ -43,8 +43,9 @@ _log = logging.getLogger(ACCESS_LOGGER)
 
 def _start_time(epoch: float) -> str:
     """Envoy's default ``%START_TIME%``: UTC, milliseconds, ``Z``."""
-    t = datetime.fromtimestamp(epoch, tz=timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    ms = round(epoch * 1000)  # whole milliseconds first: 18.409 is not 18.408999...
+    t = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def _route_name(rec: RequestRecord) -> str:

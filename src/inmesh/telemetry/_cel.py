@@ -306,10 +306,10 @@ def compile_tag_value(text: str) -> Expression:
     is the label's value (``unknown`` when the attribute is missing)."""
     parser = _Parser(text)
     expr = parser.parse()
-    simple = len(parser.toks) == 1 or (
-        len(parser.toks) >= 2 and parser.toks[0][1] in ("string",) and parser.toks[1][1] == "("
-    )
-    if not simple and not _is_attribute_only(parser.toks):
+    toks = parser.toks
+    if len(toks) >= 4 and toks[0][1] == "string" and toks[1][1] == "(" and toks[-1][1] == ")":
+        toks = toks[2:-1]
+    if not _is_attribute_only(toks):
         raise CelError("only a string literal, an attribute or string(attribute) is supported yet")
     for attr in parser.attributes:
         if attr not in BOUNDED_ATTRIBUTES and not attr.startswith("request.headers["):
@@ -323,5 +323,5 @@ def compile_tag_value(text: str) -> Expression:
 
 
 def _is_attribute_only(toks: list[tuple[str, str]]) -> bool:
-    """``a.b.c`` or ``request.headers['x']``: identifiers, dots and one index."""
-    return all(kind in ("id", "str") or val in (".", "[", "]") for kind, val in toks)
+    """``'literal'``, ``a.b.c`` or ``request.headers['x']``: identifiers, dots, an index."""
+    return all(kind in ("id", "str", "num") or val in (".", "[", "]") for kind, val in toks)
