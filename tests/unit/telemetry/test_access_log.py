@@ -11,8 +11,8 @@ import pytest
 
 from inmesh.telemetry import RequestRecord
 from inmesh.telemetry._access_log import AccessLogHook, format_json, format_text
-from inmesh.telemetry._policy import AccessLogRule, TelemetryPolicy
 from inmesh.telemetry._cel import compile_filter
+from inmesh.telemetry._policy import AccessLogRule, TelemetryPolicy
 from tests.unit.telemetry.records import record
 
 # Istio's docs (tasks/observability/logs/access-log), curl -> httpbin's /status/418: the
