@@ -22,7 +22,7 @@ from itertools import accumulate
 from typing import Any
 
 from ._labels import LABEL_NAMES, labels_of
-from ._policy import METRICS, ModeMetrics, TagRule
+from ._policy import METRICS, ModeMetrics
 from ._record import RequestRecord
 
 __all__ = ["OVERFLOW", "TAG_VALUE_LIMIT", "OverriddenSeries"]
@@ -31,6 +31,33 @@ TAG_VALUE_LIMIT = 1000
 OVERFLOW = "overflow"
 _NAMES = tuple(METRICS)  # REQUEST_COUNT, REQUEST_DURATION, REQUEST_SIZE, RESPONSE_SIZE
 Labels = tuple[tuple[str, str], ...]
+_CACHE_LIMIT = 10_000
+
+
+def _record_key(rec: RequestRecord) -> tuple[Any, ...]:
+    """What a record's standard labels derive from (the label mappings by identity)."""
+    return (
+        rec.reporter,
+        rec.source_service,
+        rec.source_workload,
+        rec.source_namespace,
+        rec.source_version,
+        rec.source_principal,
+        id(rec.source_labels),
+        rec.source_cluster,
+        rec.destination_service,
+        rec.cluster,
+        rec.destination_workload,
+        rec.destination_namespace,
+        rec.destination_principal,
+        id(rec.destination_labels),
+        rec.destination_cluster,
+        rec.request_protocol,
+        rec.response_flags,
+        rec.connection_security_policy,
+        rec.status,
+        rec.grpc_status,
+    )
 
 
 class _Histogram:
@@ -52,6 +79,9 @@ class OverriddenSeries:
         self._counts: dict[Labels, int] = {}
         self._hists: tuple[dict[Labels, _Histogram], ...] = ({}, {}, {})
         self._values: dict[str, set[str]] = {}
+        self._cache: dict[
+            tuple[Any, ...], tuple[tuple[Labels | None, ...], object, object, object]
+        ] = {}
 
     def _bounded(self, tag: str, value: str) -> str:
         seen = self._values.setdefault(tag, set())
@@ -62,29 +92,32 @@ class OverriddenSeries:
         seen.add(value)
         return value
 
-    def _labels(
-        self, base: tuple[str, ...], tags: tuple[TagRule, ...], rec: RequestRecord
-    ) -> Labels:
-        items = dict(zip(LABEL_NAMES, base, strict=True))
-        for tag in tags:
-            if tag.remove:
-                items.pop(tag.name, None)
-            elif tag.value is not None:
-                items[tag.name] = self._bounded(tag.name, tag.value(rec))
-        return tuple(items.items())
-
     def observe(self, rec: RequestRecord, settings: ModeMetrics) -> None:
         """Count ``rec`` in every metric ``settings`` keeps, with its labels."""
-        base = labels_of(rec)
+        # the expressions' values first (a few attribute reads), then the label sets of
+        # the four metrics from a cache keyed by everything the labels derive from
+        values = tuple(
+            rule.value(rec)
+            for override in settings.overrides.values()
+            for rule in override.tags
+            if rule.value is not None
+        )
+        key = (_record_key(rec), id(settings), values)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._label_sets(rec, settings, values)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache = {}
+            self._cache[key] = entry
+        label_sets = entry[0]
         observed = (rec.duration * 1000.0, rec.request_bytes, rec.response_bytes)
-        for i, name in enumerate(_NAMES):
-            override = settings.overrides.get(name)
-            if override is not None and override.disabled:
-                continue
-            labels = self._labels(base, override.tags if override is not None else (), rec)
-            with self._lock:
-                if i == 0:
-                    self._counts[labels] = self._counts.get(labels, 0) + 1
+        with self._lock:
+            count = label_sets[0]
+            if count is not None:
+                self._counts[count] = self._counts.get(count, 0) + 1
+            for i in (1, 2, 3):
+                labels = label_sets[i]
+                if labels is None:
                     continue
                 hists = self._hists[i - 1]
                 hist = hists.get(labels)
@@ -93,6 +126,28 @@ class OverriddenSeries:
                 value = observed[i - 1]
                 hist.buckets[bisect_left(self._bounds, value)] += 1
                 hist.total += value
+
+    def _label_sets(
+        self, rec: RequestRecord, settings: ModeMetrics, values: tuple[str, ...]
+    ) -> tuple[tuple[Labels | None, ...], object, object, object]:
+        """Each metric's labels (None: dropped), and the objects the cache key holds by
+        id, kept alive with it so that their ids cannot be reused meanwhile."""
+        base = dict(zip(LABEL_NAMES, labels_of(rec), strict=True))
+        it = iter(values)
+        sets: list[Labels | None] = []
+        for name in _NAMES:
+            override = settings.overrides.get(name)
+            if override is None:
+                sets.append(tuple(base.items()))
+                continue
+            items = dict(base)
+            for tag in override.tags:
+                if tag.remove:
+                    items.pop(tag.name, None)
+                elif tag.value is not None:
+                    items[tag.name] = self._bounded(tag.name, next(it))
+            sets.append(None if override.disabled else tuple(items.items()))
+        return (tuple(sets), settings, rec.source_labels, rec.destination_labels)
 
     def collect(self, total: Any, histograms: list[Any], bounds: list[str]) -> None:
         """Add the series to the scrape's families (``istio_requests`` and the three
