@@ -5,13 +5,19 @@
 - ``_metrics.py``: ``istio_requests_total``, ``istio_request_duration_milliseconds``,
   ``istio_request_bytes``, ``istio_response_bytes`` (``MetricsHook``)
 - ``_exposition.py``: ``/stats/prometheus``, the admin listener (Envoy's port 15090)
+- ``_access_log.py``: Envoy's access log in Istio's TEXT and JSON formats
+  (``AccessLogHook``, logger ``inmesh.access``)
+- ``_policy.py``: the Telemetry API (``telemetry.istio.io`` Telemetry) resolved for one
+  workload (``TelemetryPolicy``, ``resolve_telemetry``; ``tracing_settings`` for the
+  tracer); ``_cel.py`` its CEL subset; ``_overrides.py`` the metrics it changes
 
 prometheus_client is imported when a ``MetricsHook`` is first built, not by ``import
-inmesh``. Traces and access logs will be further hooks beside ``MetricsHook``.
+inmesh``.
 """
 
 from __future__ import annotations
 
+from ._access_log import ACCESS_LOGGER, AccessLogHook, format_json, format_text
 from ._exposition import (
     ADMIN_PORT_NAME,
     METRICS_PATH,
@@ -28,23 +34,31 @@ from ._labels import (
     request_protocol,
 )
 from ._metrics import ENVOY_BUCKETS, MetricsHook, default_metrics
+from ._policy import TelemetryPolicy, resolve_telemetry, tracing_settings
 from ._record import RecordHook, RequestRecord
 
 __all__ = [
+    "ACCESS_LOGGER",
     "ADMIN_PORT_NAME",
     "ENVOY_BUCKETS",
     "LABEL_NAMES",
     "METRICS_PATH",
+    "AccessLogHook",
     "AdminServer",
     "MetricsHook",
     "RecordHook",
     "RequestRecord",
+    "TelemetryPolicy",
     "canonical_revision",
     "canonical_service",
     "default_metrics",
+    "format_json",
+    "format_text",
     "labels_of",
     "metrics_app",
     "namespace_of_principal",
     "request_protocol",
+    "resolve_telemetry",
     "start_admin_server",
+    "tracing_settings",
 ]
