@@ -68,6 +68,16 @@ class _Histogram:
         self.total = 0.0
 
 
+# a record key's series: request count cell, the three histograms (None: dropped), and
+# the objects the key holds by id
+_Entry = tuple[
+    tuple[list[int] | None, _Histogram | None, _Histogram | None, _Histogram | None],
+    object,
+    object,
+    object,
+]
+
+
 class OverriddenSeries:
     """The series of records whose metrics a Telemetry policy changed."""
 
@@ -76,12 +86,10 @@ class OverriddenSeries:
 
         self._bounds = ENVOY_BUCKETS
         self._lock = threading.Lock()
-        self._counts: dict[Labels, int] = {}
+        self._counts: dict[Labels, list[int]] = {}  # labels -> [count]
         self._hists: tuple[dict[Labels, _Histogram], ...] = ({}, {}, {})
         self._values: dict[str, set[str]] = {}
-        self._cache: dict[
-            tuple[Any, ...], tuple[tuple[Labels | None, ...], object, object, object]
-        ] = {}
+        self._cache: dict[tuple[Any, ...], _Entry] = {}
 
     def _bounded(self, tag: str, value: str) -> str:
         seen = self._values.setdefault(tag, set())
@@ -105,33 +113,31 @@ class OverriddenSeries:
         key = (_record_key(rec), id(settings), values)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._label_sets(rec, settings, values)
+            entry = self._series_of(rec, settings, values)
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache = {}
             self._cache[key] = entry
-        label_sets = entry[0]
-        observed = (rec.duration * 1000.0, rec.request_bytes, rec.response_bytes)
+        count, duration, request, response = entry[0]
+        ms = rec.duration * 1000.0
+        bounds = self._bounds
         with self._lock:
-            count = label_sets[0]
             if count is not None:
-                self._counts[count] = self._counts.get(count, 0) + 1
-            for i in (1, 2, 3):
-                labels = label_sets[i]
-                if labels is None:
-                    continue
-                hists = self._hists[i - 1]
-                hist = hists.get(labels)
-                if hist is None:
-                    hist = hists[labels] = _Histogram(len(self._bounds))
-                value = observed[i - 1]
-                hist.buckets[bisect_left(self._bounds, value)] += 1
-                hist.total += value
+                count[0] += 1
+            if duration is not None:
+                duration.buckets[bisect_left(bounds, ms)] += 1
+                duration.total += ms
+            if request is not None:
+                request.buckets[bisect_left(bounds, rec.request_bytes)] += 1
+                request.total += rec.request_bytes
+            if response is not None:
+                response.buckets[bisect_left(bounds, rec.response_bytes)] += 1
+                response.total += rec.response_bytes
 
-    def _label_sets(
+    def _series_of(
         self, rec: RequestRecord, settings: ModeMetrics, values: tuple[str, ...]
-    ) -> tuple[tuple[Labels | None, ...], object, object, object]:
-        """Each metric's labels (None: dropped), and the objects the cache key holds by
-        id, kept alive with it so that their ids cannot be reused meanwhile."""
+    ) -> _Entry:
+        """Each metric's series for the record (None: dropped), and the objects the cache
+        key holds by id, kept alive with it so that their ids cannot be reused meanwhile."""
         base = dict(zip(LABEL_NAMES, labels_of(rec), strict=True))
         it = iter(values)
         sets: list[Labels | None] = []
@@ -147,13 +153,29 @@ class OverriddenSeries:
                 elif tag.value is not None:
                     items[tag.name] = self._bounded(tag.name, next(it))
             sets.append(None if override.disabled else tuple(items.items()))
-        return (tuple(sets), settings, rec.source_labels, rec.destination_labels)
+        with self._lock:
+            count = None if sets[0] is None else self._counts.setdefault(sets[0], [0])
+            hists: list[_Histogram | None] = []
+            for per, labels in zip(self._hists, sets[1:], strict=True):
+                if labels is None:
+                    hists.append(None)
+                    continue
+                hist = per.get(labels)
+                if hist is None:
+                    hist = per[labels] = _Histogram(len(self._bounds))
+                hists.append(hist)
+        return (
+            (count, hists[0], hists[1], hists[2]),
+            settings,
+            rec.source_labels,
+            rec.destination_labels,
+        )
 
     def collect(self, total: Any, histograms: list[Any], bounds: list[str]) -> None:
         """Add the series to the scrape's families (``istio_requests`` and the three
         histograms, in that order), each sample with its own labels."""
         with self._lock:
-            counts = list(self._counts.items())
+            counts = [(labels, cell[0]) for labels, cell in self._counts.items()]
             hists = [
                 [(labels, list(h.buckets), h.total) for labels, h in per.items()]
                 for per in self._hists
