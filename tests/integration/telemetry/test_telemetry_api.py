@@ -104,7 +104,9 @@ def test_telemetry_turns_on_access_logs_on_both_sides(
         assert client.get("http://reviews:9080/reviews/1?x=1").status_code == 200
     lines = [r.getMessage() for r in caplog.records if r.name == "inmesh.access"]
     assert len(lines) == 2  # one per side
-    server_line, client_line = lines  # the server's record is made before the client's
+    # either side may finish first: tell them apart by their cluster
+    [server_line] = [line for line in lines if " inbound|" in line]
+    [client_line] = [line for line in lines if " outbound|" in line]
     inbound = TEXT_LINE.match(server_line)
     outbound = TEXT_LINE.match(client_line)
     assert inbound is not None, server_line
