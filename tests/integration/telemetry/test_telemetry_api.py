@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,16 @@ def _client_mesh(port: int, *extra: str) -> inmesh.Mesh:
     )
 
 
+def _destination_total(text: str) -> float:
+    return sum(
+        s.value
+        for f in text_string_to_metric_families(text)
+        if f.name == "istio_requests"
+        for s in f.samples
+        if s.labels.get("reporter") == "destination"
+    )
+
+
 def _yaml(text: str) -> list[dict[str, object]]:
     import yaml
 
@@ -102,7 +113,12 @@ def test_telemetry_turns_on_access_logs_on_both_sides(
     caplog.set_level(logging.INFO, logger="inmesh.access")
     with client_mesh.sync_client() as client:
         assert client.get("http://reviews:9080/reviews/1?x=1").status_code == 200
-    lines = [r.getMessage() for r in caplog.records if r.name == "inmesh.access"]
+    # the server logs after its app returns, which may be after the client has its answer
+    for _ in range(200):
+        lines = [r.getMessage() for r in caplog.records if r.name == "inmesh.access"]
+        if len(lines) >= 2:
+            break
+        time.sleep(0.02)
     assert len(lines) == 2  # one per side
     # either side may finish first: tell them apart by their cluster
     [server_line] = [line for line in lines if " inbound|" in line]
@@ -164,7 +180,13 @@ def test_a_disabled_metric_disappears_and_a_tag_override_changes_labels(
         with client_mesh.sync_client() as client:
             for i in range(3):
                 assert client.get(f"http://reviews:9080/reviews/{i}").status_code == 200
-        text = httpx.get(admin.url, trust_env=False).text
+        # the server records a request after its app returns, which may be after the
+        # client has read the response: wait for the third destination-side record
+        for _ in range(200):
+            text = httpx.get(admin.url, trust_env=False).text
+            if text.count('reporter="destination"') and _destination_total(text) == 3:
+                break
+            time.sleep(0.02)
     finally:
         admin.close()
         server_mesh.remove_hook(hook)
