@@ -140,8 +140,7 @@ class Tracing(IstioModel):
         # validateTelemetryTracing
         problems = Violations()
         _check_providers(self.providers, problems)
-        if len(self.providers) > 1:
-            problems.add("multiple providers is not currently supported", "providers")
+        # several providers: Istio warns (and uses the first); each name is checked at support
         pct = self.random_sampling_percentage
         if pct is not None and not 0.0 <= pct <= 100.0:
             problems.add(
