@@ -162,22 +162,21 @@ EMPTY_POLICY = TelemetryPolicy()
 
 def tracing_settings(
     policy: TelemetryPolicy, reporter: str = "destination"
-) -> tuple[float | None, Mapping[str, str], bool] | None:
-    """The tracing part for the tracer: (sampling percentage or None for the default,
-    custom tags resolved to name -> value where the value is fixed (literal, or an
-    environment variable read now; ``header`` tags as ``"header:<name>:<default>"``), span
-    reporting disabled). None when no Telemetry configures tracing for ``reporter``."""
+) -> tuple[float | None, Mapping[str, tuple[str, str, str]], bool] | None:
+    """The tracing part for the tracer, for ``reporter`` (``source``: CLIENT mode,
+    ``destination``: SERVER mode): (sampling percentage, None for the tracer's default;
+    custom tags, name -> (``"literal"``, value, ``""``) or (``"header"``, header name,
+    default value), an ``environment`` tag read now into a literal one; span reporting
+    disabled). None when no Telemetry resource configures tracing for that mode."""
     rule = policy.tracing_for(reporter)
     if rule is None:
         return None
-    tags: dict[str, str] = {}
+    tags: dict[str, tuple[str, str, str]] = {}
     for name, (kind, value, default) in rule.custom_tags.items():
-        if kind == "literal":
-            tags[name] = value
-        elif kind == "environment":
-            tags[name] = os.environ.get(value, default)
+        if kind == "environment":
+            tags[name] = ("literal", os.environ.get(value, default), "")
         else:
-            tags[name] = f"header:{value}:{default}"
+            tags[name] = (kind, value, default)
     return rule.sampling, MappingProxyType(tags), rule.disabled
 
 

@@ -208,10 +208,11 @@ def test_tracing_fields_override_one_by_one_and_custom_tags_whole() -> None:
         },
     )
     policy = resolve(root, ns)
-    assert tracing_settings(policy, "source") == (10.0, {"a": "x", "b": "y"}, False)
+    literal = {"a": ("literal", "x", ""), "b": ("literal", "y", "")}
+    assert tracing_settings(policy, "source") == (10.0, literal, False)
     assert tracing_settings(policy, "destination") == (
         10.0,
-        {"env": "d", "hdr": "header:x-user:"},
+        {"env": ("literal", "d", ""), "hdr": ("header", "x-user", "")},
         True,
     )
     assert tracing_settings(EMPTY_POLICY) is None
