@@ -15,6 +15,7 @@ from ._cluster_state import ClusterStates
 from ._errors import ConfigError
 from ._runtime_support import check_supported
 from ._state import MeshState
+from ._workload_telemetry import AccessLogSetting, WorkloadTelemetry
 from .balancing import ActiveRequests
 from .config import load_config, parse_documents
 from .routing import OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY, ClientIdentity, Snapshot
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .registry.client import RegistryView, Rejection
     from .security import SpiffeId, TLSHolder
     from .telemetry import MeshTracer, Tracing
+    from .telemetry._policy import TelemetryPolicy
 
 ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
 
@@ -96,6 +98,11 @@ class Mesh:
     (docs/observability.md). ``tracing``: a :class:`~inmesh.telemetry.Tracing` (sampling
     percentage, tags, provider), True for Istio's defaults (1%), False for none; by default
     tracing is on when the ``OTEL_*`` environment names an OTLP endpoint.
+    Telemetry: ``access_log`` (``True``/``"text"``: Istio's default TEXT line, ``"json"``)
+    writes one line per request to the ``inmesh.access`` logger, as MeshConfig's
+    ``accessLogFile``/``accessLogEncoding``; Telemetry resources (``telemetry.istio.io``)
+    that configure access logging take precedence, and also turn it on without it
+    (docs/observability.md).
     """
 
     def __init__(
@@ -118,6 +125,7 @@ class Mesh:
         cert_ttl: float | None = None,
         metrics: bool = True,
         tracing: Tracing | bool | None = None,
+        access_log: AccessLogSetting = False,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -156,7 +164,17 @@ class Mesh:
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
-        self._telemetry(metrics, tracing)
+        self._telemetry = WorkloadTelemetry(
+            self._state,
+            namespace=namespace,
+            labels=self.labels,
+            service=service,
+            service_account=self.service_account,
+            metrics=metrics,
+            tracing=tracing,
+            access_log=access_log,
+        )
+        self._telemetry.changed(self._state.snapshot)
         if self._ca is not None:
             self._start_identity(self._ca)
         if self.registry is not None:
@@ -174,6 +192,12 @@ class Mesh:
     @snapshot.setter
     def snapshot(self, value: Snapshot) -> None:
         self._state.snapshot = value
+        self._telemetry.changed(value)
+
+    @property
+    def telemetry(self) -> TelemetryPolicy:
+        """The Telemetry API's policy for this workload (recomputed on every change)."""
+        return self._state.telemetry
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -208,7 +232,7 @@ class Mesh:
 
     @tracing.setter
     def tracing(self, value: MeshTracer | None) -> None:
-        self._state.tracing = value
+        self._telemetry.set_tracer(value)
 
     @property
     def hooks(self) -> tuple[RecordHook, ...]:
@@ -305,38 +329,6 @@ class Mesh:
     def resources(self) -> tuple[Any, ...]:
         """The configuration in force."""
         return self.snapshot.resources
-
-    # -- telemetry ------------------------------------------------------------------------
-
-    def _telemetry(self, metrics: bool, tracing: Tracing | bool | None) -> None:
-        """What every workload gets without code: its metadata exchange headers (computed
-        once: the identity and labels are fixed), unless opted out the process's Istio
-        metrics, and its tracer when tracing is configured (the one place ``inmesh serve``
-        and a library Mesh both go through)."""
-        from .telemetry._exchange import exchange_headers
-
-        self._state.exchange = exchange_headers(
-            workload=self._state.workload,
-            namespace=self.namespace,
-            labels=self.labels,
-            service_account=self.service_account,
-            address=self.identity.address,
-            trust_domain=self.identity.trust_domain,
-        )
-        if metrics:
-            from .telemetry import default_metrics
-
-            self.add_hook(default_metrics())
-        if tracing is not False:
-            from .telemetry import tracer_for
-
-            self._state.tracing = tracer_for(
-                tracing,
-                service=self.service,
-                namespace=self.namespace,
-                labels=self.labels,
-                workload=self._state.workload,
-            )
 
     def add_hook(self, hook: RecordHook) -> None:
         """Call ``hook`` with a RequestRecord after every request, successful or not."""

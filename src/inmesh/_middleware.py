@@ -237,10 +237,11 @@ class MeshMiddleware:
                     self._record(scope, connection, peer, 403, len(_DENIED_BODY), start, source)
                     return
         recording = span is not None or (kind == "http" and mesh is not None and bool(mesh.hooks))
-        seen = [500, 0]  # status, response body bytes (a raising app is a 500)
+        seen = [500, 0, 0]  # status, response and request body bytes (raising: a 500)
         if recording or answer:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
+            inner_receive = receive
 
             async def send(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -250,6 +251,12 @@ class MeshMiddleware:
                 elif message["type"] == "http.response.body":
                     seen[1] += len(message.get("body", b""))
                 await inner(message)
+
+            async def receive() -> Message:
+                message = await inner_receive()
+                if message["type"] == "http.request":
+                    seen[2] += len(message.get("body", b""))
+                return message
 
         token = _current_peer.set(peer)
         carrying = _inbound.set(inbound)
@@ -263,7 +270,7 @@ class MeshMiddleware:
             if span is not None:
                 end_server_span(span, seen[0], scope.get("inmesh.authz"))
             if recording:
-                self._record(scope, connection, peer, seen[0], seen[1], start, source)
+                self._record(scope, connection, peer, seen[0], seen[1], start, source, seen[2])
 
     def _record(
         self,
@@ -274,6 +281,7 @@ class MeshMiddleware:
         response_bytes: int,
         start: float,
         source: PeerMetadata | None = None,
+        request_bytes: int = 0,
     ) -> None:
         """One destination-side record for the Mesh's hooks (HTTP only)."""
         mesh = self.mesh
@@ -292,6 +300,8 @@ class MeshMiddleware:
             response_bytes=response_bytes,
             start=start,
             source=source,
+            request_bytes=request_bytes,
+            server_name=connection.sni if connection is not None else None,
         )
 
     @staticmethod

@@ -95,7 +95,9 @@ async def _run(
         token=token,
         cache_file=cache_file,
         service_account=options.service_account,
+        access_log=False if options.access_log == "off" else options.access_log,  # type: ignore[arg-type]
     )
+    _access_log_to_stdout()
     set_current_mesh(mesh)
     # Istio's standard metrics (the Mesh records them by default, into the process's
     # registry), served in Prometheus format on an admin listener of its own (Envoy's
@@ -184,6 +186,7 @@ def serve(
     ttl: float = 10.0,
     service_account: str | None = None,
     admin_port: int = 0,
+    access_log: str = "off",
 ) -> int:
     """Run ``app_ref`` (``module:attribute``) as a workload of ``service`` until signalled.
 
@@ -202,6 +205,7 @@ def serve(
         ttl=ttl,
         service_account=service_account,
         admin_port=admin_port,
+        access_log=access_log,
     )
     problems = options.problems()
     token = token or os.environ.get("INMESH_TOKEN") or _local_admin_token()
@@ -232,6 +236,23 @@ def serve(
                 early_signals=early_signals,
             )
         )
+
+
+def _access_log_to_stdout() -> None:
+    """Access-log lines on stdout, one per line, as Envoy writes them to /dev/stdout
+    (unless the application configured the ``inmesh.access`` logger itself)."""
+    import logging
+
+    from .telemetry._access_log import ACCESS_LOGGER
+
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _local_admin_token_path() -> Path:

@@ -37,6 +37,7 @@ class ServeOptions:
     ttl: float
     service_account: str | None = None
     admin_port: int = 0
+    access_log: str = "off"
 
     def problems(self) -> list[str]:
         """Every problem with these options, one message each (empty: all valid)."""
@@ -46,6 +47,8 @@ class ServeOptions:
             found.append(f"APP {self.app!r}: expected module:attribute, e.g. reviews:app")
         if not 0 <= self.admin_port <= 65535:
             found.append(f"--admin-port {self.admin_port}: not a port (0-65535, 0: any free one)")
+        if self.access_log not in ("off", "text", "json"):
+            found.append(f"--access-log {self.access_log!r}: expected off, text or json")
         sa = self.service_account
         if sa is not None and (len(sa) > 253 or not _DNS1123_LABEL_RE.fullmatch(sa)):
             found.append(f"--service-account {sa!r}: not a valid Kubernetes service account name")

@@ -2,8 +2,8 @@
 
 The Mesh owns one ``MeshState``: the snapshot holder (swapped with one assignment), the
 per-endpoint in-flight counts, the record hooks, the calling workload's identity, its
-certificate (``tls``, swapped in place on rotation), its metadata exchange headers and its
-tracing (``tracing``).
+certificate (``tls``, swapped in place on rotation), its metadata exchange headers, its
+tracing (``tracing``) and its resolved Telemetry API policy (``telemetry``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .balancing import ActiveRequests
 from .routing import ClientIdentity, Snapshot
 from .telemetry import RecordHook
+from .telemetry._policy import EMPTY_POLICY, TelemetryPolicy
 
 if TYPE_CHECKING:
     from .security import TLSHolder
@@ -25,11 +26,13 @@ class MeshState:
 
     __slots__ = (
         "active",
+        "client_tracing",
         "exchange",
         "hooks",
         "identity",
         "not_ready",
         "snapshot",
+        "telemetry",
         "tls",
         "tracing",
         "version",
@@ -55,3 +58,7 @@ class MeshState:
         #: tracing (sampling, tags, provider), replaced whole when it changes; None: not
         #: configured (no spans; inbound x-request-id and trace headers still propagate)
         self.tracing: MeshTracer | None = None
+        #: the same for client spans (the Telemetry API can set CLIENT and SERVER apart)
+        self.client_tracing: MeshTracer | None = None
+        #: the Telemetry API's policy for this workload (swapped with the configuration)
+        self.telemetry: TelemetryPolicy = EMPTY_POLICY

@@ -72,6 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
         ttl=args.ttl,
         service_account=args.service_account,
         admin_port=args.admin_port,
+        access_log=args.access_log,
     )
 
 
@@ -119,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="port of the metrics listener (/stats/prometheus; default 0: any free one, "
         "printed at start and registered as http-envoy-prom)",
+    )
+    s.add_argument(
+        "--access-log",
+        choices=("off", "text", "json"),
+        default="off",
+        help="one access-log line per request on stdout, Istio's TEXT or JSON format "
+        "(default off; Telemetry resources can also turn it on)",
     )
     s.add_argument(
         "--service-account",

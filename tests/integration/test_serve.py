@@ -307,3 +307,22 @@ def test_a_second_signal_cuts_the_drain_short(registry: Registry) -> None:
     a.proc.send_signal(signal.SIGTERM)
     assert a.wait(timeout=60) == 0
     assert any("drained and stopped" in line for line in a.output)
+
+
+def test_access_log_lines_on_stdout(registry: Registry) -> None:
+    a = Instance(registry, "--access-log", "text")
+    mesh = inmesh.Mesh(service="client", registry=registry.url, token=registry.admin)
+    try:
+        with mesh:
+            wait_for(lambda: endpoints(mesh) == {a.port})
+            with mesh.sync_client() as c:
+                c.get("http://echo:9080/logged?q=1", headers={"user-agent": "probe/1"})
+    finally:
+        assert a.stop() == 0
+    [line] = [o for o in a.output if '"GET /logged?q=1 ' in o]
+    # Istio's TEXT line, the destination side: mTLS from the client, Envoy's inbound cluster
+    assert line.startswith("[") and '" 200 - via_upstream - "-" 0 ' in line
+    assert '"probe/1"' in line and '"echo:9080"' in line
+    assert f" inbound|{a.port}|| - 127.0.0.1:{a.port} 127.0.0.1:" in line
+    # the SNI the client's auto mTLS asked for, as Istio's sidecars name it
+    assert line.rstrip().endswith(" outbound_.9080_._.echo.default.svc.cluster.local default")

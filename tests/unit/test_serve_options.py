@@ -29,6 +29,7 @@ def test_good_options_have_no_problem() -> None:
     assert problems() == []
     assert problems(version=None, host="localhost", port=65535, drain=0, ttl=300) == []
     assert problems(registry="https://registry.example:8443/", version="v1.2_rc-3") == []
+    assert problems(access_log="json") == problems(access_log="text") == []
 
 
 @pytest.mark.parametrize(
@@ -52,6 +53,7 @@ def test_good_options_have_no_problem() -> None:
         ({"drain": -1.0}, "--drain -1: must be a number of seconds, 0 or more"),
         ({"drain": float("nan")}, "--drain nan: must be a number of seconds"),
         ({"ttl": 0.5}, "--ttl 0.5: must be between 1 and 300 seconds"),
+        ({"access_log": "xml"}, "--access-log 'xml': expected off, text or json"),
     ],
 )
 def test_each_bad_option_is_named(changes: dict[str, Any], expected: str) -> None:

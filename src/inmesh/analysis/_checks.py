@@ -1,8 +1,9 @@
 """Cross-reference checks over a set of resources, with Istio's analyzer codes: the
 analyzers by kind (:mod:`._virtual_services`, :mod:`._rules`, :mod:`._destination_rules`,
-:mod:`._services`, :mod:`._gateways`), and inmesh's own INM0001 AllWeightsZero (a route
-whose weights are all zero) and INM0002 NotSupportedYet (what the runtime would refuse:
-:func:`inmesh.config.unsupported_problems`, the same check and wording as ``Mesh``).
+:mod:`._services`, :mod:`._gateways`, :mod:`._telemetry`), and inmesh's own INM0001
+AllWeightsZero (a route whose weights are all zero) and INM0002 NotSupportedYet (what the
+runtime would refuse: :func:`inmesh.config.unsupported_problems`, the same check and
+wording as ``Mesh``).
 
 As in ``istioctl analyze``, the resources are a cluster's worth of configuration: a later
 resource with the same kind, namespace and name replaces an earlier one (Istio's file
@@ -19,6 +20,7 @@ from ..config import unsupported_problems
 from . import _destination_rules as dr
 from . import _gateways as gw
 from . import _services as svc
+from . import _telemetry as tel
 from . import _virtual_services as vs
 from ._index import Services
 from ._message import Level, Message, resource_label
@@ -88,4 +90,6 @@ def check(resources: Sequence[Any], *, complete: bool = False) -> list[Message]:
     msgs.extend(vs.mesh_host_conflicts(resources))
     msgs.extend(svc.check_services(resources))
     msgs.extend(gw.check_gateways(resources))
+    telemetry_workloads = tel.workloads_by_namespace(resources)
+    msgs.extend(tel.check_telemetries(resources, telemetry_workloads or ([] if complete else None)))
     return msgs

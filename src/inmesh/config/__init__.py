@@ -6,10 +6,11 @@
     vs = next(r for r in resources if r.kind == "VirtualService")
     vs.spec.http[0].route[0].destination.host     # snake_case attributes, Istio semantics
 
-Models mirror Istio's ``networking.istio.io`` (v1, v1beta1, v1alpha3) and
-``security.istio.io`` (v1, v1beta1) APIs field for field, with Istio's validation rules;
-attributes are snake_case and the YAML names are Istio's camelCase. Durations are float
-seconds. Every problem is reported at once in one :class:`inmesh.ConfigError`.
+Models mirror Istio's ``networking.istio.io`` (v1, v1beta1, v1alpha3),
+``security.istio.io`` (v1, v1beta1) and ``telemetry.istio.io`` (v1, v1alpha1) APIs
+field for field, with Istio's validation rules; attributes are snake_case and the YAML
+names are Istio's camelCase. Durations are float seconds. Every problem is reported at
+once in one :class:`inmesh.ConfigError`.
 
 The names are loaded on first use: ``import inmesh`` builds no model, and the loader
 imports a kind's models when it first meets that kind.
@@ -122,6 +123,7 @@ if TYPE_CHECKING:
         WorkloadEntrySpec,
     )
     from inmesh.config._support import UNSUPPORTED_FIELDS, UNSUPPORTED_VALUES, unsupported_problems
+    from inmesh.config._telemetry import Telemetry, TelemetrySpec
     from inmesh.config._traffic_policy import (
         ClientTLSSettings,
         ConnectionPoolSettings,
@@ -237,6 +239,8 @@ __all__ = [
     "TLSMatchAttributes",
     "TLSRoute",
     "TcpKeepalive",
+    "Telemetry",
+    "TelemetrySpec",
     "TrafficPolicy",
     "TunnelSettings",
     "VirtualService",
@@ -347,6 +351,8 @@ _MODULES: dict[str, str] = {
     "TLSMatchAttributes": "inmesh.config._virtual_service",
     "TLSRoute": "inmesh.config._virtual_service",
     "TcpKeepalive": "inmesh.config._traffic_policy",
+    "Telemetry": "inmesh.config._telemetry",
+    "TelemetrySpec": "inmesh.config._telemetry",
     "TrafficPolicy": "inmesh.config._traffic_policy",
     "TunnelSettings": "inmesh.config._traffic_policy",
     "UNSUPPORTED_FIELDS": "inmesh.config._support",

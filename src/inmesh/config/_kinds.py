@@ -44,6 +44,7 @@ MODELLED: Mapping[str, tuple[str, str]] = {
     "Gateway": ("inmesh.config._gateway", "Gateway"),
     "PeerAuthentication": ("inmesh.config._security", "PeerAuthentication"),
     "AuthorizationPolicy": ("inmesh.config._security", "AuthorizationPolicy"),
+    "Telemetry": ("inmesh.config._telemetry", "Telemetry"),
     "Service": ("inmesh.config._kube", "KubeService"),
     "ServiceAccount": ("inmesh.config._kube", "KubeServiceAccount"),
     "Deployment": ("inmesh.config._kube", "KubeDeployment"),

@@ -36,10 +36,23 @@ _ORDER = (
     "Gateway",
     "PeerAuthentication",
     "AuthorizationPolicy",
+    "Telemetry",
     "Service",
     "ServiceAccount",
     "Deployment",
 )
+
+
+#: kind -> the values its own checks refuse beyond the table (one sentence for the docs)
+_VALUE_CHECKS = {
+    "Telemetry": (
+        "Also **not supported yet**: providers other than the built-in `prometheus` "
+        "(metrics), `envoy` (access logs) and `opentelemetry` (tracing); the metrics "
+        "`TCP_*` and `GRPC_*_MESSAGES`; tag names that are not Prometheus label names; "
+        "CEL expressions outside the subset of "
+        "[observability.md](observability.md#telemetry-api)."
+    ),
+}
 
 
 def _code(text: str) -> str:
@@ -74,6 +87,8 @@ def _kind_section(kind: str) -> list[str]:
     for path, value in UNSUPPORTED_VALUES.get(kind, ()):
         shown = f"`{path}: {value}`" if isinstance(value, str) else f"`{path}` {value}"
         lines += ["", f"The value {shown} is **{UNSUPPORTED}**."]
+    if kind in _VALUE_CHECKS:
+        lines += ["", _VALUE_CHECKS[kind]]
     lines.append("")
     return lines
 

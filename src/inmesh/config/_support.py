@@ -74,6 +74,9 @@ KIND_STATUS: Mapping[str, str] = {
     # by its compiler (see unsupported_problems).
     "PeerAuthentication": SECURITY,
     "AuthorizationPolicy": SECURITY,
+    # Metrics overrides, access logging and tracing settings (inmesh.telemetry._policy);
+    # providers and CEL expressions it cannot honour are refused by its checks.
+    "Telemetry": SUPPORTED,
     "Service": KUBE,
     "Deployment": KUBE,
 }
@@ -87,7 +90,6 @@ UNSUPPORTED_KINDS: Mapping[str, str] = {}
 UNMODELLED_KINDS: Mapping[str, tuple[str, ...]] = {
     "networking.istio.io": ("EnvoyFilter", "ProxyConfig", "Sidecar", "WorkloadGroup"),
     "security.istio.io": ("RequestAuthentication",),
-    "telemetry.istio.io": ("Telemetry",),
     "extensions.istio.io": ("WasmPlugin",),
     "gateway.networking.k8s.io": (
         "BackendTLSPolicy",
@@ -153,6 +155,15 @@ FIELD_STATUS: Mapping[tuple[str, str], str] = {
     # the identities a ServiceEntry's workloads may present to a mesh mTLS client
     ("ServiceEntrySpec", "subjectAltNames"): SUPPORTED,
     ("WorkloadEntrySpec", "serviceAccount"): SUPPORTED,
+    # Telemetry: no gateways or waypoints in-process to attach to
+    ("TelemetrySpec", "targetRef"): UNSUPPORTED,
+    ("TelemetrySpec", "targetRefs"): UNSUPPORTED,
+    ("Metrics", "reportingInterval"): UNSUPPORTED,  # Istio: TCP metrics only
+    ("MetricSelector", "customMetric"): UNSUPPORTED,
+    ("Tracing", "useRequestIdForTraceSampling"): UNSUPPORTED,
+    ("Tracing", "enableIstioTags"): UNSUPPORTED,
+    ("Tracing", "disableContextPropagation"): UNSUPPORTED,
+    ("CustomTag", "formatter"): UNSUPPORTED,
 }
 
 
@@ -369,11 +380,16 @@ def unsupported_problems(
         # One home for what authorization can enforce: the evaluator's compiler refuses
         # by name what it cannot (CUSTOM, targetRef(s), requestPrincipals, request.auth.*)
         return _authorization_problems(resource, file=file, document=document)
+    problems: list[ConfigProblem] = []
+    if kind == "Telemetry":
+        # providers, CEL expressions, metrics and tag names: the policy compiler's checks
+        from inmesh.telemetry._policy import telemetry_problems
+
+        problems.extend(problem(message, loc) for loc, message in telemetry_problems(resource))
     paths, values = unsupported_fields(kind), UNSUPPORTED_VALUES.get(kind, ())
     if not paths and not values:
-        return []
+        return problems
     data = resource.model_dump(by_alias=True, exclude_none=True)
-    problems: list[ConfigProblem] = []
     for path in paths:
         for loc, value in find_values(data, path):
             if _is_set(value):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..routing._hosts import to_fqdn
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
+from ..telemetry._record import AsgiHeaders
 
 _NONE: Mapping[str, str] = MappingProxyType({})
 
@@ -55,10 +56,15 @@ def emit_inbound(
     response_bytes: int,
     start: float,
     source: PeerMetadata | None = None,
+    request_bytes: int = 0,
+    server_name: str | None = None,
 ) -> None:
-    """Build the record and call the Mesh's hooks."""
+    """Build the record and call the Mesh's hooks. ``server_name`` is the SNI the client
+    asked for on a TLS connection (Envoy's ``%REQUESTED_SERVER_NAME%``)."""
     end = time.perf_counter()
     server = scope.get("server") or (None, None)
+    client = scope.get("client") or (None, None)
+    state = mesh._state
     tls = mesh.tls
     labels: Mapping[str, str] = mesh.labels
     denied = decision is not None and not decision.allowed
@@ -71,7 +77,7 @@ def emit_inbound(
         destination_service=to_fqdn(mesh.service, mesh.namespace),
         destination_subset="",
         destination_endpoint=f"{server[0]}:{server[1]}" if server[0] else "",
-        route_name="",
+        route_name="default",  # Istio's name for every inbound route
         cluster=f"inbound|{server[1] or ''}||",  # Envoy's inbound cluster, as Istio names it
         method=scope.get("method", "GET"),
         path=scope.get("path", ""),
@@ -91,13 +97,21 @@ def emit_inbound(
         source_workload=source.workload if source is not None else "",
         source_labels=source.labels if source is not None else _NONE,
         source_cluster=source.cluster if source is not None else "",
-        destination_workload=mesh._state.workload,
+        destination_workload=state.workload,
+        request_bytes=request_bytes,
         destination_namespace=mesh.namespace,
         destination_principal=tls.current().identity.uri if tls is not None else "",
         destination_labels=labels,
         request_protocol=_protocol(scope),
         connection_security_policy="mutual_tls" if mtls else "none",
         authorization=authorization_of(decision),
+        protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+        query=scope.get("query_string", b"").decode("latin-1"),
+        request_headers=AsgiHeaders(scope.get("headers") or ()),
+        downstream_local_address=f"{server[0]}:{server[1]}" if server[0] else "",
+        downstream_remote_address=f"{client[0]}:{client[1]}" if client[0] else "",
+        requested_server_name=server_name or "",
+        telemetry=state.telemetry,
     )
     for hook in mesh.hooks:
         hook(record)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpcore
 import httpx
@@ -99,6 +99,7 @@ class Call:
         "start",
         "tls",
         "trace",
+        "upstream",
         "view",
     )
 
@@ -156,6 +157,9 @@ class Call:
         self._last_key = ""
         self._last_ep: Endpoint | None = None
         self.response_bytes = 0
+        #: the final upstream response's httpcore extensions (HTTP version, the
+        #: connection's stream), for the record: None when the mesh answered itself
+        self.upstream: Mapping[str, Any] | None = None
         self._exchange: Exchange | None = None
         self._done = False
         #: the client spans when this request is traced and sampled (set by the route tier)
@@ -360,6 +364,7 @@ class Call:
     ) -> httpx.Response:
         """The upstream's answer as the application gets it, its body through ``stream``
         (the shell's wrapper, which finishes the call when closed)."""
+        self.upstream = resp.extensions
         return httpx.Response(
             status_code=resp.status,
             headers=self.response_headers(resp.headers),
@@ -412,4 +417,5 @@ class Call:
             destination_labels=self._last_ep.labels if self._last_ep is not None else None,
             response_bytes=self.response_bytes,
             peer=self.peer,
+            upstream=self.upstream,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from httpx import ByteStream
 
@@ -14,6 +14,30 @@ from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
 
 _NONE: Mapping[str, str] = MappingProxyType({})
+_PORTS = {"http": 80, "https": 443}
+
+
+def _protocol(upstream: Mapping[str, Any] | None) -> str:
+    """Envoy's ``%PROTOCOL%``: the upstream's HTTP version (httpx's default HTTP/1.1 when
+    the mesh answered itself)."""
+    version = upstream.get("http_version") if upstream is not None else None
+    return version.decode("ascii") if isinstance(version, bytes) else "HTTP/1.1"
+
+
+def _local_address(upstream: Mapping[str, Any] | None) -> str:
+    """``ip:port`` of this side of the upstream connection, empty when unknown (no
+    connection, or it is closed already)."""
+    stream = upstream.get("network_stream") if upstream is not None else None
+    if stream is None:
+        return ""
+    try:
+        address = stream.get_extra_info("client_addr")
+    except Exception:  # a closed connection: the address is gone
+        return ""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return ""
+
 
 if TYPE_CHECKING:
     import httpx
@@ -42,13 +66,18 @@ def emit(
     response_bytes: int = 0,
     grpc_status: str = "",
     peer: PeerMetadata | None = None,
+    upstream: Mapping[str, Any] | None = None,
 ) -> None:
     """Build the record and call every hook (nothing to do without hooks).
 
     The source side of Istio's labels (``reporter="source"``): this workload's name, labels
     and SPIFFE id; the destination's workload, namespace, labels and cluster from what it
     said in its metadata exchange headers (``peer``), else the destination's namespace and
-    the endpoint's labels. The destination's principal stays unknown here."""
+    the endpoint's labels. The destination's principal stays unknown here.
+
+    For the access log: the protocol and the local address of the upstream connection
+    come from the final upstream response's ``upstream`` extensions; the downstream local
+    address is the one the application asked for (Envoy's original destination)."""
     hooks = state.hooks
     if not hooks:
         return
@@ -56,7 +85,9 @@ def emit(
     identity = state.identity
     tls = state.tls
     stream = request.stream
-    content_type = request.headers.get("content-type")
+    headers = request.headers
+    content_type = headers.get("content-type")
+    url = request.url
     rec = RequestRecord(
         source_service=identity.service,
         source_namespace=identity.namespace,
@@ -67,7 +98,7 @@ def emit(
         route_name=route.name if route is not None else "",
         cluster=cluster.name if cluster is not None else (cluster_name or PASSTHROUGH_CLUSTER),
         method=request.method,
-        path=request.url.path,
+        path=url.path,
         status=status,
         response_flags=flags or "-",
         attempts=attempts,
@@ -95,6 +126,12 @@ def emit(
         ),
         destination_cluster=peer.cluster if peer is not None else "",
         connection_security_policy="unknown",  # Istio: the source side cannot tell
+        protocol=_protocol(upstream),
+        query=url.query.decode("ascii", "replace"),
+        request_headers=headers,
+        upstream_local_address=_local_address(upstream),
+        downstream_local_address=f"{url.host}:{url.port or _PORTS.get(url.scheme, 80)}",
+        telemetry=state.telemetry,
     )
     for hook in hooks:
         hook(rec)

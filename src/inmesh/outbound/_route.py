@@ -116,10 +116,10 @@ class RouteTier:
         inbound = _inbound.get()
         trace: ClientTrace | None = None
         propagated: list[tuple[bytes, bytes]] | None = None
-        if inbound is not None or state.tracing is not None:
+        if inbound is not None or state.client_tracing is not None:
             # in-process propagation: x-request-id and the trace continue from the
             # inbound request being handled (routing sees them, as a sidecar would)
-            raw, trace = outbound_headers(view.headers.raw, inbound, state.tracing)
+            raw, trace = outbound_headers(view.headers.raw, inbound, state.client_tracing)
             if raw is not view.headers.raw:
                 view.headers = HeaderSource(raw)
                 propagated = raw

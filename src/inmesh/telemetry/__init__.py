@@ -9,13 +9,19 @@
 - ``_tracing.py``: ``Tracing`` settings, the live ``MeshTracer`` (``MeshState.tracing``)
 - ``_spans.py``: server span per inbound request, client span per outbound attempt
 - ``_otel.py``: the OpenTelemetry provider (OTLP over HTTP), loaded on the first sampled span
+- ``_access_log.py``: Envoy's access log in Istio's TEXT and JSON formats
+  (``AccessLogHook``, logger ``inmesh.access``)
+- ``_policy.py``: the Telemetry API (``telemetry.istio.io`` Telemetry) resolved for one
+  workload (``TelemetryPolicy``, ``resolve_telemetry``; ``tracing_settings`` for the
+  tracer); ``_cel.py`` its CEL subset; ``_overrides.py`` the metrics it changes
 
 prometheus_client is imported when a ``MetricsHook`` is first built, and OpenTelemetry on
-the first sampled span, not by ``import inmesh``. Access logs will be a further hook.
+the first sampled span, not by ``import inmesh``.
 """
 
 from __future__ import annotations
 
+from ._access_log import ACCESS_LOGGER, AccessLogHook, format_json, format_text
 from ._exposition import (
     ADMIN_PORT_NAME,
     METRICS_PATH,
@@ -32,16 +38,19 @@ from ._labels import (
     request_protocol,
 )
 from ._metrics import ENVOY_BUCKETS, MetricsHook, default_metrics
+from ._policy import TelemetryPolicy, resolve_telemetry, tracing_settings
 from ._propagation import InboundContext, TraceContext, current_inbound
 from ._record import RecordHook, RequestRecord
 from ._tracing import DEFAULT_SAMPLING, HeaderTag, MeshTracer, Tracing, tracer_for
 
 __all__ = [
+    "ACCESS_LOGGER",
     "ADMIN_PORT_NAME",
     "DEFAULT_SAMPLING",
     "ENVOY_BUCKETS",
     "LABEL_NAMES",
     "METRICS_PATH",
+    "AccessLogHook",
     "AdminServer",
     "HeaderTag",
     "InboundContext",
@@ -49,16 +58,21 @@ __all__ = [
     "MetricsHook",
     "RecordHook",
     "RequestRecord",
+    "TelemetryPolicy",
     "TraceContext",
     "Tracing",
     "canonical_revision",
     "canonical_service",
     "current_inbound",
     "default_metrics",
+    "format_json",
+    "format_text",
     "labels_of",
     "metrics_app",
     "namespace_of_principal",
     "request_protocol",
+    "resolve_telemetry",
     "start_admin_server",
     "tracer_for",
+    "tracing_settings",
 ]

@@ -10,6 +10,10 @@ label children ~3.5 us: see ``benchmarks/metrics.py``); prometheus_client writes
 format at scrape time. One hook per process by default (:func:`default_metrics`): a
 process is what Prometheus scrapes, as one pod's sidecar is in Istio, and several Meshes in
 one process differ by their ``source_workload``/``destination_workload`` labels.
+
+A record whose workload's Telemetry API policy changes its metrics (``disabled``,
+``tagOverrides``) goes to :class:`~inmesh.telemetry._overrides.OverriddenSeries` instead,
+whose series carry their own label sets.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from ._labels import LABEL_NAMES, labels_of
+from ._overrides import OverriddenSeries
 from ._record import RequestRecord
 
 if TYPE_CHECKING:
@@ -93,9 +98,17 @@ class MetricsHook:
         # that their ids cannot be reused while the key exists)
         self._cache: dict[tuple[Any, ...], tuple[_Series, object, object]] = {}
         self._lock = threading.Lock()
+        self._overrides = OverriddenSeries()
         self.registry.register(_Collector(self))
 
     def __call__(self, rec: RequestRecord) -> None:
+        policy = rec.telemetry
+        if policy is not None:
+            settings = policy.metrics_for(rec.reporter)
+            if not settings.plain:  # the Telemetry API changes something for this mode
+                if not settings.disabled:
+                    self._overrides.observe(rec, settings)
+                return
         key = (
             rec.reporter,
             rec.source_service,
@@ -198,6 +211,7 @@ class _Collector:
                 counts: list[int] = getattr(s, attr)
                 cumulative = list(zip(bounds, accumulate(counts), strict=True))
                 family.add_metric(values, cumulative, getattr(s, attr + "_sum"))
+        self.hook._overrides.collect(total, [family for family, _ in hists], bounds)
         yield total
         for family, _ in hists:
             yield family

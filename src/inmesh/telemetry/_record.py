@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ._policy import TelemetryPolicy
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
+
+
+class AsgiHeaders(Mapping[str, str]):
+    """An ASGI scope's header list read as a mapping, decoded on lookup only (a record is
+    built for every request; most hooks never read a header). Names are lowercase, as
+    ASGI gives them; a repeated header reads as its values joined by ``,``."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, name: str) -> str:
+        key = name.lower().encode("latin-1")
+        values = [v.decode("latin-1") for k, v in self._raw if k == key]
+        if not values:
+            raise KeyError(name)
+        return ",".join(values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(k.decode("latin-1") for k, _ in self._raw))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(k for k, _ in self._raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +71,14 @@ class RequestRecord:
     - ``source_cluster`` / ``destination_cluster``: Istio's cluster id, empty when unknown.
     - ``connection_security_policy``: ``"mutual_tls"`` or ``"none"`` on the destination
       side, ``"unknown"`` on the source side (Istio's rule: the client cannot tell).
+
+    The fields after ``connection_security_policy`` feed Envoy's access log (empty is
+    Envoy's ``-``): ``protocol`` (``HTTP/1.1``, ``HTTP/2``), ``query`` (the query string
+    after ``path``, without ``?``), ``request_headers`` (the
+    request's headers as the reporter saw them, read lazily; :attr:`authority`,
+    :attr:`user_agent`, :attr:`request_id` and :attr:`forwarded_for` come from them), the
+    connection addresses (``ip:port``) and the TLS server name the client asked for, and
+    ``telemetry``: the workload's resolved Telemetry API policy when the record was made.
     """
 
     source_service: str
@@ -81,6 +116,32 @@ class RequestRecord:
     #: when no policy decided), empty when no AuthorizationPolicy was evaluated
     authorization: str = ""
     connection_security_policy: Literal["mutual_tls", "none", "unknown"] = "unknown"
+    protocol: str = ""
+    query: str = ""
+    request_headers: Mapping[str, str] = field(default_factory=lambda: _NO_LABELS)
+    upstream_local_address: str = ""
+    downstream_local_address: str = ""
+    downstream_remote_address: str = ""
+    requested_server_name: str = ""
+    telemetry: TelemetryPolicy | None = None
+
+    @property
+    def authority(self) -> str:
+        """Envoy's ``%REQ(:AUTHORITY)%``: the Host (HTTP/1.1) or ``:authority`` (HTTP/2)."""
+        h = self.request_headers
+        return h.get("host") or h.get(":authority") or ""
+
+    @property
+    def user_agent(self) -> str:
+        return self.request_headers.get("user-agent") or ""
+
+    @property
+    def request_id(self) -> str:
+        return self.request_headers.get("x-request-id") or ""
+
+    @property
+    def forwarded_for(self) -> str:
+        return self.request_headers.get("x-forwarded-for") or ""
 
 
 RecordHook = Callable[[RequestRecord], None]

@@ -121,7 +121,6 @@ def test_parse_documents_accepts_only_mesh_resources() -> None:
         ("networking.istio.io/v1", "WorkloadGroup", "WorkloadGroup is not supported yet"),
         ("networking.istio.io/v1beta1", "ProxyConfig", "ProxyConfig is not supported yet"),
         ("security.istio.io/v1", "RequestAuthentication", "RequestAuthentication is not"),
-        ("telemetry.istio.io/v1", "Telemetry", "Telemetry is not supported yet"),
         ("extensions.istio.io/v1alpha1", "WasmPlugin", "WasmPlugin is not supported yet"),
         ("gateway.networking.k8s.io/v1", "HTTPRoute", "HTTPRoute (gateway.networking.k8s.io"),
         ("gateway.networking.k8s.io/v1", "Gateway", "Gateway (gateway.networking.k8s.io"),

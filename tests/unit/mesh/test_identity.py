@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import inmesh
 from inmesh._identity import WorkloadIdentity, local_issuer
@@ -36,8 +35,8 @@ def test_renewal_swaps_the_certificate_and_a_failure_keeps_the_current_one(
 
     def issuer(csr: bytes) -> IssuedCertificate:
         calls[0] += 1
-        if holder_box:
-            generations.append(holder_box[0].generation)
+        if identity.holder is not None:  # set before the renewal thread starts
+            generations.append(identity.holder.generation)
         if calls[0] == 2:  # the first renewal fails: the current certificate stays
             raise RuntimeError("CA unreachable")
         cert = ca.sign(csr, identity=spiffe, ttl=240.0)  # not_before is backdated 2 min
@@ -46,11 +45,9 @@ def test_renewal_swaps_the_certificate_and_a_failure_keeps_the_current_one(
             renewed.set()
         return cert
 
-    holder_box: list[Any] = []
     # a clock far in the future: every renewal is due at once
     identity = WorkloadIdentity(spiffe, issuer, clock=lambda: 4e9)
     holder = identity.start()
-    holder_box.append(holder)
     assert renewed.wait(10)
     identity.stop()
     # the renewal after the failure still found the first certificate in place (generation
