@@ -80,3 +80,56 @@ class HostTable(Generic[T]):
 
     def __contains__(self, host: str) -> bool:
         return self.get(host) is not None
+
+
+def expansions(host: str, client_namespace: str) -> tuple[str, ...]:
+    """The canonical names a request host may stand for, as :func:`aliases` in reverse:
+    ``reviews`` (the client's namespace), ``reviews.ns`` and ``reviews.ns.svc`` expand to
+    ``reviews.<ns>.svc.cluster.local``; anything else stands for itself only."""
+    if host == "*" or host.startswith("*"):
+        return ()
+    dots = host.count(".")
+    if dots == 0:
+        return (f"{host}.{client_namespace}{_SUFFIX}",)
+    if dots == 1:
+        return (host + _SUFFIX,)
+    if dots == 2 and host.endswith(".svc"):
+        return (host + ".cluster.local",)
+    return ()
+
+
+class HostMap(Generic[T]):
+    """Values by canonical host (and extra exact names such as service addresses), looked
+    up by any name a client may use: the name itself, then its expansions
+    (:func:`expansions`), then the most specific wildcard. Built once per snapshot from
+    per-host parts: a name maps to one value, so there is no alias table to keep."""
+
+    __slots__ = ("_exact", "_ns", "_wild")
+
+    def __init__(
+        self, exact: dict[str, T], wild: list[tuple[str, T]], client_namespace: str
+    ) -> None:
+        self._exact = exact
+        # most specific (longest) wildcard first; "*" last; the first among equals wins
+        self._wild = sorted(wild, key=lambda pv: -len(pv[0]))
+        self._ns = client_namespace
+
+    def get(self, host: str) -> T | None:
+        exact = self._exact
+        v = exact.get(host)
+        if v is not None:
+            return v
+        for name in expansions(host, self._ns):
+            v = exact.get(name)
+            if v is not None:
+                return v
+        for pattern, value in self._wild:
+            if host_matches(pattern, host):
+                return value
+        return None
+
+    def __contains__(self, host: str) -> bool:
+        return self.get(host) is not None
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._wild)

@@ -1,0 +1,591 @@
+"""The incremental compile: a snapshot built from per-host parts, reused while their inputs
+are unchanged.
+
+A :class:`Compiler` belongs to one client (a Mesh). Each ``compile`` takes the whole
+configuration, finds what changed since the last successful compile (by object identity,
+then content equality, per kind/namespace/name), and rebuilds only the parts those changes
+touch:
+
+==================  ===========================================  =============================
+part                built from                                   rebuilt when
+==================  ===========================================  =============================
+routes (per VS)     one VirtualService                           it changes
+service (per host)  the ServiceEntries naming the host (or its   one of them changes, or a
+                    Kubernetes Service) and the WorkloadEntries  WorkloadEntry they select
+                    they select                                  (before or after) changes
+clusters (per host) the service and its DestinationRule          either changes
+virtual host        the service and the VirtualService routes    either changes
+==================  ===========================================  =============================
+
+Resources are indexed by what selects them (hosts, namespace and labels, DestinationRule
+host), so both a full compile and a change cost in proportion to what they touch, never
+N x N. A change to a Sidecar, a wildcard host, or the order of the resources (Istio orders
+by creation time: the first of two VirtualServices for a host wins) rebuilds every part.
+
+A failed compile (an unsupported field, an invalid policy) changes nothing: index edits
+are undone and the parts of the last good compile stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._cluster_state import ClusterStates
+from .._namespaces import selects, visible
+from .._runtime_support import check_supported
+from ..balancing import ActiveRequests
+from ._clusters import Cluster, cluster_name, select
+from ._hosts import HostMap, host_matches, to_fqdn
+from ._located import located
+from ._match import SourceInfo
+from ._policy import DestinationRules, merge_policy, subset_labels
+from ._routes import Route, compile_http_routes
+from ._scope import Scope, destination_hosts, scope_for
+from ._services import Service, Workloads, instance_of, kube_service_of, service_of
+
+Key = tuple[str, str, str]  # kind, namespace, name
+ClusterKey = tuple[str, str | None, int]
+
+_ROUTING = frozenset(
+    {"ServiceEntry", "WorkloadEntry", "Service", "DestinationRule", "VirtualService", "Sidecar"}
+)
+
+
+class _Full(Exception):
+    """A change whose reach is not worth tracking: rebuild every part."""
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualHost:
+    """What a request host maps to: a service (or None) and its VirtualService routes
+    (None when no VirtualService names the host: Istio's default route)."""
+
+    service: Service | None
+    routes: tuple[Route, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """What a Snapshot routes with, assembled from the parts of one compile."""
+
+    resources: tuple[Any, ...]
+    services: dict[str, Service]
+    clusters: dict[ClusterKey, Cluster]
+    service_hosts: HostMap[Service]
+    vhosts: HostMap[VirtualHost]
+    scope: Scope
+
+
+def clusters_of(
+    svc: Service,
+    dr: Any | None,
+    *,
+    active: ActiveRequests,
+    client: Any,
+    states: ClusterStates,
+) -> dict[ClusterKey, Cluster]:
+    """The clusters of ``svc``: one per port and DestinationRule subset (plus no subset),
+    the subset's endpoints selected by its labels, the rule's policy merged per port."""
+
+    out: dict[ClusterKey, Cluster] = {}
+    with located(dr, "spec.trafficPolicy"):
+        subsets: list[str | None] = [None]
+        if dr is not None:
+            subsets += [s.name for s in dr.spec.subsets or ()]
+        for port in svc.ports:
+            all_eps = svc.endpoints(port)
+            for subset in subsets:
+                labels = subset_labels(dr, subset) if subset is not None else None
+                endpoints = select(all_eps, labels)
+                policy = merge_policy(dr, subset, port.number)
+                name = cluster_name(port.number, subset, svc.host)
+                out[(svc.host, subset, port.number)] = Cluster(
+                    name=name,
+                    service=svc,
+                    subset=subset,
+                    port=port,
+                    endpoints=endpoints,
+                    policy=policy,
+                    active=active,
+                    client=client,
+                    state=states.get(name, policy, [e.key for e in endpoints]),
+                )
+    return out
+
+
+def _key(r: Any) -> Key:
+    return (r.kind, r.namespace, r.name)
+
+
+def _se_hosts(se: Any) -> list[str]:
+    return [h.lower() for h in se.spec.hosts]
+
+
+def _vs_hosts(vs: Any) -> list[str]:
+    return [to_fqdn(h, vs.namespace) for h in vs.spec.hosts]
+
+
+def _kube_host(ks: Any) -> str:
+    return to_fqdn(ks.name, ks.namespace)
+
+
+class _Index:
+    """Resource keys by what selects them. Holds keys; objects come from the current
+    configuration. ``add``/``remove`` are inverses, so a failed compile undoes its edits."""
+
+    def __init__(self, client: Any, order: Callable[[Any], int]) -> None:
+        self.order = order
+        self.se_hosts: dict[str, dict[Key, None]] = {}
+        self.se_selecting: dict[str, dict[Key, None]] = {}
+        self.kube: dict[str, dict[Key, None]] = {}
+        self.kube_selecting: dict[str, dict[Key, None]] = {}
+        self.workloads = Workloads(order)
+        self.rules = DestinationRules((), client.namespace, client.labels, order=order)
+        self.vs_hosts: dict[str, dict[Key, None]] = {}
+        self.vs_wild: dict[Key, None] = {}
+        self.vs_dests: dict[str, dict[Key, None]] = {}
+        self.sidecars: dict[Key, None] = {}
+        self.instances: dict[Key, Any] = {}
+
+    @staticmethod
+    def _put(d: dict[Any, dict[Key, None]], bucket: Any, key: Key) -> None:
+        d.setdefault(bucket, {})[key] = None
+
+    @staticmethod
+    def _drop(d: dict[Any, dict[Key, None]], bucket: Any, key: Key) -> None:
+        b = d.get(bucket)
+        if b is not None:
+            b.pop(key, None)
+            if not b:
+                del d[bucket]
+
+    def edit(self, key: Key, r: Any, add: bool) -> None:
+        put = self._put if add else self._drop
+        kind = key[0]
+        if kind == "ServiceEntry":
+            for h in _se_hosts(r):
+                put(self.se_hosts, h, key)
+            if r.spec.workload_selector is not None:
+                put(self.se_selecting, r.namespace, key)
+        elif kind == "WorkloadEntry":
+            if add:
+                inst = self.instances[key] = instance_of(r.spec)
+                self.workloads.add(key, r.namespace, inst)
+            else:
+                self.workloads.remove(key, r.namespace, self.instances.pop(key))
+        elif kind == "Service":
+            put(self.kube, _kube_host(r), key)
+            if r.spec.selector:
+                put(self.kube_selecting, r.namespace, key)
+        elif kind == "DestinationRule":
+            (self.rules.add if add else self.rules.remove)(key, r)
+        elif kind == "VirtualService":
+            for h in _vs_hosts(r):
+                if h.startswith("*"):
+                    if add:
+                        self.vs_wild[key] = None
+                    else:
+                        self.vs_wild.pop(key, None)
+                else:
+                    put(self.vs_hosts, h, key)
+            for h in destination_hosts(r):
+                put(self.vs_dests, h, key)
+        elif kind == "Sidecar":
+            if add:
+                self.sidecars[key] = None
+            else:
+                self.sidecars.pop(key, None)
+
+    def first(self, keys: Iterable[Key]) -> Key | None:
+        return min(keys, key=self.order, default=None)
+
+
+class Compiler:
+    """One client's incremental compile (module docstring). Not thread-safe: the Mesh
+    calls it under its lock."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        active: ActiveRequests,
+        states: ClusterStates,
+    ) -> None:
+        self.client = client
+        self.active = active
+        self.states = states
+        self._source = SourceInfo(client.namespace, client.labels)
+        self._reset()
+        #: how many parts the last compile built, by kind (for tests and benchmarks)
+        self.rebuilt: dict[str, int] = {}
+
+    def _reset(self) -> None:
+        self._by_key: dict[Key, Any] = {}
+        self._key_by_id: dict[int, Key] = {}
+        self._pos: dict[Key, int] = {}
+        self._next = 0
+        self._index = _Index(self.client, self._pos.__getitem__)
+        self._scope = Scope(self.client.namespace)
+        self._routes: dict[Key, tuple[Route, ...]] = {}
+        self._services: dict[str, Service] = {}
+        self._clusters: dict[str, dict[ClusterKey, Cluster]] = {}
+        self._vhosts: dict[str, VirtualHost] = {}
+
+    # -- diff --------------------------------------------------------------------------
+
+    def _latest(self, resources: Iterable[Any]) -> dict[Key, Any]:
+        """One resource per key, the last given winning (``kubectl apply`` order)."""
+        ids = self._key_by_id
+        out: dict[Key, Any] = {}
+        for r in resources:
+            k = ids.get(id(r))
+            out[k if k is not None else _key(r)] = r
+        return out
+
+    def _in_order(self, new: Mapping[Key, Any]) -> bool:
+        """Whether the keys kept from the last compile are in their old order, with the
+        new keys after them (so positions can be kept)."""
+        pos = self._pos
+        last = -1
+        seen_new = False
+        for k in new:
+            p = pos.get(k)
+            if p is None:
+                seen_new = True
+                continue
+            if seen_new or p < last:
+                return False
+            last = p
+        return True
+
+    # -- compile -----------------------------------------------------------------------
+
+    def compile(self, resources: Iterable[Any]) -> Tables:
+        """Compile ``resources`` (the whole configuration). Raises ConfigError and
+        changes nothing when any resource cannot be used."""
+        new = self._latest(resources)
+        old = self._by_key
+        changed = [k for k, r in new.items() if old.get(k) is not r]
+        replaced = sum(1 for k in changed if k in old)
+        kept = len(new) - len(changed) + replaced
+        removed = [k for k in old if k not in new] if kept < len(old) else []
+        # same content in a new object (a file loaded again): nothing to rebuild
+        edits = [k for k in changed if not (k in old and old[k] == new[k])]
+        check_supported(new[k] for k in edits)
+        full = not old or not self._in_order(new)
+        if not full:
+            try:
+                tables = self._incremental(new, edits, removed)
+            except _Full:
+                pass
+            else:
+                for k in changed:
+                    if k in old:
+                        self._key_by_id.pop(id(old[k]), None)
+                    self._key_by_id[id(new[k])] = k
+                for k in removed:
+                    self._key_by_id.pop(id(old[k]), None)
+                return tables
+        tables = self._full(new)
+        self._key_by_id = {id(r): k for k, r in new.items()}
+        return tables
+
+    def _full(self, new: dict[Key, Any]) -> Tables:
+        saved = self.__dict__.copy()
+        self._reset()
+        try:
+            for k in new:
+                self._pos[k] = self._next
+                self._next += 1
+            for k, r in new.items():
+                if k[0] in _ROUTING:
+                    self._index.edit(k, r, True)
+            self._scope = self._scope_of(new)
+            self._build(
+                new,
+                vs=[k for k in new if k[0] == "VirtualService"],
+                service=list(self._all_hosts()),
+                clusters=(),
+                vhost=(),
+                full=True,
+            )
+        except BaseException:
+            self.__dict__.update(saved)
+            raise
+        return self._commit(new)
+
+    def _incremental(self, new: dict[Key, Any], edits: list[Key], removed: list[Key]) -> Tables:
+        old = self._by_key
+        undo: list[tuple[Key, Any, bool]] = []
+        dirty_vs: dict[Key, None] = {}
+        dirty_service: dict[str, None] = {}
+        dirty_clusters: dict[str, None] = {}
+        dirty_vhost: dict[str, None] = {}
+        try:
+            for k in [*edits, *removed]:
+                kind = k[0]
+                if kind not in _ROUTING:
+                    continue
+                if kind == "Sidecar":
+                    raise _Full
+                versions = [r for r in (old.get(k), new.get(k)) if r is not None]
+                for r in versions:
+                    self._touch(k, r, new, dirty_vs, dirty_service, dirty_clusters, dirty_vhost)
+                if k in old:
+                    self._index.edit(k, old[k], False)
+                    undo.append((k, old[k], True))
+                if k in new:
+                    self._index.edit(k, new[k], True)
+                    undo.append((k, new[k], False))
+            added = [k for k in edits if k not in self._pos]
+            saved = (self._routes, self._services, self._clusters, self._vhosts, self._next)
+            self._routes = dict(self._routes)
+            self._services = dict(self._services)
+            self._clusters = dict(self._clusters)
+            self._vhosts = dict(self._vhosts)
+            for k in added:
+                self._pos[k] = self._next
+                self._next += 1
+            try:
+                for k in removed:
+                    self._routes.pop(k, None)
+                self._build(
+                    new,
+                    vs=dirty_vs,
+                    service=dirty_service,
+                    clusters=dirty_clusters,
+                    vhost=dirty_vhost,
+                    full=False,
+                )
+            except BaseException:
+                self._routes, self._services, self._clusters, self._vhosts, self._next = saved
+                for k in added:
+                    self._pos.pop(k, None)
+                raise
+        except BaseException:
+            for k, r, add in reversed(undo):
+                self._index.edit(k, r, add)
+            raise
+        for k in removed:
+            self._pos.pop(k, None)
+        return self._commit(new)
+
+    def _touch(
+        self,
+        key: Key,
+        r: Any,
+        new: Mapping[Key, Any],
+        dirty_vs: dict[Key, None],
+        dirty_service: dict[str, None],
+        dirty_clusters: dict[str, None],
+        dirty_vhost: dict[str, None],
+    ) -> None:
+        """Mark what one version of a changed resource reaches."""
+        kind = key[0]
+        if kind == "ServiceEntry":
+            hosts = _se_hosts(r)
+            if any(h.startswith("*") for h in hosts):
+                raise _Full
+            dirty_service.update(dict.fromkeys(hosts))
+        elif kind == "WorkloadEntry":
+            labels = r.spec.labels or {}
+            for sk in self._index.se_selecting.get(r.namespace, ()):
+                se = new.get(sk) or self._by_key.get(sk)
+                if se is not None and selects(se.spec.workload_selector.labels, labels):
+                    dirty_service.update(dict.fromkeys(_se_hosts(se)))
+            for kk in self._index.kube_selecting.get(r.namespace, ()):
+                ks = new.get(kk) or self._by_key.get(kk)
+                if ks is not None and selects(ks.spec.selector, labels):
+                    dirty_service[_kube_host(ks)] = None
+        elif kind == "Service":
+            dirty_service[_kube_host(r)] = None
+        elif kind == "DestinationRule":
+            host = DestinationRules.host_of(r)
+            if host.startswith("*"):
+                raise _Full
+            dirty_clusters[host] = None
+        elif kind == "VirtualService":
+            hosts = _vs_hosts(r)
+            if any(h.startswith("*") for h in hosts):
+                raise _Full
+            dirty_vs[key] = None
+            dirty_vhost.update(dict.fromkeys(hosts))
+            if not self._scope.everything:
+                # a scoped client imports the services a VirtualService routes to
+                dirty_service.update(dict.fromkeys(destination_hosts(r)))
+
+    def _scope_of(self, new: Mapping[Key, Any]) -> Scope:
+        sidecars = [new[k] for k in sorted(self._index.sidecars, key=self._pos.__getitem__)]
+        return scope_for(sidecars, self.client.namespace, self.client.labels)
+
+    def _all_hosts(self) -> Iterable[str]:
+        yield from self._index.se_hosts
+        yield from self._index.kube
+
+    # -- parts -------------------------------------------------------------------------
+
+    def _build(
+        self,
+        new: Mapping[Key, Any],
+        *,
+        vs: Iterable[Key],
+        service: Iterable[str],
+        clusters: Iterable[str],
+        vhost: Iterable[str],
+        full: bool,
+    ) -> None:
+        counts = {"routes": 0, "service": 0, "clusters": 0, "vhost": 0}
+        for k in vs:
+            counts["routes"] += 1
+            self._build_routes(k, new.get(k))
+        dirty_clusters = dict.fromkeys(clusters)
+        dirty_vhost: dict[str, None] = {}
+        for h in service:
+            counts["service"] += 1
+            self._build_service(h, new)
+            dirty_clusters[h] = None
+            dirty_vhost[h] = None
+        for h in dirty_clusters:
+            counts["clusters"] += 1
+            self._build_clusters(h)
+        wild_vs = sorted(
+            (k for k in self._index.vs_wild if k in self._routes), key=self._pos.__getitem__
+        )
+        # hosts that only a VirtualService names, in the order of the VirtualServices
+        dirty_vhost.update(dict.fromkeys(vhost))
+        if full:
+            for k in sorted(self._routes, key=self._pos.__getitem__):
+                dirty_vhost.update(dict.fromkeys(_vs_hosts(new[k])))
+        for h in dirty_vhost:
+            counts["vhost"] += 1
+            self._build_vhost(h, wild_vs, new)
+        self.rebuilt = counts
+
+    def _build_routes(self, key: Key, vs: Any | None) -> None:
+        self._routes.pop(key, None)
+        if vs is None:
+            return
+        spec = vs.spec
+        # Istio: a VirtualService with no `gateways` binds to the reserved gateway `mesh`;
+        # one that lists gateways applies to sidecars only if the list names `mesh`.
+        if spec.gateways and "mesh" not in spec.gateways:
+            return
+        if not visible(spec.export_to, vs.namespace, self.client.namespace):
+            return
+        if not self._scope.imports_virtual_service(vs.namespace, _vs_hosts(vs)):
+            return
+        with located(vs, "spec.http[]"):
+            self._routes[key] = compile_http_routes(vs, self._source)
+
+    def _imported(self, host: str, namespace: str) -> bool:
+        scope = self._scope
+        if scope.imports_service(host, namespace):
+            return True
+        # Istio's collectImportedServices: the destinations of imported VirtualServices
+        return any(k in self._routes for k in self._index.vs_dests.get(host, ()))
+
+    def _build_service(self, host: str, new: Mapping[Key, Any]) -> None:
+        index = self._index
+        ns = self.client.namespace
+        entries = [
+            se
+            for k in sorted(index.se_hosts.get(host, ()), key=index.order)
+            if visible((se := new[k]).spec.export_to, se.namespace, ns)
+            and self._imported(host, se.namespace)
+        ]
+        svc = service_of(host, entries, index.workloads.select)
+        if svc is None:
+            kk = index.first(index.kube.get(host, ()))
+            if kk is not None and self._imported(host, kk[1]):
+                svc = kube_service_of(new[kk], index.workloads.select)
+        if svc is not None and not self._scope.everything:
+            ports = self._scope.service_ports(host, svc.namespace)
+            if ports is not None and not self._scope.imports_service(host, svc.namespace):
+                ports = None  # imported through a VirtualService: every port
+            if ports is not None:
+                svc.ports = [p for p in svc.ports if p.number in ports]
+        if svc is None:
+            self._services.pop(host, None)
+        else:
+            self._services[host] = svc
+
+    def _build_clusters(self, host: str) -> None:
+        svc = self._services.get(host)
+        if svc is None:
+            self._clusters.pop(host, None)
+            return
+        dr = self._index.rules.lookup(svc.host, svc.namespace)
+        self._clusters[host] = clusters_of(
+            svc, dr, active=self.active, client=self.client, states=self.states
+        )
+
+    def _vs_routes(self, host: str, wild_vs: Sequence[Key], new: Mapping[Key, Any]) -> Any:
+        """The routes of the first imported VirtualService naming ``host``, else of the
+        most specific wildcard one (the first among equals); None without one."""
+        index = self._index
+        k = index.first(k for k in index.vs_hosts.get(host, ()) if k in self._routes)
+        if k is not None:
+            return self._routes[k]
+        best: tuple[int, int, Key] | None = None
+        for wk in wild_vs:
+            for p in _vs_hosts(new[wk]):
+                if p.startswith("*") and host_matches(p, host):
+                    cand = (-len(p), index.order(wk), wk)
+                    if best is None or cand < best:
+                        best = cand
+        return self._routes[best[2]] if best is not None else None
+
+    def _vs_named(self, host: str, wild_vs: Sequence[Key], new: Mapping[Key, Any]) -> bool:
+        if not host.startswith("*"):
+            return any(k in self._routes for k in self._index.vs_hosts.get(host, ()))
+        return any(host in _vs_hosts(new[k]) for k in wild_vs)
+
+    def _build_vhost(self, host: str, wild_vs: Sequence[Key], new: Mapping[Key, Any]) -> None:
+        svc = self._services.get(host)
+        routes = self._vs_routes(host, wild_vs, new)
+        if svc is None and (routes is None or not self._vs_named(host, wild_vs, new)):
+            self._vhosts.pop(host, None)
+            return
+        self._vhosts[host] = VirtualHost(svc, routes)
+
+    # -- assemble ----------------------------------------------------------------------
+
+    def _commit(self, new: dict[Key, Any]) -> Tables:
+        self._by_key = new
+        return self._tables(new)
+
+    def _tables(self, new: dict[Key, Any]) -> Tables:
+        ns = self.client.namespace
+        services = self._services
+        svc_exact: dict[str, Service] = {}
+        svc_wild: list[tuple[str, Service]] = []
+        vh_exact: dict[str, VirtualHost] = {}
+        vh_wild: list[tuple[str, VirtualHost]] = []
+        addresses: list[tuple[str, VirtualHost]] = []
+        for h, vh in self._vhosts.items():
+            if h.startswith("*"):
+                vh_wild.append((h, vh))
+            else:
+                vh_exact[h] = vh
+            if vh.service is not None and vh.service.addresses:
+                addresses.extend((a, vh) for a in vh.service.addresses)
+        for a, vh in addresses:
+            vh_exact.setdefault(a, vh)
+        for h, svc in services.items():
+            if h.startswith("*"):
+                svc_wild.append((h, svc))
+            else:
+                svc_exact[h] = svc
+        flat: dict[ClusterKey, Cluster] = {}
+        for part in self._clusters.values():
+            flat.update(part)
+        return Tables(
+            resources=tuple(new.values()),
+            services=dict(services),
+            clusters=flat,
+            service_hosts=HostMap(svc_exact, svc_wild, ns),
+            vhosts=HostMap(vh_exact, vh_wild, ns),
+            scope=self._scope,
+        )
