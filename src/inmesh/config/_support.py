@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inmesh._errors import ConfigProblem
-from inmesh.config._loc import Loc, find_values, format_loc
+from inmesh.config._loc import Loc, format_loc
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -372,17 +372,30 @@ def unsupported_problems(
     paths, values = unsupported_fields(kind), UNSUPPORTED_VALUES.get(kind, ())
     if not paths and not values:
         return []
-    data = resource.model_dump(by_alias=True, exclude_none=True)
+    # One walk of the model over every path (_model_paths), not a dump and a walk per path;
+    # the problems come out path by path, in the table's order, as they always have.
+    found = _paths_of(kind).find(resource)
     problems: list[ConfigProblem] = []
-    for path in paths:
-        for loc, value in find_values(data, path):
+    for i, path in enumerate(paths):
+        for _, loc, value in (f for f in found if f[0] == i):
             if _is_set(value):
                 problems.append(problem(f"{loc[-1]} is not supported yet", loc))
-    for path, bad in values:
-        for loc, value in find_values(data, path):
+    for j, (path, bad) in enumerate(values, start=len(paths)):
+        for _, loc, value in (f for f in found if f[0] == j):
             if bad.refuses(value) if isinstance(bad, Above) else value == bad:
                 problems.append(problem(f"{loc[-1]} {bad} is not supported yet", loc))
     return problems
+
+
+@functools.cache
+def _paths_of(kind: str) -> Any:
+    """The unsupported field and value paths of ``kind`` as one tree, tagged by their
+    position (fields first, then values)."""
+    from inmesh.config._model_paths import path_tree
+
+    paths = [p for p in unsupported_fields(kind)]
+    paths += [p for p, _ in UNSUPPORTED_VALUES.get(kind, ())]
+    return path_tree((p, i) for i, p in enumerate(paths))
 
 
 def _authorization_problems(
