@@ -13,11 +13,11 @@ import httpx
 
 from ._cluster_state import ClusterStates
 from ._errors import ConfigError
-from ._runtime_support import check_supported
 from ._state import MeshState
 from .balancing import ActiveRequests
 from .config import load_config, parse_documents
 from .routing import OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY, ClientIdentity, Snapshot
+from .routing._compiler import Compiler
 from .telemetry import RecordHook
 
 if TYPE_CHECKING:
@@ -42,6 +42,10 @@ def _resources(config: ConfigSource) -> list[Any]:
         return list(load_config(*items))
     if any(isinstance(c, (str, os.PathLike)) for c in items):
         raise ConfigError("config mixes file paths and resources: pass one or the other")
+    from .config._base import Document
+
+    if all(isinstance(c, Document) for c in items):
+        return items  # loaded (validated) resources: nothing to parse
     return list(parse_documents(items))
 
 
@@ -58,7 +62,7 @@ def _named_by(exc: ConfigError, resources: list[Any]) -> list[tuple[Any, str]]:
     return [(r, "; ".join(reasons)) for r, reasons in out.values()]
 
 
-def latest(resources: Iterable[Any]) -> list[Any]:
+def latest(resources: Iterable[Any]) -> list[Any]:  # kept for callers; the Compiler does this
     """One resource per (kind, namespace, name), the last given winning, as successive
     ``kubectl apply`` runs leave it (Bookinfo's tasks apply ``virtual-service-all-v1.yaml``
     and then a file that replaces the ``ratings`` VirtualService)."""
@@ -143,6 +147,8 @@ class Mesh:
         self._cache_file = os.fspath(cache_file) if cache_file is not None else None
         self._first_view_timeout = first_view_timeout
         self._watch: Any = None
+        #: builds each snapshot from the parts of the last one (routing/_compiler.py)
+        self._compiler = Compiler(self.identity, active=self.active, states=self.cluster_states)
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
@@ -195,17 +201,17 @@ class Mesh:
     # -- configuration ------------------------------------------------------------------
 
     def _compile(self, resources: list[Any]) -> Snapshot:
-        resources = latest(resources)
-        check_supported(resources)
-        snapshot = Snapshot(
-            resources,
+        # Only the parts the change touches are rebuilt; resilience state (ejections,
+        # in-flight counts) carries over while a cluster's policy is unchanged, as Envoy
+        # keeps it across pushes (ClusterStates). One resource per kind/namespace/name,
+        # the last given winning; the support check runs on what changed.
+        tables = self._compiler.compile(resources)
+        snapshot = Snapshot.of(
+            tables,
             self.identity,
             active=self.active,
             outbound_policy=self.outbound_policy,
             revision=self._revision + 1,
-            # resilience state (ejections, in-flight counts) carries over while a cluster's
-            # policy is unchanged, as Envoy keeps it across pushes
-            states=self.cluster_states,
         )
         self._revision += 1
         return snapshot

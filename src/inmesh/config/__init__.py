@@ -121,6 +121,14 @@ if TYPE_CHECKING:
         WorkloadEntry,
         WorkloadEntrySpec,
     )
+    from inmesh.config._sidecar import (
+        IstioEgressListener,
+        OutboundTrafficPolicy,
+        Sidecar,
+        SidecarPort,
+        SidecarSpec,
+        SidecarWorkloadSelector,
+    )
     from inmesh.config._support import UNSUPPORTED_FIELDS, UNSUPPORTED_VALUES, unsupported_problems
     from inmesh.config._traffic_policy import (
         ClientTLSSettings,
@@ -182,6 +190,7 @@ __all__ = [
     "HTTPSettings",
     "HeaderOperations",
     "Headers",
+    "IstioEgressListener",
     "KubeContainer",
     "KubeContainerPort",
     "KubeDeployment",
@@ -203,6 +212,7 @@ __all__ = [
     "MagLev",
     "ObjectMeta",
     "Operation",
+    "OutboundTrafficPolicy",
     "OutlierDetection",
     "PeerAuthentication",
     "PeerAuthenticationMutualTLS",
@@ -228,6 +238,10 @@ __all__ = [
     "ServiceEntrySpec",
     "ServiceEntryWorkloadSelector",
     "ServicePort",
+    "Sidecar",
+    "SidecarPort",
+    "SidecarSpec",
+    "SidecarWorkloadSelector",
     "Source",
     "StringMatch",
     "Subset",
@@ -259,6 +273,12 @@ __all__ = [
 
 #: public name -> the private module that defines it
 _MODULES: dict[str, str] = {
+    "IstioEgressListener": "inmesh.config._sidecar",
+    "OutboundTrafficPolicy": "inmesh.config._sidecar",
+    "Sidecar": "inmesh.config._sidecar",
+    "SidecarPort": "inmesh.config._sidecar",
+    "SidecarSpec": "inmesh.config._sidecar",
+    "SidecarWorkloadSelector": "inmesh.config._sidecar",
     "AuthorizationPolicy": "inmesh.config._security",
     "AuthorizationPolicySpec": "inmesh.config._security",
     "ClientTLSSettings": "inmesh.config._traffic_policy",

@@ -69,6 +69,8 @@ KIND_STATUS: Mapping[str, str] = {
     "WorkloadEntry": SUPPORTED,
     # An in-process mesh has no gateway; VirtualServices bound only to gateways are skipped.
     "Gateway": NO_EFFECT,
+    # The workload's scope: what it imports (routing/_scope.py)
+    "Sidecar": SUPPORTED,
     # Enforced inbound: the mesh listener (PeerAuthentication, per connection) and
     # MeshMiddleware (AuthorizationPolicy); what the evaluator cannot enforce yet is refused
     # by its compiler (see unsupported_problems).
@@ -85,7 +87,7 @@ UNSUPPORTED_KINDS: Mapping[str, str] = {}
 
 #: API group -> the kinds of that group inmesh does not model yet, refused by name.
 UNMODELLED_KINDS: Mapping[str, tuple[str, ...]] = {
-    "networking.istio.io": ("EnvoyFilter", "ProxyConfig", "Sidecar", "WorkloadGroup"),
+    "networking.istio.io": ("EnvoyFilter", "ProxyConfig", "WorkloadGroup"),
     "security.istio.io": ("RequestAuthentication",),
     "telemetry.istio.io": ("Telemetry",),
     "extensions.istio.io": ("WasmPlugin",),
@@ -153,6 +155,14 @@ FIELD_STATUS: Mapping[tuple[str, str], str] = {
     # the identities a ServiceEntry's workloads may present to a mesh mTLS client
     ("ServiceEntrySpec", "subjectAltNames"): SUPPORTED,
     ("WorkloadEntrySpec", "serviceAccount"): SUPPORTED,
+    # Sidecar: egress hosts and port, workloadSelector and outboundTrafficPolicy.mode scope
+    # what a workload compiles; there is no listener to bind, capture or pool in-process.
+    ("SidecarPort", "name"): NO_EFFECT,
+    ("SidecarSpec", "ingress"): UNSUPPORTED,
+    ("SidecarSpec", "inboundConnectionPool"): UNSUPPORTED,
+    ("IstioEgressListener", "bind"): UNSUPPORTED,
+    ("IstioEgressListener", "captureMode"): UNSUPPORTED,
+    ("OutboundTrafficPolicy", "egressProxy"): UNSUPPORTED,
 }
 
 
@@ -374,14 +384,16 @@ def unsupported_problems(
         return []
     # One walk of the model over every path (_model_paths), not a dump and a walk per path;
     # the problems come out path by path, in the table's order, as they always have.
-    found = _paths_of(kind).find(resource)
+    found: dict[int, list[tuple[Loc, Any]]] = {}
+    for tag, loc, value in _paths_of(kind).find(resource):
+        found.setdefault(tag, []).append((loc, value))
     problems: list[ConfigProblem] = []
-    for i, path in enumerate(paths):
-        for _, loc, value in (f for f in found if f[0] == i):
+    for i in range(len(paths)):
+        for loc, value in found.get(i, ()):
             if _is_set(value):
                 problems.append(problem(f"{loc[-1]} is not supported yet", loc))
-    for j, (path, bad) in enumerate(values, start=len(paths)):
-        for _, loc, value in (f for f in found if f[0] == j):
+    for j, (_, bad) in enumerate(values, start=len(paths)):
+        for loc, value in found.get(j, ()):
             if bad.refuses(value) if isinstance(bad, Above) else value == bad:
                 problems.append(problem(f"{loc[-1]} {bad} is not supported yet", loc))
     return problems
@@ -393,7 +405,7 @@ def _paths_of(kind: str) -> Any:
     position (fields first, then values)."""
     from inmesh.config._model_paths import path_tree
 
-    paths = [p for p in unsupported_fields(kind)]
+    paths = list(unsupported_fields(kind))
     paths += [p for p, _ in UNSUPPORTED_VALUES.get(kind, ())]
     return path_tree((p, i) for i, p in enumerate(paths))
 

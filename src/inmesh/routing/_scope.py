@@ -251,6 +251,15 @@ def _selected(sidecars: Iterable[Any], namespace: str, labels: Mapping[str, str]
     return None
 
 
+def _port(egress: Any) -> int | None:
+    """The port a listener restricts its services to; Istio's needsPortMatch: none for a
+    listener without a port number, or whose protocol is HTTP_PROXY."""
+    port = egress.port
+    if port is None or not port.number or (port.protocol or "").upper() == "HTTP_PROXY":
+        return None
+    return int(port.number)
+
+
 def scope_for(sidecars: Iterable[Any], namespace: str, labels: Mapping[str, str]) -> Scope:
     """The scope of a workload in ``namespace`` with ``labels``, from the Sidecar resources
     in force (in creation order), by Istio's selection rule (module docstring)."""
