@@ -110,7 +110,7 @@ def clusters_of(
                     policy=policy,
                     active=active,
                     client=client,
-                    state=states.get(name, policy, [e.key for e in endpoints]),
+                    states=states,
                 )
     return out
 
