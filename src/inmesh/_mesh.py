@@ -38,14 +38,14 @@ def _resources(config: ConfigSource) -> list[Any]:
     if isinstance(config, (str, os.PathLike)):
         return list(load_config(config))
     items = list(config)
+    from .config._base import Document  # pydantic: every branch below needs it anyway
+
+    if all(isinstance(c, Document) for c in items):
+        return items  # loaded (validated) resources: nothing to parse
     if all(isinstance(c, (str, os.PathLike)) for c in items):
         return list(load_config(*items))
     if any(isinstance(c, (str, os.PathLike)) for c in items):
         raise ConfigError("config mixes file paths and resources: pass one or the other")
-    from .config._base import Document
-
-    if all(isinstance(c, Document) for c in items):
-        return items  # loaded (validated) resources: nothing to parse
     return list(parse_documents(items))
 
 

@@ -28,7 +28,7 @@ are undone and the parts of the last good compile stay.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,7 @@ class Tables:
 
     resources: tuple[Any, ...]
     services: dict[str, Service]
-    clusters: dict[ClusterKey, Cluster]
+    clusters: Mapping[ClusterKey, Cluster]
     service_hosts: HostMap[Service]
     vhosts: HostMap[VirtualHost]
     scope: Scope
@@ -232,42 +232,46 @@ class Compiler:
         self._services: dict[str, Service] = {}
         self._clusters: dict[str, dict[ClusterKey, Cluster]] = {}
         self._vhosts: dict[str, VirtualHost] = {}
+        #: hosts whose virtual host is a wildcard or has service addresses
+        self._special: dict[str, None] = {}
 
     # -- diff --------------------------------------------------------------------------
 
-    def _latest(self, resources: Iterable[Any]) -> dict[Key, Any]:
-        """One resource per key, the last given winning (``kubectl apply`` order)."""
-        ids = self._key_by_id
-        out: dict[Key, Any] = {}
-        for r in resources:
-            k = ids.get(id(r))
-            out[k if k is not None else _key(r)] = r
-        return out
+    def _latest(self, resources: Iterable[Any]) -> tuple[dict[Key, Any], list[Key]]:
+        """One resource per key, the last given winning (``kubectl apply`` order), and
+        the keys of the objects the last compile did not have (the candidates for a
+        change). The committed objects are known by identity, so an unchanged resource
+        costs a dict lookup, not a key computed from its metadata."""
+        items = resources if isinstance(resources, list) else list(resources)
+        keys: list[Key | None] = list(map(self._key_by_id.get, map(id, items)))
+        fresh: list[Key] = []
+        for i, k in enumerate(keys):
+            if k is None:
+                k = keys[i] = _key(items[i])
+                fresh.append(k)
+        return dict(zip(keys, items, strict=True)), fresh  # type: ignore[arg-type]
 
     def _in_order(self, new: Mapping[Key, Any]) -> bool:
         """Whether the keys kept from the last compile are in their old order, with the
         new keys after them (so positions can be kept)."""
-        pos = self._pos
-        last = -1
-        seen_new = False
-        for k in new:
-            p = pos.get(k)
-            if p is None:
-                seen_new = True
-                continue
-            if seen_new or p < last:
-                return False
-            last = p
-        return True
+        ps = list(map(self._pos.get, new))
+        try:
+            first_new = ps.index(None)
+        except ValueError:
+            first_new = len(ps)
+        kept = ps[:first_new]
+        if any(p is not None for p in ps[first_new:]):
+            return False
+        return kept == sorted(kept)  # type: ignore[type-var]
 
     # -- compile -----------------------------------------------------------------------
 
     def compile(self, resources: Iterable[Any]) -> Tables:
         """Compile ``resources`` (the whole configuration). Raises ConfigError and
         changes nothing when any resource cannot be used."""
-        new = self._latest(resources)
+        new, fresh = self._latest(resources)
         old = self._by_key
-        changed = [k for k, r in new.items() if old.get(k) is not r]
+        changed = [k for k in dict.fromkeys(fresh) if old.get(k) is not new[k]]
         replaced = sum(1 for k in changed if k in old)
         kept = len(new) - len(changed) + replaced
         removed = [k for k in old if k not in new] if kept < len(old) else []
@@ -340,11 +344,19 @@ class Compiler:
                     self._index.edit(k, new[k], True)
                     undo.append((k, new[k], False))
             added = [k for k in edits if k not in self._pos]
-            saved = (self._routes, self._services, self._clusters, self._vhosts, self._next)
+            saved = (
+                self._routes,
+                self._services,
+                self._clusters,
+                self._vhosts,
+                self._special,
+                self._next,
+            )
             self._routes = dict(self._routes)
             self._services = dict(self._services)
             self._clusters = dict(self._clusters)
             self._vhosts = dict(self._vhosts)
+            self._special = dict(self._special)
             for k in added:
                 self._pos[k] = self._next
                 self._next += 1
@@ -360,7 +372,14 @@ class Compiler:
                     full=False,
                 )
             except BaseException:
-                self._routes, self._services, self._clusters, self._vhosts, self._next = saved
+                (
+                    self._routes,
+                    self._services,
+                    self._clusters,
+                    self._vhosts,
+                    self._special,
+                    self._next,
+                ) = saved
                 for k in added:
                     self._pos.pop(k, None)
                 raise
@@ -547,8 +566,13 @@ class Compiler:
         routes = self._vs_routes(host, wild_vs, new)
         if svc is None and (routes is None or not self._vs_named(host, wild_vs, new)):
             self._vhosts.pop(host, None)
+            self._special.pop(host, None)
             return
         self._vhosts[host] = VirtualHost(svc, routes)
+        if host.startswith("*") or (svc is not None and svc.addresses):
+            self._special[host] = None
+        else:
+            self._special.pop(host, None)
 
     # -- assemble ----------------------------------------------------------------------
 
@@ -557,35 +581,66 @@ class Compiler:
         return self._tables(new)
 
     def _tables(self, new: dict[Key, Any]) -> Tables:
+        """The tables of a snapshot: views of the part dicts (copied before any later
+        compile edits them, so a published snapshot never changes), plus the few names
+        that are not canonical hosts (wildcards, service addresses)."""
         ns = self.client.namespace
-        services = self._services
-        svc_exact: dict[str, Service] = {}
         svc_wild: list[tuple[str, Service]] = []
-        vh_exact: dict[str, VirtualHost] = {}
         vh_wild: list[tuple[str, VirtualHost]] = []
-        addresses: list[tuple[str, VirtualHost]] = []
-        for h, vh in self._vhosts.items():
+        addresses: dict[str, VirtualHost] = {}
+        for h in self._special:
+            vh = self._vhosts[h]
             if h.startswith("*"):
                 vh_wild.append((h, vh))
-            else:
-                vh_exact[h] = vh
-            if vh.service is not None and vh.service.addresses:
-                addresses.extend((a, vh) for a in vh.service.addresses)
-        for a, vh in addresses:
-            vh_exact.setdefault(a, vh)
-        for h, svc in services.items():
-            if h.startswith("*"):
-                svc_wild.append((h, svc))
-            else:
-                svc_exact[h] = svc
-        flat: dict[ClusterKey, Cluster] = {}
-        for part in self._clusters.values():
-            flat.update(part)
+                if vh.service is not None:
+                    svc_wild.append((h, vh.service))
+            if vh.service is not None:
+                for a in vh.service.addresses:
+                    addresses.setdefault(a, vh)
         return Tables(
             resources=tuple(new.values()),
-            services=dict(services),
-            clusters=flat,
-            service_hosts=HostMap(svc_exact, svc_wild, ns),
-            vhosts=HostMap(vh_exact, vh_wild, ns),
+            services=self._services,
+            clusters=Clusters(self._clusters),
+            service_hosts=HostMap(self._services, svc_wild, ns),
+            vhosts=HostMap(self._vhosts, vh_wild, ns, extra=addresses),
             scope=self._scope,
         )
+
+
+class Clusters(Mapping[ClusterKey, Cluster]):
+    """The clusters of a snapshot by (host, subset, port): a read-only view of the
+    per-host parts, so a compile does not flatten 20,000 clusters into a new dict."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: Mapping[str, Mapping[ClusterKey, Cluster]]) -> None:
+        self._parts = parts
+
+    def __getitem__(self, key: ClusterKey) -> Cluster:
+        part = self._parts.get(key[0])
+        if part is None:
+            raise KeyError(key)
+        return part[key]
+
+    def get(self, key: ClusterKey, default: Any = None) -> Any:  # type: ignore[override]
+        part = self._parts.get(key[0])
+        return default if part is None else part.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and self.get(key) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[ClusterKey]:
+        for part in self._parts.values():
+            yield from part
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self._parts.values())
+
+    def values(self) -> ValuesView[Cluster]:  # type: ignore[override]
+        return _ClusterValues(self)
+
+
+class _ClusterValues(ValuesView[Cluster]):
+    def __iter__(self) -> Iterator[Cluster]:
+        for part in self._mapping._parts.values():  # type: ignore[attr-defined]
+            yield from part.values()

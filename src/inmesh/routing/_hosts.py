@@ -9,7 +9,7 @@ literally, wildcards (``*.example.com``) included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Generic, TypeVar
 
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -104,12 +104,19 @@ class HostMap(Generic[T]):
     (:func:`expansions`), then the most specific wildcard. Built once per snapshot from
     per-host parts: a name maps to one value, so there is no alias table to keep."""
 
-    __slots__ = ("_exact", "_ns", "_wild")
+    __slots__ = ("_exact", "_extra", "_ns", "_wild")
 
     def __init__(
-        self, exact: dict[str, T], wild: list[tuple[str, T]], client_namespace: str
+        self,
+        exact: Mapping[str, T],
+        wild: list[tuple[str, T]],
+        client_namespace: str,
+        *,
+        extra: Mapping[str, T] | None = None,
     ) -> None:
         self._exact = exact
+        #: names after the canonical ones (service addresses): the first given wins
+        self._extra = extra or {}
         # most specific (longest) wildcard first; "*" last; the first among equals wins
         self._wild = sorted(wild, key=lambda pv: -len(pv[0]))
         self._ns = client_namespace
@@ -117,6 +124,9 @@ class HostMap(Generic[T]):
     def get(self, host: str) -> T | None:
         exact = self._exact
         v = exact.get(host)
+        if v is not None and not host.startswith("*"):
+            return v
+        v = self._extra.get(host)
         if v is not None:
             return v
         for name in expansions(host, self._ns):
@@ -132,4 +142,4 @@ class HostMap(Generic[T]):
         return self.get(host) is not None
 
     def __len__(self) -> int:
-        return len(self._exact) + len(self._wild)
+        return len(self._exact) + len(self._extra)
