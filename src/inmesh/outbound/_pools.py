@@ -55,7 +55,8 @@ def is_live(snapshot: Snapshot, key: PoolKey, generation: int | None = None) -> 
 
 def live_keys(snapshot: Snapshot, generation: int | None = None) -> set[PoolKey]:
     """Every pool key ``snapshot`` can use (a walk of every cluster and endpoint: for
-    tests and tools; a swap asks :func:`is_live` about the pools it has), mesh mTLS pools with certificate ``generation``
+    tests and tools; a swap asks :func:`is_live` about the pools it has), mesh mTLS pools
+    with certificate ``generation``
     (None: the workload has no certificate). An original-destination cluster (ServiceEntry
     ``resolution: NONE``) has no endpoint list: its pools are keyed with the endpoint
     ``*``, meaning any."""

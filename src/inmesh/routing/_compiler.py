@@ -135,7 +135,7 @@ class _Index:
     """Resource keys by what selects them. Holds keys; objects come from the current
     configuration. ``add``/``remove`` are inverses, so a failed compile undoes its edits."""
 
-    def __init__(self, client: Any, order: Callable[[Any], int]) -> None:
+    def __init__(self, client: Any, order: Callable[[Any], float]) -> None:
         self.order = order
         self.se_hosts: dict[str, dict[Key, None]] = {}
         self.se_selecting: dict[str, dict[Key, None]] = {}
@@ -224,7 +224,7 @@ class Compiler:
     def _reset(self) -> None:
         self._by_key: dict[Key, Any] = {}
         self._key_by_id: dict[int, Key] = {}
-        self._pos: dict[Key, int] = {}
+        self._pos: dict[Key, float] = {}
         self._next = 0
         self._index = _Index(self.client, self._pos.__getitem__)
         self._scope = Scope(self.client.namespace)
@@ -251,18 +251,36 @@ class Compiler:
                 fresh.append(k)
         return dict(zip(keys, items, strict=True)), fresh  # type: ignore[arg-type]
 
-    def _in_order(self, new: Mapping[Key, Any]) -> bool:
-        """Whether the keys kept from the last compile are in their old order, with the
-        new keys after them (so positions can be kept)."""
+    def _positions(self, new: Mapping[Key, Any]) -> dict[Key, float] | None:
+        """Positions for the keys the last compile did not have, between their
+        neighbours' (Istio orders by creation time; here the order given stands in for
+        it), or None when the kept keys changed order (then everything is rebuilt)."""
         ps = list(map(self._pos.get, new))
-        try:
-            first_new = ps.index(None)
-        except ValueError:
-            first_new = len(ps)
-        kept = ps[:first_new]
-        if any(p is not None for p in ps[first_new:]):
-            return False
-        return kept == sorted(kept)  # type: ignore[type-var]
+        kept = [p for p in ps if p is not None]
+        if kept != sorted(kept):
+            return None
+        if len(kept) == len(ps):
+            return {}
+        out: dict[Key, float] = {}
+        keys = list(new)
+        i = 0
+        while i < len(ps):
+            if ps[i] is not None:
+                i += 1
+                continue
+            j = i
+            while j < len(ps) and ps[j] is None:
+                j += 1
+            lo = ps[i - 1] if i > 0 else -1.0
+            hi = ps[j] if j < len(ps) else self._next + (j - i)
+            step = (hi - lo) / (j - i + 1)  # type: ignore[operator]
+            for n in range(i, j):
+                pos = lo + step * (n - i + 1)  # type: ignore[operator]
+                if not lo < pos < hi:  # type: ignore[operator]
+                    return None  # no room left between two floats: renumber
+                out[keys[n]] = pos
+            i = j
+        return out
 
     # -- compile -----------------------------------------------------------------------
 
@@ -278,10 +296,10 @@ class Compiler:
         # same content in a new object (a file loaded again): nothing to rebuild
         edits = [k for k in changed if not (k in old and old[k] == new[k])]
         check_supported(new[k] for k in edits)
-        full = not old or not self._in_order(new)
-        if not full:
+        positions = self._positions(new) if old else None
+        if positions is not None:
             try:
-                tables = self._incremental(new, edits, removed)
+                tables = self._incremental(new, edits, removed, positions)
             except _Full:
                 pass
             else:
@@ -320,7 +338,13 @@ class Compiler:
             raise
         return self._commit(new)
 
-    def _incremental(self, new: dict[Key, Any], edits: list[Key], removed: list[Key]) -> Tables:
+    def _incremental(
+        self,
+        new: dict[Key, Any],
+        edits: list[Key],
+        removed: list[Key],
+        positions: dict[Key, float],
+    ) -> Tables:
         old = self._by_key
         undo: list[tuple[Key, Any, bool]] = []
         dirty_vs: dict[Key, None] = {}
@@ -343,7 +367,7 @@ class Compiler:
                 if k in new:
                     self._index.edit(k, new[k], True)
                     undo.append((k, new[k], False))
-            added = [k for k in edits if k not in self._pos]
+            added = list(positions)
             saved = (
                 self._routes,
                 self._services,
@@ -357,9 +381,8 @@ class Compiler:
             self._clusters = dict(self._clusters)
             self._vhosts = dict(self._vhosts)
             self._special = dict(self._special)
-            for k in added:
-                self._pos[k] = self._next
-                self._next += 1
+            self._pos.update(positions)
+            self._next = max(self._next, int(max(positions.values(), default=0)) + 1)
             try:
                 for k in removed:
                     self._routes.pop(k, None)

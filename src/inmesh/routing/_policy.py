@@ -50,7 +50,7 @@ class DestinationRules:
         client_namespace: str = "default",
         client_labels: Mapping[str, str] | None = None,
         *,
-        order: Callable[[Any], int] | None = None,
+        order: Callable[[Any], float] | None = None,
     ) -> None:
         self._client_ns = client_namespace
         self._client_labels = client_labels or {}

@@ -166,7 +166,7 @@ class Workloads:
 
     __slots__ = ("_by_label", "_by_namespace", "_order")
 
-    def __init__(self, order: Callable[[Any], int] | None = None) -> None:
+    def __init__(self, order: Callable[[Any], float] | None = None) -> None:
         #: key -> position: instances are returned in the order of their resources
         self._order = order
         self._by_namespace: dict[str, dict[Any, Instance]] = {}
