@@ -209,16 +209,24 @@ class Scope:
                 return any(self.imports_service(h, namespace) for h in fqdns)
             if kind == "VirtualService":
                 return self.imports_virtual_service(namespace, fqdns)
-            # a DestinationRule applies to the services it names, whatever their namespace
+            # a DestinationRule applies to the services it names: a cluster-local host
+            # names its namespace; for any other, every namespace is a candidate
             return any(
-                lst.imports_vs_host(h, ns)
-                for lst in self.listeners
-                for ns in lst.hosts
+                self.imports_service(h, _namespace_of(h))
+                if _namespace_of(h)
+                else any(lst.imports_vs_host(h, ns) for lst in self.listeners for ns in lst.hosts)
                 for h in fqdns
             )
         if kind == "WorkloadEntry" and self.sidecar is not None:
             return any(namespace in lst.hosts or _ANY_NS in lst.hosts for lst in self.listeners)
         return True
+
+
+def _namespace_of(host: str) -> str:
+    """The namespace of ``<name>.<namespace>.svc.cluster.local`` ("" for other hosts)."""
+    if host.endswith(".svc.cluster.local") and host.count(".") == 4 and not host.startswith("*"):
+        return host.split(".")[1]
+    return ""
 
 
 def destination_hosts(virtual_service: Any) -> set[str]:
