@@ -18,7 +18,10 @@ endpoint is a loopback server:
   services (Istio's ``egress.hosts``): compile, apply, and the services and clusters the
   client holds;
 - **RSS**: ``VmRSS`` after the imports, after validating (the resources), after compiling
-  (the snapshot), and with the scoped Mesh instead;
+  (the snapshot), and with the scoped Mesh instead; then, in another fresh process, a
+  scoped client that holds only what ``Scope.sees`` lets a registry send it (the
+  resources are validated service by service and the rest dropped at once): what a
+  client fed by a scoped push holds;
 - **request**: client CPU per GET through the mesh to ``bench`` over raw httpx to the same
   server (``--requests`` sequential requests each, interleaved halves): it must stay flat
   in N.
@@ -112,9 +115,11 @@ def child(n: int, port: int, requests: int) -> dict[str, Any]:
 
     out: dict[str, Any] = {"n": n, "rss_imports": _rss_mb()}
     docs = [*mesh_docs(n), *_bench_docs(port)]
+    vs_doc = next(d for d in docs if d["kind"] == "VirtualService")
     t = time.perf_counter()
     resources = parse_documents(docs)
     out["validate"] = time.perf_counter() - t
+    del docs  # the YAML-shaped dicts are the benchmark's, not the mesh's
     out["rss_resources"] = _rss_mb()
 
     t = time.perf_counter()
@@ -124,7 +129,6 @@ def child(n: int, port: int, requests: int) -> dict[str, Any]:
     index = next(
         i for i, r in enumerate(resources) if r.kind == "VirtualService" and r.name == "svc-0"
     )
-    vs_doc = next(d for d in docs if d["kind"] == "VirtualService")
     variants = parse_documents([_changed_vs(vs_doc, w) for w in _VS_WEIGHTS])
     out["apply"] = _time_apply(mesh, resources, index, variants)
     out["rebuilt"] = dict(mesh._compiler.rebuilt)
@@ -145,6 +149,34 @@ def child(n: int, port: int, requests: int) -> dict[str, Any]:
     return out
 
 
+def view_child(n: int, port: int) -> dict[str, Any]:
+    """A scoped client holding only what a registry filtering by its Scope would send."""
+    import inmesh
+    from _scale_mesh import service_docs
+    from inmesh.config import parse_documents
+    from inmesh.routing._scope import scope_for
+
+    out: dict[str, Any] = {"n": n, "rss_imports": _rss_mb()}
+    [sidecar] = parse_documents([_sidecar()])
+    scope = scope_for([sidecar], "ns-0", {})
+    kept: list[Any] = [sidecar, *parse_documents(_bench_docs(port))]
+    for i in range(n):
+        for r in parse_documents(service_docs(i)):
+            spec = r.spec
+            hosts = getattr(spec, "hosts", None) or [getattr(spec, "host", "")]
+            if scope.sees(r.kind, r.namespace, hosts, getattr(spec, "export_to", None)):
+                kept.append(r)
+    out["view_resources"] = len(kept)
+    t = time.perf_counter()
+    mesh = inmesh.Mesh(service="client", namespace="ns-0", config=kept)
+    out["view_compile"] = time.perf_counter() - t
+    out["view_services"] = len(mesh.snapshot.services)
+    out["rss_view"] = _rss_mb()
+    with mesh.sync_client() as c:
+        out["view_status"] = c.get("http://bench.default.svc.cluster.local/").status_code
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="N = 100 and 1,000 only")
@@ -152,9 +184,13 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--view", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
-        print(json.dumps(child(args.child, args.port, args.requests)))
+        if args.view:
+            print(json.dumps(view_child(args.child, args.port)))
+        else:
+            print(json.dumps(child(args.child, args.port, args.requests)))
         return
     ns = args.n or ([100, 1000] if args.quick else [100, 1000, 5000])
     rows = []
@@ -162,10 +198,13 @@ def main() -> None:
         for n in ns:
             cmd = [sys.executable, str(HERE / "scale.py"), "--child", str(n)]
             cmd += ["--port", str(servers.ports[0]), "--requests", str(args.requests)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                sys.exit(f"N={n} failed:\n{proc.stderr}")
-            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            row: dict[str, Any] = {}
+            for extra in ([], ["--view"]):
+                proc = subprocess.run(cmd + extra, capture_output=True, text=True, check=False)
+                if proc.returncode != 0:
+                    sys.exit(f"N={n} failed:\n{proc.stderr}")
+                row.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+            rows.append(row)
     print(f"# scale: compile, apply and memory by N ({machine()})")
     print(
         table(
@@ -183,10 +222,13 @@ def main() -> None:
             ],
         )
     )
-    print("\n# memory (VmRSS, MB): after imports, + resources, + compiled snapshot; scoped")
+    print(
+        "\n# memory (VmRSS, MB): after imports, + resources, + compiled snapshot; the scoped"
+        " Mesh instead; a scoped client holding only its registry view"
+    )
     print(
         table(
-            ["N", "imports", "resources", "compiled", "scoped instead"],
+            ["N", "imports", "resources", "compiled", "scoped", "view: resources", "view RSS"],
             [
                 [
                     r["n"],
@@ -194,6 +236,8 @@ def main() -> None:
                     r["rss_resources"],
                     r["rss_compiled"],
                     r["rss_scoped"],
+                    r["view_resources"],
+                    r["rss_view"],
                 ]
                 for r in rows
             ],
