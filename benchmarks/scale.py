@@ -151,8 +151,9 @@ def child(n: int, port: int, requests: int) -> dict[str, Any]:
 
 def view_child(n: int, port: int) -> dict[str, Any]:
     """A scoped client holding only what a registry filtering by its Scope would send."""
-    import inmesh
     from _scale_mesh import service_docs
+
+    import inmesh
     from inmesh.config import parse_documents
     from inmesh.routing._scope import scope_for
 
