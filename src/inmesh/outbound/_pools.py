@@ -146,8 +146,8 @@ class Pools:
                 return
             self._revision = max(snapshot.revision, self._revision)
             self._generation = max(generation, self._generation)
-            generation = self._generation or None
-            for key in [k for k in self.pools if not is_live(snapshot, k, generation)]:
+            gen = self._generation or None
+            for key in [k for k in self.pools if not is_live(snapshot, k, gen)]:
                 self.retiring.append(self.pools.pop(key))
 
     def idle_retired(self) -> list[Any]:

@@ -570,7 +570,7 @@ class Compiler:
         k = index.first(k for k in index.vs_hosts.get(host, ()) if k in self._routes)
         if k is not None:
             return self._routes[k]
-        best: tuple[int, int, Key] | None = None
+        best: tuple[int, float, Key] | None = None
         for wk in wild_vs:
             for p in _vs_hosts(new[wk]):
                 if p.startswith("*") and host_matches(p, host):
@@ -645,12 +645,12 @@ class Clusters(Mapping[ClusterKey, Cluster]):
             raise KeyError(key)
         return part[key]
 
-    def get(self, key: ClusterKey, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: ClusterKey, default: Any = None) -> Any:
         part = self._parts.get(key[0])
         return default if part is None else part.get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, tuple) and self.get(key) is not None  # type: ignore[arg-type]
+        return isinstance(key, tuple) and self.get(key) is not None
 
     def __iter__(self) -> Iterator[ClusterKey]:
         for part in self._parts.values():
@@ -659,7 +659,7 @@ class Clusters(Mapping[ClusterKey, Cluster]):
     def __len__(self) -> int:
         return sum(len(p) for p in self._parts.values())
 
-    def values(self) -> ValuesView[Cluster]:  # type: ignore[override]
+    def values(self) -> ValuesView[Cluster]:
         return _ClusterValues(self)
 
 

@@ -103,7 +103,7 @@ class DestinationRules:
                 del self._exact[(dr.namespace, host)]
 
     def _first(self, keys: Iterable[Any]) -> Any:
-        return min(keys, key=self._order)  # type: ignore[arg-type]
+        return min(keys, key=self._order)
 
     def lookup(self, host: str, service_namespace: str) -> Any | None:
         """The DestinationRule for ``host`` (a canonical host name), or None."""

@@ -138,7 +138,7 @@ class Snapshot:
         # Istio: the Sidecar's outboundTrafficPolicy, else meshConfig's
         self.outbound_policy = tables.scope.outbound_mode or outbound_policy
         self.services: dict[str, Service] = tables.services
-        self.clusters: dict[tuple[str, str | None, int], Cluster] = tables.clusters
+        self.clusters: Mapping[tuple[str, str | None, int], Cluster] = tables.clusters
         self._service_hosts = tables.service_hosts
         self._vhosts = tables.vhosts
 
