@@ -33,7 +33,7 @@ from typing import Any
 from .._namespaces import ROOT_NAMESPACE, selects, visible
 from ._hosts import host_matches, to_fqdn
 
-__all__ = ["Scope", "scope_for"]
+__all__ = ["Scope", "destination_hosts", "scope_for"]
 
 _ANY_NS = "*"
 
