@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inmesh import ConfigError
 from inmesh._cluster_state import ClusterStates
@@ -266,3 +268,38 @@ def test_the_last_of_two_resources_with_one_name_wins() -> None:
     assert vh is not None and vh.routes is not None
     assert [d.subset for d in vh.routes[-1].destinations] == ["v1", "v2"]
     assert len(t.resources) == len(base())
+
+
+_OPS = ("vs", "dr", "we", "drop-we", "drop-service", "add-vs-only", "reorder", "same")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_OPS), st.integers(0, 2)), min_size=1, max_size=6))
+def test_any_sequence_of_changes_compiles_as_a_fresh_compile_would(
+    ops: list[tuple[str, int]],
+) -> None:
+    parts = base()
+    c = compiler()
+    c.compile(resources(docs(*parts)))
+    for op, i in ops:
+        h = HOSTS[i]
+        if op == "vs":
+            parts = [p for p in parts if f"name: {h}}}" not in p or "VirtualService" not in p]
+            parts.append(vs(h, (i * 10, 100 - i * 10)))
+        elif op == "dr":
+            parts = [p for p in parts if f"name: {h}}}" not in p or "DestinationRule" not in p]
+            parts.append(dr(h, subsets=("v1",) if len(parts) % 2 else ("v1", "v2")))
+        elif op == "we":
+            parts.append(workload(h, f"10.1.{i}.{len(parts)}", version=f"v{1 + len(parts) % 2}"))
+        elif op == "drop-we":
+            wes = [k for k, p in enumerate(parts) if "WorkloadEntry" in p]
+            if wes:
+                del parts[wes[i % len(wes)]]
+        elif op == "drop-service":
+            parts = [p for p in parts if f"name: {h}}}" not in p and f"name: {h}," not in p]
+        elif op == "add-vs-only":
+            parts.append(vs(f"only{i}"))
+        elif op == "reorder":
+            parts = parts[i + 1 :] + parts[: i + 1]
+        incremental = c.compile(resources(docs(*parts)))
+        assert describe(incremental) == describe(compiler().compile(resources(docs(*parts))))
