@@ -28,7 +28,9 @@ are undone and the parts of the last good compile stay.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,21 @@ ClusterKey = tuple[str, str | None, int]
 _ROUTING = frozenset(
     {"ServiceEntry", "WorkloadEntry", "Service", "DestinationRule", "VirtualService", "Sidecar"}
 )
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while compiling. A compile allocates many
+    long-lived, acyclic objects; with 30,000 resources loaded, every full collection it
+    triggers walks all of them (half of a 5,000-service compile). What it leaves for the
+    collector is collected at the next collection after it resumes."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _Full(Exception):
@@ -287,6 +304,10 @@ class Compiler:
     def compile(self, resources: Iterable[Any]) -> Tables:
         """Compile ``resources`` (the whole configuration). Raises ConfigError and
         changes nothing when any resource cannot be used."""
+        with _gc_paused():
+            return self._compile(resources)
+
+    def _compile(self, resources: Iterable[Any]) -> Tables:
         new, fresh = self._latest(resources)
         old = self._by_key
         changed = [k for k in dict.fromkeys(fresh) if old.get(k) is not new[k]]
