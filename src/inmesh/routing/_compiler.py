@@ -29,6 +29,7 @@ are undone and the parts of the last good compile stay.
 from __future__ import annotations
 
 import gc
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -240,6 +241,8 @@ class Compiler:
 
     def _reset(self) -> None:
         self._by_key: dict[Key, Any] = {}
+        #: the list the last good compile was given (for the in-place edit fast path)
+        self._items: list[Any] = []
         self._key_by_id: dict[int, Key] = {}
         self._pos: dict[Key, float] = {}
         self._next = 0
@@ -307,8 +310,37 @@ class Compiler:
         with _gc_paused():
             return self._compile(resources)
 
+    def _same_shape(self, items: list[Any]) -> tuple[dict[Key, Any], list[Key]] | None:
+        """The common case, fast: the list of the last compile with a few objects replaced
+        in place by new versions of the same resources (``Mesh.apply`` of one edit). Then
+        the new mapping is the old one with those entries replaced, in C-speed passes."""
+        prev = self._items
+        if len(items) != len(prev) or len(prev) != len(self._by_key):
+            return None
+        differ = list(map(operator.is_not, items, prev))
+        new: dict[Key, Any] | None = None
+        fresh: list[Key] = []
+        i = -1
+        while True:
+            try:
+                i = differ.index(True, i + 1)
+            except ValueError:
+                break
+            k = _key(items[i])
+            if k != _key(prev[i]):
+                return None  # not an in-place edit: the general path
+            if new is None:
+                new = dict(self._by_key)
+            new[k] = items[i]
+            fresh.append(k)
+            if len(fresh) > 64:
+                return None  # a large change: the general path is as fast
+        return (new if new is not None else self._by_key), fresh
+
     def _compile(self, resources: Iterable[Any]) -> Tables:
-        new, fresh = self._latest(resources)
+        items = list(resources)  # a copy: the caller may reuse its list
+        shaped = self._same_shape(items)
+        new, fresh = shaped if shaped is not None else self._latest(items)
         old = self._by_key
         changed = [k for k in dict.fromkeys(fresh) if old.get(k) is not new[k]]
         replaced = sum(1 for k in changed if k in old)
@@ -317,7 +349,13 @@ class Compiler:
         # same content in a new object (a file loaded again): nothing to rebuild
         edits = [k for k in changed if not (k in old and old[k] == new[k])]
         check_supported(new[k] for k in edits)
-        positions = self._positions(new) if old else None
+        positions: dict[Key, float] | None
+        if not old:
+            positions = None
+        elif shaped is not None:
+            positions = {}  # the same keys in the same order
+        else:
+            positions = self._positions(new)
         if positions is not None:
             try:
                 tables = self._incremental(new, edits, removed, positions)
@@ -330,9 +368,11 @@ class Compiler:
                     self._key_by_id[id(new[k])] = k
                 for k in removed:
                     self._key_by_id.pop(id(old[k]), None)
+                self._items = items
                 return tables
         tables = self._full(new)
         self._key_by_id = {id(r): k for k, r in new.items()}
+        self._items = items
         return tables
 
     def _full(self, new: dict[Key, Any]) -> Tables:
