@@ -303,3 +303,18 @@ def test_any_sequence_of_changes_compiles_as_a_fresh_compile_would(
             parts = parts[i + 1 :] + parts[: i + 1]
         incremental = c.compile(resources(docs(*parts)))
         assert describe(incremental) == describe(compiler().compile(resources(docs(*parts))))
+
+
+def test_one_object_replaced_in_the_same_list_is_an_in_place_edit() -> None:
+    rs = resources(docs(*base()))
+    c = compiler()
+    before = c.compile(rs)
+    i = next(i for i, r in enumerate(rs) if r.kind == "VirtualService" and r.name == "ratings")
+    edited = list(rs)
+    edited[i] = resources(vs("ratings", (0, 100)))[0]
+    after = c.compile(edited)
+    assert c.rebuilt == {"routes": 1, "service": 0, "clusters": 0, "vhost": 1}
+    assert describe(after) == describe(compiler().compile(edited))
+    assert after.resources[i] is edited[i] and before.resources[i] is rs[i]
+    rs.clear()  # the caller reusing its list does not confuse the next compile
+    assert describe(c.compile(edited)) == describe(after)
