@@ -358,14 +358,16 @@ def unsupported_problems(
     kind = getattr(resource, "kind", None)
     if not isinstance(kind, str) or not hasattr(resource, "model_dump"):
         return []
-    if file is None and document is None:
-        file, document = getattr(resource, "origin", (None, None))
 
     def problem(message: str, loc: Loc = ()) -> ConfigProblem:
+        # where the resource came from, looked up only for a problem (most have none)
+        where = (file, document)
+        if file is None and document is None:
+            where = getattr(resource, "origin", (None, None))
         return ConfigProblem(
             message,
-            file=file,
-            document=document,
+            file=where[0],
+            document=where[1],
             kind=kind,
             namespace=getattr(resource, "namespace", None),
             name=getattr(resource, "name", None),
@@ -378,6 +380,8 @@ def unsupported_problems(
     if kind == "AuthorizationPolicy":
         # One home for what authorization can enforce: the evaluator's compiler refuses
         # by name what it cannot (CUSTOM, targetRef(s), requestPrincipals, request.auth.*)
+        if file is None and document is None:
+            file, document = getattr(resource, "origin", (None, None))
         return _authorization_problems(resource, file=file, document=document)
     paths, values = unsupported_fields(kind), UNSUPPORTED_VALUES.get(kind, ())
     if not paths and not values:
