@@ -189,3 +189,23 @@ def test_what_has_no_meaning_in_process_is_refused_by_name(spec: str, field: str
     text = f"apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {{name: s}}\n{spec}\n"
     with pytest.raises(ConfigError, match=f"{field} is not supported yet"):
         snapshot(text)
+
+
+def test_an_egress_port_imports_only_that_port_of_a_service() -> None:
+    two_ports = service_entry(
+        "api.default.svc.cluster.local",
+        name="api",
+        ports="[{number: 9080, name: http, protocol: HTTP}, "
+        "{number: 9090, name: http-admin, protocol: HTTP}]",
+    )
+    ported = """
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default}
+spec:
+  egress: [{port: {number: 9080, protocol: HTTP, name: http}, hosts: [./*]}]
+"""
+    s = snapshot(docs(two_ports, workload("api", "10.0.0.9"), ported))
+    assert [p.number for p in s.services["api.default.svc.cluster.local"].ports] == [9080]
+    assert isinstance(s.decide(view("http://api:9080/")), Forward)
+    assert isinstance(s.decide(view("http://api:9090/")), Reply)  # no such port here: NR
