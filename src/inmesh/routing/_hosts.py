@@ -9,6 +9,7 @@ literally, wildcards (``*.example.com``) included.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Generic, TypeVar
 
@@ -18,8 +19,10 @@ _SUFFIX = "." + CLUSTER_DOMAIN
 T = TypeVar("T")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def to_fqdn(host: str, namespace: str) -> str:
-    """Expand a short name relative to ``namespace``; names with a dot, and ``*``, stay."""
+    """Expand a short name relative to ``namespace``; names with a dot, and ``*``, stay.
+    (Cached: every route destination to one host then shares one string.)"""
     host = host.lower()
     if "." in host or host == "*":
         return host

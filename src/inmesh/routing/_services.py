@@ -3,6 +3,7 @@ Kubernetes Service resources, turned into services with ports and endpoints."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,12 +85,16 @@ class Service:
         return tuple(out)
 
 
+_EMPTY: Mapping[str, Any] = types.MappingProxyType({})
+
+
 def instance_of(spec: Any) -> Instance:
     """A WorkloadEntry's (or an inline endpoint's) spec as an Instance."""
+    # the model's own mappings (frozen resources): no copy per workload
     return Instance(
         address=spec.address or "",
-        ports=dict(spec.ports or {}),
-        labels=dict(spec.labels or {}),
+        ports=spec.ports or _EMPTY,
+        labels=spec.labels or _EMPTY,
         locality=spec.locality or "",
         weight=spec.weight or 1,
         service_account=spec.service_account,
