@@ -62,17 +62,6 @@ def _named_by(exc: ConfigError, resources: list[Any]) -> list[tuple[Any, str]]:
     return [(r, "; ".join(reasons)) for r, reasons in out.values()]
 
 
-def latest(resources: Iterable[Any]) -> list[Any]:  # kept for callers; the Compiler does this
-    """One resource per (kind, namespace, name), the last given winning, as successive
-    ``kubectl apply`` runs leave it (Bookinfo's tasks apply ``virtual-service-all-v1.yaml``
-    and then a file that replaces the ``ratings`` VirtualService)."""
-    out: dict[tuple[str, str, str], Any] = {}
-    for r in resources:
-        # a replaced resource keeps its place (its creation time, which Istio orders by)
-        out[(r.kind, r.namespace, r.name)] = r
-    return list(out.values())
-
-
 class Mesh:
     """One workload in the mesh: who it is, the configuration it sees, and its clients.
 

@@ -258,9 +258,11 @@ class Compiler:
     # -- diff --------------------------------------------------------------------------
 
     def _latest(self, resources: Iterable[Any]) -> tuple[dict[Key, Any], list[Key]]:
-        """One resource per key, the last given winning (``kubectl apply`` order), and
-        the keys of the objects the last compile did not have (the candidates for a
-        change). The committed objects are known by identity, so an unchanged resource
+        """One resource per key, the last given winning, as successive ``kubectl apply``
+        runs leave it (Bookinfo's tasks apply ``virtual-service-all-v1.yaml`` and then a
+        file that replaces the ``ratings`` VirtualService); a replaced resource keeps its
+        place (its creation time, which Istio orders by). Also the keys of the objects the
+        last compile did not have (the candidates for a change). The committed objects are known by identity, so an unchanged resource
         costs a dict lookup, not a key computed from its metadata."""
         items = resources if isinstance(resources, list) else list(resources)
         keys: list[Key | None] = list(map(self._key_by_id.get, map(id, items)))
