@@ -29,31 +29,28 @@ are undone and the parts of the last good compile stay.
 from __future__ import annotations
 
 import gc
-import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, ValuesView
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from .._cluster_state import ClusterStates
 from .._namespaces import selects, visible
 from .._runtime_support import check_supported
 from ..balancing import ActiveRequests
-from ._clusters import Cluster, cluster_name, select
-from ._hosts import HostMap, host_matches, to_fqdn
+from ._clusters import Cluster
+from ._diff import latest, same_shape
+from ._diff import positions as positions_of
+from ._hosts import HostMap, host_matches
+from ._index import ROUTING_KINDS, ConfigIndex, Key, kube_host, se_hosts, vs_hosts
 from ._located import located
 from ._match import SourceInfo
-from ._policy import DestinationRules, merge_policy, subset_labels
+from ._policy import DestinationRules
 from ._routes import Route, compile_http_routes
 from ._scope import Scope, destination_hosts, scope_for
-from ._services import Service, Workloads, instance_of, kube_service_of, service_of
+from ._services import Service, kube_service_of, service_of
+from ._tables import ClusterKey, Clusters, Tables, VirtualHost, clusters_of
 
-Key = tuple[str, str, str]  # kind, namespace, name
-ClusterKey = tuple[str, str | None, int]
-
-_ROUTING = frozenset(
-    {"ServiceEntry", "WorkloadEntry", "Service", "DestinationRule", "VirtualService", "Sidecar"}
-)
+__all__ = ["Compiler", "Tables", "VirtualHost"]
 
 
 @contextmanager
@@ -73,151 +70,6 @@ def _gc_paused() -> Iterator[None]:
 
 class _Full(Exception):
     """A change whose reach is not worth tracking: rebuild every part."""
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualHost:
-    """What a request host maps to: a service (or None) and its VirtualService routes
-    (None when no VirtualService names the host: Istio's default route)."""
-
-    service: Service | None
-    routes: tuple[Route, ...] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Tables:
-    """What a Snapshot routes with, assembled from the parts of one compile."""
-
-    resources: tuple[Any, ...]
-    services: dict[str, Service]
-    clusters: Mapping[ClusterKey, Cluster]
-    service_hosts: HostMap[Service]
-    vhosts: HostMap[VirtualHost]
-    scope: Scope
-
-
-def clusters_of(
-    svc: Service,
-    dr: Any | None,
-    *,
-    active: ActiveRequests,
-    client: Any,
-    states: ClusterStates,
-) -> dict[ClusterKey, Cluster]:
-    """The clusters of ``svc``: one per port and DestinationRule subset (plus no subset),
-    the subset's endpoints selected by its labels, the rule's policy merged per port."""
-
-    out: dict[ClusterKey, Cluster] = {}
-    with located(dr, "spec.trafficPolicy"):
-        subsets: list[str | None] = [None]
-        if dr is not None:
-            subsets += [s.name for s in dr.spec.subsets or ()]
-        for port in svc.ports:
-            all_eps = svc.endpoints(port)
-            for subset in subsets:
-                labels = subset_labels(dr, subset) if subset is not None else None
-                endpoints = select(all_eps, labels)
-                policy = merge_policy(dr, subset, port.number)
-                name = cluster_name(port.number, subset, svc.host)
-                out[(svc.host, subset, port.number)] = Cluster(
-                    name=name,
-                    service=svc,
-                    subset=subset,
-                    port=port,
-                    endpoints=endpoints,
-                    policy=policy,
-                    active=active,
-                    client=client,
-                    states=states,
-                )
-    return out
-
-
-def _key(r: Any) -> Key:
-    return (r.kind, r.namespace, r.name)
-
-
-def _se_hosts(se: Any) -> list[str]:
-    return [h.lower() for h in se.spec.hosts]
-
-
-def _vs_hosts(vs: Any) -> list[str]:
-    return [to_fqdn(h, vs.namespace) for h in vs.spec.hosts]
-
-
-def _kube_host(ks: Any) -> str:
-    return to_fqdn(ks.name, ks.namespace)
-
-
-class _Index:
-    """Resource keys by what selects them. Holds keys; objects come from the current
-    configuration. ``add``/``remove`` are inverses, so a failed compile undoes its edits."""
-
-    def __init__(self, client: Any, order: Callable[[Any], float]) -> None:
-        self.order = order
-        self.se_hosts: dict[str, dict[Key, None]] = {}
-        self.se_selecting: dict[str, dict[Key, None]] = {}
-        self.kube: dict[str, dict[Key, None]] = {}
-        self.kube_selecting: dict[str, dict[Key, None]] = {}
-        self.workloads = Workloads(order)
-        self.rules = DestinationRules((), client.namespace, client.labels, order=order)
-        self.vs_hosts: dict[str, dict[Key, None]] = {}
-        self.vs_wild: dict[Key, None] = {}
-        self.vs_dests: dict[str, dict[Key, None]] = {}
-        self.sidecars: dict[Key, None] = {}
-        self.instances: dict[Key, Any] = {}
-
-    @staticmethod
-    def _put(d: dict[Any, dict[Key, None]], bucket: Any, key: Key) -> None:
-        d.setdefault(bucket, {})[key] = None
-
-    @staticmethod
-    def _drop(d: dict[Any, dict[Key, None]], bucket: Any, key: Key) -> None:
-        b = d.get(bucket)
-        if b is not None:
-            b.pop(key, None)
-            if not b:
-                del d[bucket]
-
-    def edit(self, key: Key, r: Any, add: bool) -> None:
-        put = self._put if add else self._drop
-        kind = key[0]
-        if kind == "ServiceEntry":
-            for h in _se_hosts(r):
-                put(self.se_hosts, h, key)
-            if r.spec.workload_selector is not None:
-                put(self.se_selecting, r.namespace, key)
-        elif kind == "WorkloadEntry":
-            if add:
-                inst = self.instances[key] = instance_of(r.spec)
-                self.workloads.add(key, r.namespace, inst)
-            else:
-                self.workloads.remove(key, r.namespace, self.instances.pop(key))
-        elif kind == "Service":
-            put(self.kube, _kube_host(r), key)
-            if r.spec.selector:
-                put(self.kube_selecting, r.namespace, key)
-        elif kind == "DestinationRule":
-            (self.rules.add if add else self.rules.remove)(key, r)
-        elif kind == "VirtualService":
-            for h in _vs_hosts(r):
-                if h.startswith("*"):
-                    if add:
-                        self.vs_wild[key] = None
-                    else:
-                        self.vs_wild.pop(key, None)
-                else:
-                    put(self.vs_hosts, h, key)
-            for h in destination_hosts(r):
-                put(self.vs_dests, h, key)
-        elif kind == "Sidecar":
-            if add:
-                self.sidecars[key] = None
-            else:
-                self.sidecars.pop(key, None)
-
-    def first(self, keys: Iterable[Key]) -> Key | None:
-        return min(keys, key=self.order, default=None)
 
 
 class Compiler:
@@ -246,7 +98,7 @@ class Compiler:
         self._key_by_id: dict[int, Key] = {}
         self._pos: dict[Key, float] = {}
         self._next = 0
-        self._index = _Index(self.client, self._pos.__getitem__)
+        self._index = ConfigIndex(self.client, self._pos.__getitem__)
         self._scope = Scope(self.client.namespace)
         self._routes: dict[Key, tuple[Route, ...]] = {}
         self._services: dict[str, Service] = {}
@@ -254,55 +106,6 @@ class Compiler:
         self._vhosts: dict[str, VirtualHost] = {}
         #: hosts whose virtual host is a wildcard or has service addresses
         self._special: dict[str, None] = {}
-
-    # -- diff --------------------------------------------------------------------------
-
-    def _latest(self, resources: Iterable[Any]) -> tuple[dict[Key, Any], list[Key]]:
-        """One resource per key, the last given winning, as successive ``kubectl apply``
-        runs leave it (Bookinfo's tasks apply ``virtual-service-all-v1.yaml`` and then a
-        file that replaces the ``ratings`` VirtualService); a replaced resource keeps its
-        place (its creation time, which Istio orders by). Also the keys of the objects the
-        last compile did not have (the candidates for a change). The committed objects are known by identity, so an unchanged resource
-        costs a dict lookup, not a key computed from its metadata."""
-        items = resources if isinstance(resources, list) else list(resources)
-        keys: list[Key | None] = list(map(self._key_by_id.get, map(id, items)))
-        fresh: list[Key] = []
-        for i, k in enumerate(keys):
-            if k is None:
-                k = keys[i] = _key(items[i])
-                fresh.append(k)
-        return dict(zip(keys, items, strict=True)), fresh  # type: ignore[arg-type]
-
-    def _positions(self, new: Mapping[Key, Any]) -> dict[Key, float] | None:
-        """Positions for the keys the last compile did not have, between their
-        neighbours' (Istio orders by creation time; here the order given stands in for
-        it), or None when the kept keys changed order (then everything is rebuilt)."""
-        ps = list(map(self._pos.get, new))
-        kept = [p for p in ps if p is not None]
-        if kept != sorted(kept):
-            return None
-        if len(kept) == len(ps):
-            return {}
-        out: dict[Key, float] = {}
-        keys = list(new)
-        i = 0
-        while i < len(ps):
-            if ps[i] is not None:
-                i += 1
-                continue
-            j = i
-            while j < len(ps) and ps[j] is None:
-                j += 1
-            lo = ps[i - 1] if i > 0 else -1.0
-            hi = ps[j] if j < len(ps) else self._next + (j - i)
-            step = (hi - lo) / (j - i + 1)  # type: ignore[operator]
-            for n in range(i, j):
-                pos = lo + step * (n - i + 1)  # type: ignore[operator]
-                if not lo < pos < hi:  # type: ignore[operator]
-                    return None  # no room left between two floats: renumber
-                out[keys[n]] = pos
-            i = j
-        return out
 
     # -- compile -----------------------------------------------------------------------
 
@@ -312,37 +115,10 @@ class Compiler:
         with _gc_paused():
             return self._compile(resources)
 
-    def _same_shape(self, items: list[Any]) -> tuple[dict[Key, Any], list[Key]] | None:
-        """The common case, fast: the list of the last compile with a few objects replaced
-        in place by new versions of the same resources (``Mesh.apply`` of one edit). Then
-        the new mapping is the old one with those entries replaced, in C-speed passes."""
-        prev = self._items
-        if len(items) != len(prev) or len(prev) != len(self._by_key):
-            return None
-        differ = list(map(operator.is_not, items, prev))
-        new: dict[Key, Any] | None = None
-        fresh: list[Key] = []
-        i = -1
-        while True:
-            try:
-                i = differ.index(True, i + 1)
-            except ValueError:
-                break
-            k = _key(items[i])
-            if k != _key(prev[i]):
-                return None  # not an in-place edit: the general path
-            if new is None:
-                new = dict(self._by_key)
-            new[k] = items[i]
-            fresh.append(k)
-            if len(fresh) > 64:
-                return None  # a large change: the general path is as fast
-        return (new if new is not None else self._by_key), fresh
-
     def _compile(self, resources: Iterable[Any]) -> Tables:
         items = list(resources)  # a copy: the caller may reuse its list
-        shaped = self._same_shape(items)
-        new, fresh = shaped if shaped is not None else self._latest(items)
+        shaped = same_shape(items, self._items, self._by_key)
+        new, fresh = shaped if shaped is not None else latest(items, self._key_by_id)
         old = self._by_key
         changed = [k for k in dict.fromkeys(fresh) if old.get(k) is not new[k]]
         replaced = sum(1 for k in changed if k in old)
@@ -357,7 +133,7 @@ class Compiler:
         elif shaped is not None:
             positions = {}  # the same keys in the same order
         else:
-            positions = self._positions(new)
+            positions = positions_of(new, self._pos, self._next)
         if positions is not None:
             try:
                 tables = self._incremental(new, edits, removed, positions)
@@ -385,7 +161,7 @@ class Compiler:
                 self._pos[k] = self._next
                 self._next += 1
             for k, r in new.items():
-                if k[0] in _ROUTING:
+                if k[0] in ROUTING_KINDS:
                     self._index.edit(k, r, True)
             self._scope = self._scope_of(new)
             self._build(
@@ -417,7 +193,7 @@ class Compiler:
         try:
             for k in [*edits, *removed]:
                 kind = k[0]
-                if kind not in _ROUTING:
+                if kind not in ROUTING_KINDS:
                     continue
                 if kind == "Sidecar":
                     raise _Full
@@ -490,7 +266,7 @@ class Compiler:
         """Mark what one version of a changed resource reaches."""
         kind = key[0]
         if kind == "ServiceEntry":
-            hosts = _se_hosts(r)
+            hosts = se_hosts(r)
             if any(h.startswith("*") for h in hosts):
                 raise _Full
             dirty_service.update(dict.fromkeys(hosts))
@@ -499,20 +275,20 @@ class Compiler:
             for sk in self._index.se_selecting.get(r.namespace, ()):
                 se = new.get(sk) or self._by_key.get(sk)
                 if se is not None and selects(se.spec.workload_selector.labels, labels):
-                    dirty_service.update(dict.fromkeys(_se_hosts(se)))
+                    dirty_service.update(dict.fromkeys(se_hosts(se)))
             for kk in self._index.kube_selecting.get(r.namespace, ()):
                 ks = new.get(kk) or self._by_key.get(kk)
                 if ks is not None and selects(ks.spec.selector, labels):
-                    dirty_service[_kube_host(ks)] = None
+                    dirty_service[kube_host(ks)] = None
         elif kind == "Service":
-            dirty_service[_kube_host(r)] = None
+            dirty_service[kube_host(r)] = None
         elif kind == "DestinationRule":
             host = DestinationRules.host_of(r)
             if host.startswith("*"):
                 raise _Full
             dirty_clusters[host] = None
         elif kind == "VirtualService":
-            hosts = _vs_hosts(r)
+            hosts = vs_hosts(r)
             if any(h.startswith("*") for h in hosts):
                 raise _Full
             dirty_vs[key] = None
@@ -562,7 +338,7 @@ class Compiler:
         dirty_vhost.update(dict.fromkeys(vhost))
         if full:
             for k in sorted(self._routes, key=self._pos.__getitem__):
-                dirty_vhost.update(dict.fromkeys(_vs_hosts(new[k])))
+                dirty_vhost.update(dict.fromkeys(vs_hosts(new[k])))
         for h in dirty_vhost:
             counts["vhost"] += 1
             self._build_vhost(h, wild_vs, new)
@@ -579,7 +355,7 @@ class Compiler:
             return
         if not visible(spec.export_to, vs.namespace, self.client.namespace):
             return
-        if not self._scope.imports_virtual_service(vs.namespace, _vs_hosts(vs)):
+        if not self._scope.imports_virtual_service(vs.namespace, vs_hosts(vs)):
             return
         with located(vs, "spec.http[]"):
             self._routes[key] = compile_http_routes(vs, self._source)
@@ -635,7 +411,7 @@ class Compiler:
             return self._routes[k]
         best: tuple[int, float, Key] | None = None
         for wk in wild_vs:
-            for p in _vs_hosts(new[wk]):
+            for p in vs_hosts(new[wk]):
                 if p.startswith("*") and host_matches(p, host):
                     cand = (-len(p), index.order(wk), wk)
                     if best is None or cand < best:
@@ -645,7 +421,7 @@ class Compiler:
     def _vs_named(self, host: str, wild_vs: Sequence[Key], new: Mapping[Key, Any]) -> bool:
         if not host.startswith("*"):
             return any(k in self._routes for k in self._index.vs_hosts.get(host, ()))
-        return any(host in _vs_hosts(new[k]) for k in wild_vs)
+        return any(host in vs_hosts(new[k]) for k in wild_vs)
 
     def _build_vhost(self, host: str, wild_vs: Sequence[Key], new: Mapping[Key, Any]) -> None:
         svc = self._services.get(host)
@@ -691,42 +467,3 @@ class Compiler:
             vhosts=HostMap(self._vhosts, vh_wild, ns, extra=addresses),
             scope=self._scope,
         )
-
-
-class Clusters(Mapping[ClusterKey, Cluster]):
-    """The clusters of a snapshot by (host, subset, port): a read-only view of the
-    per-host parts, so a compile does not flatten 20,000 clusters into a new dict."""
-
-    __slots__ = ("_parts",)
-
-    def __init__(self, parts: Mapping[str, Mapping[ClusterKey, Cluster]]) -> None:
-        self._parts = parts
-
-    def __getitem__(self, key: ClusterKey) -> Cluster:
-        part = self._parts.get(key[0])
-        if part is None:
-            raise KeyError(key)
-        return part[key]
-
-    def get(self, key: ClusterKey, default: Any = None) -> Any:
-        part = self._parts.get(key[0])
-        return default if part is None else part.get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, tuple) and self.get(key) is not None
-
-    def __iter__(self) -> Iterator[ClusterKey]:
-        for part in self._parts.values():
-            yield from part
-
-    def __len__(self) -> int:
-        return sum(len(p) for p in self._parts.values())
-
-    def values(self) -> ValuesView[Cluster]:
-        return _ClusterValues(self)
-
-
-class _ClusterValues(ValuesView[Cluster]):
-    def __iter__(self) -> Iterator[Cluster]:
-        for part in self._mapping._parts.values():  # type: ignore[attr-defined]
-            yield from part.values()
