@@ -13,12 +13,12 @@ import httpx
 
 from ._cluster_state import ClusterStates
 from ._errors import ConfigError
-from ._runtime_support import check_supported
 from ._state import MeshState
 from ._workload_telemetry import AccessLogSetting, WorkloadTelemetry
 from .balancing import ActiveRequests
 from .config import load_config, parse_documents
 from .routing import OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY, ClientIdentity, Snapshot
+from .routing._compiler import Compiler
 from .telemetry import RecordHook
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ def _resources(config: ConfigSource) -> list[Any]:
     if isinstance(config, (str, os.PathLike)):
         return list(load_config(config))
     items = list(config)
+    from .config._base import Document  # pydantic: every branch below needs it anyway
+
+    if all(isinstance(c, Document) for c in items):
+        return items  # loaded (validated) resources: nothing to parse
     if all(isinstance(c, (str, os.PathLike)) for c in items):
         return list(load_config(*items))
     if any(isinstance(c, (str, os.PathLike)) for c in items):
@@ -59,17 +63,6 @@ def _named_by(exc: ConfigError, resources: list[Any]) -> list[tuple[Any, str]]:
                 f"{p.field}: {p.message}" if p.field else p.message
             )
     return [(r, "; ".join(reasons)) for r, reasons in out.values()]
-
-
-def latest(resources: Iterable[Any]) -> list[Any]:
-    """One resource per (kind, namespace, name), the last given winning, as successive
-    ``kubectl apply`` runs leave it (Bookinfo's tasks apply ``virtual-service-all-v1.yaml``
-    and then a file that replaces the ``ratings`` VirtualService)."""
-    out: dict[tuple[str, str, str], Any] = {}
-    for r in resources:
-        # a replaced resource keeps its place (its creation time, which Istio orders by)
-        out[(r.kind, r.namespace, r.name)] = r
-    return list(out.values())
 
 
 class Mesh:
@@ -161,6 +154,8 @@ class Mesh:
         self._cache_file = os.fspath(cache_file) if cache_file is not None else None
         self._first_view_timeout = first_view_timeout
         self._watch: Any = None
+        #: builds each snapshot from the parts of the last one (routing/_compiler.py)
+        self._compiler = Compiler(self.identity, active=self.active, states=self.cluster_states)
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
@@ -242,17 +237,17 @@ class Mesh:
     # -- configuration ------------------------------------------------------------------
 
     def _compile(self, resources: list[Any]) -> Snapshot:
-        resources = latest(resources)
-        check_supported(resources)
-        snapshot = Snapshot(
-            resources,
+        # Only the parts the change touches are rebuilt; resilience state (ejections,
+        # in-flight counts) carries over while a cluster's policy is unchanged, as Envoy
+        # keeps it across pushes (ClusterStates). One resource per kind/namespace/name,
+        # the last given winning; the support check runs on what changed.
+        tables = self._compiler.compile(resources)
+        snapshot = Snapshot.of(
+            tables,
             self.identity,
             active=self.active,
             outbound_policy=self.outbound_policy,
             revision=self._revision + 1,
-            # resilience state (ejections, in-flight counts) carries over while a cluster's
-            # policy is unchanged, as Envoy keeps it across pushes
-            states=self.cluster_states,
         )
         self._revision += 1
         return snapshot

@@ -13,7 +13,6 @@ def check_supported(resources: Iterable[Any]) -> None:
     """Raise ConfigError naming every field set in ``resources`` that is not supported yet."""
     problems: list[ConfigProblem] = []
     for r in resources:
-        file, document = getattr(r, "origin", (None, None))
-        problems.extend(unsupported_problems(r, file=file, document=document))
+        problems.extend(unsupported_problems(r))  # it names the origin of what it reports
     if problems:
         raise ConfigError(problems)

@@ -314,17 +314,13 @@ async def test_max_requests_per_connection_one_turns_keep_alive_off(
 async def test_resilience_state_survives_a_configuration_swap(
     backends: Backends, tmp_path: Path
 ) -> None:
-    cfg = (
-        backends.yaml(),
-        dr(
-            "    loadBalancer: {simple: ROUND_ROBIN}\n"
-            "    outlierDetection:\n"
-            "      consecutive5xxErrors: 1\n"
-            "      baseEjectionTime: 30s\n"
-            "      maxEjectionPercent: 100\n"
-        ),
+    outlier = (
+        "    outlierDetection:\n"
+        "      consecutive5xxErrors: 1\n"
+        "      baseEjectionTime: 30s\n"
+        "      maxEjectionPercent: 100\n"
     )
-    m = mesh(tmp_path, *cfg)
+    m = mesh(tmp_path, backends.yaml(), dr("    loadBalancer: {simple: ROUND_ROBIN}\n" + outlier))
     dead = backends.servers[0].port
     backends.servers[0].stop()
     async with m.client() as c:
@@ -333,7 +329,14 @@ async def test_resilience_state_survives_a_configuration_swap(
         cluster = m.snapshot.clusters[("backend.default.svc.cluster.local", None, 80)]
         assert cluster.state.outlier is not None
         assert cluster.state.outlier.is_ejected(f"127.0.0.1:{dead}", time.monotonic())
-        m.apply_file(tmp_path / "mesh.yaml")  # the same configuration again
+        m.apply_file(tmp_path / "mesh.yaml")  # the same configuration again: nothing rebuilt
+        assert m.snapshot.clusters[("backend.default.svc.cluster.local", None, 80)] is cluster
+        # another balancer, the same outlier detection: a new cluster, the same state
+        changed = tmp_path / "changed.yaml"
+        changed.write_text(
+            backends.yaml() + "\n---\n" + dr("    loadBalancer: {simple: RANDOM}\n" + outlier)
+        )
+        m.apply_file(changed)
         again = m.snapshot.clusters[("backend.default.svc.cluster.local", None, 80)]
         assert again is not cluster and again.state is cluster.state  # Envoy keeps it too
         for _ in range(6):

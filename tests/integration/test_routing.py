@@ -334,3 +334,28 @@ spec:
         )
         assert record.error == f"endpoint 127.0.0.1:{port}: connection refused"
         assert record.attempts == 3
+
+
+async def test_a_sidecar_scopes_what_a_workload_reaches(
+    bookinfo: list[Workload], tmp_path: Path
+) -> None:
+    # Istio's Sidecar: this workload imports reviews only; with outboundTrafficPolicy
+    # REGISTRY_ONLY, a mesh service it does not import is not a host it can reach.
+    sidecar = """
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default}
+spec:
+  egress: [{hosts: [./reviews.default.svc.cluster.local]}]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+"""
+    cfg = write(tmp_path, workloads_yaml(bookinfo), SUBSETS, split_vs({"v1": 100}), sidecar)
+    mesh = inmesh.Mesh(service="productpage", config=cfg)
+    assert sorted(mesh.snapshot.services) == ["reviews.default.svc.cluster.local"]
+    async with mesh, mesh.client() as client:
+        ok = await client.get("http://reviews:9080/")
+        assert (ok.status_code, ok.json()["version"]) == (200, "v1")
+        blocked = await client.get("http://ratings:9080/")
+        assert (blocked.status_code, blocked.headers[inmesh.FLAGS_HEADER]) == (502, "NR")
+    mesh.apply(cfg)  # the same file again
+    assert sorted(mesh.snapshot.services) == ["reviews.default.svc.cluster.local"]

@@ -122,6 +122,14 @@ if TYPE_CHECKING:
         WorkloadEntry,
         WorkloadEntrySpec,
     )
+    from inmesh.config._sidecar import (
+        IstioEgressListener,
+        OutboundTrafficPolicy,
+        Sidecar,
+        SidecarPort,
+        SidecarSpec,
+        SidecarWorkloadSelector,
+    )
     from inmesh.config._support import UNSUPPORTED_FIELDS, UNSUPPORTED_VALUES, unsupported_problems
     from inmesh.config._telemetry import Telemetry, TelemetrySpec
     from inmesh.config._traffic_policy import (
@@ -184,6 +192,7 @@ __all__ = [
     "HTTPSettings",
     "HeaderOperations",
     "Headers",
+    "IstioEgressListener",
     "KubeContainer",
     "KubeContainerPort",
     "KubeDeployment",
@@ -205,6 +214,7 @@ __all__ = [
     "MagLev",
     "ObjectMeta",
     "Operation",
+    "OutboundTrafficPolicy",
     "OutlierDetection",
     "PeerAuthentication",
     "PeerAuthenticationMutualTLS",
@@ -230,6 +240,10 @@ __all__ = [
     "ServiceEntrySpec",
     "ServiceEntryWorkloadSelector",
     "ServicePort",
+    "Sidecar",
+    "SidecarPort",
+    "SidecarSpec",
+    "SidecarWorkloadSelector",
     "Source",
     "StringMatch",
     "Subset",
@@ -263,6 +277,12 @@ __all__ = [
 
 #: public name -> the private module that defines it
 _MODULES: dict[str, str] = {
+    "IstioEgressListener": "inmesh.config._sidecar",
+    "OutboundTrafficPolicy": "inmesh.config._sidecar",
+    "Sidecar": "inmesh.config._sidecar",
+    "SidecarPort": "inmesh.config._sidecar",
+    "SidecarSpec": "inmesh.config._sidecar",
+    "SidecarWorkloadSelector": "inmesh.config._sidecar",
     "AuthorizationPolicy": "inmesh.config._security",
     "AuthorizationPolicySpec": "inmesh.config._security",
     "ClientTLSSettings": "inmesh.config._traffic_policy",

@@ -10,7 +10,7 @@ A document is one of:
   ...), or a custom resource of another controller: skipped, as ``kubectl apply`` users
   expect when a file mixes an application's manifests with its mesh configuration (Istio's
   own ``samples/`` do);
-- a mesh kind inmesh does not model yet (Sidecar, EnvoyFilter, Gateway API, ...), or an
+- a mesh kind inmesh does not model yet (EnvoyFilter, Gateway API, ...), or an
   unknown kind in an ``*.istio.io`` group or a Kubernetes built-in group: refused by name.
 """
 
@@ -42,6 +42,7 @@ MODELLED: Mapping[str, tuple[str, str]] = {
     "ServiceEntry": ("inmesh.config._service_entry", "ServiceEntry"),
     "WorkloadEntry": ("inmesh.config._service_entry", "WorkloadEntry"),
     "Gateway": ("inmesh.config._gateway", "Gateway"),
+    "Sidecar": ("inmesh.config._sidecar", "Sidecar"),
     "PeerAuthentication": ("inmesh.config._security", "PeerAuthentication"),
     "AuthorizationPolicy": ("inmesh.config._security", "AuthorizationPolicy"),
     "Telemetry": ("inmesh.config._telemetry", "Telemetry"),

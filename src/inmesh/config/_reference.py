@@ -34,6 +34,7 @@ _ORDER = (
     "ServiceEntry",
     "WorkloadEntry",
     "Gateway",
+    "Sidecar",
     "PeerAuthentication",
     "AuthorizationPolicy",
     "Telemetry",

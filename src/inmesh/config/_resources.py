@@ -16,6 +16,7 @@ from inmesh.config._kinds import MODELLED, kind_class
 from inmesh.config._kube import KubeDeployment, KubeService, KubeServiceAccount
 from inmesh.config._security import AuthorizationPolicy, PeerAuthentication
 from inmesh.config._service_entry import ServiceEntry, WorkloadEntry
+from inmesh.config._sidecar import Sidecar
 from inmesh.config._telemetry import Telemetry
 from inmesh.config._virtual_service import VirtualService
 
@@ -27,6 +28,7 @@ Resource = (
     | ServiceEntry
     | WorkloadEntry
     | Gateway
+    | Sidecar
     | PeerAuthentication
     | AuthorizationPolicy
     | Telemetry

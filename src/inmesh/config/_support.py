@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inmesh._errors import ConfigProblem
-from inmesh.config._loc import Loc, find_values, format_loc
+from inmesh.config._loc import Loc, format_loc
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -69,6 +69,8 @@ KIND_STATUS: Mapping[str, str] = {
     "WorkloadEntry": SUPPORTED,
     # An in-process mesh has no gateway; VirtualServices bound only to gateways are skipped.
     "Gateway": NO_EFFECT,
+    # The workload's scope: what it imports (routing/_scope.py)
+    "Sidecar": SUPPORTED,
     # Enforced inbound: the mesh listener (PeerAuthentication, per connection) and
     # MeshMiddleware (AuthorizationPolicy); what the evaluator cannot enforce yet is refused
     # by its compiler (see unsupported_problems).
@@ -88,7 +90,7 @@ UNSUPPORTED_KINDS: Mapping[str, str] = {}
 
 #: API group -> the kinds of that group inmesh does not model yet, refused by name.
 UNMODELLED_KINDS: Mapping[str, tuple[str, ...]] = {
-    "networking.istio.io": ("EnvoyFilter", "ProxyConfig", "Sidecar", "WorkloadGroup"),
+    "networking.istio.io": ("EnvoyFilter", "ProxyConfig", "WorkloadGroup"),
     "security.istio.io": ("RequestAuthentication",),
     "extensions.istio.io": ("WasmPlugin",),
     "gateway.networking.k8s.io": (
@@ -164,6 +166,14 @@ FIELD_STATUS: Mapping[tuple[str, str], str] = {
     ("Tracing", "enableIstioTags"): UNSUPPORTED,
     ("Tracing", "disableContextPropagation"): UNSUPPORTED,
     ("CustomTag", "formatter"): UNSUPPORTED,
+    # Sidecar: egress hosts and port, workloadSelector and outboundTrafficPolicy.mode scope
+    # what a workload compiles; there is no listener to bind, capture or pool in-process.
+    ("SidecarPort", "name"): NO_EFFECT,
+    ("SidecarSpec", "ingress"): UNSUPPORTED,
+    ("SidecarSpec", "inboundConnectionPool"): UNSUPPORTED,
+    ("IstioEgressListener", "bind"): UNSUPPORTED,
+    ("IstioEgressListener", "captureMode"): UNSUPPORTED,
+    ("OutboundTrafficPolicy", "egressProxy"): UNSUPPORTED,
 }
 
 
@@ -359,14 +369,16 @@ def unsupported_problems(
     kind = getattr(resource, "kind", None)
     if not isinstance(kind, str) or not hasattr(resource, "model_dump"):
         return []
-    if file is None and document is None:
-        file, document = getattr(resource, "origin", (None, None))
 
     def problem(message: str, loc: Loc = ()) -> ConfigProblem:
+        # where the resource came from, looked up only for a problem (most have none)
+        where = (file, document)
+        if file is None and document is None:
+            where = getattr(resource, "origin", (None, None))
         return ConfigProblem(
             message,
-            file=file,
-            document=document,
+            file=where[0],
+            document=where[1],
             kind=kind,
             namespace=getattr(resource, "namespace", None),
             name=getattr(resource, "name", None),
@@ -379,6 +391,8 @@ def unsupported_problems(
     if kind == "AuthorizationPolicy":
         # One home for what authorization can enforce: the evaluator's compiler refuses
         # by name what it cannot (CUSTOM, targetRef(s), requestPrincipals, request.auth.*)
+        if file is None and document is None:
+            file, document = getattr(resource, "origin", (None, None))
         return _authorization_problems(resource, file=file, document=document)
     problems: list[ConfigProblem] = []
     if kind == "Telemetry":
@@ -389,16 +403,31 @@ def unsupported_problems(
     paths, values = unsupported_fields(kind), UNSUPPORTED_VALUES.get(kind, ())
     if not paths and not values:
         return problems
-    data = resource.model_dump(by_alias=True, exclude_none=True)
-    for path in paths:
-        for loc, value in find_values(data, path):
+    # One walk of the model over every path (_model_paths), not a dump and a walk per path;
+    # the problems come out path by path, in the table's order, as they always have.
+    found: dict[int, list[tuple[Loc, Any]]] = {}
+    for tag, loc, value in _paths_of(kind).find(resource):
+        found.setdefault(tag, []).append((loc, value))
+    for i in range(len(paths)):
+        for loc, value in found.get(i, ()):
             if _is_set(value):
                 problems.append(problem(f"{loc[-1]} is not supported yet", loc))
-    for path, bad in values:
-        for loc, value in find_values(data, path):
+    for j, (_, bad) in enumerate(values, start=len(paths)):
+        for loc, value in found.get(j, ()):
             if bad.refuses(value) if isinstance(bad, Above) else value == bad:
                 problems.append(problem(f"{loc[-1]} {bad} is not supported yet", loc))
     return problems
+
+
+@functools.cache
+def _paths_of(kind: str) -> Any:
+    """The unsupported field and value paths of ``kind`` as one tree, tagged by their
+    position (fields first, then values)."""
+    from inmesh.config._model_paths import path_tree
+
+    paths = list(unsupported_fields(kind))
+    paths += [p for p, _ in UNSUPPORTED_VALUES.get(kind, ())]
+    return path_tree((p, i) for i, p in enumerate(paths))
 
 
 def _authorization_problems(

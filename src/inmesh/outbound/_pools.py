@@ -8,8 +8,8 @@ admission (503 UO).
 
 A pool's key includes its settings (TLS, connectionPool), so a configuration change gets
 new pools at once. Pools no snapshot uses any more (changed settings, endpoints gone) are
-retired when the snapshot changes (:func:`retired`, a pure decision) and closed by the
-shell once idle, so requests still in flight on them finish.
+retired when the snapshot changes (:func:`is_live`, a pure decision per pool in use) and
+closed by the shell once idle, so requests still in flight on them finish.
 """
 
 from __future__ import annotations
@@ -29,8 +29,34 @@ from ._endpoint import ISTIO_MUTUAL, Exchange, PoolKey
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
+def is_live(snapshot: Snapshot, key: PoolKey, generation: int | None = None) -> bool:
+    """Whether ``snapshot`` can still use the pool ``key`` (mesh mTLS pools with
+    certificate ``generation``; None: the workload has no certificate). What
+    :func:`live_keys` answers for one key, by looking the key's cluster up instead of
+    walking every cluster and endpoint: a swap costs the pools in use, not the mesh's size.
+    PassthroughCluster pools always stay."""
+    if key.passthrough:
+        return True
+    cluster = snapshot.cluster_named(key.cluster)
+    if cluster is None:
+        return False
+    settings = cluster.pool_settings
+    if key.settings == settings:
+        if cluster.original_destination:
+            return True  # any address the caller asks for
+        return any(e.key == key.endpoint for e in cluster.endpoints)
+    mtls = cluster.mtls if generation is not None else None
+    if mtls is not None and key.settings == (settings, ISTIO_MUTUAL, generation):
+        return mtls.applies_to(key.endpoint) and any(
+            e.key == key.endpoint for e in cluster.endpoints
+        )
+    return False
+
+
 def live_keys(snapshot: Snapshot, generation: int | None = None) -> set[PoolKey]:
-    """The pool keys ``snapshot`` can use, mesh mTLS pools with certificate ``generation``
+    """Every pool key ``snapshot`` can use (a walk of every cluster and endpoint: for
+    tests and tools; a swap asks :func:`is_live` about the pools it has), mesh mTLS pools
+    with certificate ``generation``
     (None: the workload has no certificate). An original-destination cluster (ServiceEntry
     ``resolution: NONE``) has no endpoint list: its pools are keyed with the endpoint
     ``*``, meaning any."""
@@ -120,8 +146,8 @@ class Pools:
                 return
             self._revision = max(snapshot.revision, self._revision)
             self._generation = max(generation, self._generation)
-            live = live_keys(snapshot, self._generation or None)
-            for key in retired(list(self.pools), live):
+            gen = self._generation or None
+            for key in [k for k in self.pools if not is_live(snapshot, k, gen)]:
                 self.retiring.append(self.pools.pop(key))
 
     def idle_retired(self) -> list[Any]:

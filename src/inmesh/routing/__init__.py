@@ -1,4 +1,12 @@
-"""Routing: Istio's VirtualService and DestinationRule semantics compiled into a snapshot."""
+"""Routing: Istio's VirtualService and DestinationRule semantics compiled into a snapshot.
+
+- VirtualService ``http``: ``_routes.py`` (routes), ``_match.py`` (matches)
+- DestinationRule: ``_policy.py`` (lookup, merge), ``_clusters.py`` (clusters)
+- ServiceEntry, WorkloadEntry, Service: ``_services.py`` (services, endpoints)
+- Sidecar, ``exportTo``: ``_scope.py`` (:func:`scope_for`, :class:`Scope`)
+- istiod's push context: ``_compiler.py`` (the incremental compile, per-host parts)
+- the routing decision: ``_snapshot.py`` (:meth:`Snapshot.decide`)
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from ._headers import HeaderEdit, apply_edits
 from ._mtls import TLS_MODE_ISTIO, TLS_MODE_LABEL, MeshMTLS
 from ._request import HeaderSource, RequestView
 from ._routes import Route
+from ._scope import Scope, scope_for
 from ._snapshot import (
     OUTBOUND_ALLOW_ANY,
     OUTBOUND_REGISTRY_ONLY,
@@ -36,6 +45,8 @@ __all__ = [
     "Reply",
     "RequestView",
     "Route",
+    "Scope",
     "Snapshot",
     "apply_edits",
+    "scope_for",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._cluster_state import ClusterState
+from .._cluster_state import ClusterState, ClusterStates
 from .._namespaces import selects
 from ..balancing import (
     ActiveRequests,
@@ -85,20 +85,42 @@ def cluster_name(port: int, subset: str | None, host: str) -> str:
     return f"outbound|{port}|{subset or ''}|{host}"
 
 
+_DEFAULT_POLICY = BalancerPolicy()
+
+
+def _checked_policy(lb: Any) -> BalancerPolicy:
+    """``balancer_policy`` and ``locality_setting`` of ``lb``, run for their validation:
+    a bad value raises ConfigError when the configuration is compiled, not on the first
+    request (the balancer itself is built then)."""
+    if lb is None:
+        return _DEFAULT_POLICY
+    locality_setting(lb)
+    return balancer_policy(lb)
+
+
 class Cluster:
-    """Endpoints of one (service, subset, port), how to pick one, and the policy in force."""
+    """Endpoints of one (service, subset, port), how to pick one, and the policy in force.
+
+    What only a request needs is built on the first request that reaches the cluster: its
+    balancer and its resilience state (a 5,000-service mesh has 20,000 clusters; a client
+    calls a few). The state comes from the Mesh's ClusterStates, so it carries over
+    between snapshots whether it was taken early or late.
+    """
 
     __slots__ = (
-        "balancer",
+        "_active",
+        "_balancer",
+        "_client",
+        "_pool_settings",
+        "_state",
+        "_states",
         "endpoints",
         "hash",
         "mtls",
         "name",
         "policy",
-        "pool_settings",
         "port",
         "service",
-        "state",
         "subset",
         "tls",
     )
@@ -114,7 +136,8 @@ class Cluster:
         policy: EffectivePolicy,
         active: ActiveRequests,
         client: Any,
-        state: ClusterState,
+        state: ClusterState | None = None,
+        states: ClusterStates | None = None,
     ) -> None:
         self.service = service
         self.subset = subset
@@ -122,7 +145,13 @@ class Cluster:
         self.endpoints = endpoints
         self.policy = policy
         self.name = name
-        self.state = state
+        self._state = state
+        self._states = states
+        self._active = active
+        self._client = client
+        self._balancer: Balancer | None = None
+        self._pool_settings: tuple[object, ...] | None = None
+        _checked_policy(policy.load_balancer)
         self.hash = hash_policy(policy.load_balancer, client.address)
         self.tls = UpstreamTLS.of(policy.tls, service.host)
         self.mtls: MeshMTLS | None = mesh_mtls(
@@ -135,17 +164,41 @@ class Cluster:
             subset=subset,
             host=service.host,
         )
-        self.balancer = build_balancer(policy, endpoints, active, client)
-        limits = state.limits
-        #: what a connection pool of this cluster is built with: TLS settings, and the
-        #: connectionPool fields the pool applies (a change gets new pools)
-        self.pool_settings: tuple[object, ...] = (
-            self.tls.context_key if self.tls is not None else None,
-            self.tls.mode if self.tls is not None else None,
-            limits.max_connections,
-            limits.max_requests_per_connection,
-            limits.idle_timeout if policy.connection_pool is not None else None,
-        )
+
+    @property
+    def state(self) -> ClusterState:
+        """Admission gate, retry limiter, outlier detector (taken on first use)."""
+        st = self._state
+        if st is None:
+            states = self._states if self._states is not None else ClusterStates()
+            st = self._state = states.get(self.name, self.policy, [e.key for e in self.endpoints])
+        return st
+
+    @property
+    def balancer(self) -> Balancer:
+        """How an endpoint is picked (built on first use)."""
+        b = self._balancer
+        if b is None:
+            b = self._balancer = build_balancer(
+                self.policy, self.endpoints, self._active, self._client
+            )
+        return b
+
+    @property
+    def pool_settings(self) -> tuple[object, ...]:
+        """What a connection pool of this cluster is built with: TLS settings, and the
+        connectionPool fields the pool applies (a change gets new pools)."""
+        ps = self._pool_settings
+        if ps is None:
+            limits = self.state.limits
+            ps = self._pool_settings = (
+                self.tls.context_key if self.tls is not None else None,
+                self.tls.mode if self.tls is not None else None,
+                limits.max_connections,
+                limits.max_requests_per_connection,
+                limits.idle_timeout if self.policy.connection_pool is not None else None,
+            )
+        return ps
 
     @property
     def original_destination(self) -> bool:

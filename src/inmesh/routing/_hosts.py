@@ -9,7 +9,8 @@ literally, wildcards (``*.example.com``) included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
 from typing import Generic, TypeVar
 
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -18,8 +19,10 @@ _SUFFIX = "." + CLUSTER_DOMAIN
 T = TypeVar("T")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def to_fqdn(host: str, namespace: str) -> str:
-    """Expand a short name relative to ``namespace``; names with a dot, and ``*``, stay."""
+    """Expand a short name relative to ``namespace``; names with a dot, and ``*``, stay.
+    (Cached: every route destination to one host then shares one string.)"""
     host = host.lower()
     if "." in host or host == "*":
         return host
@@ -80,3 +83,66 @@ class HostTable(Generic[T]):
 
     def __contains__(self, host: str) -> bool:
         return self.get(host) is not None
+
+
+def expansions(host: str, client_namespace: str) -> tuple[str, ...]:
+    """The canonical names a request host may stand for, as :func:`aliases` in reverse:
+    ``reviews`` (the client's namespace), ``reviews.ns`` and ``reviews.ns.svc`` expand to
+    ``reviews.<ns>.svc.cluster.local``; anything else stands for itself only."""
+    if host == "*" or host.startswith("*"):
+        return ()
+    dots = host.count(".")
+    if dots == 0:
+        return (f"{host}.{client_namespace}{_SUFFIX}",)
+    if dots == 1:
+        return (host + _SUFFIX,)
+    if dots == 2 and host.endswith(".svc"):
+        return (host + ".cluster.local",)
+    return ()
+
+
+class HostMap(Generic[T]):
+    """Values by canonical host (and extra exact names such as service addresses), looked
+    up by any name a client may use: the name itself, then its expansions
+    (:func:`expansions`), then the most specific wildcard. Built once per snapshot from
+    per-host parts: a name maps to one value, so there is no alias table to keep."""
+
+    __slots__ = ("_exact", "_extra", "_ns", "_wild")
+
+    def __init__(
+        self,
+        exact: Mapping[str, T],
+        wild: list[tuple[str, T]],
+        client_namespace: str,
+        *,
+        extra: Mapping[str, T] | None = None,
+    ) -> None:
+        self._exact = exact
+        #: names after the canonical ones (service addresses): the first given wins
+        self._extra = extra or {}
+        # most specific (longest) wildcard first; "*" last; the first among equals wins
+        self._wild = sorted(wild, key=lambda pv: -len(pv[0]))
+        self._ns = client_namespace
+
+    def get(self, host: str) -> T | None:
+        exact = self._exact
+        v = exact.get(host)
+        if v is not None and not host.startswith("*"):
+            return v
+        v = self._extra.get(host)
+        if v is not None:
+            return v
+        for name in expansions(host, self._ns):
+            v = exact.get(name)
+            if v is not None:
+                return v
+        for pattern, value in self._wild:
+            if host_matches(pattern, host):
+                return value
+        return None
+
+    def __contains__(self, host: str) -> bool:
+        return self.get(host) is not None
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._extra)

@@ -14,7 +14,7 @@ sets, its own port-level entry replacing those four again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,40 +37,87 @@ class EffectivePolicy:
 
 
 class DestinationRules:
-    """The DestinationRules visible to one client, with Istio's lookup precedence."""
+    """The DestinationRules visible to one client, indexed by (namespace, host) with
+    Istio's lookup precedence: a lookup reads a few buckets, never every rule.
+
+    Rules can be added and removed one by one (the incremental compile does); ``order``
+    gives a rule key's position so that, as with Istio's creation-time ordering, the first
+    rule wins among equals."""
 
     def __init__(
-        self, rules: Iterable[Any], client_namespace: str, client_labels: Mapping[str, str]
+        self,
+        rules: Iterable[Any] = (),
+        client_namespace: str = "default",
+        client_labels: Mapping[str, str] | None = None,
+        *,
+        order: Callable[[Any], float] | None = None,
     ) -> None:
         self._client_ns = client_namespace
-        self._rules: list[tuple[str, Any]] = []
-        for dr in rules:
-            spec = dr.spec
-            if not visible(spec.export_to, dr.namespace, client_namespace):
-                continue
-            sel = spec.workload_selector
-            if sel is not None:
-                # A DestinationRule with a workloadSelector applies only to the selected
-                # workloads of its own namespace.
-                if dr.namespace != client_namespace:
-                    continue
-                if not selects(sel.match_labels, client_labels):
-                    continue
-            self._rules.append((to_fqdn(spec.host, dr.namespace), dr))
+        self._client_labels = client_labels or {}
+        self._order = order
+        self._exact: dict[tuple[str, str], dict[Any, Any]] = {}
+        self._wild: dict[str, dict[Any, tuple[str, Any]]] = {}
+        for i, dr in enumerate(rules):
+            self.add(i, dr)
+        if order is None:
+            self._order = lambda key: key  # the keys above are positions
+
+    def applies(self, dr: Any) -> bool:
+        """Whether ``dr`` applies to this client at all (exportTo, workloadSelector)."""
+        spec = dr.spec
+        if not visible(spec.export_to, dr.namespace, self._client_ns):
+            return False
+        sel = spec.workload_selector
+        if sel is not None:
+            # A DestinationRule with a workloadSelector applies only to the selected
+            # workloads of its own namespace.
+            if dr.namespace != self._client_ns:
+                return False
+            if not selects(sel.match_labels, self._client_labels):
+                return False
+        return True
+
+    @staticmethod
+    def host_of(dr: Any) -> str:
+        """The canonical host (or wildcard) ``dr`` names."""
+        return to_fqdn(dr.spec.host, dr.namespace)
+
+    def add(self, key: Any, dr: Any) -> None:
+        if not self.applies(dr):
+            return
+        host = self.host_of(dr)
+        if host.startswith("*"):
+            self._wild.setdefault(dr.namespace, {})[key] = (host, dr)
+        else:
+            self._exact.setdefault((dr.namespace, host), {})[key] = dr
+
+    def remove(self, key: Any, dr: Any) -> None:
+        host = self.host_of(dr)
+        if host.startswith("*"):
+            self._wild.get(dr.namespace, {}).pop(key, None)
+            return
+        bucket = self._exact.get((dr.namespace, host))
+        if bucket is not None:
+            bucket.pop(key, None)
+            if not bucket:
+                del self._exact[(dr.namespace, host)]
+
+    def _first(self, keys: Iterable[Any]) -> Any:
+        return min(keys, key=self._order)
 
     def lookup(self, host: str, service_namespace: str) -> Any | None:
         """The DestinationRule for ``host`` (a canonical host name), or None."""
         for ns in (self._client_ns, service_namespace, ROOT_NAMESPACE):
-            pool = [
-                (p, dr) for p, dr in self._rules if dr.namespace == ns and host_matches(p, host)
-            ]
-            if not pool:
-                continue
-            for p, dr in pool:
-                if p == host:
-                    return dr
-            longest = max(len(p) for p, _ in pool)  # no exact rule: the most specific wildcard
-            return next(dr for p, dr in pool if len(p) == longest)
+            exact = self._exact.get((ns, host))
+            if exact:
+                return exact[self._first(exact)]
+            wild = [(k, p, dr) for k, (p, dr) in self._wild.get(ns, {}).items()]
+            pool = [(k, p, dr) for k, p, dr in wild if host_matches(p, host)]
+            if pool:
+                # no exact rule: the most specific wildcard (the first among equals)
+                longest = max(len(p) for _, p, _ in pool)
+                best = self._first(k for k, p, _ in pool if len(p) == longest)
+                return next(dr for k, _, dr in pool if k == best)
         return None
 
 

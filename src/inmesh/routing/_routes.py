@@ -7,6 +7,7 @@ without a weight gets everything).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -162,8 +163,12 @@ class Route:
         # there, so the policy is compiled both ways and the cluster picks one.
         self.timeout: float | None = spec.timeout
         self.fault = FaultPolicy.from_istio(spec.fault)
-        self.retry = RetryPolicy.from_istio(spec.retries)
-        self.retry_hashing = RetryPolicy.from_istio(spec.retries, consistent_hash=True)
+        if spec.retries is None:
+            # Istio's default policy: one frozen pair shared by every route that sets none
+            self.retry, self.retry_hashing = _default_retries()
+        else:
+            self.retry = RetryPolicy.from_istio(spec.retries)
+            self.retry_hashing = RetryPolicy.from_istio(spec.retries, consistent_hash=True)
         self.mirrors = _mirrors(spec, vs_namespace)
         rd = spec.redirect
         self.redirect: RedirectRule | None = None
@@ -232,6 +237,11 @@ def _mirror(dest: Any, namespace: str, policy: MirrorPolicy) -> Mirror:
 def _re2_sub(rewrite: str) -> str:
     r"""RE2 substitution (``\1``) to Python's (``\g<1>``), so ``\10`` stays unambiguous."""
     return re.sub(r"\\(\d)", r"\\g<\1>", rewrite)
+
+
+@functools.cache
+def _default_retries() -> tuple[RetryPolicy, RetryPolicy]:
+    return RetryPolicy.from_istio(None), RetryPolicy.from_istio(None, consistent_hash=True)
 
 
 def compile_http_routes(vs: Any, source: SourceInfo) -> tuple[Route, ...]:

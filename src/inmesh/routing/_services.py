@@ -3,7 +3,8 @@ Kubernetes Service resources, turned into services with ports and endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import types
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,16 +85,123 @@ class Service:
         return tuple(out)
 
 
-def _instance(spec: Any) -> Instance:
+_EMPTY: Mapping[str, Any] = types.MappingProxyType({})
+
+
+def instance_of(spec: Any) -> Instance:
+    """A WorkloadEntry's (or an inline endpoint's) spec as an Instance."""
+    # the model's own mappings (frozen resources): no copy per workload
     return Instance(
         address=spec.address or "",
-        ports=dict(spec.ports or {}),
-        labels=dict(spec.labels or {}),
+        ports=spec.ports or _EMPTY,
+        labels=spec.labels or _EMPTY,
         locality=spec.locality or "",
         weight=spec.weight or 1,
         service_account=spec.service_account,
         network=spec.network or "",
     )
+
+
+#: ``(namespace, selector) -> the selected instances, in order``
+Selector = Callable[[str, Mapping[str, str]], list[Instance]]
+
+
+def service_of(host: str, entries: Iterable[Any], selected: Selector) -> Service | None:
+    """The service of ``host`` (lower case) from the ServiceEntries that name it and the
+    client may see, in their order: the first gives namespace, resolution and location,
+    the others add the ports it lacks and their endpoints (several ServiceEntries for one
+    host merge). A ``workloadSelector`` picks the WorkloadEntries of the entry's own
+    namespace whose labels include it (Istio's rule)."""
+    svc: Service | None = None
+    for se in entries:
+        spec = se.spec
+        ports = [
+            Port(p.number, p.name or "", (p.protocol or "").upper(), p.target_port)
+            for p in spec.ports or ()
+        ]
+        if spec.workload_selector is not None:
+            instances = selected(se.namespace, spec.workload_selector.labels or {})
+        else:
+            instances = [instance_of(e) for e in spec.endpoints or ()]
+        if (
+            not instances
+            and spec.workload_selector is None
+            and spec.resolution in ("DNS", "DNS_ROUND_ROBIN")
+        ):
+            # DNS resolution without endpoints: the host name itself is resolved.
+            instances = [Instance(address=host, ports={}, labels={})]
+        if svc is None:
+            svc = Service(
+                host=host,
+                namespace=se.namespace,
+                ports=ports,
+                resolution=spec.resolution or "NONE",
+                location=spec.location or "MESH_EXTERNAL",
+                instances=list(instances),
+                export_to=tuple(spec.export_to or ()),
+                addresses=tuple(spec.addresses or ()),
+                subject_alt_names=tuple(spec.subject_alt_names or ()),
+            )
+        else:
+            svc.ports.extend(p for p in ports if svc.port(p.number) is None)
+            svc.instances.extend(instances)
+    return svc
+
+
+def kube_service_of(ks: Any, selected: Selector) -> Service:
+    """The service of a Kubernetes Service: its FQDN, ports, and the WorkloadEntries of its
+    namespace its ``selector`` picks (none without a selector)."""
+    selector = ks.spec.selector or {}
+    return Service(
+        host=to_fqdn(ks.name, ks.namespace),
+        namespace=ks.namespace,
+        ports=[
+            Port(p.port, p.name or "", _kube_protocol(p), p.target_port)
+            for p in ks.spec.ports or ()
+        ],
+        resolution="STATIC",
+        location="MESH_INTERNAL",
+        instances=selected(ks.namespace, selector) if selector else [],
+    )
+
+
+class Workloads:
+    """WorkloadEntries indexed by (namespace, label, value), so a selector is answered from
+    its smallest bucket instead of a scan of every workload (linear compile)."""
+
+    __slots__ = ("_by_label", "_by_namespace", "_order")
+
+    def __init__(self, order: Callable[[Any], float] | None = None) -> None:
+        #: key -> position: instances are returned in the order of their resources
+        self._order = order
+        self._by_namespace: dict[str, dict[Any, Instance]] = {}
+        self._by_label: dict[tuple[str, str, str], dict[Any, Instance]] = {}
+
+    def add(self, key: Any, namespace: str, inst: Instance) -> None:
+        self._by_namespace.setdefault(namespace, {})[key] = inst
+        for k, v in inst.labels.items():
+            self._by_label.setdefault((namespace, k, v), {})[key] = inst
+
+    def remove(self, key: Any, namespace: str, inst: Instance) -> None:
+        self._by_namespace.get(namespace, {}).pop(key, None)
+        for k, v in inst.labels.items():
+            bucket = self._by_label.get((namespace, k, v))
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self._by_label[(namespace, k, v)]
+
+    def select(self, namespace: str, selector: Mapping[str, str]) -> list[Instance]:
+        """The instances of ``namespace`` whose labels include ``selector``."""
+        if not selector:
+            bucket = self._by_namespace.get(namespace, {})
+        else:
+            buckets = [self._by_label.get((namespace, k, v), {}) for k, v in selector.items()]
+            bucket = min(buckets, key=len)
+        hits = [(key, inst) for key, inst in bucket.items() if selects(selector, inst.labels)]
+        if self._order is not None and len(hits) > 1:
+            hits.sort(key=lambda kv: self._order(kv[0]))  # type: ignore[misc]
+        return [inst for _, inst in hits]
 
 
 def build_services(
@@ -102,77 +210,28 @@ def build_services(
     kube_services: Iterable[Any],
     client_namespace: str,
 ) -> dict[str, Service]:
-    """Compile the services visible to a client in ``client_namespace``, by canonical host.
+    """Compile the services visible to a client in ``client_namespace``, by canonical host
+    (what a Snapshot compiles host by host; kept whole for tests and tools).
 
-    A ServiceEntry's ``workloadSelector`` and a Kubernetes Service's ``selector`` pick the
-    WorkloadEntries of their own namespace whose labels include the selector (Istio's rule).
-    Several ServiceEntries for one host merge their ports and endpoints.
+    Kubernetes Services come after ServiceEntries; a ServiceEntry for the same FQDN wins.
     """
-    workloads: list[tuple[str, Instance]] = [
-        (we.namespace, _instance(we.spec)) for we in workload_entries
-    ]
-    services: dict[str, Service] = {}
-
-    def selected(namespace: str, selector: Mapping[str, str]) -> list[Instance]:
-        return [
-            inst for ns, inst in workloads if ns == namespace and selects(selector, inst.labels)
-        ]
-
+    workloads = Workloads()
+    for i, we in enumerate(workload_entries):
+        workloads.add(i, we.namespace, instance_of(we.spec))
+    by_host: dict[str, list[Any]] = {}
     for se in service_entries:
-        spec = se.spec
-        if not visible(spec.export_to, se.namespace, client_namespace):
-            continue
-        ports = [
-            Port(p.number, p.name or "", (p.protocol or "").upper(), p.target_port)
-            for p in spec.ports or ()
-        ]
-        if spec.workload_selector is not None:
-            instances = selected(se.namespace, spec.workload_selector.labels or {})
-        else:
-            instances = [_instance(e) for e in spec.endpoints or ()]
-        dns_self = (
-            not instances
-            and spec.workload_selector is None
-            and (spec.resolution in ("DNS", "DNS_ROUND_ROBIN"))
-        )
-        for host in spec.hosts:
-            h = host.lower()
-            if dns_self:
-                # DNS resolution without endpoints: the host name itself is resolved.
-                instances = [Instance(address=h, ports={}, labels={})]
-            svc = services.get(h)
-            if svc is None:
-                services[h] = Service(
-                    host=h,
-                    namespace=se.namespace,
-                    ports=list(ports),
-                    resolution=spec.resolution or "NONE",
-                    location=spec.location or "MESH_EXTERNAL",
-                    instances=list(instances),
-                    export_to=tuple(spec.export_to or ()),
-                    addresses=tuple(spec.addresses or ()),
-                    subject_alt_names=tuple(spec.subject_alt_names or ()),
-                )
-            else:
-                svc.ports.extend(p for p in ports if svc.port(p.number) is None)
-                svc.instances.extend(instances)
+        if visible(se.spec.export_to, se.namespace, client_namespace):
+            for host in se.spec.hosts:
+                by_host.setdefault(host.lower(), []).append(se)
+    services: dict[str, Service] = {}
+    for host, entries in by_host.items():
+        svc = service_of(host, entries, workloads.select)
+        if svc is not None:
+            services[host] = svc
     for ks in kube_services:
         fqdn = to_fqdn(ks.name, ks.namespace)
-        if fqdn in services:
-            continue
-        ports = [
-            Port(p.port, p.name or "", _kube_protocol(p), p.target_port)
-            for p in ks.spec.ports or ()
-        ]
-        selector = ks.spec.selector or {}
-        services[fqdn] = Service(
-            host=fqdn,
-            namespace=ks.namespace,
-            ports=ports,
-            resolution="STATIC",
-            location="MESH_INTERNAL",
-            instances=selected(ks.namespace, selector) if selector else [],
-        )
+        if fqdn not in services:
+            services[fqdn] = kube_service_of(ks, workloads.select)
     return services
 
 

@@ -7,23 +7,22 @@ the pure routing decision for one request: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._cluster_state import ClusterStates
-from .._errors import ConfigError
 from .._flags import BLACKHOLE, NO_CLUSTER, NO_HEALTHY_UPSTREAM, NO_ROUTE, LocalReply
-from .._namespaces import visible
 from ..balancing import ActiveRequests
-from ._clusters import Cluster, cluster_name, select
-from ._hosts import HostTable, aliases, to_fqdn
-from ._match import Matcher, SourceInfo
-from ._policy import DestinationRules, merge_policy, subset_labels
+from ._clusters import Cluster, cluster_name
+from ._match import Matcher
 from ._request import RequestView
-from ._routes import Destination, Route, compile_http_routes
-from ._services import Port, Service, build_services
+from ._routes import Destination, Route
+from ._services import Port, Service
+
+if TYPE_CHECKING:
+    from ._compiler import Tables
+
 
 OUTBOUND_ALLOW_ANY = "ALLOW_ANY"
 OUTBOUND_REGISTRY_ONLY = "REGISTRY_ONLY"
@@ -82,55 +81,13 @@ Decision = Passthrough | Reply | Redirect | Forward
 PASSTHROUGH = Passthrough()
 
 
-@dataclass(frozen=True, slots=True)
-class VirtualHost:
-    """What a request host maps to: a service (or None) and its VirtualService routes
-    (None when no VirtualService names the host: Istio's default route)."""
-
-    service: Service | None
-    routes: tuple[Route, ...] | None
-
-
-@contextmanager
-def located(resource: Any | None, field_prefix: str) -> Iterator[None]:
-    """Name ``resource`` (its file, document, kind, namespace, name) and the field prefix in
-    the problems of a ConfigError raised while compiling it (policy objects validate
-    their values without knowing where they came from)."""
-    try:
-        yield
-    except ConfigError as exc:
-        if resource is None:
-            raise
-        file, document = getattr(resource, "origin", (None, None))
-        raise ConfigError(
-            [
-                replace(
-                    p,
-                    file=p.file or file,
-                    document=p.document or document,
-                    kind=p.kind or resource.kind,
-                    namespace=p.namespace or resource.namespace,
-                    name=p.name or resource.name,
-                    field=p.field
-                    if p.field and p.field.startswith("spec")
-                    else f"{field_prefix}.{p.field}"
-                    if p.field
-                    else field_prefix,
-                )
-                for p in exc.problems
-            ]
-        ) from None
-
-
-def _kinds(resources: Iterable[Any]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for r in resources:
-        out.setdefault(r.kind, []).append(r)
-    return out
-
-
 class Snapshot:
-    """Everything one client needs to route, compiled from Istio resources."""
+    """Everything one client needs to route, compiled from Istio resources.
+
+    ``Snapshot(resources, client)`` compiles from scratch; a Mesh keeps a
+    :class:`~inmesh.routing._compiler.Compiler` and builds each new snapshot from the
+    parts of the last (:meth:`of`), so a change costs what it touches.
+    """
 
     def __init__(
         self,
@@ -142,86 +99,55 @@ class Snapshot:
         revision: int = 0,
         states: ClusterStates | None = None,
     ) -> None:
-        self.resources = tuple(resources)
+        from ._compiler import Compiler
+
+        active = active if active is not None else ActiveRequests()
+        states = states if states is not None else ClusterStates()
+        tables = Compiler(client, active=active, states=states).compile(resources)
+        self._install(tables, client, active, outbound_policy, revision)
+
+    @classmethod
+    def of(
+        cls,
+        tables: Tables,
+        client: ClientIdentity,
+        *,
+        active: ActiveRequests,
+        outbound_policy: str = OUTBOUND_ALLOW_ANY,
+        revision: int = 0,
+    ) -> Snapshot:
+        """The snapshot of a compile's ``tables``."""
+        self = cls.__new__(cls)
+        self._install(tables, client, active, outbound_policy, revision)
+        return self
+
+    def _install(
+        self,
+        tables: Tables,
+        client: ClientIdentity,
+        active: ActiveRequests,
+        outbound_policy: str,
+        revision: int,
+    ) -> None:
+        self.resources = tables.resources
         self.client = client
         self.revision = revision
-        self.outbound_policy = outbound_policy
-        self.active = active if active is not None else ActiveRequests()
-        self._states = states if states is not None else ClusterStates()
-        by_kind = _kinds(resources)
-        source = SourceInfo(client.namespace, client.labels)
-        self.services: dict[str, Service] = build_services(
-            by_kind.get("ServiceEntry", ()),
-            by_kind.get("WorkloadEntry", ()),
-            by_kind.get("Service", ()),
-            client.namespace,
-        )
-        self.destination_rules = DestinationRules(
-            by_kind.get("DestinationRule", ()), client.namespace, client.labels
-        )
-        self._service_hosts: HostTable[Service] = HostTable()
-        for svc in self.services.values():
-            self._service_hosts.add(aliases(svc.host, client.namespace), svc)
-        self.clusters: dict[tuple[str, str | None, int], Cluster] = {}
-        for svc in self.services.values():
-            self._add_clusters(svc)
-        self._vhosts: HostTable[VirtualHost] = HostTable()
-        self._build_vhosts(by_kind.get("VirtualService", ()), source)
+        self.active = active
+        #: the Sidecar that scopes this client, if any
+        self.scope = tables.scope
+        # Istio: the Sidecar's outboundTrafficPolicy, else meshConfig's
+        self.outbound_policy = tables.scope.outbound_mode or outbound_policy
+        self.services: dict[str, Service] = tables.services
+        self.clusters: Mapping[tuple[str, str | None, int], Cluster] = tables.clusters
+        self._service_hosts = tables.service_hosts
+        self._vhosts = tables.vhosts
 
-    # -- compile ----------------------------------------------------------------------
-
-    def _add_clusters(self, svc: Service) -> None:
-        dr = self.destination_rules.lookup(svc.host, svc.namespace)
-        with located(dr, "spec.trafficPolicy"):
-            self._add_clusters_of(svc, dr)
-
-    def _add_clusters_of(self, svc: Service, dr: Any | None) -> None:
-        subsets: list[str | None] = [None]
-        if dr is not None:
-            subsets += [s.name for s in dr.spec.subsets or ()]
-        for port in svc.ports:
-            all_eps = svc.endpoints(port)
-            for subset in subsets:
-                labels = subset_labels(dr, subset) if subset is not None else None
-                endpoints = select(all_eps, labels)
-                policy = merge_policy(dr, subset, port.number)
-                name = cluster_name(port.number, subset, svc.host)
-                self.clusters[(svc.host, subset, port.number)] = Cluster(
-                    name=name,
-                    service=svc,
-                    subset=subset,
-                    port=port,
-                    endpoints=endpoints,
-                    policy=policy,
-                    active=self.active,
-                    client=self.client,
-                    state=self._states.get(name, policy, [e.key for e in endpoints]),
-                )
-
-    def _build_vhosts(self, virtual_services: Iterable[Any], source: SourceInfo) -> None:
-        # Istio: a VirtualService with no `gateways` binds to the reserved gateway `mesh`;
-        # one that lists gateways applies to sidecars only if the list names `mesh`. When
-        # several VirtualServices claim one host, the first (oldest) wins (IST0109).
-        vs_by_host: HostTable[tuple[Route, ...]] = HostTable()
-        vs_hosts: list[str] = []
-        for vs in virtual_services:
-            spec = vs.spec
-            if spec.gateways and "mesh" not in spec.gateways:
-                continue
-            if not visible(spec.export_to, vs.namespace, self.client.namespace):
-                continue
-            hosts = [to_fqdn(h, vs.namespace) for h in spec.hosts]
-            with located(vs, "spec.http[]"):
-                vs_by_host.add(hosts, compile_http_routes(vs, source))
-            vs_hosts.extend(hosts)
-        for svc in self.services.values():
-            vhost = VirtualHost(svc, vs_by_host.get(svc.host))
-            self._vhosts.add([*aliases(svc.host, self.client.namespace), *svc.addresses], vhost)
-        # Hosts that only a VirtualService names (no service behind them); the first
-        # value added for a name wins, so service hosts above keep theirs.
-        for host in vs_hosts:
-            vhost = VirtualHost(None, vs_by_host.get(host))
-            self._vhosts.add(aliases(host, self.client.namespace), vhost)
+    def cluster_named(self, name: str) -> Cluster | None:
+        """The cluster called ``name`` (``outbound|<port>|<subset>|<host>``), or None."""
+        parts = name.split("|", 3)
+        if len(parts) != 4 or parts[0] != "outbound" or not parts[1].isdigit():
+            return None
+        return self.clusters.get((parts[3], parts[2] or None, int(parts[1])))
 
     # -- decide -----------------------------------------------------------------------
 

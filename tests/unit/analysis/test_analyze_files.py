@@ -226,7 +226,7 @@ def test_kinds_the_mesh_does_not_use_are_listed_as_info(tmp_path: Path) -> None:
         metadata: {name: settings, namespace: shop}
         ---
         apiVersion: networking.istio.io/v1
-        kind: Sidecar
+        kind: EnvoyFilter
         metadata: {name: default, namespace: shop}
         spec: {}
         """,
@@ -234,7 +234,7 @@ def test_kinds_the_mesh_does_not_use_are_listed_as_info(tmp_path: Path) -> None:
     msgs = analyze_files([path])
     # The invalid document does not hide the rest: the ConfigMap is still reported.
     assert [(m.level, m.code) for m in msgs] == [("Error", "INM0002"), ("Info", "INM0003")]
-    assert "Sidecar is not supported yet" in msgs[0].details
+    assert "EnvoyFilter is not supported yet" in msgs[0].details
     ok = write(tmp_path, "ok.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n")
     [info] = analyze_files([ok])
     assert info.format() == (

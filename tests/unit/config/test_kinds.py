@@ -116,7 +116,6 @@ def test_parse_documents_accepts_only_mesh_resources() -> None:
 @pytest.mark.parametrize(
     ("api_version", "kind", "says"),
     [
-        ("networking.istio.io/v1", "Sidecar", "Sidecar is not supported yet"),
         ("networking.istio.io/v1alpha3", "EnvoyFilter", "EnvoyFilter is not supported yet"),
         ("networking.istio.io/v1", "WorkloadGroup", "WorkloadGroup is not supported yet"),
         ("networking.istio.io/v1beta1", "ProxyConfig", "ProxyConfig is not supported yet"),

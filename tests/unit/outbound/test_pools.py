@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inmesh.outbound import PoolKey
-from inmesh.outbound._pools import live_keys, retired
+from inmesh.outbound._pools import is_live, live_keys, retired
 
 from ._support import mesh
 
@@ -12,6 +12,21 @@ def test_live_keys_name_every_endpoint_of_every_cluster() -> None:
     m, _ = mesh()
     keys = live_keys(m.snapshot)
     assert {k.endpoint for k in keys} == {"127.0.0.1:9001", "127.0.0.2:9002"}
+
+
+def test_is_live_answers_for_one_key_what_live_keys_says_for_all() -> None:
+    m, _ = mesh()
+    live = live_keys(m.snapshot)
+    assert live and all(is_live(m.snapshot, k) for k in live)
+    name, endpoint, settings = next(iter(live))
+    gone = [
+        PoolKey(name, "10.9.9.9:1", settings),  # an endpoint the cluster does not have
+        PoolKey(name, endpoint, ("other settings",)),  # settings changed
+        PoolKey("outbound|1|v9|nowhere.example", endpoint, settings),  # no such cluster
+        PoolKey("not a cluster name", endpoint, settings),
+    ]
+    assert [is_live(m.snapshot, k) for k in gone] == [False, False, False, False]
+    assert is_live(m.snapshot, PoolKey("PassthroughCluster", "x:80", None))
 
 
 def test_pools_of_gone_endpoints_and_changed_settings_retire_and_passthrough_stays() -> None:
