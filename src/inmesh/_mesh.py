@@ -14,7 +14,7 @@ import httpx
 from ._cluster_state import ClusterStates
 from ._errors import ConfigError
 from ._runtime_support import check_supported
-from ._state import MeshState
+from ._state import MeshState, NetworkBackends
 from .balancing import ActiveRequests
 from .config import load_config, parse_documents
 from .routing import OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY, ClientIdentity, Snapshot
@@ -88,6 +88,9 @@ class Mesh:
     workload's SPIFFE ID; with ``ca`` (a CA directory, ``inmesh ca init DIR``) the Mesh
     issues itself a certificate (``cert_ttl`` seconds, default the CA's 24 h) and renews it
     at half-life. Then ``ISTIO_MUTUAL`` and Istio's auto mTLS present it (docs/security.md).
+
+    ``network`` replaces the sockets under the connection pools (``inmesh.testing`` serves
+    workloads in memory and injects network faults there; docs/testing.md).
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class Mesh:
         ca: str | os.PathLike[str] | None = None,
         trust_domain: str = "cluster.local",
         cert_ttl: float | None = None,
+        network: NetworkBackends | None = None,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -146,6 +150,8 @@ class Mesh:
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
+        #: httpcore network backends the clients connect through (None: real sockets)
+        self._state.network = network
         if self._ca is not None:
             self._start_identity(self._ca)
         if self.registry is not None:

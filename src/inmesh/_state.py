@@ -7,7 +7,7 @@ certificate (``tls``, swapped in place on rotation).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .balancing import ActiveRequests
 from .routing import ClientIdentity, Snapshot
@@ -15,6 +15,17 @@ from .telemetry import RecordHook
 
 if TYPE_CHECKING:
     from .security import TLSHolder
+
+
+class NetworkBackends(NamedTuple):
+    """httpcore network backends the connection pools connect through instead of the
+    sockets (``inmesh.testing`` serves workloads in memory this way): one for the async
+    shell (an ``httpcore.AsyncNetworkBackend``) and one for the sync shell (an
+    ``httpcore.NetworkBackend``). Pools, timeouts, retries and outlier detection above
+    them are unchanged."""
+
+    async_backend: Any
+    sync_backend: Any
 
 
 class MeshState:
@@ -25,6 +36,7 @@ class MeshState:
         "active",
         "hooks",
         "identity",
+        "network",
         "not_ready",
         "snapshot",
         "tls",
@@ -45,3 +57,5 @@ class MeshState:
         self.not_ready: str | None = None
         #: the workload certificate (mesh mTLS), or None: this workload has no identity
         self.tls: TLSHolder | None = None
+        #: backends the pools connect through (None: httpcore's own, real sockets)
+        self.network: NetworkBackends | None = None

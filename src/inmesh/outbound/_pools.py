@@ -74,13 +74,14 @@ class Pools:
         self,
         factory: type[Any],
         *,
-        identity_backend: Callable[[Iterable[str]], Any],
+        identity_backend: Callable[[Iterable[str], Any], Any],
         verify: ssl.SSLContext | str | bool,
         cert: Any,
         limits: httpx.Limits,
         http1: bool,
         http2: bool,
         trust_env: bool,
+        network_backend: Any = None,
     ) -> None:
         if http2 and importlib.util.find_spec("h2") is None:
             # as httpx's own transport refuses it, rather than fall back to HTTP/1.1
@@ -90,6 +91,8 @@ class Pools:
             )
         self._factory = factory
         self._identity_backend = identity_backend
+        #: httpcore's network backend for every pool (None: its own sockets)
+        self._network_backend = network_backend
         self._app_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
         self._limits = limits
         self._http1 = http1
@@ -165,7 +168,7 @@ class Pools:
                 keepalive_expiry=keepalive,
                 http1=self._http1,
                 http2=self._http2,
-                network_backend=self._identity_backend(ex.mtls.identities),
+                network_backend=self._identity_backend(ex.mtls.identities, self._network_backend),
             )
         return self._factory(
             ssl_context=ex.tls.context() if ex.tls is not None else self._app_context,
@@ -174,4 +177,5 @@ class Pools:
             keepalive_expiry=keepalive,
             http1=self._http1,
             http2=self._http2,
+            network_backend=self._network_backend,
         )

@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from .._entropy import RNG
 from .._errors import MeshStateError
 from .._flags import (
     BLACKHOLE,
@@ -39,7 +40,7 @@ from ..routing import (
     Snapshot,
     apply_edits,
 )
-from ._call import RNG, Call, local_response, replayable
+from ._call import Call, local_response, replayable
 from ._record import emit
 
 _DEFAULT_POLICY = RetryPolicy.from_istio(None)
