@@ -1,0 +1,360 @@
+"""Faults: what to do to a connection or a request, where, and how often (pure, no I/O).
+
+A :class:`Fault` is one rule: an outcome (or a sequence of outcomes) for the connections
+and requests that reach the endpoints it targets (a service, a subset, one endpoint, a
+method or path prefix), for ``percentage`` of them and at most the ``first`` N. The wire
+(:mod:`._wire`) asks :class:`FaultPlan` at each connect (``connect_outcome``) and at each
+request head (``request_outcome``) and acts it out as the network would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from .._entropy import RNG
+from ._outcomes import CONNECT_PHASE, Abort, Outcome, outcome_of
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInfo:
+    """What the wire knows about an address: the workload instance listening there."""
+
+    key: str
+    #: names the endpoint answers to: short service name, FQDN, external host
+    hosts: frozenset[str]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: the workload instance (``reviews-v1-0``), or the external host
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a fault applies; every given field must match (None: any)."""
+
+    service: str | None = None
+    labels: Mapping[str, str] | None = None
+    endpoint: str | None = None
+    method: str | None = None
+    path: str | None = None
+
+    def matches(self, ep: EndpointInfo) -> bool:
+        if self.service is not None and self.service not in ep.hosts:
+            return False
+        if self.endpoint is not None and self.endpoint not in (ep.key, ep.name):
+            return False
+        if self.labels:
+            return all(ep.labels.get(k) == v for k, v in self.labels.items())
+        return True
+
+    def matches_request(self, method: str, path: str) -> bool:
+        if self.method is not None and method.upper() != self.method.upper():
+            return False
+        return self.path is None or path.startswith(self.path)
+
+
+class Fault:
+    """One fault rule; ``with fault:`` (or ``fault.remove()``) ends it.
+
+    ``hits`` counts the connections or requests it was applied to, ``seen`` those it
+    matched (applied or not, by the percentage).
+    """
+
+    def __init__(
+        self,
+        plan: FaultPlan,
+        target: Target,
+        outcomes: Sequence[Outcome | None],
+        *,
+        percentage: float,
+        first: int | None,
+        sequence: bool,
+        describe: str,
+    ) -> None:
+        if not 0.0 <= percentage <= 100.0:
+            raise ValueError(f"percentage must be between 0 and 100, not {percentage}")
+        if first is not None and first < 0:
+            raise ValueError(f"first must be 0 or more, not {first}")
+        self._plan = plan
+        self.target = target
+        self.outcomes = tuple(outcomes)
+        self.percentage = percentage
+        self.first = first
+        self.sequence = sequence
+        self.describe = describe
+        self.hits = 0
+        self.seen = 0
+        #: the connect phase (refused, TLS, DNS) or the request phase
+        self.connect_phase = all(isinstance(o, CONNECT_PHASE) for o in self.outcomes if o)
+        if not self.connect_phase and any(isinstance(o, CONNECT_PHASE) for o in self.outcomes):
+            raise ValueError(
+                "a sequence mixes connect-phase outcomes (refused, TLS, DNS) with request "
+                "outcomes: make two faults"
+            )
+
+    def decide(self, rng: Any) -> Outcome | None:
+        """The outcome for one more matching connection or request (None: pass)."""
+        self.seen += 1
+        if self.sequence:
+            if self.seen > len(self.outcomes):
+                return None
+            out = self.outcomes[self.seen - 1]
+            if out is not None:
+                self.hits += 1
+            return out
+        if self.first is not None and self.hits >= self.first:
+            return None
+        if self.percentage < 100.0 and rng.random() * 100.0 >= self.percentage:
+            return None
+        self.hits += 1
+        return self.outcomes[0]
+
+    @property
+    def exhausted(self) -> bool:
+        if self.sequence:
+            return self.seen >= len(self.outcomes)
+        return self.first is not None and self.hits >= self.first
+
+    def remove(self) -> None:
+        """End this fault (idempotent)."""
+        self._plan.discard(self)
+
+    def __enter__(self) -> Fault:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"<Fault {self.describe} hits={self.hits}>"
+
+
+SubsetResolver = Callable[[str, str], Mapping[str, str]]
+
+
+class FaultPlan:
+    """The faults in force, asked by the wire at every connect and request head.
+
+    Methods add one fault each and return it; a fault lasts until removed (the pytest
+    fixture removes every one at the end of the test), or use it as a ``with`` block.
+    Scope: ``service`` (short name, FQDN, or an external host), ``subset`` (a
+    DestinationRule subset of that service), ``labels``, ``endpoint`` (``address:port`` or
+    the instance name, ``reviews-v1-0``), ``method`` and ``path`` (a prefix). How often:
+    ``percentage`` (0-100, drawn from the mesh's seeded source in deterministic mode),
+    ``first`` (only the first N), or :meth:`sequence` (one outcome per matching request).
+    """
+
+    def __init__(self, subset_labels: SubsetResolver | None = None) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        #: how ``subset=`` becomes labels (a Sandbox reads its DestinationRules)
+        self.subset_labels = subset_labels
+
+    # -- adding -----------------------------------------------------------------------------
+
+    def _add(
+        self,
+        service: str | None,
+        outcomes: Sequence[Outcome | None],
+        *,
+        subset: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        endpoint: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        percentage: float = 100.0,
+        first: int | None = None,
+        sequence: bool = False,
+        describe: str,
+    ) -> Fault:
+        selected = dict(labels or {})
+        if subset is not None:
+            if service is None:
+                raise ValueError(f"subset={subset!r} needs the service it belongs to")
+            if self.subset_labels is None:
+                raise ValueError("subset= needs the mesh's DestinationRules (use a Sandbox)")
+            selected.update(self.subset_labels(service, subset))
+        target = Target(
+            service=service,
+            labels=selected or None,
+            endpoint=endpoint,
+            method=method,
+            path=path,
+        )
+        where = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (
+                ("service", service),
+                ("subset", subset),
+                ("labels", labels),
+                ("endpoint", endpoint),
+                ("method", method),
+                ("path", path),
+            )
+            if v
+        )
+        fault = Fault(
+            self,
+            target,
+            outcomes,
+            percentage=percentage,
+            first=first,
+            sequence=sequence,
+            describe=f"{describe} ({where or 'everywhere'})",
+        )
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def abort(
+        self, service: str | None = None, *, status: int = 503, body: str = "", **scope: Any
+    ) -> Fault:
+        """The upstream answers ``status`` (a real response: retryOn ``5xx`` and outlier
+        detection see it as any other)."""
+        return self._add(service, [Abort(status, body)], describe=f"abort {status}", **scope)
+
+    def grpc_status(
+        self, service: str | None = None, *, code: int = 14, message: str = "", **scope: Any
+    ) -> Fault:
+        """The upstream answers a trailers-only gRPC response with ``grpc-status: code``
+        (14 UNAVAILABLE by default; retryOn ``unavailable`` ... read it)."""
+        from ._outcomes import GrpcStatus
+
+        return self._add(
+            service, [GrpcStatus(code, message)], describe=f"grpc-status {code}", **scope
+        )
+
+    def delay(self, service: str | None = None, *, seconds: float, **scope: Any) -> Fault:
+        """The upstream takes ``seconds`` before its response headers: it really waits, and
+        the caller's and the route's timeouts really fire during the wait."""
+        from ._outcomes import Delay
+
+        return self._add(service, [Delay(seconds)], describe=f"delay {seconds}s", **scope)
+
+    def refuse(self, service: str | None = None, **scope: Any) -> Fault:
+        """Connections are refused (``ECONNREFUSED`` at connect; connections already open
+        to the endpoint are closed, as a dead process's are)."""
+        from ._outcomes import Refuse
+
+        return self._add(service, [Refuse()], describe="connection refused", **scope)
+
+    def reset_before_headers(self, service: str | None = None, **scope: Any) -> Fault:
+        """The request is delivered, then the connection closes before response headers."""
+        from ._outcomes import ResetBeforeHeaders
+
+        return self._add(service, [ResetBeforeHeaders()], describe="reset before headers", **scope)
+
+    def reset_mid_body(
+        self, service: str | None = None, *, after_bytes: int = 0, **scope: Any
+    ) -> Fault:
+        """Response headers and ``after_bytes`` of the body arrive, then the connection
+        closes."""
+        from ._outcomes import ResetMidBody
+
+        return self._add(service, [ResetMidBody(after_bytes)], describe="reset mid-body", **scope)
+
+    def stall(
+        self,
+        service: str | None = None,
+        *,
+        after_bytes: int = 0,
+        seconds: float | None = None,
+        **scope: Any,
+    ) -> Fault:
+        """Response headers and ``after_bytes`` of the body arrive, then nothing for
+        ``seconds`` (None: until the reader gives up): read timeouts really fire."""
+        from ._outcomes import Stall
+
+        return self._add(service, [Stall(after_bytes, seconds)], describe="stalled body", **scope)
+
+    def slow_body(
+        self,
+        service: str | None = None,
+        *,
+        chunk_bytes: int = 64,
+        seconds_per_chunk: float = 0.01,
+        **scope: Any,
+    ) -> Fault:
+        """The body arrives ``chunk_bytes`` at a time, ``seconds_per_chunk`` apart."""
+        from ._outcomes import SlowBody
+
+        return self._add(
+            service,
+            [SlowBody(chunk_bytes, seconds_per_chunk)],
+            describe="slow body",
+            **scope,
+        )
+
+    def tls_failure(self, service: str | None = None, **scope: Any) -> Fault:
+        """The TLS handshake fails (a connect failure with an SSL error as its cause)."""
+        from ._outcomes import TLSFailure
+
+        return self._add(service, [TLSFailure()], describe="TLS handshake failure", **scope)
+
+    def dns_failure(self, host: str, **scope: Any) -> Fault:
+        """``host`` does not resolve (``socket.gaierror`` at connect), for external hosts
+        and DNS-resolved ServiceEntry endpoints."""
+        from ._outcomes import DNSFailure
+
+        return self._add(host, [DNSFailure()], describe="DNS failure", **scope)
+
+    def sequence(
+        self, service: str | None, outcomes: Iterable[int | str | Outcome | None], **scope: Any
+    ) -> Fault:
+        """One outcome per matching request, in order, then pass: a status (``503``), an
+        outcome name (``"reset"``, ``"reset-mid-body"``, ``"stall"``, ``"refuse"``...), an
+        outcome object, or None (pass)."""
+        outs = [outcome_of(o) for o in outcomes]
+        return self._add(service, outs, sequence=True, describe="sequence", **scope)
+
+    # -- asking -----------------------------------------------------------------------------
+
+    def discard(self, fault: Fault) -> None:
+        with self._lock:
+            if fault in self._faults:
+                self._faults.remove(fault)
+
+    def clear(self) -> None:
+        """End every fault."""
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def faults(self) -> tuple[Fault, ...]:
+        return tuple(self._faults)
+
+    def _decide(self, ep: EndpointInfo, connect: bool, method: str, path: str) -> Outcome | None:
+        with self._lock:
+            for f in self._faults:
+                if f.connect_phase != connect or not f.target.matches(ep):
+                    continue
+                if not connect and not f.target.matches_request(method, path):
+                    continue
+                out = f.decide(RNG)
+                if out is not None:
+                    return out
+        return None
+
+    def connect_outcome(self, ep: EndpointInfo) -> Outcome | None:
+        """What happens to a new connection to ``ep`` (None: it connects)."""
+        return self._decide(ep, True, "", "")
+
+    def request_outcome(self, ep: EndpointInfo, method: str, path: str) -> Outcome | None:
+        """What happens to a request sent to ``ep`` (None: it is answered by the app)."""
+        return self._decide(ep, False, method, path)
+
+    def refusing(self, ep: EndpointInfo) -> bool:
+        """A connect-phase fault targets ``ep``: pooled connections to it are dropped (the
+        pool sees them closed by the peer), so the next request connects and meets it."""
+        with self._lock:
+            return any(
+                f.connect_phase and not f.exhausted and f.target.matches(ep) for f in self._faults
+            )

@@ -1,0 +1,442 @@
+"""Workloads without sockets: httpcore network backends whose connections are in-memory
+pipes to an HTTP/1.1 server (h11) running the workload's ASGI app.
+
+A request goes through the real pools, timeouts and retries: the client side is httpcore's
+own HTTP/1.1 connection over a :class:`MemoryStream`; the server side parses with h11 and
+calls the app as an ASGI server would. The async backend serves each connection in a task
+of the caller's event loop; the sync backend in one background event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import anyio
+import h11
+import httpcore
+
+from .._current import set_context_mesh
+from ._faults import EndpointInfo
+
+log = logging.getLogger("inmesh.testing")
+
+App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+_NO_TLS = "TLS is not simulated in memory: Sandbox(network='tcp') serves real TLS"
+
+
+@dataclass(slots=True)
+class Served:
+    """An app listening at an address: the endpoint it is and the Mesh it calls out with."""
+
+    app: App
+    info: EndpointInfo
+    mesh: Any = None
+
+
+class Directory:
+    """Which app listens at which address (``host:port``, or any port of a host)."""
+
+    def __init__(self) -> None:
+        self.by_address: dict[tuple[str, int], Served] = {}
+        self.by_host: dict[str, Served] = {}
+        #: exceptions the apps raised (the test can assert there were none)
+        self.errors: list[BaseException] = []
+
+    def find(self, host: str, port: int) -> Served | None:
+        return self.by_address.get((host, port)) or self.by_host.get(host)
+
+    def info(self, host: str, port: int) -> EndpointInfo:
+        served = self.find(host, port)
+        if served is not None:
+            return served.info
+        return EndpointInfo(key=f"{host}:{port}", hosts=frozenset({host}), name=host)
+
+
+def _unknown(host: str, port: int) -> httpcore.ConnectError:
+    """Nothing listens there: a name does not resolve, an address refuses (never the real
+    network: a test in memory sends nothing out)."""
+    import socket
+
+    if host.replace(".", "").isdigit() or ":" in host:
+        exc: OSError = ConnectionRefusedError(111, "Connection refused")
+        msg = f"[Errno 111] Connection refused (no in-memory workload at {host}:{port})"
+    else:
+        exc = socket.gaierror(-2, "Name or service not known")
+        msg = f"[Errno -2] Name or service not known (no in-memory workload named {host})"
+    err = httpcore.ConnectError(msg)
+    err.__cause__ = exc
+    return err
+
+
+# -- the server side ---------------------------------------------------------------------
+
+
+async def _next_event(conn: h11.Connection, recv: Callable[[], Awaitable[bytes]]) -> Any:
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(await recv())
+            continue
+        return event
+
+
+async def serve_connection(
+    served: Served,
+    recv: Callable[[], Awaitable[bytes]],
+    send: Callable[[bytes], None],
+    errors: list[BaseException],
+) -> None:
+    """Serve HTTP/1.1 requests on one in-memory connection until either side closes."""
+    set_context_mesh(served.mesh)  # this task's context only: the app calls out as itself
+    conn = h11.Connection(h11.SERVER)
+    host, _, port = served.info.key.rpartition(":")
+    try:
+        while True:
+            try:
+                event = await _next_event(conn, recv)
+                if not isinstance(event, h11.Request):
+                    return
+                body = bytearray()
+                while True:
+                    ev = await _next_event(conn, recv)
+                    if isinstance(ev, h11.Data):
+                        body += ev.data
+                    elif isinstance(ev, h11.EndOfMessage):
+                        break
+                    else:
+                        return  # closed in the middle of the request
+            except h11.RemoteProtocolError:
+                return
+            scope = _scope(event, (host, int(port or 0)))
+            await _call_app(served.app, scope, bytes(body), conn, send, errors)
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return
+            conn.start_next_cycle()
+    finally:
+        send(b"")  # the server's side of the connection closes
+
+
+def _scope(req: h11.Request, server: tuple[str, int]) -> dict[str, Any]:
+    target = req.target
+    path, _, query = target.partition(b"?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": req.method.decode("ascii"),
+        "scheme": "http",
+        "path": unquote(path.decode("latin-1")),
+        "raw_path": path,
+        "query_string": query,
+        "root_path": "",
+        "headers": [(k.lower(), v) for k, v in req.headers],
+        "client": ("127.0.0.1", 50000),
+        "server": server,
+        "extensions": {},
+    }
+
+
+async def _call_app(
+    app: App,
+    scope: dict[str, Any],
+    body: bytes,
+    conn: h11.Connection,
+    send_bytes: Callable[[bytes], None],
+    errors: list[BaseException],
+) -> None:
+    done = anyio.Event()
+    state = {"received": False, "started": False}
+
+    async def receive() -> dict[str, Any]:
+        if not state["received"]:
+            state["received"] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            state["started"] = True
+            headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+            send_bytes(conn.send(h11.Response(status_code=message["status"], headers=headers)))
+        elif kind == "http.response.body":
+            data = message.get("body", b"")
+            if data:
+                send_bytes(conn.send(h11.Data(data=data)))
+            if not message.get("more_body", False):
+                send_bytes(conn.send(h11.EndOfMessage()))
+                done.set()
+
+    try:
+        await app(scope, receive, send)
+    except Exception as exc:  # the app's own failure: a 500, as uvicorn answers
+        errors.append(exc)
+        log.error("in-memory workload raised", exc_info=exc)
+        if not state["started"]:
+            err = b"Internal Server Error"
+            send_bytes(
+                conn.send(
+                    h11.Response(
+                        status_code=500,
+                        headers=[(b"content-length", str(len(err)).encode())],
+                    )
+                )
+            )
+            send_bytes(conn.send(h11.Data(data=err)))
+            send_bytes(conn.send(h11.EndOfMessage()))
+    finally:
+        done.set()
+
+
+# -- the client side ---------------------------------------------------------------------
+
+
+class _Buffered:
+    __slots__ = ("_buf", "_closed", "_eof", "_server")
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        self._buf = b""
+        self._eof = False
+        self._closed = False
+        self._server = server
+
+    def _take(self, max_bytes: int) -> bytes:
+        data, self._buf = self._buf[:max_bytes], self._buf[max_bytes:]
+        return data
+
+    def _extra(self, info: str, pending: bool) -> Any:
+        if info == "is_readable":
+            return bool(self._buf) or self._eof or pending
+        if info == "server_addr":
+            return self._server
+        if info == "client_addr":
+            return ("127.0.0.1", 50000)
+        return None
+
+
+class MemoryStream(_Buffered, httpcore.AsyncNetworkStream):
+    """The client's end of an in-memory connection (async)."""
+
+    __slots__ = ("_put", "_q")
+
+    def __init__(
+        self, put: Callable[[bytes], None], q: asyncio.Queue[bytes], server: tuple[str, int]
+    ) -> None:
+        super().__init__(server)
+        self._put = put
+        self._q = q
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._buf:
+            return self._take(max_bytes)
+        if self._eof or self._closed:
+            return b""
+        try:
+            with anyio.fail_after(timeout):
+                data = await self._q.get()
+        except TimeoutError:
+            raise httpcore.ReadTimeout("timed out") from None
+        if not data:
+            self._eof = True
+            return b""
+        self._buf = data
+        return self._take(max_bytes)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self._closed:
+            raise httpcore.WriteError("the connection is closed")
+        if buffer:
+            self._put(buffer)
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._put(b"")
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError(_NO_TLS)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._extra(info, not self._q.empty())
+
+
+class SyncMemoryStream(_Buffered, httpcore.NetworkStream):
+    """The client's end of an in-memory connection (sync; the server runs on a loop
+    thread)."""
+
+    __slots__ = ("_put", "_q")
+
+    def __init__(
+        self, put: Callable[[bytes], None], q: queue.Queue[bytes], server: tuple[str, int]
+    ) -> None:
+        super().__init__(server)
+        self._put = put
+        self._q = q
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._buf:
+            return self._take(max_bytes)
+        if self._eof or self._closed:
+            return b""
+        try:
+            data = self._q.get(timeout=timeout)
+        except queue.Empty:
+            raise httpcore.ReadTimeout("timed out") from None
+        if not data:
+            self._eof = True
+            return b""
+        self._buf = data
+        return self._take(max_bytes)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self._closed:
+            raise httpcore.WriteError("the connection is closed")
+        if buffer:
+            self._put(buffer)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._put(b"")
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError(_NO_TLS)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._extra(info, not self._q.empty())
+
+
+class MemoryBackend(httpcore.AsyncNetworkBackend):
+    """Connects to the apps of a :class:`Directory`, serving each connection in a task of
+    the caller's event loop."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        served = self.directory.find(host, port)
+        if served is None:
+            raise _unknown(host, port)
+        to_server: asyncio.Queue[bytes] = asyncio.Queue()
+        to_client: asyncio.Queue[bytes] = asyncio.Queue()
+        task = asyncio.get_running_loop().create_task(
+            serve_connection(served, to_server.get, to_client.put_nowait, self.directory.errors)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return MemoryStream(to_server.put_nowait, to_client, (host, port))
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not simulated in memory")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+    def cancel(self) -> None:
+        """Stop every connection still served (the test is over)."""
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class _LoopThread:
+    """One event loop in a daemon thread, for the sync backend's servers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="inmesh-testing", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        def _cancel_all() -> None:
+            for task in asyncio.all_tasks(self.loop):
+                task.cancel()
+            self.loop.call_soon(self.loop.stop)
+
+        self.loop.call_soon_threadsafe(_cancel_all)
+        self._thread.join(timeout=5)
+
+
+class SyncMemoryBackend(httpcore.NetworkBackend):
+    """The sync twin of :class:`MemoryBackend`: the apps run on a background event loop."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self._loop: _LoopThread | None = None
+        self._lock = threading.Lock()
+
+    def _thread(self) -> _LoopThread:
+        with self._lock:
+            if self._loop is None:
+                self._loop = _LoopThread()
+            return self._loop
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        served = self.directory.find(host, port)
+        if served is None:
+            raise _unknown(host, port)
+        lt = self._thread()
+        loop = lt.loop
+        to_client: queue.Queue[bytes] = queue.Queue()
+
+        async def start() -> asyncio.Queue[bytes]:
+            to_server: asyncio.Queue[bytes] = asyncio.Queue()
+            loop.create_task(
+                serve_connection(served, to_server.get, to_client.put, self.directory.errors)
+            )
+            return to_server
+
+        fut: Future[asyncio.Queue[bytes]] = asyncio.run_coroutine_threadsafe(start(), loop)
+        to_server = fut.result()
+
+        def put(data: bytes) -> None:
+            loop.call_soon_threadsafe(to_server.put_nowait, data)
+
+        return SyncMemoryStream(put, to_client, (host, port))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not simulated in memory")
+
+    def sleep(self, seconds: float) -> None:
+        import time
+
+        time.sleep(seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            lt, self._loop = self._loop, None
+        if lt is not None:
+            lt.stop()
