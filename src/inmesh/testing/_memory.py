@@ -76,6 +76,22 @@ def _unknown(host: str, port: int) -> httpcore.ConnectError:
     return err
 
 
+def async_read_timeout() -> httpcore.ReadTimeout:
+    """As httpcore's anyio backend reports a read timeout: from a bare ``TimeoutError``."""
+    cause = TimeoutError()
+    err = httpcore.ReadTimeout(cause)
+    err.__cause__ = cause
+    return err
+
+
+def sync_read_timeout() -> httpcore.ReadTimeout:
+    """As httpcore's sync backend reports it: from the socket's ``timed out``."""
+    cause = TimeoutError("timed out")
+    err = httpcore.ReadTimeout(cause)
+    err.__cause__ = cause
+    return err
+
+
 # -- the server side ---------------------------------------------------------------------
 
 
@@ -93,11 +109,11 @@ async def serve_connection(
     recv: Callable[[], Awaitable[bytes]],
     send: Callable[[bytes], None],
     errors: list[BaseException],
+    server: tuple[str, int],
 ) -> None:
     """Serve HTTP/1.1 requests on one in-memory connection until either side closes."""
     set_context_mesh(served.mesh)  # this task's context only: the app calls out as itself
     conn = h11.Connection(h11.SERVER)
-    host, _, port = served.info.key.rpartition(":")
     try:
         while True:
             try:
@@ -115,7 +131,7 @@ async def serve_connection(
                         return  # closed in the middle of the request
             except h11.RemoteProtocolError:
                 return
-            scope = _scope(event, (host, int(port or 0)))
+            scope = _scope(event, server)
             await _call_app(served.app, scope, bytes(body), conn, send, errors)
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
@@ -244,7 +260,7 @@ class MemoryStream(_Buffered, httpcore.AsyncNetworkStream):
             with anyio.fail_after(timeout):
                 data = await self._q.get()
         except TimeoutError:
-            raise httpcore.ReadTimeout("timed out") from None
+            raise async_read_timeout()  # noqa: B904
         if not data:
             self._eof = True
             return b""
@@ -292,7 +308,7 @@ class SyncMemoryStream(_Buffered, httpcore.NetworkStream):
         try:
             data = self._q.get(timeout=timeout)
         except queue.Empty:
-            raise httpcore.ReadTimeout("timed out") from None
+            raise sync_read_timeout()  # noqa: B904
         if not data:
             self._eof = True
             return b""
@@ -341,7 +357,9 @@ class MemoryBackend(httpcore.AsyncNetworkBackend):
         to_server: asyncio.Queue[bytes] = asyncio.Queue()
         to_client: asyncio.Queue[bytes] = asyncio.Queue()
         task = asyncio.get_running_loop().create_task(
-            serve_connection(served, to_server.get, to_client.put_nowait, self.directory.errors)
+            serve_connection(
+                served, to_server.get, to_client.put_nowait, self.directory.errors, (host, port)
+            )
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -413,7 +431,9 @@ class SyncMemoryBackend(httpcore.NetworkBackend):
         async def start() -> asyncio.Queue[bytes]:
             to_server: asyncio.Queue[bytes] = asyncio.Queue()
             loop.create_task(
-                serve_connection(served, to_server.get, to_client.put, self.directory.errors)
+                serve_connection(
+                    served, to_server.get, to_client.put, self.directory.errors, (host, port)
+                )
             )
             return to_server
 

@@ -63,5 +63,7 @@ class UvicornServer:
         return cls(server, thread, port)
 
     def stop(self) -> None:
+        """Stop now: requests still running (a test's slow app) are cancelled, not awaited."""
         self.server.should_exit = True
+        self.server.force_exit = True
         self.thread.join(timeout=10)

@@ -26,7 +26,7 @@ import anyio
 import httpcore
 
 from ._faults import EndpointInfo, FaultPlan
-from ._memory import Directory
+from ._memory import Directory, async_read_timeout, sync_read_timeout
 from ._outcomes import (
     CANNED,
     Abort,
@@ -232,7 +232,7 @@ class FaultyStream(_Base, httpcore.AsyncNetworkStream):
         else:
             await anyio.sleep(wait)
         if times_out:
-            raise httpcore.ReadTimeout("timed out")
+            raise async_read_timeout()
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         r = self._r
@@ -306,7 +306,7 @@ class SyncFaultyStream(_Base, httpcore.NetworkStream):
         else:
             time.sleep(wait)
         if times_out:
-            raise httpcore.ReadTimeout("timed out")
+            raise sync_read_timeout()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         r = self._r
