@@ -137,7 +137,34 @@ class Fault:
         return f"<Fault {self.describe} hits={self.hits}>"
 
 
+class RouteFault:
+    """A fault on a VirtualService route, injected by Istio's own fault filter: the route's
+    ``fault`` (abort or delay, with its percentage) is set and pushed to every workload,
+    so the requests get Envoy's ``FI``/``DI`` flags; ``remove()`` (or the end of the
+    ``with`` block) pushes the route back without it."""
+
+    def __init__(self, plan: FaultPlan, route: str, fault: Mapping[str, Any], describe: str):
+        self._plan = plan
+        self.route = route
+        self.fault = dict(fault)
+        self.describe = describe
+
+    def remove(self) -> None:
+        self._plan.discard_route(self)
+
+    def __enter__(self) -> RouteFault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"<RouteFault {self.describe}>"
+
+
 SubsetResolver = Callable[[str, str], Mapping[str, str]]
+#: what pushes route faults to the workloads (a Sandbox's)
+RoutePusher = Callable[[Sequence[RouteFault]], None]
 
 
 class FaultPlan:
@@ -154,6 +181,9 @@ class FaultPlan:
 
     def __init__(self, subset_labels: SubsetResolver | None = None) -> None:
         self._faults: list[Fault] = []
+        self._routes: list[RouteFault] = []
+        #: pushes route faults as VirtualService changes (set by the Sandbox)
+        self.push_routes: RoutePusher | None = None
         self._lock = threading.Lock()
         #: how ``subset=`` becomes labels (a Sandbox reads its DestinationRules)
         self.subset_labels = subset_labels
@@ -214,11 +244,53 @@ class FaultPlan:
             self._faults.append(fault)
         return fault
 
+    def _route_fault(
+        self, route: str, fault: dict[str, Any], scope: dict[str, Any], describe: str
+    ) -> RouteFault:
+        percentage = scope.pop("percentage", 100.0)
+        if scope:
+            raise ValueError(
+                f"route={route!r} uses Istio's VirtualService fault: only percentage= "
+                f"applies, not {', '.join(sorted(scope))}"
+            )
+        if self.push_routes is None:
+            raise ValueError("route= needs the mesh's VirtualServices (use a Sandbox)")
+        fault = {k: {**v, "percentage": {"value": percentage}} for k, v in fault.items()}
+        rf = RouteFault(self, route, fault, f"{describe} on route {route!r}")
+        with self._lock:
+            self._routes.append(rf)
+            routes = list(self._routes)
+        try:
+            self.push_routes(routes)
+        except BaseException:
+            self.discard_route(rf)
+            raise
+        return rf
+
+    def discard_route(self, rf: RouteFault) -> None:
+        with self._lock:
+            if rf not in self._routes:
+                return
+            self._routes.remove(rf)
+            routes = list(self._routes)
+        if self.push_routes is not None:
+            self.push_routes(routes)
+
     def abort(
-        self, service: str | None = None, *, status: int = 503, body: str = "", **scope: Any
-    ) -> Fault:
+        self,
+        service: str | None = None,
+        *,
+        status: int = 503,
+        body: str = "",
+        route: str | None = None,
+        **scope: Any,
+    ) -> Fault | RouteFault:
         """The upstream answers ``status`` (a real response: retryOn ``5xx`` and outlier
-        detection see it as any other)."""
+        detection see it as any other). With ``route`` (a VirtualService ``http[].name``),
+        Istio's fault filter answers instead, before routing (flag ``FI``, never
+        retried), for ``percentage`` of the route's requests."""
+        if route is not None:
+            return self._route_fault(route, {"abort": {"httpStatus": status}}, scope, "abort")
         return self._add(service, [Abort(status, body)], describe=f"abort {status}", **scope)
 
     def grpc_status(
@@ -232,11 +304,22 @@ class FaultPlan:
             service, [GrpcStatus(code, message)], describe=f"grpc-status {code}", **scope
         )
 
-    def delay(self, service: str | None = None, *, seconds: float, **scope: Any) -> Fault:
+    def delay(
+        self,
+        service: str | None = None,
+        *,
+        seconds: float,
+        route: str | None = None,
+        **scope: Any,
+    ) -> Fault | RouteFault:
         """The upstream takes ``seconds`` before its response headers: it really waits, and
-        the caller's and the route's timeouts really fire during the wait."""
+        the caller's and the route's timeouts really fire during the wait. With ``route``,
+        Istio's fault filter delays the route's requests before routing (flag ``DI``)."""
         from ._outcomes import Delay
 
+        if route is not None:
+            spec = {"delay": {"fixedDelay": f"{seconds}s"}}
+            return self._route_fault(route, spec, scope, f"delay {seconds}s")
         return self._add(service, [Delay(seconds)], describe=f"delay {seconds}s", **scope)
 
     def refuse(self, service: str | None = None, **scope: Any) -> Fault:
@@ -326,6 +409,9 @@ class FaultPlan:
         """End every fault."""
         with self._lock:
             self._faults.clear()
+            had_routes, self._routes = bool(self._routes), []
+        if had_routes and self.push_routes is not None:
+            self.push_routes([])
 
     @property
     def faults(self) -> tuple[Fault, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -22,7 +22,7 @@ from .._mesh import Mesh
 from .._state import NetworkBackends
 from ..config import load_config, parse_documents
 from ..routing._hosts import to_fqdn
-from ._faults import EndpointInfo, FaultPlan
+from ._faults import EndpointInfo, FaultPlan, RouteFault
 from ._memory import Directory, MemoryBackend, Served, SyncMemoryBackend
 from ._records import Request, Requests
 from ._tcp import UvicornServer
@@ -64,6 +64,30 @@ def config_resources(config: ConfigInput) -> list[Any]:
     return list(parse_documents(items))
 
 
+def with_route_faults(resources: list[Any], faults: Sequence[RouteFault]) -> list[Any]:
+    """``resources`` with each fault set on the VirtualService route it names (Istio's
+    ``http[].fault``: HTTPFaultInjection, abort or delay with a percentage)."""
+    if not faults:
+        return resources
+    out = list(resources)
+    for rf in faults:
+        for i, r in enumerate(out):
+            if r.kind != "VirtualService":
+                continue
+            names = [h.name for h in r.spec.http]
+            if rf.route not in names:
+                continue
+            doc = r.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+            doc["apiVersion"], doc["kind"] = r.api_version, r.kind
+            doc["metadata"]["namespace"] = r.namespace
+            doc["spec"]["http"][names.index(rf.route)]["fault"] = rf.fault
+            out[i] = parse_documents([doc], source=f"<route fault {rf.describe}>")[0]
+            break
+        else:
+            raise ValueError(f"no VirtualService has an http route named {rf.route!r}")
+    return out
+
+
 class Sandbox:
     """A mesh in one process for a test: ``workloads`` (ASGI apps by name, ``{"reviews-v2":
     app}``, or :func:`~inmesh.testing.workload` declarations) served as mesh endpoints,
@@ -96,6 +120,9 @@ class Sandbox:
         self.faults = faults if faults is not None else FaultPlan()
         if self.faults.subset_labels is None:
             self.faults.subset_labels = self.subset_labels
+        if self.faults.push_routes is None:
+            self.faults.push_routes = self._push_routes
+        self._route_faults: Sequence[RouteFault] = ()
         self.requests = requests if requests is not None else Requests()
         self.directory = Directory()
         self.wire = WireLog()
@@ -199,7 +226,14 @@ class Sandbox:
                 docs.append(service_doc(w, inst.service_port))
         # each replica's WorkloadEntry names its own port (an ephemeral one under "tcp")
         docs.extend(entry_doc(i) for i in self.instances if i.name not in self._removed)
-        return [*self._config, *parse_documents(docs, source="<inmesh.testing workloads>")]
+        config = with_route_faults(self._config, self._route_faults)
+        return [*config, *parse_documents(docs, source="<inmesh.testing workloads>")]
+
+    def _push_routes(self, faults: Sequence[RouteFault]) -> None:
+        with_route_faults(self._config, faults)  # a route no VirtualService names: refused
+        self._route_faults = tuple(faults)
+        if not self._closed:
+            self._reapply()
 
     def _reapply(self) -> None:
         resources = self._resources()

@@ -8,6 +8,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 import inmesh
@@ -212,3 +213,42 @@ def test_unknown_endpoint_and_subset_are_named(inmesh_mesh: Make, mesh_faults: F
         mesh_faults.abort("backend", subset="v9")
     with pytest.raises(ValueError, match="network"):
         Sandbox(network="udp")  # type: ignore[arg-type]
+
+
+ROUTES = """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: backend}
+spec:
+  hosts: [backend]
+  http:
+  - name: writes
+    match: [{method: {exact: POST}}]
+    timeout: 0.2s
+    route: [{destination: {host: backend}}]
+  - name: reads
+    route: [{destination: {host: backend}}]
+"""
+
+
+@pytest.mark.anyio
+async def test_faults_scoped_to_a_route_use_istios_fault_filter(
+    inmesh_mesh: Make, mesh_faults: FaultPlan, mesh_requests: Requests
+) -> None:
+    bed = inmesh_mesh(ROUTES, workloads={"backend": app()})
+    async with bed.client() as c:
+        with mesh_faults.abort(route="writes", status=418):
+            posted = await c.post("http://backend/", content=b"x")
+            read = await c.get("http://backend/")
+        with mesh_faults.delay(route="writes", seconds=5):
+            # the fault filter's delay counts before the route timeout starts (Envoy)
+            with pytest.raises(httpx.ReadTimeout):
+                await c.post("http://backend/", content=b"x", timeout=0.1)
+        after = await c.post("http://backend/", content=b"x")
+    assert (posted.status_code, read.status_code, after.status_code) == (418, 200, 200)
+    assert mesh_requests[0].flags == {"FI"} and mesh_requests[0].attempts == 0
+    assert mesh_requests[0].route == "writes" and not mesh_requests[0].tries
+    with pytest.raises(ValueError, match="no VirtualService has an http route named 'nope'"):
+        mesh_faults.abort(route="nope")
+    with pytest.raises(ValueError, match="only percentage= applies, not first"):
+        mesh_faults.abort(route="writes", first=1)
