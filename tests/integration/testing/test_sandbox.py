@@ -240,10 +240,10 @@ async def test_faults_scoped_to_a_route_use_istios_fault_filter(
         with mesh_faults.abort(route="writes", status=418):
             posted = await c.post("http://backend/", content=b"x")
             read = await c.get("http://backend/")
-        with mesh_faults.delay(route="writes", seconds=5):
-            # the fault filter's delay counts before the route timeout starts (Envoy)
-            with pytest.raises(httpx.ReadTimeout):
-                await c.post("http://backend/", content=b"x", timeout=0.1)
+        # the fault filter's delay runs before the route timeout starts (Envoy): the
+        # caller's own timeout ends the wait
+        with mesh_faults.delay(route="writes", seconds=5), pytest.raises(httpx.ReadTimeout):
+            await c.post("http://backend/", content=b"x", timeout=0.1)
         after = await c.post("http://backend/", content=b"x")
     assert (posted.status_code, read.status_code, after.status_code) == (418, 200, 200)
     assert mesh_requests[0].flags == {"FI"} and mesh_requests[0].attempts == 0
