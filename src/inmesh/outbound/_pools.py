@@ -15,6 +15,7 @@ shell once idle, so requests still in flight on them finish.
 from __future__ import annotations
 
 import importlib.util
+import os
 import ssl
 import threading
 from collections.abc import Callable, Iterable
@@ -50,6 +51,30 @@ def live_keys(snapshot: Snapshot, generation: int | None = None) -> set[PoolKey]
 def retired(keys: Iterable[PoolKey], live: set[PoolKey]) -> list[PoolKey]:
     """The pools to retire: those ``live`` no longer names (passthrough pools stay)."""
     return [k for k in keys if not k.passthrough and k not in live and k.any_endpoint not in live]
+
+
+_DEFAULT_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+def app_ssl_context(verify: ssl.SSLContext | str | bool, cert: Any, trust_env: bool) -> Any:
+    """The application's TLS settings for its own ``https`` requests, as httpx makes them.
+
+    httpx's defaults (``verify=True``, no client certificate) are made once per process
+    and shared: loading the CA bundle costs ~70 ms, which every ``mesh.client()`` paid.
+    The environment's ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (read with ``trust_env``) are
+    part of the key, so a change still gets its own context."""
+    if verify is not True or cert is not None:
+        return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+    env = (
+        (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        if trust_env
+        else (None, None)
+    )
+    context = _DEFAULT_CONTEXTS.get(env)
+    if context is None:
+        context = httpx.create_ssl_context(verify=True, trust_env=trust_env)
+        _DEFAULT_CONTEXTS[env] = context
+    return context
 
 
 def _unused(pool: Any) -> bool:
@@ -93,7 +118,7 @@ class Pools:
         self._identity_backend = identity_backend
         #: httpcore's network backend for every pool (None: its own sockets)
         self._network_backend = network_backend
-        self._app_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        self._app_context = app_ssl_context(verify, cert, trust_env)
         self._limits = limits
         self._http1 = http1
         self._http2 = http2

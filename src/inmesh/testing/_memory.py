@@ -165,11 +165,15 @@ async def _call_app(
     scope: dict[str, Any],
     body: bytes,
     conn: h11.Connection,
-    send_bytes: Callable[[bytes], None],
+    write: Callable[[bytes], None],
     errors: list[BaseException],
 ) -> None:
     done = anyio.Event()
     state = {"received": False, "started": False}
+
+    def send_bytes(data: bytes) -> None:
+        if data:  # b"" closes the connection: not for h11's empty EndOfMessage
+            write(data)
 
     async def receive() -> dict[str, Any]:
         if not state["received"]:
@@ -257,8 +261,11 @@ class MemoryStream(_Buffered, httpcore.AsyncNetworkStream):
         if self._eof or self._closed:
             return b""
         try:
-            with anyio.fail_after(timeout):
-                data = await self._q.get()
+            if not self._q.empty():
+                data = self._q.get_nowait()  # no timer to arm (most reads)
+            else:
+                with anyio.fail_after(timeout):
+                    data = await self._q.get()
         except TimeoutError:
             raise async_read_timeout()  # noqa: B904
         if not data:
