@@ -13,6 +13,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -90,6 +91,46 @@ def sync_read_timeout() -> httpcore.ReadTimeout:
     err = httpcore.ReadTimeout(cause)
     err.__cause__ = cause
     return err
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+class Channel:
+    """Bytes one way between two tasks of one event loop: a deque and one waiter, with a
+    timer only while a read waits (an ``asyncio.Queue`` read under ``anyio.fail_after``
+    cost most of an in-memory request). ``b""`` is the end of the stream."""
+
+    __slots__ = ("_chunks", "_loop", "_waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._loop = loop
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, data: bytes) -> None:
+        self._chunks.append(data)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pending(self) -> bool:
+        return bool(self._chunks)
+
+    async def get(self, timeout: float | None = None) -> bytes:
+        """The next chunk; ``TimeoutError`` after ``timeout`` seconds without one."""
+        if not self._chunks:
+            waiter = self._waiter = self._loop.create_future()
+            timer = self._loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+        return self._chunks.popleft()
 
 
 # -- the server side ---------------------------------------------------------------------
@@ -246,14 +287,12 @@ class _Buffered:
 class MemoryStream(_Buffered, httpcore.AsyncNetworkStream):
     """The client's end of an in-memory connection (async)."""
 
-    __slots__ = ("_put", "_q")
+    __slots__ = ("_from_server", "_to_server")
 
-    def __init__(
-        self, put: Callable[[bytes], None], q: asyncio.Queue[bytes], server: tuple[str, int]
-    ) -> None:
+    def __init__(self, to_server: Channel, from_server: Channel, server: tuple[str, int]) -> None:
         super().__init__(server)
-        self._put = put
-        self._q = q
+        self._to_server = to_server
+        self._from_server = from_server
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if self._buf:
@@ -261,11 +300,7 @@ class MemoryStream(_Buffered, httpcore.AsyncNetworkStream):
         if self._eof or self._closed:
             return b""
         try:
-            if not self._q.empty():
-                data = self._q.get_nowait()  # no timer to arm (most reads)
-            else:
-                with anyio.fail_after(timeout):
-                    data = await self._q.get()
+            data = await self._from_server.get(timeout)
         except TimeoutError:
             raise async_read_timeout()  # noqa: B904
         if not data:
@@ -278,12 +313,12 @@ class MemoryStream(_Buffered, httpcore.AsyncNetworkStream):
         if self._closed:
             raise httpcore.WriteError("the connection is closed")
         if buffer:
-            self._put(buffer)
+            self._to_server.put(buffer)
 
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            self._put(b"")
+            self._to_server.put(b"")
 
     async def start_tls(
         self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
@@ -291,7 +326,7 @@ class MemoryStream(_Buffered, httpcore.AsyncNetworkStream):
         raise httpcore.ConnectError(_NO_TLS)
 
     def get_extra_info(self, info: str) -> Any:
-        return self._extra(info, not self._q.empty())
+        return self._extra(info, self._from_server.pending())
 
 
 class SyncMemoryStream(_Buffered, httpcore.NetworkStream):
@@ -361,16 +396,16 @@ class MemoryBackend(httpcore.AsyncNetworkBackend):
         served = self.directory.find(host, port)
         if served is None:
             raise _unknown(host, port)
-        to_server: asyncio.Queue[bytes] = asyncio.Queue()
-        to_client: asyncio.Queue[bytes] = asyncio.Queue()
-        task = asyncio.get_running_loop().create_task(
+        loop = asyncio.get_running_loop()
+        to_server, to_client = Channel(loop), Channel(loop)
+        task = loop.create_task(
             serve_connection(
-                served, to_server.get, to_client.put_nowait, self.directory.errors, (host, port)
+                served, to_server.get, to_client.put, self.directory.errors, (host, port)
             )
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return MemoryStream(to_server.put_nowait, to_client, (host, port))
+        return MemoryStream(to_server, to_client, (host, port))
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -435,8 +470,8 @@ class SyncMemoryBackend(httpcore.NetworkBackend):
         loop = lt.loop
         to_client: queue.Queue[bytes] = queue.Queue()
 
-        async def start() -> asyncio.Queue[bytes]:
-            to_server: asyncio.Queue[bytes] = asyncio.Queue()
+        async def start() -> Channel:
+            to_server = Channel(loop)
             loop.create_task(
                 serve_connection(
                     served, to_server.get, to_client.put, self.directory.errors, (host, port)
@@ -444,11 +479,11 @@ class SyncMemoryBackend(httpcore.NetworkBackend):
             )
             return to_server
 
-        fut: Future[asyncio.Queue[bytes]] = asyncio.run_coroutine_threadsafe(start(), loop)
+        fut: Future[Channel] = asyncio.run_coroutine_threadsafe(start(), loop)
         to_server = fut.result()
 
         def put(data: bytes) -> None:
-            loop.call_soon_threadsafe(to_server.put_nowait, data)
+            loop.call_soon_threadsafe(to_server.put, data)
 
         return SyncMemoryStream(put, to_client, (host, port))
 
