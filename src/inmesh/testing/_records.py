@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import overload
 
 from ..telemetry import RequestRecord
-from ._wire import Try
+from ._tries import Try
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,13 @@ from .._mesh import Mesh
 from .._state import NetworkBackends
 from ..config import load_config, parse_documents
 from ..routing._hosts import to_fqdn
-from ._faults import EndpointInfo, FaultPlan, RouteFault
+from ._faults import FaultPlan
 from ._memory import Directory, MemoryBackend, Served, SyncMemoryBackend
 from ._records import Request, Requests
+from ._rules import EndpointInfo, RouteFault
 from ._tcp import UvicornServer
-from ._wire import FaultyBackend, SyncFaultyBackend, WireLog
+from ._tries import WireLog
+from ._wire import FaultyBackend, SyncFaultyBackend
 from ._workloads import (
     DEFAULT_PORT,
     Instance,

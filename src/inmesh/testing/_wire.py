@@ -12,27 +12,23 @@ Each connect and request is logged (:class:`WireLog`) for the test's assertions.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpcore
 
-from ._faults import EndpointInfo, FaultPlan
-from ._memory import Directory, async_read_timeout, sync_read_timeout
+from ._errors import async_read_timeout, connect_error, sync_read_timeout
+from ._faults import FaultPlan
+from ._memory import Directory
 from ._outcomes import (
     CANNED,
-    Abort,
     Delay,
     DNSFailure,
-    GrpcStatus,
     Outcome,
     Refuse,
     ResetBeforeHeaders,
@@ -41,92 +37,10 @@ from ._outcomes import (
     Stall,
     TLSFailure,
 )
+from ._rules import EndpointInfo
+from ._tries import Try, WireLog, label
 
 _REQUEST_LINE = re.compile(rb"^([A-Z]+) (\S+) HTTP/1\.[01]\r\n")
-
-
-@dataclass(frozen=True, slots=True)
-class Try:
-    """One connection attempt or one request on the wire, as the network saw it."""
-
-    endpoint: str
-    #: the instance that listens there (``reviews-v1-0``), or the host
-    name: str
-    method: str = ""
-    path: str = ""
-    #: the request reached the upstream (False: the connection failed first)
-    sent: bool = False
-    #: the fault applied (``"refuse"``, ``"abort 503"``...), empty when none
-    fault: str = ""
-
-
-def _label(out: Outcome | None) -> str:
-    if out is None:
-        return ""
-    if isinstance(out, Abort):
-        return f"abort {out.status}"
-    if isinstance(out, GrpcStatus):
-        return f"grpc-status {out.code}"
-    if isinstance(out, Delay):
-        return f"delay {out.seconds}s"
-    return _NAMES[type(out)]
-
-
-_NAMES: dict[type, str] = {
-    Refuse: "connection refused",
-    TLSFailure: "TLS handshake failure",
-    DNSFailure: "DNS failure",
-    ResetBeforeHeaders: "reset before headers",
-    ResetMidBody: "reset mid-body",
-    Stall: "stalled body",
-    SlowBody: "slow body",
-}
-
-
-def context_key() -> object:
-    """Who is sending: the asyncio task, else the thread (one request at a time each)."""
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:
-        task = None
-    return task if task is not None else threading.get_ident()
-
-
-class WireLog:
-    """Tries per sender, taken by the record hook when the sender's request ends."""
-
-    def __init__(self) -> None:
-        self._pending: dict[object, list[Try]] = {}
-        self._lock = threading.Lock()
-        self.all: list[Try] = []
-
-    def add(self, t: Try) -> None:
-        key = context_key()
-        with self._lock:
-            self._pending.setdefault(key, []).append(t)
-            self.all.append(t)
-
-    def take(self) -> list[Try]:
-        with self._lock:
-            return self._pending.pop(context_key(), [])
-
-
-def connect_error(out: Outcome, ep: EndpointInfo) -> httpcore.ConnectError:
-    """httpcore's exception for a failed connect, with the OS/ssl error as its cause."""
-    cause: BaseException
-    if isinstance(out, Refuse):
-        cause = ConnectionRefusedError(111, "Connection refused")
-        msg = "[Errno 111] Connection refused"
-    elif isinstance(out, DNSFailure):
-        cause = socket.gaierror(-2, "Name or service not known")
-        msg = "[Errno -2] Name or service not known"
-    else:
-        msg = "[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure"
-        cause = ssl.SSLError(1, msg)
-        cause.reason = "SSLV3_ALERT_HANDSHAKE_FAILURE"
-    err = httpcore.ConnectError(msg)
-    err.__cause__ = cause
-    return err
 
 
 class _Response:
@@ -204,7 +118,7 @@ class _Base:
             self._r = _Response(out)
             self._pending = b""
             self._log.add(
-                Try(self._ep.key, self._ep.name, method, path, sent=True, fault=_label(out))
+                Try(self._ep.key, self._ep.name, method, path, sent=True, fault=label(out))
             )
         return not self._r.swallow
 
@@ -388,7 +302,7 @@ class FaultyBackend(httpcore.AsyncNetworkBackend):
         ep = self._directory.info(host, port)
         out = self._plan.connect_outcome(ep)
         if isinstance(out, (Refuse, TLSFailure, DNSFailure)):
-            self._log.add(Try(ep.key, ep.name, fault=_label(out)))
+            self._log.add(Try(ep.key, ep.name, fault=label(out)))
             raise connect_error(out, ep)
         try:
             stream = await self.inner.connect_tcp(
@@ -430,7 +344,7 @@ class SyncFaultyBackend(httpcore.NetworkBackend):
         ep = self._directory.info(host, port)
         out = self._plan.connect_outcome(ep)
         if isinstance(out, (Refuse, TLSFailure, DNSFailure)):
-            self._log.add(Try(ep.key, ep.name, fault=_label(out)))
+            self._log.add(Try(ep.key, ep.name, fault=label(out)))
             raise connect_error(out, ep)
         try:
             stream = self.inner.connect_tcp(host, port, timeout, local_address, socket_options)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from inmesh.testing import FaultPlan, deterministic
-from inmesh.testing._faults import EndpointInfo
 from inmesh.testing._outcomes import Abort, Refuse, ResetBeforeHeaders, Stall, outcome_of
+from inmesh.testing._rules import EndpointInfo
 
 V1 = EndpointInfo(
     key="127.1.0.2:80",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from inmesh.outbound._errors import cause, failure_of
 from inmesh.resilience import LocalFailure
-from inmesh.testing._faults import EndpointInfo
+from inmesh.testing._errors import connect_error
 from inmesh.testing._outcomes import (
     Abort,
     DNSFailure,
@@ -15,7 +15,8 @@ from inmesh.testing._outcomes import (
     SlowBody,
     TLSFailure,
 )
-from inmesh.testing._wire import _Response, connect_error
+from inmesh.testing._rules import EndpointInfo
+from inmesh.testing._wire import _Response
 
 EP = EndpointInfo(key="127.1.0.2:80", hosts=frozenset({"backend"}))
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 20\r\n\r\n"
