@@ -288,3 +288,66 @@ async def test_outlier_detection_ejects_an_endpoint_answering_5xx(
     assert bed.ejected(bad) and not bed.ejected(good)
     assert statuses.count(503) == 2  # two consecutive 5xx on the bad one, then it is out
     assert set(mesh_requests[-4:].endpoints()) == {bed.address(good)}
+
+
+# -- the sync client meets the same faults ------------------------------------------------------
+
+
+@NETWORKS
+def test_sync_client_meets_every_request_fault_alike(
+    inmesh_mesh: Make, mesh_faults: FaultPlan, mesh_requests: Requests, network: str
+) -> None:
+    config = vs("  - timeout: 0.3s\n    route: [{destination: {host: backend}}]")
+    bed = inmesh_mesh(config, workloads={"backend": app(body_bytes=100)}, network=network)
+    with bed.sync_client() as c:
+        with mesh_faults.delay("backend", seconds=5):
+            assert c.get("http://backend/").status_code == 504
+        with mesh_faults.reset_before_headers("backend"):
+            assert c.get("http://backend/").status_code == 503
+        with mesh_faults.abort("backend", status=502):
+            assert c.get("http://backend/").status_code == 502
+        with (
+            mesh_faults.reset_mid_body("backend", after_bytes=10),
+            pytest.raises(httpx.RemoteProtocolError),
+        ):
+            c.get("http://backend/")
+        with mesh_faults.stall("backend", after_bytes=10), pytest.raises(httpx.ReadTimeout):
+            c.get("http://backend/")
+        with mesh_faults.slow_body("backend", chunk_bytes=25, seconds_per_chunk=0.001):
+            assert c.get("http://backend/").content == b"x" * 100
+    assert [sorted(r.flags) for r in mesh_requests[:3]] == [["UT"], ["UC"], []]
+
+
+async def test_injected_tls_failure_matches_a_real_handshake_failure(
+    inmesh_mesh: Make, mesh_faults: FaultPlan, mesh_requests: Requests
+) -> None:
+    # real: the DestinationRule says TLS, the server speaks plain HTTP
+    tls = """
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: backend}
+spec:
+  host: backend
+  trafficPolicy: {tls: {mode: SIMPLE}}
+"""
+    real_bed = inmesh_mesh(tls, workloads={"backend": app()}, network="tcp")
+    async with real_bed.client() as c:
+        await c.get("http://backend/")
+    bed = inmesh_mesh(workloads={"backend": app()})
+    mesh_faults.tls_failure("backend")
+    async with bed.client() as c:
+        await c.get("http://backend/")
+    real_record, injected = mesh_requests[0].record, mesh_requests[1].record
+    assert (
+        shape(injected)[:4]
+        == shape(real_record)[:4]
+        == (
+            503,
+            "UF,URX",
+            3,
+            "upstream_reset_before_response_started{connection_failure}",
+        )
+    )
+    assert shape(injected)[4].startswith("TLS error") and shape(real_record)[4].startswith(
+        "TLS error"
+    )
