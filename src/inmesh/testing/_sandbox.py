@@ -193,6 +193,10 @@ class Sandbox:
         out: list[Instance] = []
         n = 0
         for w in self.workloads:
+            if w.server_options and self.network != "tcp":
+                raise ValueError(
+                    f"workload {w.name!r}: server_options (uvicorn settings) need network='tcp'"
+                )
             declared = service_port(self._config, w.service, w.namespace)
             number, port_name = declared or (w.port or DEFAULT_PORT, "http")
             for i in range(w.replicas):
@@ -200,7 +204,9 @@ class Sandbox:
                 if self.network == "memory":
                     address, port = f"127.1.{n // 250}.{n % 250 + 1}", number
                 else:
-                    server = UvicornServer.start(w.app, self._mesh_getter(w.name))
+                    server = UvicornServer.start(
+                        w.app, self._mesh_getter(w.name), **w.server_options
+                    )
                     self._servers.append(server)
                     address, port = "127.0.0.1", server.port
                 inst = Instance(w, i, address, port, port_name, number)

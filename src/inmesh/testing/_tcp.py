@@ -32,7 +32,7 @@ class UvicornServer:
         self.port = port
 
     @classmethod
-    def start(cls, app: Any, mesh: Callable[[], Any]) -> UvicornServer:
+    def start(cls, app: Any, mesh: Callable[[], Any], **options: Any) -> UvicornServer:
         import uvicorn  # only under network="tcp"
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -42,9 +42,8 @@ class UvicornServer:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            _with_mesh(app, mesh), log_level="warning", lifespan="off", access_log=False
-        )
+        settings: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "access_log": False}
+        config = uvicorn.Config(_with_mesh(app, mesh), **{**settings, **options})
         server = uvicorn.Server(config)
         thread = threading.Thread(
             target=lambda: asyncio.run(server.serve(sockets=[sock])),

@@ -32,6 +32,8 @@ class Workload:
     #: the service port (None: the configuration's, else 80)
     port: int | None = None
     namespace: str = "default"
+    #: uvicorn settings under ``network="tcp"`` (``ssl_certfile``, ``ssl_keyfile``...)
+    server_options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -55,8 +57,11 @@ def workload(
     replicas: int = 1,
     port: int | None = None,
     namespace: str = "default",
+    server_options: Mapping[str, Any] | None = None,
 ) -> Workload:
-    """Declare a workload: ``app`` serving ``service``, ``replicas`` endpoints of it."""
+    """Declare a workload: ``app`` serving ``service``, ``replicas`` endpoints of it.
+    ``server_options`` go to uvicorn under ``network="tcp"`` (real TLS:
+    ``ssl_certfile``, ``ssl_keyfile``)."""
     if replicas < 1:
         raise ValueError(f"workload {service!r}: replicas must be 1 or more, not {replicas}")
     return Workload(
@@ -67,6 +72,7 @@ def workload(
         replicas=replicas,
         port=port,
         namespace=namespace,
+        server_options=dict(server_options or {}),
     )
 
 

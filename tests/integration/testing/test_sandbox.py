@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
 import inmesh
 from inmesh.testing import FaultPlan, Requests, Sandbox, deterministic, is_deterministic, workload
+from tests.certs import make_server_cert
 from tests.integration.testing.apps import app
 
 Make = Callable[..., Sandbox]
@@ -252,3 +254,32 @@ async def test_faults_scoped_to_a_route_use_istios_fault_filter(
         mesh_faults.abort(route="nope")
     with pytest.raises(ValueError, match="only percentage= applies, not first"):
         mesh_faults.abort(route="writes", first=1)
+
+
+@pytest.mark.anyio
+async def test_real_tls_on_real_ports(
+    inmesh_mesh: Make, mesh_faults: FaultPlan, mesh_requests: Requests, tmp_path: Path
+) -> None:
+    host = "backend.default.svc.cluster.local"
+    certs = make_server_cert(tmp_path, host)
+    options = {"ssl_certfile": str(certs.cert_file), "ssl_keyfile": str(certs.key_file)}
+    bed = inmesh_mesh(
+        f"""
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: backend}}
+spec:
+  host: backend
+  trafficPolicy: {{tls: {{mode: SIMPLE, caCertificates: {certs.ca_file}, sni: {host}}}}}
+""",
+        workloads=[workload(app(), service="backend", server_options=options)],
+        network="tcp",
+    )
+    async with bed.client() as c:
+        ok = await c.get("http://backend/")
+        with mesh_faults.tls_failure("backend"):
+            failed = await c.get("http://backend/")
+    assert ok.status_code == 200 and failed.status_code == 503
+    assert mesh_requests[1].flags == {"UF", "URX"}
+    with pytest.raises(ValueError, match=r"server_options .* need network='tcp'"):
+        inmesh_mesh(workloads=[workload(app(), service="x", server_options=options)])
