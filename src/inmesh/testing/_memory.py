@@ -10,6 +10,7 @@ of the caller's event loop; the sync backend in one background event loop thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections import deque
@@ -269,7 +270,9 @@ class MemoryBackend(httpcore.AsyncNetworkBackend):
     def cancel(self) -> None:
         """Stop every connection still served (the test is over)."""
         for task in list(self._tasks):
-            task.cancel()
+            # RuntimeError: its event loop is closed already, nothing runs it any more
+            with contextlib.suppress(RuntimeError):
+                task.cancel()
 
 
 class _LoopThread:
