@@ -40,3 +40,23 @@ def test_a_replica_is_a_workload_entry_with_its_labels() -> None:
         "ports": {"http": 9080},
         "labels": {"app": "reviews", "version": "v1", "zone": "a"},
     }
+
+
+def test_configuration_from_text_files_dicts_and_resources(tmp_path: object) -> None:
+    from pathlib import Path
+
+    text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n"
+    path = Path(str(tmp_path)) / "mesh.yaml"
+    path.write_text(text)
+    as_dict = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "b"},
+        "spec": {"ports": [{"port": 81}]},
+    }
+    from_text = config_resources(text)
+    assert [r.name for r in from_text] == ["a"]
+    assert [r.name for r in config_resources(path)] == ["a"]
+    assert [r.name for r in config_resources([str(path), text])] == ["a", "a"]
+    assert [r.name for r in config_resources([as_dict, *from_text])] == ["b", "a"]
+    assert config_resources(None) == []
