@@ -37,3 +37,15 @@ def test_after_the_block_the_source_is_reseeded() -> None:
         assert RNG.random() == a
         seeded = RNG.getstate()
     assert RNG.getstate() != seeded  # re-seeded from the OS after the block
+
+
+def test_retries_wait_the_scaled_backoff_but_timeouts_are_never_shortened() -> None:
+    from inmesh.outbound._call import _backoff
+    from inmesh.resilience import Step
+
+    assert _backoff(Step.RETRY, 0.2) == 0.2
+    with deterministic(backoff_scale=0.0):
+        assert _backoff(Step.RETRY, 0.2) == 0.0
+        assert _backoff(Step.TIMEOUT, 0.2) == 0.2  # the wait to the route deadline
+    with deterministic(backoff_scale=0.5):
+        assert _backoff(Step.RETRY, 0.2) == 0.1
