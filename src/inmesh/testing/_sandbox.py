@@ -22,6 +22,7 @@ from .._mesh import Mesh
 from .._state import NetworkBackends
 from ..config import load_config, parse_documents
 from ..routing._hosts import to_fqdn
+from ..routing._mtls import TLS_MODE_ISTIO, TLS_MODE_LABEL
 from ._faults import FaultPlan
 from ._memory import Directory, MemoryBackend, Served, SyncMemoryBackend
 from ._records import Request, Requests
@@ -98,7 +99,10 @@ class Sandbox:
 
     ``client()`` / ``sync_client()`` call into the mesh as ``service`` (the test's own
     workload); ``faults`` injects failures; ``requests`` is what happened. ``network``:
-    ``"memory"`` (no sockets) or ``"tcp"`` (uvicorn on 127.0.0.1 ephemeral ports).
+    ``"memory"`` (no sockets) or ``"tcp"`` (uvicorn on 127.0.0.1 ephemeral ports). ``ca``
+    (a CA directory, ``tcp`` only): every Mesh gets a workload certificate and the
+    workloads are served as ``inmesh serve`` serves them (mesh listener, MeshMiddleware),
+    so mesh mTLS, PeerAuthentication and AuthorizationPolicy apply.
     """
 
     def __init__(
@@ -114,9 +118,13 @@ class Sandbox:
         outbound_policy: Literal["ALLOW_ANY", "REGISTRY_ONLY"] = "ALLOW_ANY",
         faults: FaultPlan | None = None,
         requests: Requests | None = None,
+        ca: str | os.PathLike[str] | None = None,
     ) -> None:
         if network not in ("memory", "tcp"):
             raise ValueError(f"network must be 'memory' or 'tcp', not {network!r}")
+        if ca is not None and network != "tcp":
+            raise ValueError("mesh mTLS (ca=) needs network='tcp': TLS is not simulated in memory")
+        self._ca = ca
         self.network = network
         self.namespace = namespace
         self.faults = faults if faults is not None else FaultPlan()
@@ -126,6 +134,8 @@ class Sandbox:
             self.faults.push_routes = self._push_routes
         self._route_faults: Sequence[RouteFault] = ()
         self.requests = requests if requests is not None else Requests()
+        #: the destination side's records (workloads behind the mesh listener: ``ca=``)
+        self.received: list[Any] = []
         self.directory = Directory()
         self.wire = WireLog()
         self._config = config_resources(config)
@@ -164,6 +174,7 @@ class Sandbox:
                 config=resources,
                 outbound_policy=outbound_policy,
                 network=self.backends,
+                ca=ca,
             )
             self.mesh.add_hook(self._on_record)
             for w in self.workloads:
@@ -174,6 +185,7 @@ class Sandbox:
                     config=resources,
                     outbound_policy=outbound_policy,
                     network=self.backends,
+                    ca=ca,
                 )
                 m.add_hook(self._on_record)
                 self._meshes[w.name] = m
@@ -205,7 +217,10 @@ class Sandbox:
                     address, port = f"127.1.{n // 250}.{n % 250 + 1}", number
                 else:
                     server = UvicornServer.start(
-                        w.app, self._mesh_getter(w.name), **w.server_options
+                        w.app,
+                        self._mesh_getter(w.name),
+                        mesh_listener=self._ca is not None,
+                        **w.server_options,
                     )
                     self._servers.append(server)
                     address, port = "127.0.0.1", server.port
@@ -234,6 +249,10 @@ class Sandbox:
                 docs.append(service_doc(w, inst.service_port))
         # each replica's WorkloadEntry names its own port (an ephemeral one under "tcp")
         docs.extend(entry_doc(i) for i in self.instances if i.name not in self._removed)
+        if self._ca is not None:
+            for d in docs:  # a sidecar with a certificate: Istio's auto mTLS applies
+                if d["kind"] == "WorkloadEntry":
+                    d["spec"]["labels"][TLS_MODE_LABEL] = TLS_MODE_ISTIO
         config = with_route_faults(self._config, self._route_faults)
         return [*config, *parse_documents(docs, source="<inmesh.testing workloads>")]
 
@@ -331,6 +350,7 @@ class Sandbox:
 
     def _on_record(self, record: Any) -> None:
         if record.reporter != "source":
+            self.received.append(record)
             return
         self.requests.append(Request(record, tuple(self.wire.take())))
 

@@ -15,10 +15,23 @@ from typing import Any
 from .._current import set_context_mesh
 
 
-def _with_mesh(app: Any, mesh: Callable[[], Any]) -> Any:
+def _with_mesh(app: Any, mesh: Callable[[], Any], inbound: bool) -> Any:
+    """``app`` run with the workload's Mesh as ``current_mesh()``; with ``inbound``, behind
+    ``MeshMiddleware`` as ``inmesh serve`` runs it (made at the first request: the Mesh
+    exists only once every replica has its port)."""
+    made: list[Any] = []
+
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        set_context_mesh(mesh())  # the request's own task context
-        await app(scope, receive, send)
+        m = mesh()
+        set_context_mesh(m)  # the request's own task context
+        if not inbound:
+            await app(scope, receive, send)
+            return
+        if not made:
+            from .._middleware import MeshMiddleware
+
+            made.append(MeshMiddleware(app, mesh=m))
+        await made[0](scope, receive, send)
 
     return wrapped
 
@@ -32,7 +45,11 @@ class UvicornServer:
         self.port = port
 
     @classmethod
-    def start(cls, app: Any, mesh: Callable[[], Any], **options: Any) -> UvicornServer:
+    def start(
+        cls, app: Any, mesh: Callable[[], Any], *, mesh_listener: bool = False, **options: Any
+    ) -> UvicornServer:
+        """Serve ``app``; with ``mesh_listener``, as ``inmesh serve`` does: the mesh listener
+        (PeerAuthentication, mTLS with the workload certificate) and ``MeshMiddleware``."""
         import uvicorn  # only under network="tcp"
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -43,7 +60,16 @@ class UvicornServer:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         settings: dict[str, Any] = {"log_level": "warning", "lifespan": "off", "access_log": False}
-        config = uvicorn.Config(_with_mesh(app, mesh), **{**settings, **options})
+        asgi = _with_mesh(app, mesh, mesh_listener)
+        if mesh_listener:
+            from ..inbound import InboundPolicy, protocol_class
+
+            settings["http"] = protocol_class(
+                tls=lambda: getattr(mesh(), "tls", None),
+                policy=lambda: InboundPolicy.for_mesh(mesh()) if mesh() is not None else None,
+            )
+            settings["proxy_headers"] = False
+        config = uvicorn.Config(asgi, **{**settings, **options})
         server = uvicorn.Server(config)
         thread = threading.Thread(
             target=lambda: asyncio.run(server.serve(sockets=[sock])),

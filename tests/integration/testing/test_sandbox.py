@@ -283,3 +283,40 @@ spec:
     assert mesh_requests[1].flags == {"UF", "URX"}
     with pytest.raises(ValueError, match=r"server_options .* need network='tcp'"):
         inmesh_mesh(workloads=[workload(app(), service="x", server_options=options)])
+
+
+ONLY_FRONT = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: backend-from-front}
+spec:
+  selector: {matchLabels: {app: backend}}
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: [cluster.local/ns/default/sa/front]}}]
+"""
+
+
+@pytest.mark.anyio
+async def test_mesh_mtls_and_authorization_on_real_ports(inmesh_mesh: Make, tmp_path: Path) -> None:
+    from inmesh.security import CertificateAuthority
+
+    CertificateAuthority.init_root(tmp_path / "ca")
+    bed = inmesh_mesh(
+        ONLY_FRONT,
+        workloads=[front(), workload(app(), service="backend")],
+        network="tcp",
+        ca=tmp_path / "ca",
+    )
+    async with bed.client() as c:
+        direct = await c.get("http://backend/")  # the test's own identity: not allowed
+        via_front = await c.get("http://front/")
+    assert direct.status_code == 403 and via_front.text == "backend said 200"
+    to_backend = [r for r in bed.received if r.destination_service.startswith("backend.")]
+    assert {r.connection_security_policy for r in to_backend} == {"mutual_tls"}
+    assert sorted(r.source_principal.rsplit("/", 1)[1] for r in to_backend) == [
+        "front",
+        "test-client",
+    ]
+    with pytest.raises(ValueError, match="needs network='tcp'"):
+        inmesh_mesh(workloads={"x": app()}, ca=tmp_path / "ca")
