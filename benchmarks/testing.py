@@ -40,7 +40,7 @@ async def one_test(network: str, pages: int) -> tuple[float, float]:
     with (
         deterministic(),
         Sandbox(
-            MESH,
+            config=MESH,
             network=network,  # type: ignore[arg-type]
             workloads=[
                 workload(storefront.app, service="storefront", version="v1"),

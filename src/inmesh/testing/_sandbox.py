@@ -107,8 +107,8 @@ class Sandbox:
 
     def __init__(
         self,
-        config: ConfigInput = None,
         *,
+        config: ConfigInput = None,
         workloads: Mapping[str, Any] | Iterable[Workload] | None = None,
         externals: Mapping[str, Any] | None = None,
         service: str = "test-client",

@@ -104,7 +104,7 @@ def inmesh_mesh(
     def make(config: Any = None, **kwargs: Any) -> Sandbox:
         if network is not None:
             kwargs.setdefault("network", network)
-        sandbox = Sandbox(config, faults=mesh_faults, requests=mesh_requests, **kwargs)
+        sandbox = Sandbox(config=config, faults=mesh_faults, requests=mesh_requests, **kwargs)
         made.append(sandbox)
         return sandbox
 

@@ -168,9 +168,7 @@ async def test_canary_gets_about_ten_percent_and_the_same_share_every_run(
     # deterministic mode: the same seed makes the same choices
     with deterministic(0):
         again: Counter[str] = Counter()
-        with Sandbox(
-            CANARY, workloads={"backend-v1": app(hits=again), "backend-v2": app(hits=again)}
-        ) as bed2:
+        with Sandbox(config=CANARY, workloads=versions(again)) as bed2:
             async with bed2.client() as c:
                 for _ in range(1000):
                     await c.get("http://backend/")
