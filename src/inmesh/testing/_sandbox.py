@@ -19,6 +19,7 @@ import httpcore
 import httpx
 
 from .._mesh import Mesh
+from .._middleware import MeshMiddleware
 from .._state import NetworkBackends
 from ..config import load_config, parse_documents
 from ..routing._hosts import to_fqdn
@@ -99,10 +100,11 @@ class Sandbox:
 
     ``client()`` / ``sync_client()`` call into the mesh as ``service`` (the test's own
     workload); ``faults`` injects failures; ``requests`` is what happened. ``network``:
-    ``"memory"`` (no sockets) or ``"tcp"`` (uvicorn on 127.0.0.1 ephemeral ports). ``ca``
-    (a CA directory, ``tcp`` only): every Mesh gets a workload certificate and the
-    workloads are served as ``inmesh serve`` serves them (mesh listener, MeshMiddleware),
-    so mesh mTLS, PeerAuthentication and AuthorizationPolicy apply.
+    ``"memory"`` (no sockets) or ``"tcp"`` (uvicorn on 127.0.0.1 ephemeral ports). Each
+    workload runs behind ``MeshMiddleware`` as under ``inmesh serve`` (under ``tcp``, on the
+    mesh listener too); ``ca`` (a CA directory, ``tcp`` only) gives every Mesh a workload
+    certificate, so mesh mTLS, PeerAuthentication and AuthorizationPolicy by principal
+    apply.
     """
 
     def __init__(
@@ -134,7 +136,7 @@ class Sandbox:
             self.faults.push_routes = self._push_routes
         self._route_faults: Sequence[RouteFault] = ()
         self.requests = requests if requests is not None else Requests()
-        #: the destination side's records (workloads behind the mesh listener: ``ca=``)
+        #: the destination side's records (MeshMiddleware's, one per request a workload got)
         self.received: list[Any] = []
         self.directory = Directory()
         self.wire = WireLog()
@@ -195,6 +197,9 @@ class Sandbox:
         for inst in self.instances:
             served = self.directory.by_address[(inst.address, inst.port)]
             served.mesh = self._meshes[inst.workload.name]
+            # the inbound half, as `inmesh serve` runs every workload: identity headers
+            # stripped, AuthorizationPolicy, request id, the destination's record
+            served.app = MeshMiddleware(inst.workload.app, mesh=served.mesh)
         for host, app in (externals or {}).items():
             info = EndpointInfo(key=host, hosts=frozenset({host}), name=host)
             self.directory.by_host[host] = Served(app, info)
@@ -219,7 +224,7 @@ class Sandbox:
                     server = UvicornServer.start(
                         w.app,
                         self._mesh_getter(w.name),
-                        mesh_listener=self._ca is not None,
+                        mesh_listener=True,
                         **w.server_options,
                     )
                     self._servers.append(server)

@@ -46,7 +46,7 @@ class UvicornServer:
 
     @classmethod
     def start(
-        cls, app: Any, mesh: Callable[[], Any], *, mesh_listener: bool = False, **options: Any
+        cls, app: Any, mesh: Callable[[], Any], *, mesh_listener: bool = True, **options: Any
     ) -> UvicornServer:
         """Serve ``app``; with ``mesh_listener``, as ``inmesh serve`` does: the mesh listener
         (PeerAuthentication, mTLS with the workload certificate) and ``MeshMiddleware``."""
