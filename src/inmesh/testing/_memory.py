@@ -16,13 +16,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import httpcore
 
 from ._errors import async_read_timeout, sync_read_timeout
+from ._lifespan import Lifespan
 from ._rules import EndpointInfo
 from ._server import App, serve_connection
 
@@ -31,11 +32,22 @@ _NO_TLS = "TLS is not simulated in memory: Sandbox(network='tcp') serves real TL
 
 @dataclass(slots=True)
 class Served:
-    """An app listening at an address: the endpoint it is and the Mesh it calls out with."""
+    """An app listening at an address: the endpoint it is, the Mesh it calls out with, and
+    its lifespan in each event loop that served it."""
 
     app: App
     info: EndpointInfo
     mesh: Any = None
+    lifespans: dict[asyncio.AbstractEventLoop, Lifespan] = field(default_factory=dict)
+
+    async def lifespan(self) -> Lifespan:
+        """The lifespan in the running loop, started on first use."""
+        loop = asyncio.get_running_loop()
+        found = self.lifespans.get(loop)
+        if found is None:
+            found = self.lifespans[loop] = Lifespan(self.app, self.mesh, self.info.name, loop)
+        await found.started()
+        return found
 
 
 class Directory:
@@ -46,6 +58,9 @@ class Directory:
         self.by_host: dict[str, Served] = {}
         #: exceptions the apps raised (the test can assert there were none)
         self.errors: list[BaseException] = []
+
+    def all(self) -> list[Served]:
+        return [*self.by_address.values(), *self.by_host.values()]
 
     def find(self, host: str, port: int) -> Served | None:
         return self.by_address.get((host, port)) or self.by_host.get(host)
@@ -248,6 +263,7 @@ class MemoryBackend(httpcore.AsyncNetworkBackend):
         served = self.directory.find(host, port)
         if served is None:
             raise _unknown(host, port)
+        await served.lifespan()  # startup first, as a server starts before it listens
         loop = asyncio.get_running_loop()
         to_server, to_client = Channel(loop), Channel(loop)
         task = loop.create_task(
@@ -268,8 +284,9 @@ class MemoryBackend(httpcore.AsyncNetworkBackend):
         await anyio.sleep(seconds)
 
     def cancel(self) -> None:
-        """Stop every connection still served (the test is over)."""
-        for task in list(self._tasks):
+        """Stop every connection still served and every lifespan (the test is over)."""
+        lifespans = [ls.task for served in self.directory.all() for ls in served.lifespans.values()]
+        for task in [*self._tasks, *lifespans]:
             # RuntimeError: its event loop is closed already, nothing runs it any more
             with contextlib.suppress(RuntimeError):
                 task.cancel()
@@ -325,6 +342,7 @@ class SyncMemoryBackend(httpcore.NetworkBackend):
         to_client: queue.Queue[bytes] = queue.Queue()
 
         async def start() -> Channel:
+            await served.lifespan()
             to_server = Channel(loop)
             loop.create_task(
                 serve_connection(
@@ -352,7 +370,14 @@ class SyncMemoryBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
     def close(self) -> None:
+        """Shut the lifespans down on the loop thread, then stop it."""
         with self._lock:
             lt, self._loop = self._loop, None
-        if lt is not None:
-            lt.stop()
+        if lt is None:
+            return
+        for served in self.directory.all():
+            ls = served.lifespans.pop(lt.loop, None)
+            if ls is not None:
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(ls.shutdown(), lt.loop).result(10)
+        lt.stop()

@@ -9,9 +9,10 @@ servers on 127.0.0.1 with ``network="tcp"``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -200,6 +201,15 @@ class Sandbox:
             # the inbound half, as `inmesh serve` runs every workload: identity headers
             # stripped, AuthorizationPolicy, request id, the destination's record
             served.app = MeshMiddleware(inst.workload.app, mesh=served.mesh)
+        try:
+            for inst, server in zip(
+                [i for i in self.instances if network == "tcp"], self._servers, strict=True
+            ):
+                w = inst.workload
+                server.start(w.app, self._meshes[w.name], **w.server_options)
+        except BaseException:
+            self.close()
+            raise
         for host, app in (externals or {}).items():
             info = EndpointInfo(key=host, hosts=frozenset({host}), name=host)
             self.directory.by_host[host] = Served(app, info)
@@ -220,13 +230,8 @@ class Sandbox:
                 n += 1
                 if self.network == "memory":
                     address, port = f"127.1.{n // 250}.{n % 250 + 1}", number
-                else:
-                    server = UvicornServer.start(
-                        w.app,
-                        self._mesh_getter(w.name),
-                        mesh_listener=True,
-                        **w.server_options,
-                    )
+                else:  # bound now, served once the workload's Mesh exists
+                    server = UvicornServer()
                     self._servers.append(server)
                     address, port = "127.0.0.1", server.port
                 inst = Instance(w, i, address, port, port_name, number)
@@ -239,9 +244,6 @@ class Sandbox:
                 self.directory.by_address[(address, port)] = Served(w.app, info)
                 out.append(inst)
         return out
-
-    def _mesh_getter(self, name: str) -> Callable[[], Mesh | None]:
-        return lambda: self._meshes.get(name)
 
     def _resources(self) -> list[Any]:
         docs: list[Any] = []
@@ -397,6 +399,15 @@ class Sandbox:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """``close()``, after the in-memory apps' lifespan shutdown ran in this loop."""
+        loop = asyncio.get_running_loop()
+        for served in self.directory.all():
+            lifespan = served.lifespans.pop(loop, None)
+            if lifespan is not None:
+                await lifespan.shutdown()
         self.close()
 
     def __await__(self) -> Generator[Any, None, Sandbox]:

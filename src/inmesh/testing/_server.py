@@ -43,6 +43,7 @@ async def serve_connection(
     """Serve HTTP/1.1 requests on one in-memory connection until either side closes."""
     set_context_mesh(served.mesh)  # this task's context only: the app calls out as itself
     conn = h11.Connection(h11.SERVER)
+    state = (await served.lifespan()).state  # started before the connection was made
     try:
         while True:
             try:
@@ -61,6 +62,7 @@ async def serve_connection(
             except h11.RemoteProtocolError:
                 return
             scope = _scope(event, server)
+            scope["state"] = dict(state)  # a shallow copy per request (ASGI lifespan)
             await _call_app(served.app, scope, bytes(body), conn, send, errors)
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return

@@ -26,6 +26,8 @@ def app(
     """Answers ``status`` with who answered (the workload's Mesh), after ``sleep``."""
 
     async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return  # no lifespan support, as ASGI allows
         msg = await receive()
         if name:
             who = name

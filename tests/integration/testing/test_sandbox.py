@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,6 +49,8 @@ spec:
 
 def front() -> inmesh.testing.Workload:
     async def asgi(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] != "http":
+            return
         async with inmesh.current_mesh().client() as c:
             r = await c.get("http://backend/")
         body = f"backend said {r.status_code}".encode()
@@ -196,8 +199,9 @@ def test_without_pytest_fixtures() -> None:
 
 @pytest.mark.anyio
 async def test_app_errors_are_500s_and_kept(inmesh_mesh: Make) -> None:
-    async def broken(scope: object, receive: object, send: object) -> None:
-        raise RuntimeError("boom")
+    async def broken(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] == "http":
+            raise RuntimeError("boom")
 
     bed = inmesh_mesh(workloads={"backend": broken})
     async with bed.client() as c:
@@ -318,3 +322,48 @@ async def test_mesh_mtls_and_authorization_on_real_ports(inmesh_mesh: Make, tmp_
     ]
     with pytest.raises(ValueError, match="needs network='tcp'"):
         inmesh_mesh(workloads={"x": app()}, ca=tmp_path / "ca")
+
+
+def lifespan_app(events: list[str]) -> object:
+    """A Starlette app whose lifespan makes a client with its own Mesh and keeps state."""
+    from contextlib import asynccontextmanager
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, str]]:
+        events.append(f"startup as {inmesh.current_mesh().service}")
+        yield {"greeting": "hello"}
+        events.append("shutdown")
+
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(request.state.greeting)
+
+    return Starlette(routes=[Route("/", hello)], lifespan=lifespan)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("network", ["memory", "tcp"])
+async def test_lifespan_runs_with_the_workloads_mesh(network: str) -> None:
+    events: list[str] = []
+    workloads = [workload(lifespan_app(events), service="greeter")]
+    net: Any = network
+    async with Sandbox(workloads=workloads, network=net) as bed, bed.client() as c:
+        r = await c.get("http://greeter/")
+    assert r.text == "hello"
+    assert events == ["startup as greeter", "shutdown"]
+
+
+@pytest.mark.anyio
+async def test_a_failed_lifespan_startup_is_named(inmesh_mesh: Make) -> None:
+    async def failing(scope: dict[str, object], receive: object, send: object) -> None:
+        await receive()  # type: ignore[operator]
+        await send({"type": "lifespan.startup.failed", "message": "no database"})  # type: ignore[operator]
+
+    bed = inmesh_mesh(workloads={"db-v1": failing})
+    async with bed.client() as c:
+        with pytest.raises(RuntimeError, match="workload db-v1-0: lifespan startup failed: no"):
+            await c.get("http://db/")

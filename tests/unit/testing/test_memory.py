@@ -19,6 +19,8 @@ from inmesh.testing._rules import EndpointInfo
 
 
 async def chunked(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return  # no lifespan
     msg = await receive()
     await send({"type": "http.response.start", "status": 200, "headers": []})
     for part in (b"a", b"b", msg["body"]):
@@ -27,12 +29,16 @@ async def chunked(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def broken_late(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return  # no lifespan
     await receive()
     await send({"type": "http.response.start", "status": 200, "headers": []})
     raise RuntimeError("after the headers")
 
 
 async def slow(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return  # no lifespan
     await receive()
     await asyncio.sleep(60)  # cancelled when the backend closes
 
@@ -104,3 +110,32 @@ def test_the_sync_backend_serves_on_its_loop_thread() -> None:
     finally:
         backend.close()
     assert r.content == b"abs"
+
+
+def test_the_lifespan_runs_before_the_first_connection_and_its_state_reaches_requests() -> None:
+    events: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            events.append((await receive())["type"])
+            scope["state"]["db"] = "ready"
+            await send({"type": "lifespan.startup.complete"})
+            events.append((await receive())["type"])
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await receive()
+        body = scope["state"]["db"].encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    d = directory(app)
+
+    async def main() -> bytes:
+        async with httpcore.AsyncConnectionPool(network_backend=MemoryBackend(d)) as pool:
+            body = (await pool.request("GET", "http://127.1.0.2/")).content
+        (lifespan,) = d.by_address[("127.1.0.2", 80)].lifespans.values()
+        await lifespan.shutdown()
+        return body
+
+    assert asyncio.run(main()) == b"ready"
+    assert events == ["lifespan.startup", "lifespan.shutdown"]
