@@ -27,7 +27,8 @@ what                                  where
 
 Underneath: ``_wire`` (httpcore network backends under the mesh's own pools that act the
 faults out, raising what httpcore raises for the real failures: ``_errors``), ``_memory``
-(in-memory connections) and ``_server`` (an h11 server calling the ASGI app). The mesh's
+(in-memory connections), ``_server`` (an h11 server calling the ASGI app) and
+``_lifespan`` (ASGI lifespan as uvicorn's ``auto``). The mesh's
 retries, timeouts, outlier detection and telemetry react to a fault as to the real
 failure. See docs/testing.md.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inmesh.testing import workload
-from inmesh.testing._sandbox import config_resources
+from inmesh.testing._config import config_resources
 from inmesh.testing._workloads import Instance, as_workload, entry_doc, service_port
 
 
