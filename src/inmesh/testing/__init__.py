@@ -6,7 +6,7 @@ what                                  where
 ====================================  ======================================================
 :class:`Sandbox`                      a mesh per test: config, workloads (ASGI apps) served
                                       in memory or on 127.0.0.1 ports, clients
-                                      (``_sandbox``; ``_tcp`` for uvicorn)
+                                      (``_sandbox``, ``_config``; ``_tcp`` for uvicorn)
 :func:`workload`, :class:`Workload`   service, version, labels, replicas (``_workloads``)
 :class:`FaultPlan`                    faults by service, subset, endpoint, method, path;
                                       percentage, first N, sequences (``_faults``): abort,
@@ -28,9 +28,9 @@ what                                  where
 Underneath: ``_wire`` (httpcore network backends under the mesh's own pools that act the
 faults out, raising what httpcore raises for the real failures: ``_errors``), ``_memory``
 (in-memory connections), ``_server`` (an h11 server calling the ASGI app) and
-``_lifespan`` (ASGI lifespan as uvicorn's ``auto``). The mesh's
-retries, timeouts, outlier detection and telemetry react to a fault as to the real
-failure. See docs/testing.md.
+``_lifespan`` (ASGI lifespan as uvicorn's ``auto``). The mesh's retries, timeouts,
+outlier detection and telemetry react to a fault as to the real failure. See
+docs/testing.md.
 """
 
 from __future__ import annotations
