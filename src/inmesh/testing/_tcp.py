@@ -87,7 +87,12 @@ class UvicornServer:
             self.sock.close()
             return
         self.server.should_exit = True
-        if self.server.server_state.tasks:
+        waiting = threading.Event()
+        for _ in range(50):  # requests finishing their last bytes: 0.5 s at most
+            if not self.server.server_state.tasks:
+                break
+            waiting.wait(0.01)
+        else:
             self.server.force_exit = True
         if self.thread is not None:
             self.thread.join(timeout=10)
