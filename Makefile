@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/authz.py
 	$(BIN)/python benchmarks/inbound.py --quick
 	$(BIN)/python benchmarks/rotation.py --quick
+	$(BIN)/python benchmarks/testing.py --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

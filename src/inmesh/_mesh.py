@@ -13,7 +13,7 @@ import httpx
 
 from ._cluster_state import ClusterStates
 from ._errors import ConfigError
-from ._state import MeshState
+from ._state import MeshState, NetworkBackends
 from ._workload_telemetry import AccessLogSetting, WorkloadTelemetry
 from .balancing import ActiveRequests
 from .config import load_config, parse_documents
@@ -96,6 +96,9 @@ class Mesh:
     ``accessLogFile``/``accessLogEncoding``; Telemetry resources (``telemetry.istio.io``)
     that configure access logging take precedence, and also turn it on without it
     (docs/observability.md).
+
+    ``network`` replaces the sockets under the connection pools (``inmesh.testing`` serves
+    workloads in memory and injects network faults there; docs/testing.md).
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class Mesh:
         metrics: bool = True,
         tracing: Tracing | bool | None = None,
         access_log: AccessLogSetting = False,
+        network: NetworkBackends | None = None,
     ) -> None:
         if outbound_policy not in (OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY):
             raise ConfigError(
@@ -159,6 +163,8 @@ class Mesh:
         self._state = MeshState(
             snapshot=self._compile(self._local), identity=self.identity, active=self.active
         )
+        #: httpcore network backends the clients connect through (None: real sockets)
+        self._state.network = network
         self._telemetry = WorkloadTelemetry(
             self._state,
             namespace=namespace,

@@ -8,7 +8,7 @@ tracing (``tracing``) and its resolved Telemetry API policy (``telemetry``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .balancing import ActiveRequests
 from .routing import ClientIdentity, Snapshot
@@ -18,6 +18,17 @@ from .telemetry._policy import EMPTY_POLICY, TelemetryPolicy
 if TYPE_CHECKING:
     from .security import TLSHolder
     from .telemetry import MeshTracer
+
+
+class NetworkBackends(NamedTuple):
+    """httpcore network backends the connection pools connect through instead of the
+    sockets (``inmesh.testing`` serves workloads in memory this way): one for the async
+    shell (an ``httpcore.AsyncNetworkBackend``) and one for the sync shell (an
+    ``httpcore.NetworkBackend``). Pools, timeouts, retries and outlier detection above
+    them are unchanged."""
+
+    async_backend: Any
+    sync_backend: Any
 
 
 class MeshState:
@@ -30,6 +41,7 @@ class MeshState:
         "exchange",
         "hooks",
         "identity",
+        "network",
         "not_ready",
         "snapshot",
         "telemetry",
@@ -62,3 +74,5 @@ class MeshState:
         self.client_tracing: MeshTracer | None = None
         #: the Telemetry API's policy for this workload (swapped with the configuration)
         self.telemetry: TelemetryPolicy = EMPTY_POLICY
+        #: backends the pools connect through (None: httpcore's own, real sockets)
+        self.network: NetworkBackends | None = None

@@ -1,17 +1,19 @@
 """Timeouts, retries, pool limits, outlier detection, fault injection and mirroring against
-real uvicorn servers on 127.0.0.1."""
+real uvicorn servers on 127.0.0.1; the tests that need no real socket use inmesh.testing's
+fixtures (workloads in memory)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import inmesh
+from inmesh.testing import Requests, Sandbox, Workload, workload
 from tests.servers import Recorder, behaviour_app, start_server
 
 pytestmark = pytest.mark.anyio
@@ -86,32 +88,43 @@ spec:
 {policy}"""
 
 
-async def test_retry_on_5xx_hides_every_third_failure(backends: Backends, tmp_path: Path) -> None:
-    m = mesh(
-        tmp_path,
-        backends.yaml(),
-        vs("  - retries: {attempts: 3, retryOn: 5xx}\n    route: [{destination: {host: backend}}]"),
-        dr("    loadBalancer: {simple: ROUND_ROBIN}"),
+def in_memory(recorder: Recorder) -> list[Workload]:
+    """Three replicas of service ``backend`` in memory (inmesh.testing), one recorder."""
+    return [workload(behaviour_app("b", recorder), service="backend", replicas=3)]
+
+
+async def test_retry_on_5xx_hides_every_third_failure(
+    inmesh_mesh: Callable[..., Sandbox], mesh_requests: Requests
+) -> None:
+    recorder = Recorder()
+    bed = inmesh_mesh(
+        [
+            vs(
+                "  - retries: {attempts: 3, retryOn: 5xx}\n"
+                "    route: [{destination: {host: backend}}]"
+            ),
+            dr("    loadBalancer: {simple: ROUND_ROBIN}"),
+        ],
+        workloads=in_memory(recorder),
     )
-    records: list[inmesh.RequestRecord] = []
-    m.add_hook(records.append)
-    async with m.client() as c:
+    async with bed.client() as c:
         statuses = Counter(
             [(await c.get("http://backend/every-third")).status_code for _ in range(90)]
         )
     assert statuses == {200: 90}
-    assert sum(r.count["/every-third"] for r in backends.recorders) > 90  # retries happened
-    assert max(r.attempts for r in records) >= 2
+    assert recorder.count["/every-third"] > 90  # retries happened
+    assert mesh_requests.retried() and max(r.attempts for r in mesh_requests) >= 2
 
 
 async def test_default_policy_never_repeats_a_request_the_app_answered(
-    backends: Backends, tmp_path: Path
+    inmesh_mesh: Callable[..., Sandbox], mesh_requests: Requests
 ) -> None:
-    m = mesh(tmp_path, backends.yaml())  # no VirtualService: Istio's default retry policy
-    async with m.client() as c:
+    recorder = Recorder()
+    bed = inmesh_mesh(workloads=in_memory(recorder))  # Istio's default retry policy
+    async with bed.client() as c:
         r = await c.post("http://backend/status/503", json={"order": 1})
     assert r.status_code == 503 and inmesh.FLAGS_HEADER not in r.headers
-    assert sum(rec.count.get("/status/503", 0) for rec in backends.recorders) == 1
+    assert recorder.count["/status/503"] == 1 and not mesh_requests.sent_twice("POST")
 
 
 async def test_killed_endpoint_is_retried_ejected_and_readmitted(
@@ -217,22 +230,23 @@ async def test_pool_limit_answers_uo_without_waiting(backends: Backends, tmp_pat
         assert [(await t).status_code for t in slow] == [200, 200]
 
 
-async def test_fault_percentages(backends: Backends, tmp_path: Path) -> None:
-    m = mesh(
-        tmp_path,
-        backends.yaml(),
-        vs(
-            "  - match: [{uri: {prefix: /half}}]\n"
-            "    fault: {abort: {httpStatus: 418, percentage: {value: 50}}}\n"
-            "    route: [{destination: {host: backend}}]\n"
-            "  - match: [{uri: {prefix: /unset}}]\n"
-            "    fault: {abort: {httpStatus: 418}}\n"
-            "    route: [{destination: {host: backend}}]\n"
-            "  - fault: {delay: {fixedDelay: 50ms, percentage: {value: 100}}}\n"
-            "    route: [{destination: {host: backend}}]"
-        ),
+async def test_fault_percentages(inmesh_mesh: Callable[..., Sandbox]) -> None:
+    bed = inmesh_mesh(
+        [
+            vs(
+                "  - match: [{uri: {prefix: /half}}]\n"
+                "    fault: {abort: {httpStatus: 418, percentage: {value: 50}}}\n"
+                "    route: [{destination: {host: backend}}]\n"
+                "  - match: [{uri: {prefix: /unset}}]\n"
+                "    fault: {abort: {httpStatus: 418}}\n"
+                "    route: [{destination: {host: backend}}]\n"
+                "  - fault: {delay: {fixedDelay: 50ms, percentage: {value: 100}}}\n"
+                "    route: [{destination: {host: backend}}]"
+            )
+        ],
+        workloads=in_memory(Recorder()),
     )
-    async with m.client() as c:
+    async with bed.client() as c:
         half = Counter([(await c.get("http://backend/half")).status_code for _ in range(200)])
         assert set(half) == {200, 418} and 60 < half[418] < 140
         unset = Counter([(await c.get("http://backend/unset")).status_code for _ in range(50)])

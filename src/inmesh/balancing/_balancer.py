@@ -12,6 +12,7 @@ import random
 from collections.abc import Container, Sequence
 from typing import Protocol
 
+from .._entropy import RNG
 from .._errors import ConfigError, ConfigProblem
 from ._endpoint import Endpoint
 
@@ -54,8 +55,9 @@ class NoEndpoints:
 
 
 def new_rng(rng: random.Random | None) -> random.Random:
-    """The caller's generator (tests pass a seeded one), else a freshly seeded private one."""
-    return rng if rng is not None else random.Random()
+    """The caller's generator (tests pass a seeded one), else the mesh's one source
+    (``inmesh._entropy.RNG``, which deterministic tests re-seed in place)."""
+    return rng if rng is not None else RNG
 
 
 def endpoint_weights(

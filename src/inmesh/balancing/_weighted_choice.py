@@ -15,6 +15,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
 
+from .._entropy import RNG
+
 
 class WeightedChoice:
     """Chooses a destination index in O(log n): ``bisect`` on precomputed cumulative sums."""
@@ -36,7 +38,7 @@ class WeightedChoice:
         elif len(positive) == 1:
             self._always = positive[0]
         self._last = positive[-1] if positive else -1
-        self._random = (rng or random).random
+        self._random = (rng or RNG).random  # the mesh's one source unless given one
 
     @property
     def total(self) -> int:

@@ -45,6 +45,7 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
             http2=http2,
             trust_env=trust_env,
             identity_backend=_identity_backend,
+            network_backend=state.network.async_backend if state.network is not None else None,
         )
         self._mirrors: set[asyncio.Task[None]] = set()
 
@@ -164,9 +165,9 @@ class _AsyncStream(httpx.AsyncByteStream):
             self._call.finish(self._status)
 
 
-def _identity_backend(identities: Iterable[str]) -> Any:
+def _identity_backend(identities: Iterable[str], inner: Any = None) -> Any:
     """httpcore's network backend that checks the server's SPIFFE identity after the TLS
     handshake (mesh mTLS pools only; loaded on first use)."""
     from ..security import AsyncSpiffeBackend, SpiffeId
 
-    return AsyncSpiffeBackend([SpiffeId.parse(i) for i in identities])
+    return AsyncSpiffeBackend([SpiffeId.parse(i) for i in identities], inner)

@@ -12,7 +12,6 @@ emits the record.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import httpcore
 import httpx
 
+from .. import _entropy
+from .._entropy import RNG
 from .._flags import (
     FLAGS_HEADER,
     NO_HEALTHY_UPSTREAM,
@@ -48,9 +49,15 @@ if TYPE_CHECKING:
     from ..telemetry._exchange import PeerMetadata
     from ..telemetry._spans import ClientTrace
 
-RNG = random.Random()
 _now = time.monotonic
 log = logging.getLogger("inmesh.outbound")
+
+
+def _backoff(step: Step, delay: float) -> float:
+    """A retry's wait times the back-off scale (1.0 but in deterministic tests, which
+    shorten it as stamina's testing mode does); the wait to a route deadline (TIMEOUT)
+    is a real timeout and is never shortened."""
+    return delay * _entropy.BACKOFF.scale if step is Step.RETRY else delay
 
 
 def local_response(
@@ -260,7 +267,7 @@ class Call:
                 self._record(ex, status)
             return Step.DONE
         self._attempt_over(status)
-        self.delay = retry.delay
+        self.delay = _backoff(step, retry.delay)
         if step is Step.TIMEOUT:
             self.flags = join_flags(self.flags, UT)
         return step
@@ -299,7 +306,7 @@ class Call:
             request_sent=request_sent,
             body_replayable=self.replayable or not request_sent,
         )
-        self.delay = retry.delay
+        self.delay = _backoff(step, retry.delay)
         if step is Step.GIVE_UP:
             if retry.flag:
                 self.flags = join_flags(self.flags, retry.flag)

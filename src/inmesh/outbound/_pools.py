@@ -15,6 +15,7 @@ closed by the shell once idle, so requests still in flight on them finish.
 from __future__ import annotations
 
 import importlib.util
+import os
 import ssl
 import threading
 from collections.abc import Callable, Iterable
@@ -78,6 +79,30 @@ def retired(keys: Iterable[PoolKey], live: set[PoolKey]) -> list[PoolKey]:
     return [k for k in keys if not k.passthrough and k not in live and k.any_endpoint not in live]
 
 
+_DEFAULT_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+def app_ssl_context(verify: ssl.SSLContext | str | bool, cert: Any, trust_env: bool) -> Any:
+    """The application's TLS settings for its own ``https`` requests, as httpx makes them.
+
+    httpx's defaults (``verify=True``, no client certificate) are made once per process
+    and shared: loading the CA bundle costs ~70 ms, which every ``mesh.client()`` paid.
+    The environment's ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` (read with ``trust_env``) are
+    part of the key, so a change still gets its own context."""
+    if verify is not True or cert is not None:
+        return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+    env = (
+        (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        if trust_env
+        else (None, None)
+    )
+    context = _DEFAULT_CONTEXTS.get(env)
+    if context is None:
+        context = httpx.create_ssl_context(verify=True, trust_env=trust_env)
+        _DEFAULT_CONTEXTS[env] = context
+    return context
+
+
 def _unused(pool: Any) -> bool:
     """No request in ``pool``: none queued, none on a connection, no body still open.
 
@@ -100,13 +125,14 @@ class Pools:
         self,
         factory: type[Any],
         *,
-        identity_backend: Callable[[Iterable[str]], Any],
+        identity_backend: Callable[[Iterable[str], Any], Any],
         verify: ssl.SSLContext | str | bool,
         cert: Any,
         limits: httpx.Limits,
         http1: bool,
         http2: bool,
         trust_env: bool,
+        network_backend: Any = None,
     ) -> None:
         if http2 and importlib.util.find_spec("h2") is None:
             # as httpx's own transport refuses it, rather than fall back to HTTP/1.1
@@ -116,7 +142,9 @@ class Pools:
             )
         self._factory = factory
         self._identity_backend = identity_backend
-        self._app_context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        #: httpcore's network backend for every pool (None: its own sockets)
+        self._network_backend = network_backend
+        self._app_context = app_ssl_context(verify, cert, trust_env)
         self._limits = limits
         self._http1 = http1
         self._http2 = http2
@@ -191,7 +219,7 @@ class Pools:
                 keepalive_expiry=keepalive,
                 http1=self._http1,
                 http2=self._http2,
-                network_backend=self._identity_backend(ex.mtls.identities),
+                network_backend=self._identity_backend(ex.mtls.identities, self._network_backend),
             )
         return self._factory(
             ssl_context=ex.tls.context() if ex.tls is not None else self._app_context,
@@ -200,4 +228,5 @@ class Pools:
             keepalive_expiry=keepalive,
             http1=self._http1,
             http2=self._http2,
+            network_backend=self._network_backend,
         )

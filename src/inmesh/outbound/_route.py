@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from .._entropy import RNG
 from .._errors import MeshStateError
 from .._flags import (
     BLACKHOLE,
@@ -41,7 +42,7 @@ from ..routing import (
 )
 from ..telemetry._propagation import _inbound
 from ..telemetry._spans import ClientTrace, outbound_headers
-from ._call import RNG, Call, local_response, replayable
+from ._call import Call, local_response, replayable
 from ._record import emit
 
 _DEFAULT_POLICY = RetryPolicy.from_istio(None)

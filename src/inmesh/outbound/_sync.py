@@ -47,6 +47,7 @@ class SyncMeshTransport(httpx.BaseTransport):
             http2=http2,
             trust_env=trust_env,
             identity_backend=_identity_backend,
+            network_backend=state.network.sync_backend if state.network is not None else None,
         )
         self._mirror_pool: ThreadPoolExecutor | None = None
 
@@ -157,9 +158,9 @@ class _SyncStream(httpx.SyncByteStream):
             self._call.finish(self._status)
 
 
-def _identity_backend(identities: Iterable[str]) -> Any:
+def _identity_backend(identities: Iterable[str], inner: Any = None) -> Any:
     """httpcore's network backend that checks the server's SPIFFE identity after the TLS
     handshake (mesh mTLS pools only; loaded on first use)."""
     from ..security import SpiffeBackend, SpiffeId
 
-    return SpiffeBackend([SpiffeId.parse(i) for i in identities])
+    return SpiffeBackend([SpiffeId.parse(i) for i in identities], inner)

@@ -44,13 +44,14 @@ import random
 import time
 from collections.abc import Callable, Container
 
+from .._entropy import RNG
 from .._flags import UO, URX
 from ._budget import RetryLimiter
 from ._classify import Outcome
 from ._deadline import UNBOUNDED, Deadline
 from ._retry import RETRY_AFTER_MAX, ResponseHeaders, RetryPolicy, header_value
 
-_RNG = random.Random()
+_RNG = RNG  # the mesh's one source (inmesh._entropy)
 
 
 class Step(enum.Enum):

@@ -62,3 +62,12 @@ def test_a_retired_pool_is_closed_only_when_no_request_is_in_it() -> None:
     assert not _unused(_Pool(requests=1, idle=True))
     assert not _unused(_Pool(requests=0, idle=False))
     assert _unused(_Pool(requests=0, idle=True))
+
+
+def test_the_default_tls_context_is_made_once_per_process() -> None:
+    from inmesh.outbound._pools import app_ssl_context
+
+    default = app_ssl_context(True, None, True)
+    assert app_ssl_context(True, None, True) is default  # no CA bundle load per client
+    unverified = app_ssl_context(False, None, True)
+    assert unverified is not default and unverified.verify_mode.name == "CERT_NONE"
