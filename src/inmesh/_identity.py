@@ -165,3 +165,34 @@ def registry_issuer(
         )
 
     return issue
+
+
+def from_ca_dir(spiffe_id: SpiffeId, ca_dir: str, *, ttl: float | None) -> WorkloadIdentity:
+    """The identity of a workload whose certificates a local CA directory signs
+    (``Mesh(ca=...)``); :meth:`WorkloadIdentity.start` issues the first."""
+    return WorkloadIdentity(spiffe_id, local_issuer(ca_dir, spiffe_id, ttl=ttl or 0.0))
+
+
+def from_registry(
+    spiffe_id: SpiffeId,
+    sign: Callable[..., Any],
+    *,
+    ttl: float | None,
+    install: Callable[[TLSHolder], None],
+) -> WorkloadIdentity:
+    """The identity of a workload whose certificates the registry's CA signs (istiod's
+    role), started: ``install`` receives the holder. A token that may not hold the
+    identity, or a refused CSR, raises; a registry that is unreachable (the cached view
+    stands in) or has no CA leaves the workload without a certificate for now, and it keeps
+    asking in the background, installing the holder once it has one."""
+    from .registry import RegistryRejected
+
+    identity = WorkloadIdentity(spiffe_id, registry_issuer(sign, spiffe_id, ttl=ttl))
+    try:
+        install(identity.start())
+    except RegistryRejected:
+        raise
+    except Exception as exc:
+        log.warning("no certificate for %s yet (%s): retrying in the background", spiffe_id, exc)
+        identity.start_later(install)
+    return identity

@@ -5,18 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
 from ._cluster_state import ClusterStates
+from ._config_source import ConfigSource, named_by, resources_of
 from ._errors import ConfigError
 from ._state import MeshState, NetworkBackends
 from ._workload_telemetry import AccessLogSetting, WorkloadTelemetry
 from .balancing import ActiveRequests
-from .config import load_config, parse_documents
+from .config import load_config
 from .routing import OUTBOUND_ALLOW_ANY, OUTBOUND_REGISTRY_ONLY, ClientIdentity, Snapshot
 from .routing._compiler import Compiler
 from .telemetry import RecordHook
@@ -28,41 +29,8 @@ if TYPE_CHECKING:
     from .telemetry import MeshTracer, Tracing
     from .telemetry._policy import TelemetryPolicy
 
-ConfigSource = str | os.PathLike[str] | Sequence[Any] | None
-
 _TRANSPORT_KEYS = ("verify", "cert", "limits", "http1", "http2", "trust_env")
 log = logging.getLogger("inmesh")
-
-
-def _resources(config: ConfigSource) -> list[Any]:
-    """Resources from a path, a list of paths, or already-loaded resources (or dicts)."""
-    if config is None:
-        return []
-    if isinstance(config, (str, os.PathLike)):
-        return list(load_config(config))
-    items = list(config)
-    from .config._base import Document  # pydantic: every branch below needs it anyway
-
-    if all(isinstance(c, Document) for c in items):
-        return items  # loaded (validated) resources: nothing to parse
-    if all(isinstance(c, (str, os.PathLike)) for c in items):
-        return list(load_config(*items))
-    if any(isinstance(c, (str, os.PathLike)) for c in items):
-        raise ConfigError("config mixes file paths and resources: pass one or the other")
-    return list(parse_documents(items))
-
-
-def _named_by(exc: ConfigError, resources: list[Any]) -> list[tuple[Any, str]]:
-    """The resources of ``resources`` that ``exc``'s problems name, with the reasons."""
-    by_key = {(r.kind, r.namespace, r.name): r for r in resources}
-    out: dict[int, tuple[Any, list[str]]] = {}
-    for p in exc.problems:
-        r = by_key.get((p.kind, p.namespace, p.name))
-        if r is not None:
-            out.setdefault(id(r), (r, []))[1].append(
-                f"{p.field}: {p.message}" if p.field else p.message
-            )
-    return [(r, "; ".join(reasons)) for r, reasons in out.values()]
 
 
 class Mesh:
@@ -150,7 +118,7 @@ class Mesh:
         self.cluster_states = ClusterStates()
         self._lock = threading.Lock()
         self._revision = 0
-        self._local: list[Any] = _resources(config)
+        self._local: list[Any] = resources_of(config)
         self._from_registry: tuple[Any, ...] = ()
         self._logged: set[tuple[str, str, str, str]] = set()
         self.registry = registry or None
@@ -215,12 +183,9 @@ class Mesh:
         return self._state.tls
 
     def _start_identity(self, ca_dir: str) -> None:
-        from ._identity import WorkloadIdentity, local_issuer
+        from ._identity import from_ca_dir
 
-        spiffe_id = self.spiffe_id
-        self._workload_identity = WorkloadIdentity(
-            spiffe_id, local_issuer(ca_dir, spiffe_id, ttl=self._cert_ttl or 0.0)
-        )
+        self._workload_identity = from_ca_dir(self.spiffe_id, ca_dir, ttl=self._cert_ttl)
         self._state.tls = self._workload_identity.start()
 
     # -- tracing ------------------------------------------------------------------------------
@@ -270,9 +235,9 @@ class Mesh:
         atomically (what the registry pushes stays, and overrides local resources of the
         same kind and name)."""
         if isinstance(resources, (str, os.PathLike)):
-            self._replace_local(_resources(resources))  # one path, as Mesh(config=) takes it
+            self._replace_local(resources_of(resources))  # one path, as Mesh(config=) takes it
             return
-        self._replace_local(_resources(list(resources)))
+        self._replace_local(resources_of(list(resources)))
 
     def apply_file(self, *paths: str | os.PathLike[str]) -> None:
         """Replace the local configuration with the resources in ``paths``, atomically."""
@@ -297,7 +262,7 @@ class Mesh:
                 try:
                     self.snapshot = self._compile([*self._local, *pushed])
                 except ConfigError as exc:
-                    bad = _named_by(exc, pushed)
+                    bad = named_by(exc, pushed)
                     if not bad:  # not one resource's fault (the local files'): keep the last
                         log.error("registry revision %d not applied: %s", view.revision, exc)
                         return rejected
@@ -391,31 +356,15 @@ class Mesh:
             raise
 
     def _identity_from_registry(self, watch: Any) -> None:
-        """Have the registry's CA sign this workload's certificate (istiod's role). A token
-        that may not hold the identity, or a refused CSR, is an error; a registry that is
-        unreachable (the cached view stands in) or has no CA leaves the workload without a
-        certificate for now, and it keeps asking in the background."""
-        from ._identity import WorkloadIdentity, registry_issuer
-        from .registry import RegistryRejected
+        """Have the registry's CA sign this workload's certificate (istiod's role)."""
+        from ._identity import from_registry
 
-        spiffe_id = self.spiffe_id
-        identity = WorkloadIdentity(
-            spiffe_id, registry_issuer(watch.sign, spiffe_id, ttl=self._cert_ttl)
+        def install(holder: TLSHolder) -> None:
+            self._state.tls = holder
+
+        self._workload_identity = from_registry(
+            self.spiffe_id, watch.sign, ttl=self._cert_ttl, install=install
         )
-        self._workload_identity = identity
-        try:
-            self._state.tls = identity.start()
-        except RegistryRejected:
-            raise
-        except Exception as exc:
-            log.warning(
-                "no certificate for %s yet (%s): retrying in the background", spiffe_id, exc
-            )
-
-            def ready(holder: Any) -> None:
-                self._state.tls = holder
-
-            identity.start_later(ready)
 
     def close(self) -> None:
         """Stop watching the registry. The last snapshot keeps routing."""
