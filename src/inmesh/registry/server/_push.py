@@ -31,9 +31,10 @@ log = logging.getLogger("inmesh.registry")
 
 Document = Mapping[str, Any]
 
-#: A delta that touches more than this share of the documents is sent as a full snapshot
-#: (as large, and simpler for the client to apply).
+#: A delta of more than ``_FULL_MIN`` keys that touches more than ``_FULL_SHARE`` of the
+#: documents is sent as a full snapshot (about as large, and one replace for the client).
 _FULL_SHARE = 0.5
+_FULL_MIN = 64
 
 
 @dataclass
@@ -101,7 +102,9 @@ class Published:
             return cached
         if since is not None and self.log is not None:
             spans = self.log.since(since, self.revision)
-            if spans is not None and len(spans) <= _FULL_SHARE * max(1, len(self.index)):
+            if spans is not None and (
+                len(spans) <= _FULL_MIN or len(spans) <= _FULL_SHARE * len(self.index)
+            ):
                 change = delta(spans, scope)
                 if change is not None:
                     cached = _encode(
