@@ -31,7 +31,10 @@ def document(kind: str, namespace: str, name: str, revision: int, export: int) -
         meta["annotations"] = {"inmesh.io/registered": "true"}
         spec: dict[str, Any] = {"address": "127.0.0.1", "labels": {"app": name}}
     else:
-        spec = {"hosts": [f"{name}.{namespace}.example"], "ports": [{"number": 80 + revision}]}
+        spec = {
+            "hosts": [f"{name}.{namespace}.example"],
+            "ports": [{"number": 80 + revision, "name": "http"}],
+        }
         if EXPORTS[export] is not None:
             spec["exportTo"] = EXPORTS[export]
     return {"apiVersion": "networking.istio.io/v1", "kind": kind, "metadata": meta, "spec": spec}
