@@ -97,7 +97,7 @@ class RegistryClient:
         self._own_http = http is None
         self._view: RegistryView | None = None
         self._store_id = ""
-        self._views = ViewBuilder(self.url)
+        self._views = ViewBuilder(self.url, keep_documents=cache_file is not None)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -209,7 +209,7 @@ class RegistryClient:
             changed = bool(updated or deleted)
         self._store_id = store_id
         self._view = view
-        if self.cache_file:
+        if self.cache_file and self._views.keep_documents:
             try:
                 write_cache(
                     self.cache_file,

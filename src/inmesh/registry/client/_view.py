@@ -103,16 +103,19 @@ class _Entry:
 
     key: DocumentKey
     rank: tuple[bool, str, str, str]  # its place in the view: registrations last
-    document: Mapping[str, Any]
+    document: Mapping[str, Any] | None  # kept only for the cache file
     outcome: Resource | Rejection
 
 
 class ViewBuilder:
     """Follows one ``source`` (the registry's URL): the documents of the current
-    revision, parsed (or refused) once per document version."""
+    revision, parsed (or refused) once per document version. With ``keep_documents``
+    it also keeps the documents themselves (:attr:`documents`, for the cache file):
+    several times the size of the parsed view, so only when asked."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, keep_documents: bool = False) -> None:
         self.source = source
+        self.keep_documents = keep_documents
         self._entries: dict[Name, _Entry] = {}
         self._order: list[Name] = []
 
@@ -167,7 +170,8 @@ class ViewBuilder:
     def _entry(
         self, key: DocumentKey, doc: Mapping[str, Any], outcome: Resource | Rejection
     ) -> _Entry:
-        return _Entry(key, (_registered(doc), *key[:3]), doc, outcome)
+        kept = doc if self.keep_documents else None
+        return _Entry(key, (_registered(doc), *key[:3]), kept, outcome)
 
     def _parse(self, fresh: Sequence[tuple[DocumentKey, Mapping[str, Any]]]) -> dict[Name, _Entry]:
         if not fresh:
@@ -192,8 +196,11 @@ class ViewBuilder:
 
     @property
     def documents(self) -> tuple[Mapping[str, Any], ...]:
-        """The documents of the current revision (what the cache file keeps)."""
-        return tuple(self._entries[n].document for n in self._order)
+        """The documents of the current revision (what the cache file keeps); only
+        with ``keep_documents``."""
+        if not self.keep_documents:
+            raise RuntimeError("this ViewBuilder does not keep documents")
+        return tuple(e.document for n in self._order if (e := self._entries[n]).document)
 
     @property
     def keys(self) -> frozenset[DocumentKey]:

@@ -103,3 +103,23 @@ def test_a_delta_from_another_revision_is_refused_and_a_full_snapshot_asked_for(
     out = client._accept({"revision": 5, "store": "s", "since": 4, "updated": [], "deleted": []})
     assert out is None and client._store_id == ""  # the next poll starts afresh
     assert client.view is not None and client.view.revision == 3
+
+
+def test_the_cache_file_holds_the_whole_view_after_deltas(tmp_path: Any) -> None:
+    from inmesh.registry.client._cache import read_cache
+
+    cache = tmp_path / "view.json"
+    client = RegistryClient("http://registry.test", cache_file=cache)
+    a, b = (document("ServiceEntry", "shop", n, 1, 0) for n in ("a", "b"))
+    client._accept({"revision": 1, "store": "s", "full": True, "resources": [a, b]})
+    c = document("ServiceEntry", "shop", "c", 2, 0)
+    gone = {"kind": "ServiceEntry", "namespace": "shop", "name": "a"}
+    client._accept({"revision": 2, "store": "s", "since": 1, "updated": [c], "deleted": [gone]})
+    cached = read_cache(cache)
+    assert cached is not None and (cached.store_id, cached.revision) == ("s", 2)
+    assert [d["metadata"]["name"] for d in cached.documents] == ["b", "c"]
+    # and a client restarted from it resumes at that revision (the registry sends a delta)
+    again = RegistryClient("http://registry.test", cache_file=cache)
+    view = again.load_cached()
+    assert view is not None and [r.name for r in view.resources] == ["b", "c"]
+    assert again._store_id == "s"
