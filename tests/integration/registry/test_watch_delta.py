@@ -181,3 +181,14 @@ async def test_etcd_change_log_follows_its_watch(etcd: Etcd) -> None:
         assert await store.changes(start - 1) is None  # from before this store opened
     finally:
         await store.close()
+
+
+async def test_a_delta_parameter_other_than_0_or_1_is_refused(tmp_path: Path) -> None:
+    registry = start_registry(tmp_path / "data")
+    try:
+        with registry.http() as c:
+            response = c.get("/v1/watch", params={"delta": "yes", "timeout": 0})
+        assert response.status_code == 400
+        assert response.json()["messages"] == ["query parameter delta must be 0 or 1, not 'yes'"]
+    finally:
+        registry.stop()

@@ -97,7 +97,10 @@ class WatchEndpoint:
                 "(seconds) must be numbers",
             )
         store_id = query.get("store", [""])[0]
-        deltas = query.get("delta", ["0"])[0] == "1"
+        delta = query.get("delta", ["0"])[0] or "0"
+        if delta not in ("0", "1"):
+            return _error(400, f"query parameter delta must be 0 or 1, not {delta!r}")
+        deltas = delta == "1"
         proxy = query.get("proxy", [""])[0]
         if proxy:  # seen when asking (with the revision it applied), and when answered
             ctx.proxies.seen(proxy, applied=applied, generation=generation)
