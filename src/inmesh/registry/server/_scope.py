@@ -16,6 +16,7 @@ from typing import Any
 
 from ..store import ResourceKey
 from ._auth import Principal, visible
+from ._proxies import ProxyRecord
 
 __all__ = ["WatchScope", "watch_scope"]
 
@@ -50,14 +51,25 @@ def _everything(doc: Document) -> bool:
 _ALL = WatchScope("*", _everything)
 
 
-def watch_scope(principal: Principal, documents: Mapping[ResourceKey, Document]) -> WatchScope:
+def watch_scope(
+    principal: Principal,
+    documents: Mapping[ResourceKey, Document],
+    proxy: ProxyRecord | None = None,
+) -> WatchScope:
     """The scope of a watcher calling with ``principal``'s token, given the current
-    ``documents`` (unused today: a ``Sidecar`` scope reads the watcher's Sidecar from them).
+    ``documents`` and, when the watcher reports its status, its ``proxy`` record (its
+    namespace and workload labels).
 
     Admin: everything. A join token: its namespace's view (Istio's ``exportTo``, and
     security policy only from its own and the root namespace: ``_auth.visible``).
+
+    ``documents`` and ``proxy`` are unused today. Istio's ``Sidecar`` plugs in here: the
+    Sidecar that applies to the proxy (``workloadSelector`` on its labels, else its
+    namespace's default, else the root namespace's) is found in ``documents``; ``sees``
+    then also requires the document's hosts to match ``egress.hosts``; ``depends_on``
+    names the Sidecars consulted; and ``name`` includes their resourceVersions.
     """
-    del documents  # the Sidecar scope (Istio's egress.hosts) reads them
+    del documents, proxy  # read by the Sidecar scope
     if principal.admin:
         return _ALL
     return WatchScope(f"ns:{principal.token.namespace}", lambda doc: visible(principal, doc))

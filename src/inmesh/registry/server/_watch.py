@@ -112,6 +112,7 @@ class WatchEndpoint:
             etag = f'"{current.store_id}:{current.revision}"'.encode()
             return 304, [(b"etag", etag), *extra], b""
         etag = f'"{published.store_id}:{published.revision}"'.encode()
-        view = watch_scope(principal, published.index)
+        record = ctx.proxies.get(proxy) if proxy else None
+        view = watch_scope(principal, published.index, record)
         since = revision if deltas and store_id == published.store_id else None
         return 200, [*_JSON, (b"etag", etag), *extra], published.body(view, since)
