@@ -86,7 +86,8 @@ class Published:
 
     @property
     def documents(self) -> tuple[Document, ...]:
-        """Every document of this revision (resources, then registrations)."""
+        """Every document of this revision (resources and registrations; clients order
+        them, so this order is not part of the protocol)."""
         return tuple(self.index.values())
 
     def body(self, scope: WatchScope, since: int | None = None) -> bytes:
@@ -128,7 +129,6 @@ class Published:
                 {"revision": self.revision, "store": self.store_id, "full": True, "resources": docs}
             )
             self._bodies[(scope.name, None)] = full
-        self._bodies[(scope.name, since)] = full
         return full
 
 
