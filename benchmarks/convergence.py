@@ -140,13 +140,21 @@ async def worker(url: str, token: str, count: int, report: bool) -> None:
         proxy = ProxyInfo(f"watcher-{os.getpid()}-{i}") if report else None
         client = CountingClient(url, token, http=http, hold=30, timeout=60, proxy=proxy)
         clients.append(client)
-        async for view in client.watch(first_timeout=120):
+        async for view in client.watch(first_timeout=600):
             received[i].append((view.revision, time.time()))
             client.applied(view)
 
-    tasks = [asyncio.create_task(follow(i)) for i in range(count)]
-    while not all(received):
-        await asyncio.sleep(0.05)
+    # Clients start in batches, each once the previous one has its first view: a fleet
+    # does not start in one instant, and a thousand simultaneous first snapshots of a
+    # large mesh would measure the start, not the push.
+    tasks: list[asyncio.Task[None]] = []
+    for start in range(0, count, 25):
+        batch = range(start, min(count, start + 25))
+        tasks.extend(asyncio.create_task(follow(i)) for i in batch)
+        while not all(received[i] for i in batch):
+            if failed := [t for t in tasks if t.done()]:
+                raise RuntimeError(f"a client stopped: {failed[0].exception()!r}")
+            await asyncio.sleep(0.05)
     received_bytes[0] = 0
     print("READY", flush=True)
     loop = asyncio.get_running_loop()
