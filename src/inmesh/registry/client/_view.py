@@ -117,7 +117,12 @@ class ViewBuilder:
         self.source = source
         self.keep_documents = keep_documents
         self._entries: dict[Name, _Entry] = {}
+        # the view's order, and each entry's outcome in it: a delta that only updates
+        # replaces outcomes in place, so a view costs one tuple copy, not a walk
         self._order: list[Name] = []
+        self._position: dict[Name, int] = {}
+        self._outcomes: list[Resource | Rejection] = []
+        self._refused = 0
 
     def build(self, revision: int, documents: Sequence[Mapping[str, Any]]) -> RegistryView:
         """The view of a full snapshot: ``documents`` at ``revision``; never raises for a
@@ -133,7 +138,7 @@ class ViewBuilder:
                 fresh.append((key, doc))
         entries.update(self._parse(fresh))
         self._entries = entries
-        self._order = sorted(entries, key=lambda n: entries[n].rank)
+        self._reorder()
         return self._view(revision)
 
     def apply(
@@ -145,22 +150,36 @@ class ViewBuilder:
         """The view after a delta: ``updated`` documents replace (or add) theirs, the
         ``deleted`` (kind, namespace, name) leave; everything else stays as parsed."""
         entries = self._entries
-        added = False
+        reorder = False
         for name in deleted:
-            added |= entries.pop(name, None) is not None  # the order changes either way
+            reorder |= entries.pop(name, None) is not None
         fresh = [(key, doc) for doc in updated if (key := _key(doc)) != _known(entries, key)]
         for name, entry in self._parse(fresh).items():
-            added |= name not in entries
+            position = self._position.get(name)
+            if position is None:
+                reorder = True  # a new key: the order changes
+            elif not reorder:
+                old = self._outcomes[position]
+                self._refused += isinstance(entry.outcome, Rejection) - isinstance(old, Rejection)
+                self._outcomes[position] = entry.outcome
             entries[name] = entry
-        if added:
-            self._order = sorted(entries, key=lambda n: entries[n].rank)
+        if reorder:
+            self._reorder()
         return self._view(revision)
 
+    def _reorder(self) -> None:
+        entries = self._entries
+        self._order = sorted(entries, key=lambda n: entries[n].rank)
+        self._position = {name: i for i, name in enumerate(self._order)}
+        self._outcomes = [entries[n].outcome for n in self._order]
+        self._refused = sum(isinstance(o, Rejection) for o in self._outcomes)
+
     def _view(self, revision: int) -> RegistryView:
+        if not self._refused:
+            return RegistryView(revision, tuple(self._outcomes))  # type: ignore[arg-type]
         resources: list[Resource] = []
         rejected: list[Rejection] = []
-        for name in self._order:
-            outcome = self._entries[name].outcome
+        for outcome in self._outcomes:
             if isinstance(outcome, Rejection):
                 rejected.append(outcome)
             else:

@@ -23,6 +23,7 @@ SCOPE = watch_scope(Principal(Token(id="j", role="join", created=0.0, namespace=
 NAMES = ["a", "b", "c", "d"]
 NAMESPACES = ["shop", "bank"]
 EXPORTS: list[list[str] | None] = [None, ["."], ["shop"], ["*"]]
+BAD = len(EXPORTS)  # a choice that makes the document one the client refuses
 
 
 def document(kind: str, namespace: str, name: str, revision: int, export: int) -> dict[str, Any]:
@@ -35,8 +36,10 @@ def document(kind: str, namespace: str, name: str, revision: int, export: int) -
             "hosts": [f"{name}.{namespace}.example"],
             "ports": [{"number": 80 + revision, "name": "http"}],
         }
-        if EXPORTS[export] is not None:
+        if export != BAD and EXPORTS[export] is not None:
             spec["exportTo"] = EXPORTS[export]
+    if export == BAD:
+        spec["frobnicate"] = True
     return {"apiVersion": "networking.istio.io/v1", "kind": kind, "metadata": meta, "spec": spec}
 
 
@@ -47,7 +50,7 @@ step = st.dictionaries(
         st.sampled_from(NAMESPACES),
         st.sampled_from(NAMES),
     ),
-    st.one_of(st.none(), st.integers(0, len(EXPORTS) - 1)),
+    st.one_of(st.none(), st.integers(0, BAD)),
     min_size=1,
     max_size=5,
 )
@@ -91,9 +94,12 @@ def test_deltas_give_the_same_view_as_full_snapshots(
         full = ViewBuilder("http://registry.test").build(
             revision, json.loads(published.body(SCOPE))["resources"]
         )
-        assert client.view.revision == revision and not client.view.rejected
+        assert client.view.revision == revision
         assert signature(client.view) == signature(full)
-        assert len(full.resources) == sum(SCOPE.sees(d) for d in index.values())
+        assert client.view.rejected == full.rejected
+        visible = [d for d in index.values() if SCOPE.sees(d)]
+        bad = [d for d in visible if "frobnicate" in d["spec"]]
+        assert (len(full.resources), len(full.rejected)) == (len(visible) - len(bad), len(bad))
 
 
 def test_a_delta_from_another_revision_is_refused_and_a_full_snapshot_asked_for() -> None:
