@@ -2,8 +2,10 @@
 
 ``RegistryClient.watch()`` yields a :class:`RegistryView` (the whole configuration at one
 revision, live workloads included as WorkloadEntry resources) at start and after every
-change. It long-polls ``/v1/watch`` and never gives up: while the registry is down it
-keeps the last-known-good view and retries with jittered exponential backoff,
+change. It long-polls ``/v1/watch`` for what changed since its revision (a delta, applied
+to the view it has; a full snapshot at first or after a gap) and never gives up: while
+the registry is down it keeps the last-known-good view and retries with jittered
+exponential backoff,
 
     delay(attempt) = min(backoff_max, backoff_initial * 2 ** attempt) * uniform(0.5, 1)
 
@@ -95,7 +97,7 @@ class RegistryClient:
         self._own_http = http is None
         self._view: RegistryView | None = None
         self._store_id = ""
-        self._views = ViewBuilder(self.url)
+        self._views = ViewBuilder(self.url, keep_documents=cache_file is not None)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -177,25 +179,50 @@ class RegistryClient:
         """The last-known-good view (None before the first)."""
         return self._view
 
-    def _accept(
-        self, store_id: str, revision: int, documents: tuple[Mapping[str, Any], ...]
-    ) -> RegistryView | None:
-        """Swap in a snapshot; None when its resources are the ones we already have."""
-        before, previous = self._views.keys, self._view
-        view = self._views.build(revision, documents)
+    def _accept(self, data: Mapping[str, Any]) -> RegistryView | None:
+        """Swap in a watch answer (a full snapshot, or a delta from our revision); None
+        when it changes nothing this client has."""
+        previous = self._view
+        store_id, revision = str(data["store"]), int(data["revision"])
+        if "resources" in data:
+            before = self._views.keys
+            view = self._views.build(revision, tuple(data["resources"]))
+            changed = previous is None or self._views.keys != before
+        else:
+            have = previous.revision if previous is not None else None
+            if store_id != self._store_id or int(data["since"]) != have:
+                # not a delta from what we have: ask again, from nothing (a full snapshot)
+                log.warning(
+                    "registry %s sent a delta from revision %s of %s; this client has %s of "
+                    "%s: asking for a full snapshot",
+                    self.url,
+                    data.get("since"),
+                    store_id,
+                    have,
+                    self._store_id or "none",
+                )
+                self._store_id = ""
+                return None
+            updated = tuple(data.get("updated") or ())
+            deleted = [(d["kind"], d["namespace"], d["name"]) for d in data.get("deleted") or ()]
+            view = self._views.apply(revision, updated, deleted)
+            changed = bool(updated or deleted)
         self._store_id = store_id
         self._view = view
-        if self.cache_file:
+        if self.cache_file and self._views.keep_documents:
             try:
                 write_cache(
                     self.cache_file,
                     CachedSnapshot(
-                        registry=self.url, store_id=store_id, revision=revision, documents=documents
+                        registry=self.url,
+                        store_id=store_id,
+                        revision=revision,
+                        documents=self._views.documents,
                     ),
                 )
             except OSError as exc:
                 log.warning("cannot write registry cache %s: %s", self.cache_file, exc)
-        if previous is not None and self._views.keys == before:
+        if previous is not None and not changed:
             if self._report is not None:
                 self._report.carry(previous.revision, revision)
             return None
@@ -216,7 +243,12 @@ class RegistryClient:
     async def poll(self, hold: float) -> RegistryView | None:
         """One long poll: a newer view, or None if nothing changed within ``hold``."""
         revision = self._view.revision if self._view is not None else 0
-        params: dict[str, Any] = {"revision": revision, "store": self._store_id, "timeout": hold}
+        params: dict[str, Any] = {
+            "revision": revision,
+            "store": self._store_id,
+            "timeout": hold,
+            "delta": 1,
+        }
         if self._report is not None:
             params.update(self._report.params())
         response = await self.request(
@@ -226,8 +258,7 @@ class RegistryClient:
             self._report.unknown()
         if response.status_code == 304:
             return None
-        data = response.json()
-        return self._accept(str(data["store"]), int(data["revision"]), tuple(data["resources"]))
+        return self._accept(response.json())
 
     # -- proxy status ---------------------------------------------------------------------
 

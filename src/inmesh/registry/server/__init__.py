@@ -11,12 +11,17 @@
 ``_api_sd``         Prometheus HTTP service discovery, ``GET /v1/sd/prometheus``
 ``_metrics``        the registry's own metrics (istiod's ``pilot_*``), ``GET /metrics``
 ``_watch``          ``GET /v1/watch``, the long poll, as ASGI middleware in front
-``_push``           Istio's push debounce and the snapshots handed to watchers
+``_push``           Istio's push debounce; each published revision, its answers (delta
+                    or full snapshot) serialized once per scope
+``_delta``          incremental push: the log of published changes, a watcher's delta
+``_scope``          what one watcher may see (:class:`WatchScope`): the one place a
+                    per-watcher scope (Istio's ``Sidecar``) plugs in
 ``_proxies``        the proxies of this replica (in memory, as istiod's connections)
 ``_auth``           tokens and what each may see (Istio's visibility rules)
 ``_validate``       request bodies to resources, with ``inmesh analyze``'s checks
 ``_http``           bodies, JSON answers, exceptions to status codes (one place)
-``_openapi``        the OpenAPI document of the route table
+``_openapi``        the OpenAPI document of the route table (``_openapi_watch``,
+                    ``_openapi_ca``: their parts)
 ``_serve``          uvicorn, the store choice, shutdown that answers held polls
 ==================  ========================================================================
 """

@@ -41,9 +41,10 @@ __all__ = [
 #: its namespace; accounts and deployments describe them). Everything else describes
 #: services and routes, which Istio shares mesh-wide unless ``exportTo`` says otherwise.
 NAMESPACE_PRIVATE_KINDS = frozenset(
-    {"AuthorizationPolicy", "PeerAuthentication", "ServiceAccount", "Deployment"}
+    {"AuthorizationPolicy", "PeerAuthentication", "Telemetry", "ServiceAccount", "Deployment"}
 )
-_MESH_WIDE_POLICY = frozenset({"AuthorizationPolicy", "PeerAuthentication"})
+#: policy that applies mesh-wide from the root namespace (Istio's rule for these kinds)
+_MESH_WIDE_POLICY = frozenset({"AuthorizationPolicy", "PeerAuthentication", "Telemetry"})
 
 
 def digest(secret: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._openapi_ca import ca_paths, ca_schemas
+from ._openapi_watch import watch_paths, watch_schemas
 
 __all__ = ["openapi_document"]
 
@@ -114,27 +115,6 @@ def _paths() -> dict[str, Any]:
                 "responses": _ok("Deleted", "ApplyResult"),
             },
         },
-        "/v1/watch": {
-            "get": {
-                "summary": "Long-poll for the next snapshot of the caller's view",
-                "description": "Answers at once with the current snapshot when it is newer "
-                "than `revision` of `store` (or `store` differs); otherwise "
-                "holds the request until a new snapshot or `timeout` seconds, "
-                "then answers 304.",
-                "parameters": [
-                    _q("revision", "Revision the caller has", "integer"),
-                    _q("store", "Store id the revision belongs to"),
-                    _q("timeout", "Seconds to hold (at most 60)", "number"),
-                    _q("proxy", "The caller's proxy id, when it reports its status"),
-                    _q("applied", "The revision the proxy applied", "integer"),
-                    _q("report", "The generation of the proxy's last full report", "integer"),
-                ],
-                "responses": {
-                    **_ok("A newer snapshot", "Snapshot"),
-                    "304": {"description": "No change within the timeout"},
-                },
-            }
-        },
         "/v1/workloads": {
             "get": {
                 "summary": "Live registrations",
@@ -234,14 +214,6 @@ def _schemas() -> dict[str, Any]:
         "ResourceList": {
             "type": obj,
             "properties": {"revision": i, "items": {"type": "array", "items": _ref("Resource")}},
-        },
-        "Snapshot": {
-            "type": obj,
-            "properties": {
-                "revision": i,
-                "store": s,
-                "resources": {"type": "array", "items": _ref("Resource")},
-            },
         },
         "ApplyResult": {
             "type": obj,
@@ -376,10 +348,10 @@ def openapi_document() -> dict[str, Any]:
             "certificate authority of inmesh (see docs/registry.md).",
         },
         "security": [{"bearer": []}],
-        "paths": {**_paths(), **ca_paths()},
+        "paths": {**_paths(), **watch_paths(), **ca_paths()},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {**_schemas(), **ca_schemas()},
+            "schemas": {**_schemas(), **ca_schemas(), **watch_schemas()},
             "responses": {
                 "Error": {
                     "description": "Refused; every reason in `messages` "

@@ -1,9 +1,13 @@
-"""Pushing configuration: debounce changes, build one snapshot, hand it to every watcher.
+"""Pushing configuration: debounce changes, publish each revision, answer every watcher.
 
-A snapshot is the *whole* state (every resource and every live workload, as
-WorkloadEntry documents) at one revision, never a delta: a watcher that missed anything
-catches up with the next one, and a reconnecting watcher needs nothing replayed. It is
-serialized once per view (all, or one namespace's) however many watchers wait for it.
+Istio's incremental push: a watcher that has a revision gets only what changed since
+(a delta, filtered by its scope: ``_delta.py``, ``_scope.py``), and a full snapshot (the
+whole state it may see: every resource and every live workload, as WorkloadEntry
+documents) only on first contact, after a gap (its revision is older than the log, or
+from another store), or when its scope itself changed. The hub follows the store's change
+log (``Store.changes``), so a publish costs what changed, not the size of the mesh; an
+answer is serialized once per (scope, revision the watcher had), however many watchers
+wait for it.
 """
 
 from __future__ import annotations
@@ -17,12 +21,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..store import Store
-from ._auth import Principal, visible
+from ..store import ResourceKey, Store
+from ._delta import PushLog, delta
+from ._scope import WatchScope
 
 __all__ = ["Debouncer", "Hub", "Published"]
 
 log = logging.getLogger("inmesh.registry")
+
+Document = Mapping[str, Any]
+
+#: A delta of more than ``_FULL_MIN`` keys that touches more than ``_FULL_SHARE`` of the
+#: documents is sent as a full snapshot (about as large, and one replace for the client).
+_FULL_SHARE = 0.5
+_FULL_MIN = 64
 
 
 @dataclass
@@ -61,34 +73,80 @@ class Debouncer:
 
 @dataclass(kw_only=True)
 class Published:
-    """One snapshot as handed out: its revision, store id and documents."""
+    """One published revision: its store id, every document by key, and the push log
+    the hub keeps (for deltas from earlier revisions)."""
 
     revision: int
     store_id: str
-    documents: tuple[Mapping[str, Any], ...]
+    index: Mapping[ResourceKey, Document] = field(default_factory=dict)
+    log: PushLog | None = None
     #: when the first change it carries happened (the hub's clock), for convergence time
     changed: float = 0.0
-    _bodies: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _bodies: dict[tuple[str, int | None], bytes] = field(default_factory=dict, repr=False)
 
-    def body(self, principal: Principal) -> bytes:
-        """The JSON watch answer for ``principal``'s view, serialized once per view."""
-        view = "*" if principal.admin else f"ns:{principal.token.namespace}"
-        cached = self._bodies.get(view)
-        if cached is None:
-            docs = [d for d in self.documents if visible(principal, d)]
-            cached = json.dumps(
-                {"revision": self.revision, "store": self.store_id, "resources": docs},
-                separators=(",", ":"),
-            ).encode()
-            self._bodies[view] = cached
-        return cached
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        """Every document of this revision (resources and registrations; clients order
+        them, so this order is not part of the protocol)."""
+        return tuple(self.index.values())
+
+    def body(self, scope: WatchScope, since: int | None = None) -> bytes:
+        """The JSON watch answer for a watcher with ``scope`` that has revision
+        ``since`` of this store (None: it has nothing, or asks for full snapshots): a
+        delta when the log reaches back to ``since``, else the full snapshot.
+
+        Serialized once per (scope, since): a thousand watchers of one namespace at the
+        previous revision share one answer.
+        """
+        cached = self._bodies.get((scope.name, since))
+        if cached is not None:
+            return cached
+        if since is not None and self.log is not None:
+            spans = self.log.since(since, self.revision)
+            if spans is not None and (
+                len(spans) <= _FULL_MIN or len(spans) <= _FULL_SHARE * len(self.index)
+            ):
+                change = delta(spans, scope)
+                if change is not None:
+                    cached = _encode(
+                        {
+                            "revision": self.revision,
+                            "store": self.store_id,
+                            "since": since,
+                            "updated": change.updated,
+                            "deleted": [
+                                {"kind": k.kind, "namespace": k.namespace, "name": k.name}
+                                for k in change.deleted
+                            ],
+                        }
+                    )
+                    self._bodies[(scope.name, since)] = cached
+                    return cached
+        full = self._bodies.get((scope.name, None))
+        if full is None:
+            docs = [d for d in self.index.values() if scope.sees(d)]
+            full = _encode(
+                {"revision": self.revision, "store": self.store_id, "full": True, "resources": docs}
+            )
+            self._bodies[(scope.name, None)] = full
+        return full
+
+
+def _encode(answer: Mapping[str, Any]) -> bytes:
+    return json.dumps(answer, separators=(",", ":")).encode()
+
+
+def _version(doc: Document) -> object:
+    meta = doc.get("metadata")
+    return meta.get("resourceVersion") if isinstance(meta, Mapping) else None
 
 
 class Hub:
-    """Follows the store, debounces, publishes snapshots, wakes long-polling watchers.
+    """Follows the store, debounces, publishes revisions, wakes long-polling watchers.
 
     Also sweeps expired registrations every ``sweep_interval`` seconds (a no-op on etcd,
-    which expires leases itself).
+    which expires leases itself). ``log_entries`` bounds the push log (changed keys kept
+    for deltas).
     """
 
     def __init__(
@@ -99,17 +157,23 @@ class Hub:
         max_delay: float = 1.0,
         sweep_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        log_entries: int = 10_000,
     ) -> None:
         self.store = store
         self.debouncer = Debouncer(after=debounce, max_delay=max_delay)
         self.sweep_interval = sweep_interval
         self.clock = clock
-        self.current = Published(revision=0, store_id="", documents=())
+        self.log = PushLog(log_entries)
+        self.current = Published(revision=0, store_id="", log=self.log)
         self._waiters: dict[asyncio.Future[Published | None], tuple[int, str]] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        #: snapshots handed to watchers (``pilot_xds_pushes``)
+        self._publishing = asyncio.Lock()
+        #: answers handed to watchers (``pilot_xds_pushes``)
         self.pushes = 0
+        #: publishes that read the whole state (first, a gap in the store's log, a new
+        #: store) rather than the store's change log
+        self.full_reads = 0
         #: called with each push's delay from the change to the watcher, in seconds
         #: (``pilot_proxy_convergence_time``)
         self.on_push: list[Callable[[float], None]] = []
@@ -134,21 +198,59 @@ class Hub:
         self._waiters.clear()
 
     async def _publish(self, changed: float | None = None) -> None:
-        state = await self.store.state()
-        docs = [r.document() for r in state.resources]
-        docs.extend(w.document() for w in state.workloads)
-        current = self.current = Published(
-            revision=state.revision,
-            store_id=state.store_id,
-            documents=tuple(docs),
-            changed=self.clock() if changed is None else changed,
-        )
+        async with self._publishing:  # the push loop and a first contact may race
+            current = await self._next(self.current, self.clock() if changed is None else changed)
+            if current is None:
+                return
+            self.current = current
         for waiter, (revision, store_id) in list(self._waiters.items()):
             if current.store_id != store_id or current.revision > revision:
                 del self._waiters[waiter]
                 if not waiter.done():
                     waiter.set_result(current)
                     self._pushed(current)
+
+    async def _next(self, current: Published, changed: float) -> Published | None:
+        """The revision after ``current`` (None: nothing new), from the store's change
+        log when it reaches back to ``current``, else from the whole state."""
+        changes = None
+        if current.store_id and current.store_id == self.store.store_id:
+            changes = await self.store.changes(current.revision)
+        diff: list[tuple[ResourceKey, Document | None, Document | None]] = []
+        if changes is not None:
+            if changes.revision <= current.revision:
+                return None
+            index = dict(current.index)
+            for key, doc in changes.documents.items():
+                before = index.get(key)
+                if doc is None:
+                    if before is not None:
+                        del index[key]
+                        diff.append((key, before, None))
+                elif before is None or _version(before) != _version(doc):
+                    index[key] = doc
+                    diff.append((key, before, doc))
+            revision, store_id = changes.revision, current.store_id
+        else:
+            self.full_reads += 1
+            state = await self.store.state()
+            index = {r.key: r.document() for r in state.resources}
+            index.update((w.key, w.document()) for w in state.workloads)
+            revision, store_id = state.revision, state.store_id
+            if store_id != current.store_id or revision < current.revision:
+                self.log.reset(revision)  # another store: nothing to compare with
+            else:  # a gap in the store's log: what changed is what differs
+                for key, doc in index.items():
+                    before = current.index.get(key)
+                    if before is None or _version(before) != _version(doc):
+                        diff.append((key, before, doc))
+                diff.extend((k, d, None) for k, d in current.index.items() if k not in index)
+                if not diff and revision == current.revision:
+                    return None
+        self.log.record(revision, diff)
+        return Published(
+            revision=revision, store_id=store_id, index=index, log=self.log, changed=changed
+        )
 
     def _pushed(self, published: Published) -> None:
         self.pushes += 1

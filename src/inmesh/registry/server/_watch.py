@@ -6,9 +6,13 @@ Starlette's routing, exception middleware and Request objects, halves that cost;
 other endpoint goes on to the router untouched.
 
 Protocol: ``revision`` and ``store`` are what the caller has (none for a new watcher).
-The answer is the caller's view of the current snapshot as soon as it is newer (at once
-if it already is, or if ``store`` differs), else ``304 Not Modified`` after ``timeout``
-seconds (default 30, at most the registry's ``max_hold``). A client that reports its
+The answer comes as soon as the current revision is newer (at once if it already is, or
+if ``store`` differs), else ``304 Not Modified`` after ``timeout`` seconds (default 30, at
+most the registry's ``max_hold``). A caller that sends ``delta=1`` gets what changed since
+its revision in its scope (``{"since", "updated", "deleted"}``) when the push log reaches
+back to it, and the full snapshot (``{"full": true, "resources"}``) otherwise; a caller
+without it (a client from before deltas) always gets the full snapshot, in the same
+format as before. A client that reports its
 status adds ``proxy`` (its id), ``applied`` (the revision in force) and ``report`` (the
 generation of its last full report): the request counts as seeing it and records the
 revision (``_proxies.py``), and the answer carries ``x-inmesh-proxy: unknown`` when this
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from .._errors import Denied
+from ._scope import watch_scope
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -54,12 +59,18 @@ def _error(status: int, message: str) -> tuple[int, list[tuple[bytes, bytes]], b
     return status, headers, body
 
 
+_SCOPES_KEPT = 100_000
+
+
 class WatchEndpoint:
     """Pure ASGI middleware: answers ``GET /v1/watch``, passes everything else on."""
 
     def __init__(self, app: ASGIApp, context: Context) -> None:
         self.app = app
         self.context = context
+        #: the scope each proxy was last answered in: a watcher whose scope changed (its
+        #: proxy record arrived, a Sidecar now selects it) gets a full snapshot
+        self._scopes: dict[str, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != WATCH_PATH or scope["method"] != "GET":
@@ -92,6 +103,10 @@ class WatchEndpoint:
                 "(seconds) must be numbers",
             )
         store_id = query.get("store", [""])[0]
+        delta = query.get("delta", ["0"])[0] or "0"
+        if delta not in ("0", "1"):
+            return _error(400, f"query parameter delta must be 0 or 1, not {delta!r}")
+        deltas = delta == "1"
         proxy = query.get("proxy", [""])[0]
         if proxy:  # seen when asking (with the revision it applied), and when answered
             ctx.proxies.seen(proxy, applied=applied, generation=generation)
@@ -103,4 +118,12 @@ class WatchEndpoint:
             etag = f'"{current.store_id}:{current.revision}"'.encode()
             return 304, [(b"etag", etag), *extra], b""
         etag = f'"{published.store_id}:{published.revision}"'.encode()
-        return 200, [*_JSON, (b"etag", etag), *extra], published.body(principal)
+        record = ctx.proxies.get(proxy) if proxy else None
+        view = watch_scope(principal, published.index, record)
+        since = revision if deltas and store_id == published.store_id else None
+        if proxy and self._scopes.get(proxy) != view.name:
+            since = None
+            if len(self._scopes) >= _SCOPES_KEPT:
+                self._scopes.clear()  # every proxy gets one full snapshot more
+            self._scopes[proxy] = view.name
+        return 200, [*_JSON, (b"etag", etag), *extra], published.body(view, since)

@@ -24,9 +24,11 @@ from typing import Any, Literal, Protocol
 from .._errors import Conflict
 
 __all__ = [
+    "LOG_REVISIONS",
     "REGISTERED_ANNOTATION",
     "Action",
     "ChangeNotifier",
+    "Changes",
     "ResourceKey",
     "State",
     "Store",
@@ -199,6 +201,22 @@ class State:
     workloads: tuple[WorkloadRecord, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Changes:
+    """What changed after revision ``since`` up to ``revision``: the net change of each
+    key in that range, as its document now (with server-set metadata) or None (deleted,
+    or a registration that expired). A key changed twice appears once, as it is now."""
+
+    since: int
+    revision: int
+    documents: Mapping[ResourceKey, Mapping[str, Any] | None]
+
+
+#: Revisions a store's change log keeps by default: a watcher further behind than this
+#: gets a full snapshot (as etcd answers a watch from a compacted revision).
+LOG_REVISIONS = 1000
+
+
 class Store(Protocol):
     """A registry backend. Every method is atomic; a failed call changes nothing."""
 
@@ -225,6 +243,16 @@ class Store(Protocol):
 
     async def state(self) -> State:
         """Resources and live workloads, consistent at one revision."""
+        ...
+
+    async def changes(self, since: int) -> Changes | None:
+        """The change log: what changed after revision ``since``, up to the latest
+        revision this store's log has (consistent at that revision).
+
+        None when the log cannot say: ``since`` is older than the log keeps (compacted,
+        or before this process started following etcd) or newer than the store (another
+        store's revision). The caller then reads :meth:`state` instead.
+        """
         ...
 
     async def register(

@@ -13,6 +13,12 @@ concurrent writer are retried. Registration TTLs are etcd leases: etcd itself de
 key when a process stops heartbeating. Every replica watches ``{prefix}/state/``, so a
 change made through any replica wakes the push loop of all of them, and each reads the
 state *at the revision of the change* so replicas hand out identical snapshots.
+
+The change log is etcd's own: the events that watch delivers (each with its key, value
+and ``mod_revision``; a DELETE for a removed key or an expired lease) are kept in memory,
+the last ``log_entries`` of them, from the revision this replica opened at. A compaction
+that cuts into the watch, or a watcher from before this replica started, gets a full
+snapshot instead.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from typing import Any
 
 from .._errors import Conflict, NotFound, StoreError
 from ._base import (
+    LOG_REVISIONS,
     ChangeNotifier,
+    Changes,
     ResourceKey,
     State,
     StoredResource,
@@ -40,12 +48,16 @@ from ._base import (
     check_expected,
 )
 from ._etcd_client import EtcdClient, Json, b64, prefix_end, unb64
+from ._etcd_log import EventLog
 
 __all__ = ["EtcdStore"]
 
 log = logging.getLogger("inmesh.registry")
 
 _ATTEMPTS = 8  # optimistic transactions retried on a concurrent change before giving up
+#: How long a change log read waits for the watch to deliver a change this replica just
+#: committed before it gives up and the caller reads the whole state instead.
+_LOG_CATCH_UP = 0.5
 
 
 def _value(kv: Json) -> dict[str, Any]:
@@ -55,13 +67,21 @@ def _value(kv: Json) -> dict[str, Any]:
 class EtcdStore:
     """:class:`~inmesh.registry.store.Store` on etcd v3 (JSON gateway over HTTP)."""
 
-    def __init__(self, endpoints: Sequence[str], *, prefix: str = "/inmesh") -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        *,
+        prefix: str = "/inmesh",
+        log_entries: int = 10 * LOG_REVISIONS,
+    ) -> None:
         self.etcd = EtcdClient(endpoints)
         self.prefix = prefix.rstrip("/")
+        self.log_entries = log_entries
         self._state = f"{self.prefix}/state/"
         self._notifier = ChangeNotifier()
         self._store_id = ""
         self._watcher: asyncio.Task[None] | None = None
+        self._log = EventLog(log_entries)
 
     @property
     def store_id(self) -> str:
@@ -79,6 +99,7 @@ class EtcdStore:
         header, _ = await self.etcd.range(self._state, prefix_end(self._state))
         self._store_id = f"etcd-{header['cluster_id']}{self.prefix}"
         self._notifier.revision = int(header["revision"])
+        self._log.restart(int(header["revision"]))
         self._watcher = asyncio.create_task(self._watch(), name="inmesh-etcd-watch")
 
     async def close(self) -> None:
@@ -100,17 +121,52 @@ class EtcdStore:
                         # History we needed is gone: resume from now and force a rebuild.
                         header, _ = await self.etcd.range(self._state, prefix_end(self._state))
                         start = int(header["revision"]) + 1
+                        self._log.restart(start - 1)
                         self._notifier.advance(start - 1)
                         break
                     events = result.get("events") or ()
                     if events:
                         revision = max(int(e["kv"]["mod_revision"]) for e in events)
                         start = revision + 1
+                        self._log.record(events, revision, self._key_of)
                         self._notifier.advance(revision)
             except StoreError as exc:
                 failures += 1
                 log.warning("etcd watch broke (%s); resuming from revision %d", exc, start)
             await asyncio.sleep(min(5.0, 0.1 * 2**failures) * random.uniform(0.5, 1.0))
+
+    # -- the change log ------------------------------------------------------------------
+
+    def _key_of(self, raw_key: str) -> ResourceKey | None:
+        """A state key (base64, as etcd's JSON sends it) -> the resource it holds."""
+        rest = unb64(raw_key).decode()[len(self._state) :]
+        if rest.startswith("r/"):
+            kind, namespace, name = rest[2:].split("/", 2)
+            return ResourceKey(kind, namespace, name)
+        if rest.startswith("w/"):
+            namespace, name = rest[2:].split("/", 1)
+            return ResourceKey("WorkloadEntry", namespace, name)
+        return None
+
+    async def changes(self, since: int) -> Changes | None:
+        target = self._notifier.revision
+        if self._log.revision < target:  # a commit of ours, not yet back from the watch
+            await self._log.progress.wait(target - 1, _LOG_CATCH_UP)
+        revision = self._log.revision
+        latest = self._log.since(since) if revision >= target else None
+        if latest is None:
+            return None
+        now = time.time()
+        rpre = f"{self._state}r/".encode()
+        documents: dict[ResourceKey, Mapping[str, Any] | None] = {}
+        for key, kv in latest.items():
+            if kv is None:
+                documents[key] = None
+            elif unb64(kv["key"]).startswith(rpre):
+                documents[key] = self._resource(kv).document()
+            else:
+                documents[key] = self._workload(kv, now).document()
+        return Changes(since=since, revision=revision, documents=documents)
 
     async def revision(self) -> int:
         return self._notifier.revision

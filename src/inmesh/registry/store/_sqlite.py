@@ -22,7 +22,10 @@ from typing import Any, TypeVar
 
 from .._errors import Conflict, NotFound
 from ._base import (
+    LOG_REVISIONS,
     ChangeNotifier,
+    Changes,
+    ResourceKey,
     State,
     Token,
     WorkloadRecord,
@@ -35,6 +38,7 @@ from ._sqlite_sql import (
     SCHEMA,
     get_meta,
     is_live,
+    log_changes,
     resource_row,
     set_meta,
     transaction,
@@ -48,13 +52,22 @@ T = TypeVar("T")
 
 class SqliteStore:
     """:class:`~inmesh.registry.store.Store` on SQLite. ``clock`` (unix seconds) is
-    injectable so tests can expire leases without sleeping."""
+    injectable so tests can expire leases without sleeping.
+
+    The change log is a table of (revision, key) rows written in the same transaction as
+    the change, so it survives restarts; it keeps the last ``log_revisions`` revisions.
+    """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        log_revisions: int = LOG_REVISIONS,
     ) -> None:
         self.path = Path(path)
         self.clock = clock
+        self.log_revisions = log_revisions
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inmesh-sqlite")
         self._db: sqlite3.Connection | None = None
         self._notifier = ChangeNotifier()
@@ -89,6 +102,11 @@ class SqliteStore:
             db.executescript(SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('revision', '0')")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+            # A database from before the change log has none for its past: it starts now.
+            db.execute(
+                "INSERT OR IGNORE INTO meta SELECT 'log_start', value FROM meta "
+                "WHERE key='revision'"
+            )
             self._db = db
             return get_meta(db, "store_id"), int(get_meta(db, "revision"))
 
@@ -164,8 +182,10 @@ class SqliteStore:
                     results.append(
                         WriteResult(k, "created" if row is None else "configured", next_revision)
                     )
-                if any(r.action != "unchanged" for r in results):
+                changed = [r.key for r in results if r.action != "unchanged"]
+                if changed:
                     set_meta(db, "revision", str(next_revision))
+                    log_changes(db, next_revision, changed, self.log_revisions)
                     revision = next_revision
                 return revision, results
 
@@ -187,6 +207,39 @@ class SqliteStore:
                     resources=tuple(resource_row(r) for r in res.fetchall()),
                     workloads=tuple(workload_row(r) for r in wls.fetchall()),
                 )
+
+        return await self._run(read)
+
+    async def changes(self, since: int) -> Changes | None:
+        now = self.clock()
+
+        def read(db: sqlite3.Connection) -> Changes | None:
+            with transaction(db, write=False):
+                revision = int(get_meta(db, "revision"))
+                if since < int(get_meta(db, "log_start")) or since > revision:
+                    return None
+                rows = db.execute(
+                    "SELECT DISTINCT kind, namespace, name FROM changelog WHERE revision > ?",
+                    (since,),
+                ).fetchall()
+                documents: dict[ResourceKey, Mapping[str, Any] | None] = {}
+                for kind, namespace, name in rows:
+                    key = ResourceKey(kind, namespace, name)
+                    row = db.execute(
+                        "SELECT * FROM resources WHERE kind=? AND namespace=? AND name=?",
+                        (kind, namespace, name),
+                    ).fetchone()
+                    if row is not None:
+                        documents[key] = resource_row(row).document()
+                        continue
+                    live = None
+                    if kind == "WorkloadEntry":
+                        live = db.execute(
+                            "SELECT * FROM workloads WHERE namespace=? AND name=? AND expires > ?",
+                            (namespace, name, now),
+                        ).fetchone()
+                    documents[key] = None if live is None else workload_row(live).document()
+                return Changes(since=since, revision=revision, documents=documents)
 
         return await self._run(read)
 
@@ -219,6 +272,8 @@ class SqliteStore:
                     (namespace, name, canonical_json(body), revision, created, ttl, now, now + ttl),
                 )
                 set_meta(db, "revision", str(revision))
+                key = ResourceKey("WorkloadEntry", namespace, name)
+                log_changes(db, revision, [key], self.log_revisions)
                 return WorkloadRecord(
                     namespace=namespace,
                     name=name,
@@ -273,6 +328,8 @@ class SqliteStore:
                 db.execute("DELETE FROM workloads WHERE namespace=? AND name=?", (namespace, name))
                 revision = int(get_meta(db, "revision")) + 1
                 set_meta(db, "revision", str(revision))
+                key = ResourceKey("WorkloadEntry", namespace, name)
+                log_changes(db, revision, [key], self.log_revisions)
                 return revision
 
         return self._changed(await self._run(txn))
@@ -295,12 +352,17 @@ class SqliteStore:
 
         def txn(db: sqlite3.Connection) -> tuple[int, int]:
             with transaction(db):
-                gone = db.execute("DELETE FROM workloads WHERE expires <= ?", (now,)).rowcount
+                expired = db.execute(
+                    "SELECT namespace, name FROM workloads WHERE expires <= ?", (now,)
+                ).fetchall()
+                db.execute("DELETE FROM workloads WHERE expires <= ?", (now,))
                 revision = int(get_meta(db, "revision"))
-                if gone:
+                if expired:
                     revision += 1
                     set_meta(db, "revision", str(revision))
-                return gone, revision
+                    keys = [ResourceKey("WorkloadEntry", ns, name) for ns, name in expired]
+                    log_changes(db, revision, keys, self.log_revisions)
+                return len(expired), revision
 
         gone, revision = await self._run(txn)
         if gone:

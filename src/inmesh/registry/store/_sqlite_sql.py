@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 
 from ._base import ResourceKey, StoredResource, WorkloadRecord
 
@@ -11,6 +12,7 @@ __all__ = [
     "SCHEMA",
     "get_meta",
     "is_live",
+    "log_changes",
     "resource_row",
     "set_meta",
     "transaction",
@@ -31,7 +33,26 @@ CREATE TABLE IF NOT EXISTS workloads (
 CREATE INDEX IF NOT EXISTS workloads_expires ON workloads (expires);
 CREATE TABLE IF NOT EXISTS tokens (
     digest TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS changelog (
+    revision INTEGER NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL,
+    name TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS changelog_revision ON changelog (revision);
 """
+
+
+def log_changes(
+    db: sqlite3.Connection, revision: int, keys: Iterable[ResourceKey], keep: int
+) -> None:
+    """Record that ``keys`` changed at ``revision``, and compact: the log keeps the last
+    ``keep`` revisions, and ``meta.log_start`` says from which revision it is complete."""
+    db.executemany(
+        "INSERT INTO changelog VALUES (?, ?, ?, ?)",
+        [(revision, k.kind, k.namespace, k.name) for k in keys],
+    )
+    cutoff = revision - keep
+    if cutoff > int(get_meta(db, "log_start")):
+        db.execute("DELETE FROM changelog WHERE revision <= ?", (cutoff,))
+        set_meta(db, "log_start", str(cutoff))
 
 
 def resource_row(row: sqlite3.Row) -> StoredResource:
