@@ -74,12 +74,14 @@ def check(resources: Sequence[Any], *, complete: bool = False) -> list[Message]:
     services = Services.of(resources)
     subsets = vs.subsets_of(resources)
     gateway_hosts = vs.gateway_hosts_of(resources)
-    workloads = dr.workload_labels(resources) or ([] if complete else None)
+    described = dr.workload_labels(resources)
+    workloads = described if described or complete else None
+    splits = vs.subset_splits(resources)
     for r in resources:
         if r.kind == "VirtualService":
             msgs.extend(vs.gateways(r, gateway_hosts))
             msgs.extend(vs.destinations(r, services, subsets))
-            msgs.extend(vs.ingress_subsets(r, resources))
+            msgs.extend(vs.ingress_subsets(r, splits))
             msgs.extend(unreachable_rules(r.spec, resource_label(r)))
             msgs.extend(_all_weights_zero(r))
         elif r.kind == "DestinationRule":

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inmesh._errors import ConfigProblem
-from inmesh.config._loc import Loc, find_values, format_loc
+from inmesh.config._loc import Loc, find_many, format_loc
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -374,12 +374,13 @@ def unsupported_problems(
         return []
     data = resource.model_dump(by_alias=True, exclude_none=True)
     problems: list[ConfigProblem] = []
-    for path in paths:
-        for loc, value in find_values(data, path):
+    found = find_many(data, (*paths, *(path for path, _ in values)))  # one walk for all
+    for matches in found[: len(paths)]:
+        for loc, value in matches:
             if _is_set(value):
                 problems.append(problem(f"{loc[-1]} is not supported yet", loc))
-    for path, bad in values:
-        for loc, value in find_values(data, path):
+    for (_, bad), matches in zip(values, found[len(paths) :], strict=True):
+        for loc, value in matches:
             if bad.refuses(value) if isinstance(bad, Above) else value == bad:
                 problems.append(problem(f"{loc[-1]} {bad} is not supported yet", loc))
     return problems
