@@ -295,6 +295,7 @@ class Validator:
                 raws.append(raw or "")
         resources = self.parse(changed, source="request")
         problems: list[str] = []
+        seen: set[ResourceKey] = set()
         models = iter(zip(resources, raws, strict=True))
         for i, given in enumerate(changed, 1):
             if given is None:
@@ -304,8 +305,9 @@ class Validator:
                 r, raw = next(models)
                 key = ResourceKey(r.kind, r.namespace, r.name)
                 problems.extend(self._write(checked, i, given, r, raw))
-            if key in checked.order:
+            if key in seen:
                 problems.append(f"document {i}: {key} appears twice in one apply")
+            seen.add(key)
             checked.order.append(key)
         if problems:
             raise BadRequest(400, problems)
