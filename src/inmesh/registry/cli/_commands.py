@@ -17,16 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from ..._errors import ConfigError, InmeshError
-from ...config import KINDS, dump_resource, load_config, parse_documents, yaml_documents
+from ...config import dump_resource, load_config, parse_documents, yaml_documents
 from ...config._files import expand_paths
+from ...config._kinds import MODELLED as KINDS  # the kind names, without their models
 from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, default_data_dir, read_admin_token
 from .._errors import RegistryRejected, RegistryUnavailable
-from ..client import check_url
-from ..store._base import REGISTERED_ANNOTATION
-from ._proxy_status import render_proxies
 from ._status import format_age, render_ca, render_status, status_rows
 
 __all__ = [
@@ -118,6 +115,8 @@ def _token(args: argparse.Namespace) -> str:
 
 
 def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    from ..client import check_url
+
     url = check_url(args.registry or os.environ.get("INMESH_REGISTRY") or DEFAULT_URL)
     headers = {"Authorization": f"Bearer {_token(args)}", **kwargs.pop("headers", {})}
     try:
@@ -293,6 +292,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         out = items[0] if args.name else {"apiVersion": "v1", "kind": "List", "items": items}
         print(json.dumps(out, indent=2))
     elif args.output == "yaml":
+        import yaml
+
         print(yaml.safe_dump_all(items, sort_keys=False).rstrip())
     elif not items:
         print(
@@ -300,6 +301,8 @@ def cmd_get(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     else:
+        from ..store._base import REGISTERED_ANNOTATION
+
         now = time.time()
         rows = [("NAMESPACE", "NAME", "RESOURCE-VERSION", "AGE")]
         for doc in items:
@@ -322,6 +325,8 @@ def _parse_time(value: str) -> float:
 
 def cmd_status(args: argparse.Namespace) -> int:
     if args.proxies:
+        from ._proxy_status import render_proxies
+
         print(render_proxies(_call(args, "GET", "/v1/proxies"), namespace=args.namespace))
         return 0
     params = {"namespace": args.namespace} if args.namespace else {}

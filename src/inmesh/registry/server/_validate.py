@@ -30,8 +30,8 @@ from typing import Any
 from ..._errors import ConfigError
 from ...analysis import check
 from ...analysis._message import resource_label
-from ...config import KINDS as _CONFIG_KINDS
 from ...config import dump_resource, parse_documents, yaml_documents
+from ...config._kinds import MODELLED as _CONFIG_KINDS
 from .._errors import BadRequest
 from ..store import ResourceKey, StoredResource, Write, WriteResult
 from ..store._base import canonical_json
