@@ -16,6 +16,7 @@ from typing import Any
 
 from .._errors import ConfigProblem
 from ..config import unsupported_problems
+from ..config._files import gc_paused
 from . import _destination_rules as dr
 from . import _gateways as gw
 from . import _services as svc
@@ -73,6 +74,13 @@ def check(
     only when some are. ``focus``: only the resources with these labels (``Kind ns/name``)
     are checked one by one (what a registry's apply changed); the checks across resources
     still see every resource, and may report others too."""
+    with gc_paused():  # indexes and messages: many objects, no cycles
+        return _check(resources, complete, focus)
+
+
+def _check(
+    resources: Sequence[Any], complete: bool, focus: Collection[str] | None
+) -> list[Message]:
     resources = list({(r.kind, r.namespace, r.name): r for r in resources}.values())
     chosen = resources if focus is None else [r for r in resources if resource_label(r) in focus]
     msgs: list[Message] = _unsupported(chosen)

@@ -31,6 +31,7 @@ from ..._errors import ConfigError
 from ...analysis import check
 from ...analysis._message import resource_label
 from ...config import dump_resource, parse_documents, yaml_documents
+from ...config._files import gc_paused
 from ...config._kinds import MODELLED as _CONFIG_KINDS
 from .._errors import BadRequest
 from ..store import ResourceKey, StoredResource, Write, WriteResult
@@ -279,6 +280,16 @@ class Validator:
         registered WorkloadEntries are stored resources of their own kind): the documents
         that differ from what is stored are validated and analyzed, the rest reported
         unchanged."""
+        with gc_paused():  # many objects, no cycles (see gc_paused)
+            return self._check_apply(docs, namespace, stored, workloads)
+
+    def _check_apply(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        namespace: str | None,
+        stored: Sequence[StoredResource],
+        workloads: Sequence[StoredResource],
+    ) -> Validated:
         defaulted = _defaulted([dict(d) for d in docs], namespace)
         by_key = {item.key: item for item in stored}
         checked = Validated(writes=[])
