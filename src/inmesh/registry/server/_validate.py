@@ -23,6 +23,7 @@ So those, and every Warning, come back with the successful apply instead.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,11 @@ def _raw_key(doc: Mapping[str, Any]) -> ResourceKey | None:
     return ResourceKey(str(kind), namespace, name)
 
 
+def _digest(raw: str) -> bytes:
+    """What :class:`Validator` remembers of a document applied (16 bytes, not the text)."""
+    return hashlib.blake2b(raw.encode(), digest_size=16).digest()
+
+
 def _comparable(doc: Mapping[str, Any]) -> str:
     """A defaulted document as the store would spell it: without server-set metadata and
     status (what :meth:`Validator.canonical` leaves out too)."""
@@ -195,8 +201,8 @@ class Validator:
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[ResourceKey, int], Any] = {}
-        #: key -> (the raw document last applied, canonical_json, the version it became)
-        self._applied: dict[ResourceKey, tuple[str, int]] = {}
+        #: key -> (digest of the document last applied, the version it became)
+        self._applied: dict[ResourceKey, tuple[bytes, int]] = {}
 
     def parse(self, docs: Iterable[Mapping[str, Any] | None], source: str) -> list[Any]:
         """Validate ``docs`` (``None`` entries are skipped but keep their number)."""
@@ -251,7 +257,7 @@ class Validator:
                 continue
             model, raw = entry
             self._parsed[(result.key, result.version)] = model
-            self._applied[result.key] = (raw, result.version)
+            self._applied[result.key] = (_digest(raw), result.version)
 
     def _unchanged(self, doc: dict[str, Any], stored: StoredResource | None) -> str | None:
         """``None`` if ``doc`` is the stored resource unchanged, else its comparable
@@ -260,9 +266,9 @@ class Validator:
         if stored is None:
             return raw
         given = (doc.get("metadata") or {}).get("resourceVersion")
-        if given not in (None, "", str(stored.version)):
+        if given not in (None, "") and str(given) != str(stored.version):
             return raw  # a stale resourceVersion: the commit answers 409
-        same = self._applied.get(stored.key) == (raw, stored.version)
+        same = self._applied.get(stored.key) == (_digest(raw), stored.version)
         if not same and raw != canonical_json(stored.body):
             return raw
         if self._model(stored) is None:
