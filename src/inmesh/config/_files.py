@@ -251,7 +251,8 @@ def yaml_documents(
             [ConfigProblem(f"the text is larger than {MAX_TEXT_CHARS} characters", file=source)]
         )
     if syntax == "json":
-        return _json(text, source)
+        with gc_paused():
+            return _json(text, source)
     import yaml
 
     # A ':' before a flow indicator is where libyaml differs from go-yaml: such text is

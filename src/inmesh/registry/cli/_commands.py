@@ -20,7 +20,7 @@ import httpx
 
 from ..._errors import ConfigError, InmeshError
 from ...config import dump_resource, load_config, parse_documents, yaml_documents
-from ...config._files import expand_paths
+from ...config._files import expand_paths, gc_paused
 from ...config._kinds import MODELLED as KINDS  # the kind names, without their models
 from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, default_data_dir, read_admin_token
 from .._errors import RegistryRejected, RegistryUnavailable
@@ -177,7 +177,9 @@ def _documents(args: argparse.Namespace, paths: Sequence[str]) -> list[dict[str,
             dump_resource(r) for r in parse_documents(loaded, source="<stdin>", skip_unused=True)
         ]
     if files:
-        docs += [dump_resource(r) for r in load_config(*files)]
+        resources = load_config(*files)
+        with gc_paused():  # thousands of small dicts, no cycles
+            docs += [dump_resource(r) for r in resources]
     return docs
 
 
