@@ -137,15 +137,15 @@ def _digest(raw: str) -> bytes:
     return hashlib.blake2b(raw.encode(), digest_size=16).digest()
 
 
-def _comparable(doc: Mapping[str, Any]) -> str:
-    """A defaulted document as the store would spell it: without server-set metadata and
+def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A defaulted document as the store would hold it: without server-set metadata and
     status (what :meth:`Validator.canonical` leaves out too)."""
     meta = doc.get("metadata")
     body = dict(doc)
     if isinstance(meta, dict):
         body["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_SET_METADATA}
     body.pop("status", None)
-    return canonical_json(body)
+    return body
 
 
 def resource_keys(docs: Sequence[Mapping[str, Any]], namespace: str | None) -> list[ResourceKey]:
@@ -260,19 +260,22 @@ class Validator:
             self._applied[result.key] = (_digest(raw), result.version)
 
     def _unchanged(self, doc: dict[str, Any], stored: StoredResource | None) -> str | None:
-        """``None`` if ``doc`` is the stored resource unchanged, else its comparable
-        spelling (for :meth:`remember`)."""
-        raw = _comparable(doc)
+        """``None`` if ``doc`` is the stored resource unchanged, else its canonical JSON
+        (what :meth:`remember` keeps a digest of)."""
+        body = _comparable(doc)
         if stored is None:
-            return raw
+            return canonical_json(body)
         given = (doc.get("metadata") or {}).get("resourceVersion")
         if given not in (None, "") and str(given) != str(stored.version):
-            return raw  # a stale resourceVersion: the commit answers 409
-        same = self._applied.get(stored.key) == (_digest(raw), stored.version)
-        if not same and raw != canonical_json(stored.body):
-            return raw
+            return canonical_json(body)  # a stale resourceVersion: the commit answers 409
+        # The stored form itself (what ``inmesh apply`` sends): a comparison in C. Equal
+        # values of other types (1 and 1.0) validate to the same resource.
+        if body != stored.body:
+            raw = canonical_json(body)
+            if self._applied.get(stored.key) != (_digest(raw), stored.version):
+                return raw
         if self._model(stored) is None:
-            return raw  # no longer valid as stored: validate it (and refuse it) again
+            return canonical_json(body)  # no longer valid as stored: validate it again
         return None
 
     def check_apply(
@@ -303,7 +306,7 @@ class Validator:
         raws: list[str] = []
         for doc in defaulted:
             key = _raw_key(doc)
-            raw = self._unchanged(doc, by_key.get(key)) if key is not None else _comparable(doc)
+            raw = self._unchanged(doc, by_key.get(key)) if key is not None else ""
             if raw is None and key is not None:
                 checked.unchanged[key] = by_key[key].version
                 changed.append(None)
