@@ -12,11 +12,12 @@ source applies documents as ``kubectl apply`` would).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from .._errors import ConfigProblem
 from ..config import unsupported_problems
+from ..config._files import gc_paused
 from . import _destination_rules as dr
 from . import _gateways as gw
 from . import _services as svc
@@ -64,24 +65,38 @@ def _all_weights_zero(r: Any) -> list[Message]:
     return msgs
 
 
-def check(resources: Sequence[Any], *, complete: bool = False) -> list[Message]:
+def check(
+    resources: Sequence[Any], *, complete: bool = False, focus: Collection[str] | None = None
+) -> list[Message]:
     """Every cross-reference problem in ``resources``.
 
     ``complete``: the resources are the whole configuration, workloads included (a file
     analysis, as ``istioctl analyze`` assumes), so a subset is checked against the
     workloads described even when there are none; otherwise (a registry's mesh resources)
-    only when some are."""
+    only when some are. ``focus``: only the resources with these labels (``Kind ns/name``)
+    are checked one by one (what a registry's apply changed); the checks across resources
+    still see every resource, and may report others too."""
+    with gc_paused():  # indexes and messages: many objects, no cycles
+        return _check(resources, complete, focus)
+
+
+def _check(
+    resources: Sequence[Any], complete: bool, focus: Collection[str] | None
+) -> list[Message]:
     resources = list({(r.kind, r.namespace, r.name): r for r in resources}.values())
-    msgs: list[Message] = _unsupported(resources)
+    chosen = resources if focus is None else [r for r in resources if resource_label(r) in focus]
+    msgs: list[Message] = _unsupported(chosen)
     services = Services.of(resources)
     subsets = vs.subsets_of(resources)
     gateway_hosts = vs.gateway_hosts_of(resources)
-    workloads = dr.workload_labels(resources) or ([] if complete else None)
-    for r in resources:
+    described = dr.workload_labels(resources)
+    workloads = described if described or complete else None
+    splits = vs.subset_splits(resources)
+    for r in chosen:
         if r.kind == "VirtualService":
             msgs.extend(vs.gateways(r, gateway_hosts))
             msgs.extend(vs.destinations(r, services, subsets))
-            msgs.extend(vs.ingress_subsets(r, resources))
+            msgs.extend(vs.ingress_subsets(r, splits))
             msgs.extend(unreachable_rules(r.spec, resource_label(r)))
             msgs.extend(_all_weights_zero(r))
         elif r.kind == "DestinationRule":

@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._namespaces import selects
-from ._index import Services
+from ._index import Services, Workloads
 from ._message import Message, resource_label
 
 
-def workload_labels(resources: Sequence[Any]) -> list[Mapping[str, str]]:
-    """The labels of every workload the configuration describes."""
+def workload_labels(resources: Sequence[Any]) -> Workloads:
+    """The labels of every workload the configuration describes, indexed."""
     labels: list[Mapping[str, str]] = []
     for r in resources:
         if r.kind == "WorkloadEntry":
@@ -30,12 +29,10 @@ def workload_labels(resources: Sequence[Any]) -> list[Mapping[str, str]]:
             labels.extend(dict(e.labels or {}) for e in r.spec.endpoints or ())
         elif r.kind == "Deployment":
             labels.append(dict(r.pod_labels))
-    return labels
+    return Workloads(labels)
 
 
-def subsets_select(
-    r: Any, services: Services, workloads: Sequence[Mapping[str, str]] | None
-) -> list[Message]:
+def subsets_select(r: Any, services: Services, workloads: Workloads | None) -> list[Message]:
     """IST0174 and IST0173 for one DestinationRule (``workloads`` None: not known)."""
     label, spec = resource_label(r), r.spec
     service = services.lookup(r.namespace, spec.export_to, spec.host)
@@ -61,7 +58,7 @@ def subsets_select(
     msgs: list[Message] = []
     for s in spec.subsets or ():
         want = {**base, **dict(s.labels or {})}
-        if not any(selects(want, w) for w in workloads):
+        if not workloads.any_selected(want):
             msgs.append(
                 Message(
                     "Error",

@@ -1,5 +1,12 @@
-"""What the analyzers look things up in: services by scoped host, as Istio's analyzer
-``util`` package does (``InitServiceEntryHostMap``, ``GetDestinationHost``, exportTo).
+"""What the analyzers look things up in, each built once per analysis so that every check
+is a lookup, not a scan (the analysis is linear in the number of resources):
+
+- :class:`Services`: services by scoped host, as Istio's analyzer ``util`` package does
+  (``InitServiceEntryHostMap``, ``GetDestinationHost``, exportTo);
+- :class:`Workloads`: workload labels by ``key=value``, for "does any workload match this
+  selector" (a subset's labels);
+- :class:`HostIndex`: values by host name, for "which hosts does this one match" with
+  wildcards either way (``host.Name.Matches``).
 
 A service (a ServiceEntry, or a Kubernetes Service converted to one) is visible in a scope:
 ``*`` (every namespace), or one namespace. ``exportTo: ["."]`` (and the Service annotation
@@ -8,11 +15,14 @@ A service (a ServiceEntry, or a Kubernetes Service converted to one) is visible 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from .._namespaces import selects
 from ..routing._hosts import host_matches, to_fqdn
+
+T = TypeVar("T")
 
 #: Istio's util.ExportToAllNamespaces / ExportToNamespaceLocal.
 ALL = "*"
@@ -54,6 +64,10 @@ class Services:
     """Services by ``scope/fqdn`` (Istio's map[ScopedFqdn]*ServiceEntry)."""
 
     by_scope: dict[tuple[str, str], ServiceInfo] = field(default_factory=dict)
+    #: The wildcard entries, sorted (built on first use: lookups fall back to them).
+    _wildcards: list[tuple[tuple[str, str], ServiceInfo]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, resources: Sequence[Any]) -> Services:
@@ -94,8 +108,13 @@ class Services:
             if found is not None:
                 return found
         bare = host.removeprefix("*")
-        for (scope, se_host), info in sorted(self.by_scope.items(), key=lambda kv: kv[0]):
-            if not se_host.startswith("*") or scope not in (ALL, namespace):
+        if self._wildcards is None:
+            self._wildcards = sorted(
+                ((key, info) for key, info in self.by_scope.items() if key[1].startswith("*")),
+                key=lambda kv: kv[0],
+            )
+        for (scope, se_host), info in self._wildcards:
+            if scope not in (ALL, namespace):
                 continue
             if bare.endswith(se_host[1:]):
                 return info
@@ -108,3 +127,55 @@ def _annotation_scopes(service: Any) -> list[str]:
     if not raw:
         return [ALL]
     return [service.namespace if s.strip() == LOCAL else s.strip() for s in raw.split(",")]
+
+
+class Workloads:
+    """The labels of every workload described, indexed by ``key=value`` pair."""
+
+    def __init__(self, labels: Iterable[Mapping[str, str]]) -> None:
+        self.labels = [dict(w) for w in labels]
+        self._by_pair: dict[tuple[str, str], list[int]] = {}
+        for i, w in enumerate(self.labels):
+            for pair in w.items():
+                self._by_pair.setdefault(pair, []).append(i)
+
+    def __bool__(self) -> bool:
+        return bool(self.labels)
+
+    def any_selected(self, selector: Mapping[str, str]) -> bool:
+        """Whether ``selector`` selects any workload (``_namespaces.selects``): only the
+        workloads holding its rarest ``key=value`` pair are compared."""
+        if not selector:
+            return bool(self.labels)
+        candidates: list[int] | None = None
+        for pair in selector.items():
+            holders = self._by_pair.get(pair)
+            if holders is None:
+                return False
+            if candidates is None or len(holders) < len(candidates):
+                candidates = holders
+        return any(selects(selector, self.labels[i]) for i in candidates or ())
+
+
+class HostIndex(Generic[T]):
+    """Values by host name, found by :func:`wildcard_matches` in either direction: a name
+    matches itself, every ``*suffix`` pattern it ends with, and (when it is a wildcard
+    itself) every name it covers."""
+
+    def __init__(self) -> None:
+        self._by_host: dict[str, list[T]] = {}
+
+    def add(self, host: str, value: T) -> None:
+        self._by_host.setdefault(host, []).append(value)
+
+    def matching(self, host: str) -> list[str]:
+        """The indexed hosts ``host`` matches (``wildcard_matches``), sorted."""
+        found = {h for h in (host, "*") if h in self._by_host}
+        # every "*<suffix>" pattern covering host: one lookup per suffix
+        found.update(p for i in range(len(host)) if (p := "*" + host[i:]) in self._by_host)
+        if host.startswith("*"):  # a wildcard covers names: scan (wildcard lookups are rare)
+            found.update(h for h in self._by_host if host_matches(host, h))
+        return sorted(found)
+
+    def values(self, host: str) -> list[T]:
+        return self._by_host.get(host, [])

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ._index import ALL, Services, fqdn, vs_scopes, wildcard_matches
+from ._index import ALL, HostIndex, Services, fqdn, vs_scopes, wildcard_matches
 from ._message import Message, resource_label
 
 _NOT_FOUND = "ReferencedResourceNotFound"
@@ -105,13 +105,10 @@ def subsets_of(resources: Sequence[Any]) -> set[tuple[str, str]]:
     }
 
 
-def ingress_subsets(r: Any, resources: Sequence[Any]) -> list[Message]:
-    """IST0140 IngressRouteRulesNotAffected (``analyzeSubset``): on a VirtualService with
-    gateways, a route without a subset to a host that a VirtualService routes by subset
-    (to one of its own hosts) has no effect on those requests."""
-    if not r.spec.gateways:
-        return []
-    split: dict[str, list[str]] = defaultdict(list)  # subset host -> VirtualServices
+def subset_splits(resources: Sequence[Any]) -> dict[str, list[str]]:
+    """For :func:`ingress_subsets`: each host a VirtualService routes by subset (one of its
+    own hosts) -> those VirtualServices (``namespace/name``), computed once per analysis."""
+    split: dict[str, list[str]] = defaultdict(list)
     for other in resources:
         if other.kind != "VirtualService":
             continue
@@ -119,6 +116,15 @@ def ingress_subsets(r: Any, resources: Sequence[Any]) -> list[Message]:
             for d in rule.route or ():
                 if d.destination.subset and d.destination.host in other.spec.hosts:
                     split[d.destination.host].append(f"{other.namespace}/{other.name}")
+    return split
+
+
+def ingress_subsets(r: Any, split: dict[str, list[str]]) -> list[Message]:
+    """IST0140 IngressRouteRulesNotAffected (``analyzeSubset``): on a VirtualService with
+    gateways, a route without a subset to a host that a VirtualService routes by subset
+    (to one of its own hosts, :func:`subset_splits`) has no effect on those requests."""
+    if not r.spec.gateways:
+        return []
     msgs: list[Message] = []
     for rule in r.spec.http or ():
         for d in rule.route or ():
@@ -208,13 +214,18 @@ def mesh_host_conflicts(resources: Sequence[Any]) -> list[Message]:
                 scoped[(scope, fqdn(h, r.namespace))].append(r)
     msgs: list[Message] = []
     reported: set[tuple[str, str]] = set()
+    mesh_wide: HostIndex[Any] = HostIndex()
+    for (scope, host), vss in scoped.items():
+        if scope == ALL:
+            for v in vss:
+                mesh_wide.add(host, v)
     for (scope, host), vss in sorted(scoped.items(), key=lambda kv: kv[0]):
         vss = list(vss)
         if scope != ALL:
-            # A namespace-scoped host also conflicts with every mesh-wide host matching it.
-            for (other_scope, other), more in sorted(scoped.items(), key=lambda kv: kv[0]):
-                if other_scope == ALL and wildcard_matches(host, other):
-                    vss.extend(more)
+            # A namespace-scoped host also conflicts with every mesh-wide host matching it
+            # (wildcard_matches), taken in host order.
+            for other in mesh_wide.matching(host):
+                vss.extend(mesh_wide.values(other))
         if len(vss) < 2:
             continue
         names = ",".join(sorted(f"{v.namespace}/{v.name}" for v in vss))

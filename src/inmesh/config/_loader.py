@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from inmesh._errors import ConfigError, ConfigProblem
-from inmesh.config._files import expand_paths, read_documents
+from inmesh.config._files import expand_paths, gc_paused, read_documents
 from inmesh.config._kinds import (
     MODELLED,
     kind_class,
@@ -312,7 +312,8 @@ def parse_documents(
     out: list[Resource] = []
     problems: list[ConfigProblem] = []
     report = LoadReport() if skip_unused else None
-    _parse_numbered(enumerate(docs, start=1), source, out, problems, report)
+    with gc_paused():
+        _parse_numbered(enumerate(docs, start=1), source, out, problems, report)
     if problems:
         raise ConfigError(problems)
     return out
@@ -331,7 +332,8 @@ def load_report(*paths: str | os.PathLike[str], keep_going: bool = False) -> Loa
         before = len(problems)
         documents = read_documents(path, problems)
         report.unparsed.extend(problems[before:])
-        _parse_numbered(documents, str(path), report.resources, problems, report)
+        with gc_paused():
+            _parse_numbered(documents, str(path), report.resources, problems, report)
     if problems and not keep_going:
         raise ConfigError(problems)
     return report

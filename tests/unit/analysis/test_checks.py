@@ -406,3 +406,26 @@ def test_what_the_runtime_refuses_is_an_error_in_its_own_words() -> None:
 
 def test_supported_configuration_has_no_inm0002() -> None:
     assert "INM0002" not in codes(check(load(REVIEWS_SVC, REVIEWS_V1_POD, REVIEWS_DR, vs(TO_V1))))
+
+
+def test_a_focused_check_reports_what_the_full_check_reports_for_those_resources() -> None:
+    resources = load(
+        REVIEWS_SVC,
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: a}
+        spec: {hosts: [reviews], http: [{route: [{destination: {host: ratings}}]}]}
+        """,
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: b}
+        spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: x}}]}]}
+        """,
+    )
+    full = check(resources)
+    for label in ("VirtualService default/a", "VirtualService default/b"):
+        focused = [m for m in check(resources, focus={label}) if m.resource == label]
+        assert focused == [m for m in full if m.resource == label]
+        assert "IST0109" in codes(focused) and "IST0101" in codes(focused)

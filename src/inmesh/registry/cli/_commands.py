@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from ..._errors import ConfigError, InmeshError
-from ...config import KINDS, dump_resource, load_config, parse_documents, yaml_documents
+from ...config import dump_resource, load_config, parse_documents, yaml_documents
+from ...config._files import expand_paths, gc_paused
+from ...config._kinds import MODELLED as KINDS  # the kind names, without their models
 from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, default_data_dir, read_admin_token
 from .._errors import RegistryRejected, RegistryUnavailable
-from ..client import check_url
-from ..store._base import REGISTERED_ANNOTATION
-from ._proxy_status import render_proxies
 from ._status import format_age, render_ca, render_status, status_rows
 
 __all__ = [
@@ -117,8 +115,10 @@ def _token(args: argparse.Namespace) -> str:
 
 
 def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+    from ..client import check_url
+
     url = check_url(args.registry or os.environ.get("INMESH_REGISTRY") or DEFAULT_URL)
-    headers = {"Authorization": f"Bearer {_token(args)}"}
+    headers = {"Authorization": f"Bearer {_token(args)}", **kwargs.pop("headers", {})}
     try:
         response = httpx.request(
             method, url + path, headers=headers, timeout=30, trust_env=False, **kwargs
@@ -132,18 +132,61 @@ def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> An
     return response.json()
 
 
-def _documents(paths: Sequence[str]) -> list[dict[str, Any]]:
-    """The files' resources, validated here first so problems name file and document."""
+#: Input below this size is sent without asking the registry for its body limit first.
+_SMALL_INPUT = 256 * 1024
+
+
+def _check_size(args: argparse.Namespace, sizes: Mapping[str, int]) -> None:
+    """Refuse input larger than the registry's request limit before reading and validating
+    it (which takes seconds for tens of megabytes): the limit is in ``/v1/healthz``."""
+    total = sum(sizes.values())
+    if total <= _SMALL_INPUT:
+        return
+    try:
+        limit = _call(args, "GET", "/v1/healthz").get("maxBody")
+    except RegistryRejected:
+        return  # a registry that does not say: it answers 413 itself
+    if isinstance(limit, int) and total > limit:
+        names = ", ".join(sizes)
+        raise InmeshError(
+            f"{names}: {total} bytes of configuration, more than the registry accepts in "
+            f"one request ({limit} bytes): apply it in parts (one file or directory at a time)"
+        )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # load_config names the file it cannot read
+
+
+def _documents(args: argparse.Namespace, paths: Sequence[str]) -> list[dict[str, Any]]:
+    """The files' resources, validated here first so problems name file and document
+    (after a size check against the registry's limit, before anything is parsed)."""
     docs: list[dict[str, Any]] = []
     files = [p for p in paths if p != "-"]
-    if "-" in paths:
-        loaded = yaml_documents(sys.stdin.read(), source="<stdin>")
+    sizes = {str(f): _size(f) for f in expand_paths(tuple(files))}
+    stdin = sys.stdin.read() if "-" in paths else None
+    if stdin is not None:
+        sizes["<stdin>"] = len(stdin.encode())
+    _check_size(args, sizes)
+    if stdin is not None:
+        loaded = yaml_documents(stdin, source="<stdin>")
         docs += [
             dump_resource(r) for r in parse_documents(loaded, source="<stdin>", skip_unused=True)
         ]
     if files:
-        docs += [dump_resource(r) for r in load_config(*files)]
+        resources = load_config(*files)
+        with gc_paused():  # thousands of small dicts, no cycles
+            docs += [dump_resource(r) for r in resources]
     return docs
+
+
+def _json_body(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``_call`` arguments for a compact JSON body."""
+    body = json.dumps(docs, separators=(",", ":"), ensure_ascii=False).encode()
+    return {"content": body, "headers": {"Content-Type": "application/json"}}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -162,6 +205,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             trust_domain=args.trust_domain,
             cert_ttl=args.cert_ttl,
             max_cert_ttl=args.max_cert_ttl,
+            max_body=args.max_body,
         )
     )
 
@@ -207,7 +251,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     params = {"dryRun": "true"} if args.dry_run else {}
     if args.namespace:
         params["namespace"] = args.namespace
-    data = _call(args, "POST", "/v1/apply", json=_documents(args.filename), params=params)
+    docs = _documents(args, args.filename)
+    data = _call(args, "POST", "/v1/apply", params=params, **_json_body(docs))
     _print_results(data, " (dry run)" if args.dry_run else "")
     return 0
 
@@ -219,7 +264,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
             raise InmeshError("give either -f FILE or KIND NAME, not both")
         if args.ignore_not_found:
             params["ignoreNotFound"] = "true"
-        data = _call(args, "POST", "/v1/delete", json=_documents(args.filename), params=params)
+        docs = _documents(args, args.filename)
+        data = _call(args, "POST", "/v1/delete", params=params, **_json_body(docs))
     elif args.kind and args.name:
         kind = resolve_kind(args.kind)
         try:
@@ -248,6 +294,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         out = items[0] if args.name else {"apiVersion": "v1", "kind": "List", "items": items}
         print(json.dumps(out, indent=2))
     elif args.output == "yaml":
+        import yaml
+
         print(yaml.safe_dump_all(items, sort_keys=False).rstrip())
     elif not items:
         print(
@@ -255,6 +303,8 @@ def cmd_get(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     else:
+        from ..store._base import REGISTERED_ANNOTATION
+
         now = time.time()
         rows = [("NAMESPACE", "NAME", "RESOURCE-VERSION", "AGE")]
         for doc in items:
@@ -277,6 +327,8 @@ def _parse_time(value: str) -> float:
 
 def cmd_status(args: argparse.Namespace) -> int:
     if args.proxies:
+        from ._proxy_status import render_proxies
+
         print(render_proxies(_call(args, "GET", "/v1/proxies"), namespace=args.namespace))
         return 0
     params = {"namespace": args.namespace} if args.namespace else {}

@@ -46,6 +46,18 @@ def _duration(text: str) -> float:
     return seconds
 
 
+_UNITS = {"": 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+def _size(text: str) -> int:
+    """Bytes (``4194304``) or Kubernetes' binary suffixes (``4Mi``, ``512Ki``), positive."""
+    number = text.rstrip("KMGi")
+    unit = text[len(number) :]
+    if unit not in _UNITS or not number.isdigit() or int(number) <= 0:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r} (bytes, or like 16Mi, 512Ki)")
+    return int(number) * _UNITS[unit]
+
+
 def _client_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -117,6 +129,15 @@ def _registry(
         metavar="DURATION",
         help="the longest lifetime a workload may ask for; longer requests are refused "
         "(default 2160h, 90 days)",
+    )
+    s.add_argument(
+        "--max-body",
+        type=_size,
+        default=4 * 1024 * 1024,
+        metavar="BYTES",
+        help="the largest request body accepted (an apply); larger ones get 413 before "
+        "they are read (bytes, or like 16Mi; default 4Mi, about 2,000 services of "
+        "configuration)",
     )
     s.set_defaults(func=safe(cmd_serve))
     token = rsub.add_parser("token", help="join tokens for workloads")

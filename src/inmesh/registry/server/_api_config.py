@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import BadRequest, NotFound
-from ..store import ResourceKey, StoredResource, Write
+from ..store import ResourceKey, StoredResource, Write, WriteResult
 from ._auth import visible
 from ._context import Context, ctx_of
 from ._http import json_response, read_body
@@ -42,7 +42,9 @@ def _kind(kind: str | None) -> str | None:
 
 
 async def apply(request: Request) -> Response:
-    """Create or update every document of the body in one transaction."""
+    """Create or update every document of the body in one transaction. Documents equal to
+    what is stored are reported "unchanged" without being validated or written again; an
+    apply that changes nothing commits nothing (no revision, no push)."""
     ctx = ctx_of(request)
     (await ctx.principal(request)).require_admin()
     docs = parse_body(
@@ -57,7 +59,10 @@ async def apply(request: Request) -> Response:
         ]
         checked = ctx.validator.check_apply(docs, namespace, state.resources, registered)
         if _flag(request, "dryRun"):
-            results = [{**_key_json(w.key), "action": "validated"} for w in checked.writes]
+            results = [
+                {**_key_json(k), "action": "unchanged" if k in checked.unchanged else "validated"}
+                for k in checked.order
+            ]
             return json_response(
                 {
                     "revision": state.revision,
@@ -66,9 +71,13 @@ async def apply(request: Request) -> Response:
                     "dryRun": True,
                 }
             )
-        revision, written = await ctx.store.commit(checked.writes)
+        revision, written = state.revision, list[WriteResult]()
+        if checked.writes:
+            revision, written = await ctx.store.commit(checked.writes)
+            ctx.validator.remember(checked, written)
     results = [
-        {**_key_json(r.key), "action": r.action, "resourceVersion": str(r.version)} for r in written
+        {**_key_json(r.key), "action": r.action, "resourceVersion": str(r.version)}
+        for r in checked.results(written)
     ]
     return json_response({"revision": revision, "results": results, "warnings": checked.warnings})
 

@@ -1,6 +1,6 @@
 """The registry as an ASGI application: the route table, in one place, and its lifespan.
 
-GET    /v1/healthz                                  liveness, revision (no credentials)
+GET    /v1/healthz                                  liveness, revision, body limit (no credentials)
 GET    /v1/openapi.json                             this API, described (no credentials)
 POST   /v1/apply[?namespace=&dryRun=]               create or update, all or nothing
 POST   /v1/delete[?namespace=&ignoreNotFound=]      delete what a body names
@@ -55,9 +55,17 @@ __all__ = ["create_app"]
 
 
 async def _healthz(request: Request) -> Response:
-    hub: Hub = ctx_of(request).hub
+    ctx = ctx_of(request)
+    hub: Hub = ctx.hub
     return json_response(
-        {"status": "ok", "revision": hub.current.revision, "store": hub.current.store_id}
+        {
+            "status": "ok",
+            "revision": hub.current.revision,
+            "store": hub.current.store_id,
+            # the request body limit, so a client can refuse a too-large apply before it
+            # reads (and validates) the files
+            "maxBody": ctx.max_body,
+        }
     )
 
 

@@ -59,7 +59,7 @@ def _paths() -> dict[str, Any]:
     return {
         "/v1/healthz": {
             "get": {
-                "summary": "Liveness and current revision",
+                "summary": "Liveness, current revision and the request body limit",
                 "security": [],
                 "responses": _ok("Serving", "Health"),
             }
@@ -329,7 +329,10 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
-        "Health": {"type": obj, "properties": {"status": s, "revision": i, "store": s}},
+        "Health": {
+            "type": obj,
+            "properties": {"status": s, "revision": i, "store": s, "maxBody": i},
+        },
         "Error": {
             "type": obj,
             "required": ["code", "messages"],

@@ -56,6 +56,8 @@ class ServeOptions:
     trust_domain: str = DEFAULT_TRUST_DOMAIN
     cert_ttl: float = DEFAULT_CERT_TTL
     max_cert_ttl: float = MAX_CERT_TTL
+    #: The largest request body accepted (413 past it).
+    max_body: int = 4 * 1024 * 1024
 
 
 def make_store(options: ServeOptions, data: Path) -> Store:
@@ -120,6 +122,7 @@ def serve(options: ServeOptions) -> int:
         admin_token=admin_token,
         debounce=options.debounce,
         max_delay=options.max_delay,
+        max_body=options.max_body,
         ca=ca,
     )
     _raise_fd_limit()

@@ -2,8 +2,16 @@
 makes: the schema (``parse_documents``), then cross-references (``analysis.check``) over
 the resources applied *together with* what is stored.
 
-Which analysis messages block an apply: every Error about a resource in the apply, except
-the ones about what other resources or workloads exist: IST0101
+An apply costs what it changes. Each document is first compared with what is stored under
+its key (``kubectl apply`` reports such a resource "unchanged"): a document equal to the
+stored one (as ``inmesh apply`` sends it, the stored form itself), or equal to the last
+document applied for that key since it was stored, is not validated, analyzed or written
+again. Only the changed documents are validated, written and analyzed (the analyzers'
+indexes still cover everything stored); an apply that changes nothing writes nothing,
+bumps no revision and pushes nothing.
+
+Which analysis messages block an apply: every Error about a changed resource in the apply,
+except the ones about what other resources or workloads exist: IST0101
 (ReferencedResourceNotFound), IST0173 (a subset selecting no workload), IST0112 (a
 multi-port destination) and IST0145 (gateways conflicting). Istio itself never rejects
 configuration for these (its admission webhook checks the schema only; ``istioctl analyze``
@@ -14,8 +22,8 @@ So those, and every Warning, come back with the successful apply instead.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +31,12 @@ from typing import Any
 from ..._errors import ConfigError
 from ...analysis import check
 from ...analysis._message import resource_label
-from ...config import KINDS as _CONFIG_KINDS
 from ...config import dump_resource, parse_documents, yaml_documents
+from ...config._files import gc_paused
+from ...config._kinds import MODELLED as _CONFIG_KINDS
 from .._errors import BadRequest
-from ..store import ResourceKey, StoredResource, Write
+from ..store import ResourceKey, StoredResource, Write, WriteResult
+from ..store._base import canonical_json
 
 __all__ = [
     "KINDS",
@@ -89,13 +99,15 @@ def parse_body(raw: bytes, content_type: str = "") -> list[dict[str, Any]]:
 
 
 def _defaulted(docs: Sequence[dict[str, Any]], namespace: str | None) -> list[dict[str, Any]]:
-    """Copies with ``metadata.namespace`` set (``kubectl apply -n`` semantics)."""
+    """Copies with ``metadata.namespace`` set (``kubectl apply -n`` semantics); only the
+    metadata is copied, the rest is shared with ``docs``."""
     out: list[dict[str, Any]] = []
     problems: list[str] = []
     for i, doc in enumerate(docs, 1):
-        doc = copy.deepcopy(doc)
+        doc = dict(doc)
         meta = doc.get("metadata")
         if isinstance(meta, dict):
+            meta = doc["metadata"] = dict(meta)
             given = meta.get("namespace")
             if namespace is not None and given not in (None, namespace):
                 problems.append(
@@ -107,6 +119,33 @@ def _defaulted(docs: Sequence[dict[str, Any]], namespace: str | None) -> list[di
     if problems:
         raise BadRequest(400, problems)
     return out
+
+
+def _raw_key(doc: Mapping[str, Any]) -> ResourceKey | None:
+    """The key a (defaulted) document claims, if it names one of the registry's kinds."""
+    kind, meta = doc.get("kind"), doc.get("metadata")
+    if kind not in KINDS or not isinstance(meta, dict):
+        return None
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        return None
+    return ResourceKey(str(kind), namespace, name)
+
+
+def _digest(raw: str) -> bytes:
+    """What :class:`Validator` remembers of a document applied (16 bytes, not the text)."""
+    return hashlib.blake2b(raw.encode(), digest_size=16).digest()
+
+
+def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A defaulted document as the store would hold it: without server-set metadata and
+    status (what :meth:`Validator.canonical` leaves out too)."""
+    meta = doc.get("metadata")
+    body = dict(doc)
+    if isinstance(meta, dict):
+        body["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_SET_METADATA}
+    body.pop("status", None)
+    return body
 
 
 def resource_keys(docs: Sequence[Mapping[str, Any]], namespace: str | None) -> list[ResourceKey]:
@@ -134,22 +173,43 @@ def _problems(exc: ConfigError) -> list[str]:
 
 @dataclass
 class Validated:
-    """An apply, checked: the writes to commit and the warnings to hand back."""
+    """An apply, checked: the writes to commit (the changed documents only), the warnings
+    to hand back, the documents found unchanged (key -> stored resourceVersion), and each
+    document's key in the order given."""
 
     writes: list[Write]
     warnings: list[str] = field(default_factory=list)
+    unchanged: dict[ResourceKey, int] = field(default_factory=dict)
+    order: list[ResourceKey] = field(default_factory=list)
+    #: The changed resources' models and raw documents, for :meth:`Validator.remember`.
+    models: dict[ResourceKey, tuple[Any, str]] = field(default_factory=dict)
+
+    def results(self, written: Sequence[WriteResult]) -> list[WriteResult]:
+        """Every document's result in the order given: the store's for what was written,
+        "unchanged" at the stored version for the rest."""
+        by_key = {r.key: r for r in written}
+        return [
+            by_key[k] if k in by_key else WriteResult(k, "unchanged", self.unchanged[k])
+            for k in self.order
+        ]
 
 
 class Validator:
     """Schema and analysis checks, with parsed stored resources cached by resourceVersion
-    (so an apply re-parses only what changed since the last one)."""
+    (so an apply re-parses only what changed since the last one) and the last document
+    applied for each key (so re-applying it is a comparison, not a validation)."""
 
     def __init__(self) -> None:
         self._parsed: dict[tuple[ResourceKey, int], Any] = {}
+        #: key -> (digest of the document last applied, the version it became)
+        self._applied: dict[ResourceKey, tuple[bytes, int]] = {}
 
-    def parse(self, docs: Iterable[Mapping[str, Any]], source: str) -> list[Any]:
+    def parse(self, docs: Iterable[Mapping[str, Any] | None], source: str) -> list[Any]:
+        """Validate ``docs`` (``None`` entries are skipped but keep their number)."""
         try:
-            return list(parse_documents([dict(d) for d in docs], source=source))
+            return list(
+                parse_documents([None if d is None else dict(d) for d in docs], source=source)
+            )
         except ConfigError as exc:
             raise BadRequest(400, _problems(exc)) from None
 
@@ -163,22 +223,60 @@ class Validator:
         doc.pop("status", None)
         return doc
 
+    def _model(self, item: StoredResource) -> Any | None:
+        """The stored resource as a model (cached; ``None`` if it no longer validates)."""
+        cache_key = (item.key, item.version)
+        model = self._parsed.get(cache_key)
+        if model is None:
+            try:
+                model = self.parse([item.body], source=f"stored {item.key}")[0]
+            except BadRequest:
+                return None  # stored by an older version with looser rules
+            self._parsed[cache_key] = model
+        return model
+
     def stored(self, items: Iterable[StoredResource]) -> list[Any]:
         """Stored resources as models (cached; they were valid when stored)."""
         out: list[Any] = []
         live: dict[tuple[ResourceKey, int], Any] = {}
         for item in items:
-            cache_key = (item.key, item.version)
-            model = self._parsed.get(cache_key)
+            model = self._model(item)
             if model is None:
-                try:
-                    model = self.parse([item.body], source=f"stored {item.key}")[0]
-                except BadRequest:
-                    continue  # stored by an older version with looser rules: skip it
-            live[cache_key] = model
+                continue  # stored by an older version with looser rules: skip it
+            live[(item.key, item.version)] = model
             out.append(model)
         self._parsed = live
         return out
+
+    def remember(self, checked: Validated, written: Sequence[WriteResult]) -> None:
+        """After a commit: cache the written resources' models at their new versions, and
+        their raw documents, so the next apply of the same finds them unchanged cheaply."""
+        for result in written:
+            entry = checked.models.get(result.key)
+            if entry is None or result.action == "deleted":
+                continue
+            model, raw = entry
+            self._parsed[(result.key, result.version)] = model
+            self._applied[result.key] = (_digest(raw), result.version)
+
+    def _unchanged(self, doc: dict[str, Any], stored: StoredResource | None) -> str | None:
+        """``None`` if ``doc`` is the stored resource unchanged, else its canonical JSON
+        (what :meth:`remember` keeps a digest of)."""
+        body = _comparable(doc)
+        if stored is None:
+            return canonical_json(body)
+        given = (doc.get("metadata") or {}).get("resourceVersion")
+        if given not in (None, "") and str(given) != str(stored.version):
+            return canonical_json(body)  # a stale resourceVersion: the commit answers 409
+        # The stored form itself (what ``inmesh apply`` sends): a comparison in C. Equal
+        # values of other types (1 and 1.0) validate to the same resource.
+        if body != stored.body:
+            raw = canonical_json(body)
+            if self._applied.get(stored.key) != (_digest(raw), stored.version):
+                return raw
+        if self._model(stored) is None:
+            return canonical_json(body)  # no longer valid as stored: validate it again
+        return None
 
     def check_apply(
         self,
@@ -188,37 +286,88 @@ class Validator:
         workloads: Sequence[StoredResource] = (),
     ) -> Validated:
         """Validate an apply of ``docs`` against ``stored`` (and live ``workloads``, whose
-        registered WorkloadEntries are stored resources of their own kind)."""
+        registered WorkloadEntries are stored resources of their own kind): the documents
+        that differ from what is stored are validated and analyzed, the rest reported
+        unchanged."""
+        with gc_paused():  # many objects, no cycles (see gc_paused)
+            return self._check_apply(docs, namespace, stored, workloads)
+
+    def _check_apply(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        namespace: str | None,
+        stored: Sequence[StoredResource],
+        workloads: Sequence[StoredResource],
+    ) -> Validated:
         defaulted = _defaulted([dict(d) for d in docs], namespace)
-        resources = self.parse(defaulted, source="request")
-        writes: list[Write] = []
+        by_key = {item.key: item for item in stored}
+        checked = Validated(writes=[])
+        changed: list[dict[str, Any] | None] = []
+        raws: list[str] = []
+        for doc in defaulted:
+            key = _raw_key(doc)
+            raw = self._unchanged(doc, by_key.get(key)) if key is not None else ""
+            if raw is None and key is not None:
+                checked.unchanged[key] = by_key[key].version
+                changed.append(None)
+            else:
+                changed.append(doc)
+                raws.append(raw or "")
+        resources = self.parse(changed, source="request")
         problems: list[str] = []
         seen: set[ResourceKey] = set()
-        for i, (doc, r) in enumerate(zip(defaulted, resources, strict=True), 1):
-            key = ResourceKey(r.kind, r.namespace, r.name)
+        models = iter(zip(resources, raws, strict=True))
+        for i, given in enumerate(changed, 1):
+            if given is None:
+                key = _raw_key(defaulted[i - 1])
+                assert key is not None
+            else:
+                r, raw = next(models)
+                key = ResourceKey(r.kind, r.namespace, r.name)
+                problems.extend(self._write(checked, i, given, r, raw))
             if key in seen:
                 problems.append(f"document {i}: {key} appears twice in one apply")
             seen.add(key)
-            given = (doc.get("metadata") or {}).get("resourceVersion")
-            expected: int | None = None
-            if given not in (None, ""):
-                try:
-                    expected = int(str(given))
-                except ValueError:
-                    problems.append(
-                        f"document {i}: {key}: metadata.resourceVersion "
-                        f"{given!r} is not one this registry issued"
-                    )
-            writes.append(Write(key, self.canonical(r), expected_version=expected))
+            checked.order.append(key)
         if problems:
             raise BadRequest(400, problems)
+        if resources:
+            checked.warnings = self._analyze(resources, stored, workloads)
+        return checked
+
+    def _write(
+        self, checked: Validated, i: int, doc: Mapping[str, Any], r: Any, raw: str
+    ) -> list[str]:
+        key = ResourceKey(r.kind, r.namespace, r.name)
+        given = (doc.get("metadata") or {}).get("resourceVersion")
+        expected: int | None = None
+        if given not in (None, ""):
+            try:
+                expected = int(str(given))
+            except ValueError:
+                return [
+                    f"document {i}: {key}: metadata.resourceVersion "
+                    f"{given!r} is not one this registry issued"
+                ]
+        checked.writes.append(Write(key, self.canonical(r), expected_version=expected))
+        checked.models[key] = (r, raw)
+        return []
+
+    def _analyze(
+        self,
+        resources: Sequence[Any],
+        stored: Sequence[StoredResource],
+        workloads: Sequence[StoredResource],
+    ) -> list[str]:
+        """The analysis of the changed ``resources`` among everything stored: raises for
+        a blocking error, returns the warnings."""
         combined = {(m.kind, m.namespace, m.name): m for m in self.stored([*workloads, *stored])}
         for r in resources:
             combined[(r.kind, r.namespace, r.name)] = r
         mine = {resource_label(r) for r in resources}
         errors: list[str] = []
         warnings: list[str] = []
-        for message in check(list(combined.values())):
+        for message in check(list(combined.values()), focus=mine):
             if message.resource not in mine:
                 continue
             if message.level != "Error":
@@ -229,4 +378,4 @@ class Validator:
                 errors.append(message.format())
         if errors:
             raise BadRequest(400, errors)
-        return Validated(writes, warnings)
+        return warnings

@@ -46,3 +46,22 @@ def test_serve_refuses_a_bad_duration(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         parser.parse_args(["registry", "serve", "--cert-ttl", "-5"])
     assert "invalid duration '-5'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "given, expected", [(None, 4 * 1024 * 1024), ("16Mi", 16 * 1024**2), ("512Ki", 512 * 1024)]
+)
+def test_serve_takes_a_body_limit(given: str | None, expected: int) -> None:
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    extra = ["--max-body", given] if given else []
+    assert parser.parse_args(["registry", "serve", *extra]).max_body == expected
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "4MB", "Mi", "1.5Mi"])
+def test_serve_refuses_a_bad_body_limit(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["registry", "serve", "--max-body", bad])
+    assert "invalid size" in capsys.readouterr().err
