@@ -39,6 +39,7 @@ class MeshState:
         "active",
         "client_tracing",
         "exchange",
+        "full_records",
         "hooks",
         "identity",
         "network",
@@ -67,6 +68,9 @@ class MeshState:
         #: this workload's metadata exchange headers (Istio's x-envoy-peer-metadata-id and
         #: x-envoy-peer-metadata), computed once; empty: none sent
         self.exchange: tuple[tuple[bytes, bytes], ...] = ()
+        #: records carry the connection fields only access logs and Telemetry expressions
+        #: read (protocol, query, headers, addresses): set while one may read them
+        self.full_records = False
         #: tracing (sampling, tags, provider), replaced whole when it changes; None: not
         #: configured (no spans; inbound x-request-id and trace headers still propagate)
         self.tracing: MeshTracer | None = None

@@ -106,6 +106,7 @@ class WorkloadTelemetry:
             state.hooks = (*state.hooks, hook)
         elif installed and not wanted:
             state.hooks = tuple(h for h in state.hooks if h is not hook)
+        state.full_records = wanted or bool(policy.sources)
         state.tracing = self._tracer(policy, "destination")
         state.client_tracing = self._tracer(policy, "source")
 

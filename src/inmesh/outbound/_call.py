@@ -411,6 +411,7 @@ class Call:
         emit(
             self._state,
             self.request,
+            view=self.view,
             status=status,
             flags=flags or self.flags,
             start=self.start,

@@ -39,11 +39,25 @@ def _local_address(upstream: Mapping[str, Any] | None) -> str:
     return ""
 
 
+def _connection_fields(
+    request: httpx.Request, upstream: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The record's fields for Envoy's access log: protocol, query, headers, addresses."""
+    url = request.url
+    return {
+        "protocol": _protocol(upstream),
+        "query": url.query.decode("ascii", "replace"),
+        "request_headers": request.headers,
+        "upstream_local_address": _local_address(upstream),
+        "downstream_local_address": f"{url.host}:{url.port or _PORTS.get(url.scheme, 80)}",
+    }
+
+
 if TYPE_CHECKING:
     import httpx
 
     from .._state import MeshState
-    from ..routing import Cluster, Route
+    from ..routing import Cluster, RequestView, Route
     from ..telemetry._exchange import PeerMetadata
 
 
@@ -51,6 +65,7 @@ def emit(
     state: MeshState,
     request: httpx.Request,
     *,
+    view: RequestView | None = None,
     status: int,
     flags: str,
     start: float,
@@ -85,8 +100,7 @@ def emit(
     identity = state.identity
     tls = state.tls
     stream = request.stream
-    headers = request.headers
-    content_type = headers.get("content-type")
+    content_type = view.headers.get("content-type") if view is not None else None
     url = request.url
     rec = RequestRecord(
         source_service=identity.service,
@@ -126,12 +140,9 @@ def emit(
         ),
         destination_cluster=peer.cluster if peer is not None else "",
         connection_security_policy="unknown",  # Istio: the source side cannot tell
-        protocol=_protocol(upstream),
-        query=url.query.decode("ascii", "replace"),
-        request_headers=headers,
-        upstream_local_address=_local_address(upstream),
-        downstream_local_address=f"{url.host}:{url.port or _PORTS.get(url.scheme, 80)}",
         telemetry=state.telemetry,
+        # what only access logs and Telemetry expressions read, made when one may
+        **(_connection_fields(request, upstream) if state.full_records else {}),
     )
     for hook in hooks:
         hook(rec)

@@ -147,6 +147,7 @@ class RouteTier:
             emit(
                 state,
                 request,
+                view=view,
                 status=d.status,
                 flags="",
                 start=start,
@@ -160,6 +161,7 @@ class RouteTier:
         emit(
             state,
             request,
+            view=view,
             status=d.reply.status,
             flags=d.reply.flag,
             start=start,
@@ -243,6 +245,7 @@ class RouteTier:
             emit(
                 state,
                 request,
+                view=view,
                 status=503,
                 flags=UPSTREAM_OVERFLOW.flag,
                 start=start,
