@@ -397,7 +397,7 @@ def unsupported_problems(
     problems: list[ConfigProblem] = []
     if kind == "Telemetry":
         # providers, CEL expressions, metrics and tag names: the policy compiler's checks
-        from inmesh.telemetry._policy import telemetry_problems
+        from inmesh.telemetry._problems import telemetry_problems
 
         problems.extend(problem(message, loc) for loc, message in telemetry_problems(resource))
     paths, values = unsupported_fields(kind), UNSUPPORTED_VALUES.get(kind, ())
