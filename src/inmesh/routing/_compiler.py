@@ -209,14 +209,9 @@ class Compiler(PartBuilder):
                     self._index.edit(k, new[k], True)
                     undo.append((k, new[k], False))
             added = list(positions)
-            saved = (
-                self._routes,
-                self._services,
-                self._clusters,
-                self._vhosts,
-                self._special,
-                self._next,
-            )
+            # the part dicts are copied before any edit (a published snapshot's tables are
+            # views of them); a failure puts the originals back, as _full does
+            saved = self.__dict__.copy()
             self._routes = dict(self._routes)
             self._services = dict(self._services)
             self._clusters = dict(self._clusters)
@@ -236,14 +231,7 @@ class Compiler(PartBuilder):
                     full=False,
                 )
             except BaseException:
-                (
-                    self._routes,
-                    self._services,
-                    self._clusters,
-                    self._vhosts,
-                    self._special,
-                    self._next,
-                ) = saved
+                self.__dict__.update(saved)
                 for k in added:
                     self._pos.pop(k, None)
                 raise
