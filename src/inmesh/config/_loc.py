@@ -1,13 +1,14 @@
-"""Field locations: ``("spec", "http", 0)``, its dotted form ``spec.http[0]``, and finding
-the values at a table path (``spec.http[].corsPolicy``) in a document."""
+"""Field locations: ``("spec", "http", 0)`` and its dotted form ``spec.http[0]``.
+
+(The values at a support-table path, ``spec.http[].corsPolicy``, are found in a loaded
+model by :mod:`inmesh.config._model_paths`.)"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-__all__ = ["Loc", "find_values", "format_loc"]
+__all__ = ["Loc", "format_loc"]
 
 Loc = tuple[str | int, ...]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -27,35 +28,3 @@ def format_loc(loc: Sequence[str | int]) -> str:
         else:
             out += f"[{part!r}]".replace("'", '"')
     return out
-
-
-def _segments(path: str) -> list[str]:
-    out: list[str] = []
-    for part in path.split("."):
-        if part.endswith("[]"):
-            out.extend((part[:-2], "[]"))
-        else:
-            out.append(part)
-    return out
-
-
-def _find(value: Any, segments: list[str], loc: Loc) -> Iterator[tuple[Loc, Any]]:
-    """Values at ``segments`` (``[]`` = every list item, ``*`` = every map value) in ``value``."""
-    if not segments:
-        yield loc, value
-        return
-    head, rest = segments[0], segments[1:]
-    if head == "[]" and isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from _find(item, rest, (*loc, i))
-    elif head == "*" and isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _find(item, rest, (*loc, str(key)))
-    elif isinstance(value, Mapping) and head in value:
-        yield from _find(value[head], rest, (*loc, head))
-
-
-def find_values(data: Any, path: str) -> Iterator[tuple[Loc, Any]]:
-    """``(location, value)`` of every value at ``path`` in ``data`` (``[]``: every list
-    item, ``*``: every map value)."""
-    return _find(data, _segments(path), ())

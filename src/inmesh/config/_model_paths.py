@@ -4,8 +4,8 @@ model, without dumping it first.
 ``model_dump`` of every resource and one walk per path on every compile was most of the
 support check's cost (and so of a Mesh's compile). Here a kind's paths are merged into one
 tree and the model is walked once, stopping at every unset field (almost always near the
-top). Locations and values are what :func:`inmesh.config._loc.find_values` gives on
-``model_dump(by_alias=True, exclude_none=True)``: camelCase names, list indexes, map keys;
+top). Locations and values are those of ``model_dump(by_alias=True, exclude_none=True)``:
+camelCase names, list indexes, map keys (``[]``: every list item, ``*``: every map value);
 a nested message that sets nothing counts as absent (its dump is ``{}``).
 """
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from inmesh.config._field_rows import field_rows
 from inmesh.config._kinds import BUILTIN_KINDS
 from inmesh.config._resources import KINDS
 from inmesh.config._support import (
@@ -21,7 +22,6 @@ from inmesh.config._support import (
     UNSUPPORTED,
     UNSUPPORTED_KINDS,
     UNSUPPORTED_VALUES,
-    field_rows,
 )
 
 __all__ = ["BEGIN", "END", "render_reference", "update_file"]

@@ -7,8 +7,8 @@ is the one check of "can the runtime use this resource": ``Mesh`` refuses what i
 apply. It covers whole kinds (:data:`UNSUPPORTED_KINDS`), fields whose status is
 :data:`UNSUPPORTED`, and values of supported fields (:data:`UNSUPPORTED_VALUES`); the loader
 refuses the mesh kinds inmesh does not model with :func:`unsupported_kind_message`.
-``docs/configuration.md`` is generated from the same table (:mod:`inmesh.config._reference`),
-so the two cannot disagree.
+``docs/configuration.md`` is generated from the same table (:mod:`inmesh.config._reference`,
+over the field rows of :mod:`inmesh.config._field_rows`), so the two cannot disagree.
 
 This module imports no model: the tables name messages by class name, and a kind's models
 are imported only when that kind is checked.
@@ -17,8 +17,6 @@ are imported only when that kind is checked.
 from __future__ import annotations
 
 import functools
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,8 +25,7 @@ from inmesh._errors import ConfigProblem
 from inmesh.config._loc import Loc, format_loc
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-    from pydantic.fields import FieldInfo
+    pass
 
 __all__ = [
     "FIELD_STATUS",
@@ -43,9 +40,6 @@ __all__ = [
     "UNSUPPORTED_KINDS",
     "UNSUPPORTED_VALUES",
     "Above",
-    "FieldRow",
-    "field_rows",
-    "kind_spec",
     "unsupported_fields",
     "unsupported_kind_message",
     "unsupported_problems",
@@ -219,108 +213,6 @@ UNSUPPORTED_VALUES: Mapping[str, tuple[tuple[str, str | Above], ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class FieldRow:
-    """One field of a kind: its dotted camelCase path, type, status, and the model below it."""
-
-    path: str
-    type_name: str
-    status: str
-    model: type[BaseModel] | None = None
-    same_as: str | None = None
-
-
-def _strip(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
-        return _strip(args[0])
-    return annotation
-
-
-def _is_duration(annotation: Any, field: FieldInfo | None = None) -> bool:
-    metadata = list(field.metadata) if field is not None else []
-    stack = [annotation]
-    while stack:
-        current = stack.pop()
-        if typing.get_origin(current) is typing.Annotated:
-            metadata.extend(typing.get_args(current)[1:])
-            stack.append(typing.get_args(current)[0])
-        else:
-            stack.extend(typing.get_args(current))
-    return any("duration" in getattr(getattr(m, "func", None), "__name__", "") for m in metadata)
-
-
-def describe_type(annotation: Any, field: FieldInfo | None = None) -> tuple[str, str, Any]:
-    """(rendered type, path suffix, inner type): ``[]`` for lists, ``.*`` for maps."""
-    if _is_duration(annotation, field):
-        return "duration", "", None
-    inner = _strip(annotation)
-    if inner is Any:  # repr differs across Python versions ("typing.Any" vs "Any")
-        return "Any", "", None
-    origin = typing.get_origin(inner)
-    if origin is tuple:
-        name, _, _ = describe_type(typing.get_args(inner)[0])
-        return f"[]{name}", "[]", _strip(typing.get_args(inner)[0])
-    if origin in (Mapping, dict, typing.get_origin(Mapping[str, str])):
-        key, value = typing.get_args(inner)
-        name, _, _ = describe_type(value)
-        return f"map<{describe_type(key)[0]}, {name}>", ".*", _strip(value)
-    if origin is typing.Literal:
-        return "enum: " + ", ".join(str(a) for a in typing.get_args(inner)), "", None
-    if isinstance(inner, type):
-        simple = {str: "string", int: "int", float: "float", bool: "bool"}
-        return simple.get(inner, inner.__name__), "", inner
-    args = [describe_type(a)[0] for a in typing.get_args(inner) if a is not type(None)]
-    return " | ".join(args) or str(inner), "", None
-
-
-def _walk(
-    model: type[BaseModel],
-    path: str,
-    status: str,
-    rows: list[FieldRow],
-    seen: dict[tuple[type[BaseModel], str], str] | None,
-) -> None:
-    for name, field in model.model_fields.items():
-        alias = field.alias or name
-        field_status = FIELD_STATUS.get((model.__name__, alias), status)
-        here = f"{path}.{alias}"
-        rendered, suffix, inner = describe_type(field.annotation, field)
-        sub = inner if isinstance(inner, type) and hasattr(inner, "model_fields") else None
-        if sub is None:
-            rows.append(FieldRow(here, rendered, field_status))
-            continue
-        if seen is not None and (sub, field_status) in seen:
-            rows.append(FieldRow(here, rendered, field_status, sub, seen[(sub, field_status)]))
-            continue
-        if seen is not None:
-            seen[(sub, field_status)] = here + suffix
-        rows.append(FieldRow(here, rendered, field_status, sub))
-        _walk(sub, here + suffix, field_status, rows, seen)
-
-
-def kind_spec(kind: str) -> type[BaseModel]:
-    """The ``spec`` model of ``kind`` (a kind of :data:`KIND_STATUS`; its module is
-    imported now)."""
-    from inmesh.config._kinds import kind_class
-
-    cls = kind_class(kind)
-    if cls is None or kind not in KIND_STATUS:
-        raise KeyError(kind)
-    spec: type[BaseModel] = _strip(cls.model_fields["spec"].annotation)
-    return spec
-
-
-def field_rows(kind: str, *, collapse: bool = True) -> list[FieldRow]:
-    """Every field of ``kind`` below ``spec``; with ``collapse`` a message already listed
-    with the same status is referred to (``same_as``) instead of listed again."""
-    rows: list[FieldRow] = []
-    _walk(kind_spec(kind), "spec", KIND_STATUS[kind], rows, {} if collapse else None)
-    return rows
-
-
 def _below(path: str, ancestor: str) -> bool:
     return path.startswith((ancestor + ".", ancestor + "["))
 
@@ -330,6 +222,8 @@ def unsupported_fields(kind: str) -> tuple[str, ...]:
     """Dotted camelCase paths (``spec.http[].corsPolicy``) of ``kind`` the runtime refuses."""
     if kind not in KIND_STATUS:
         return ()
+    from inmesh.config._field_rows import field_rows
+
     paths = [r.path for r in field_rows(kind, collapse=False) if r.status == UNSUPPORTED]
     # a field under an unsupported field is covered by it
     return tuple(p for p in paths if not any(_below(p, q) for q in paths))
@@ -397,7 +291,7 @@ def unsupported_problems(
     problems: list[ConfigProblem] = []
     if kind == "Telemetry":
         # providers, CEL expressions, metrics and tag names: the policy compiler's checks
-        from inmesh.telemetry._policy import telemetry_problems
+        from inmesh.telemetry._problems import telemetry_problems
 
         problems.extend(problem(message, loc) for loc, message in telemetry_problems(resource))
     paths, values = unsupported_fields(kind), UNSUPPORTED_VALUES.get(kind, ())

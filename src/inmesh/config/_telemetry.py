@@ -10,7 +10,7 @@ which refuses by name what it cannot honour (unknown providers, CEL beyond its s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 from typing_extensions import Self
@@ -70,6 +70,21 @@ def _check_providers(providers: tuple[ProviderRef, ...], problems: Violations) -
     for i, p in enumerate(providers):
         if not p.name:
             problems.add("providers.name may not be empty", "providers", i, "name")
+
+
+class _ProvidersOnly(IstioModel):
+    """An entry whose only rule of its own is Istio's on ``providers`` (each names one):
+    the subclass declares the field where istio/api has it."""
+
+    if TYPE_CHECKING:
+        providers: tuple[ProviderRef, ...]
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        problems = Violations()
+        _check_providers(self.providers, problems)
+        problems.raise_if_any()
+        return self
 
 
 class TracingSelector(IstioModel):
@@ -207,19 +222,12 @@ class MetricsOverrides(IstioModel):
         return self
 
 
-class Metrics(IstioModel):
+class Metrics(_ProvidersOnly):
     """Metric overrides for some providers (the default provider when none is named)."""
 
     providers: tuple[ProviderRef, ...] = ()
     overrides: tuple[MetricsOverrides, ...] = ()
     reporting_interval: Duration | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        problems = Violations()
-        _check_providers(self.providers, problems)
-        problems.raise_if_any()
-        return self
 
 
 class LogSelector(IstioModel):
@@ -232,20 +240,13 @@ class AccessLogFilter(IstioModel):
     expression: Str | None = None
 
 
-class AccessLogging(IstioModel):
+class AccessLogging(_ProvidersOnly):
     """Turn access logs on or off (``disabled``) for some providers, some mode."""
 
     match: LogSelector | None = None
     providers: tuple[ProviderRef, ...] = ()
     disabled: Bool | None = None
     filter: AccessLogFilter | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        problems = Violations()
-        _check_providers(self.providers, problems)
-        problems.raise_if_any()
-        return self
 
 
 class TelemetrySpec(IstioModel):

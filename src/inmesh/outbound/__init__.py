@@ -12,6 +12,8 @@ route       ``_route.py``        one snapshot read, ``Snapshot.decide`` (Virtual
                                  ``consistentHash`` key, connectionPool admission (UO)
 call        ``_call.py``         the retry loop (``retries``, ``timeout``,
                                  ``perTryTimeout``, ``retryBudget``), the record
+            ``_answers.py``      the call's answers: the upstream's response as the app
+                                 gets it, or the mesh's own (``local_response``)
 balance     ``_balance.py``      ``loadBalancer`` pick over hosts not ejected
                                  (``outlierDetection``) and not already tried
 endpoint    ``_endpoint.py``     the httpcore request: timeouts (``connectTimeout``), TLS

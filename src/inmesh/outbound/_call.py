@@ -22,23 +22,20 @@ import httpx
 from .. import _entropy
 from .._entropy import RNG
 from .._flags import (
-    FLAGS_HEADER,
     NO_HEALTHY_UPSTREAM,
     UPSTREAM_CONNECT_FAILURE,
-    UPSTREAM_PER_TRY_TIMEOUT,
     UPSTREAM_TIMEOUT,
     UT,
     VIA_UPSTREAM,
     LocalReply,
     join_flags,
-    with_reason,
 )
-from ..resilience import CLASSIFIER, Deadline, LocalFailure, RetryPolicy, RetryState, Step
-from ..routing import apply_edits
+from ..resilience import Deadline, LocalFailure, RetryPolicy, RetryState, Step
+from ._answers import Answers
 from ._balance import original_destination, pick
 from ._endpoint import Exchange, exchange_for
 from ._errors import cause, failure_of, raise_as_httpx
-from ._exchange import mesh_internal, take_peer
+from ._exchange import mesh_internal
 from ._record import emit
 
 if TYPE_CHECKING:
@@ -60,21 +57,12 @@ def _backoff(step: Step, delay: float) -> float:
     return delay * _entropy.BACKOFF.scale if step is Step.RETRY else delay
 
 
-def local_response(
-    reply: LocalReply, flags: str | None = None, body: str | None = None
-) -> httpx.Response:
-    """The response an Istio sidecar gives when it ends a request itself."""
-    headers = {"content-type": "text/plain", FLAGS_HEADER: flags or reply.flag, "server": "envoy"}
-    text = reply.body if body is None else body
-    return httpx.Response(reply.status, headers=headers, content=text.encode())
-
-
 def replayable(request: httpx.Request) -> bool:
     """Bytes in memory can be sent again; a streamed body cannot (Envoy buffers to retry)."""
     return isinstance(request.stream, httpx.ByteStream)
 
 
-class Call:
+class Call(Answers):
     """One request through the mesh: its route, its cluster, its retry loop, its record."""
 
     __slots__ = (
@@ -88,12 +76,10 @@ class Call:
         "attempts",
         "cluster",
         "delay",
-        "details",
         "error",
         "flags",
         "hash_key",
         "headers",
-        "peer",
         "raw_path",
         "replayable",
         "request",
@@ -106,7 +92,6 @@ class Call:
         "start",
         "tls",
         "trace",
-        "upstream",
         "view",
     )
 
@@ -336,63 +321,6 @@ class Call:
     def remaining(self) -> float | None:
         """Seconds left before the route deadline (None: no route timeout)."""
         return self.retry.deadline.remaining(_now())
-
-    # -- answers ------------------------------------------------------------------------
-
-    def failure_response(self, failure: LocalFailure) -> httpx.Response:
-        """The mesh's answer when the last attempt failed this way (URX added when the
-        retries ran out: Envoy prints e.g. ``UF,URX``), with the cause in the body."""
-        reply = CLASSIFIER.local_reply(failure)
-        details = reply.details
-        if failure is LocalFailure.TIMEOUT and not self.retry.deadline.expired(_now()):
-            details = UPSTREAM_PER_TRY_TIMEOUT  # the per-try timeout fired, not the route's
-        return self.answer(reply, join_flags(reply.flag, self.flags), details=details)
-
-    def answer(
-        self, reply: LocalReply, flags: str | None = None, *, details: str | None = None
-    ) -> httpx.Response:
-        """Finish with a reply of the mesh's own."""
-        f = flags or reply.flag
-        self.details = details if details is not None else reply.details
-        if self.error:
-            log.debug(
-                "%s %s -> %d %s: %s",
-                self.request.method,
-                self.request.url,
-                reply.status,
-                f,
-                self.error,
-            )
-        self.finish(reply.status, f)
-        return local_response(reply, f, with_reason(reply, self.error))
-
-    def upstream_response(
-        self, resp: httpcore.Response, stream: httpx.SyncByteStream | httpx.AsyncByteStream
-    ) -> httpx.Response:
-        """The upstream's answer as the application gets it, its body through ``stream``
-        (the shell's wrapper, which finishes the call when closed)."""
-        self.upstream = resp.extensions
-        return httpx.Response(
-            status_code=resp.status,
-            headers=self.response_headers(resp.headers),
-            stream=stream,
-            extensions=resp.extensions,
-        )
-
-    def response_headers(self, headers: list[tuple[bytes, bytes]]) -> httpx.Headers:
-        """The final response's headers: route/destination response edits, a generated
-        consistent-hash cookie, and the flags (URX...) when the mesh set any."""
-        if self._state.exchange and mesh_internal(self.cluster):
-            # the destination's metadata exchange headers: read, and kept from the app
-            headers, self.peer = take_peer(headers)
-        h = httpx.Headers(headers)
-        if self.response_edits:
-            h = apply_edits(self.response_edits, h)
-        if self.set_cookie is not None:
-            h = httpx.Headers([*h.multi_items(), ("set-cookie", self.set_cookie)])
-        if self.flags:
-            h[FLAGS_HEADER] = self.flags
-        return h
 
     def finish(self, status: int, flags: str = "") -> None:
         """The request is over (final response closed, or the mesh answered): release the

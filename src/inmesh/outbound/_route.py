@@ -42,7 +42,8 @@ from ..routing import (
 )
 from ..telemetry._propagation import _inbound
 from ..telemetry._spans import ClientTrace, outbound_headers
-from ._call import Call, local_response, replayable
+from ._answers import local_response
+from ._call import Call, replayable
 from ._record import emit
 
 _DEFAULT_POLICY = RetryPolicy.from_istio(None)

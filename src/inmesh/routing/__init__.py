@@ -4,7 +4,8 @@
 - DestinationRule: ``_policy.py`` (lookup, merge), ``_clusters.py`` (clusters)
 - ServiceEntry, WorkloadEntry, Service: ``_services.py`` (services, endpoints)
 - Sidecar, ``exportTo``: ``_scope.py`` (:func:`scope_for`, :class:`Scope`)
-- istiod's push context: ``_compiler.py`` (the incremental compile, per-host parts)
+- istiod's push context: ``_compiler.py`` (the incremental compile: what changed, what it
+  reaches), ``_parts.py`` (the per-host parts and the tables built from them)
 - the routing decision: ``_snapshot.py`` (:meth:`Snapshot.decide`)
 """
 

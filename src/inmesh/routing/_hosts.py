@@ -10,7 +10,7 @@ literally, wildcards (``*.example.com``) included.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Generic, TypeVar
 
 CLUSTER_DOMAIN = "svc.cluster.local"
@@ -50,39 +50,6 @@ def host_matches(pattern: str, host: str) -> bool:
     if pattern.startswith("*"):
         return host.endswith(pattern[1:])
     return pattern == host
-
-
-class HostTable(Generic[T]):
-    """Values by host name: exact names first, then the most specific wildcard."""
-
-    __slots__ = ("_exact", "_wild")
-
-    def __init__(self) -> None:
-        self._exact: dict[str, T] = {}
-        self._wild: list[tuple[str, T]] = []
-
-    def add(self, names: Iterable[str], value: T) -> None:
-        """Add ``value`` under each name; the first value added for a name wins."""
-        for name in names:
-            if name.startswith("*"):
-                if all(p != name for p, _ in self._wild):
-                    self._wild.append((name, value))
-                    # most specific (longest) wildcard first; "*" last
-                    self._wild.sort(key=lambda pv: -len(pv[0]))
-            else:
-                self._exact.setdefault(name, value)
-
-    def get(self, host: str) -> T | None:
-        v = self._exact.get(host)
-        if v is not None:
-            return v
-        for pattern, value in self._wild:
-            if host_matches(pattern, host):
-                return value
-        return None
-
-    def __contains__(self, host: str) -> bool:
-        return self.get(host) is not None
 
 
 def expansions(host: str, client_namespace: str) -> tuple[str, ...]:

@@ -13,12 +13,11 @@ backend with its own ``allowed`` set.
 
 from __future__ import annotations
 
-import ssl
-import typing
 from collections.abc import Iterable
 
 import httpcore
 
+from .._streams import AsyncWrappedStream, WrappedStream
 from ._identity import SpiffeId
 from ._peer import PeerIdentityError, verify_peer
 
@@ -39,27 +38,12 @@ def _check(
         raise httpcore.ConnectError(f"ISTIO_MUTUAL: {exc.args[0]}") from exc
 
 
-class _Stream(httpcore.NetworkStream):
+class _Stream(WrappedStream):
     def __init__(self, inner: httpcore.NetworkStream, allowed: frozenset[SpiffeId]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._allowed = allowed
 
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        tls = self._inner.start_tls(ssl_context, server_hostname, timeout)
+    def _wrap_tls(self, tls: httpcore.NetworkStream) -> httpcore.NetworkStream:
         try:
             _check(tls, self._allowed)
         except BaseException:
@@ -67,40 +51,19 @@ class _Stream(httpcore.NetworkStream):
             raise
         return tls
 
-    def get_extra_info(self, info: str) -> typing.Any:
-        return self._inner.get_extra_info(info)
 
-
-class _AsyncStream(httpcore.AsyncNetworkStream):
+class _AsyncStream(AsyncWrappedStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream, allowed: frozenset[SpiffeId]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._allowed = allowed
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+    async def _wrap_tls(self, tls: httpcore.AsyncNetworkStream) -> httpcore.AsyncNetworkStream:
         try:
             _check(tls, self._allowed)
         except BaseException:
             await tls.aclose()
             raise
         return tls
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        return self._inner.get_extra_info(info)
 
 
 class SpiffeBackend(httpcore.NetworkBackend):

@@ -13,7 +13,8 @@
   (``AccessLogHook``, logger ``inmesh.access``)
 - ``_policy.py``: the Telemetry API (``telemetry.istio.io`` Telemetry) resolved for one
   workload (``TelemetryPolicy``, ``resolve_telemetry``; ``tracing_settings`` for the
-  tracer); ``_cel.py`` its CEL subset; ``_overrides.py`` the metrics it changes
+  tracer); ``_cel.py`` its CEL subset; ``_overrides.py`` the metrics it changes;
+  ``_problems.py`` what the runtime refuses in a Telemetry resource (by name)
 
 prometheus_client is imported when a ``MetricsHook`` is first built, and OpenTelemetry on
 the first sampled span, not by ``import inmesh``.

@@ -11,6 +11,7 @@ workload labels as Istio derives them (``pkg/kube/labels/labels.go``, ``Canonica
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from .._flags import BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER
 from ._record import RequestRecord
@@ -20,6 +21,7 @@ __all__ = [
     "UNKNOWN",
     "canonical_revision",
     "canonical_service",
+    "label_key",
     "labels_of",
     "namespace_of_principal",
     "request_protocol",
@@ -134,6 +136,33 @@ def _peer(workload: str, labels: Mapping[str, str], version: str = "") -> tuple[
         labels.get("version") or version or UNKNOWN,
         canonical_service(labels, workload) or UNKNOWN,
         canonical_revision(labels) or "latest",
+    )
+
+
+def label_key(rec: RequestRecord) -> tuple[Any, ...]:
+    """What a record's standard labels derive from, as a cache key (the label mappings by
+    identity: a cache holding the key must keep those mappings alive)."""
+    return (
+        rec.reporter,
+        rec.source_service,
+        rec.source_workload,
+        rec.source_namespace,
+        rec.source_version,
+        rec.source_principal,
+        id(rec.source_labels),
+        rec.source_cluster,
+        rec.destination_service,
+        rec.cluster,
+        rec.destination_workload,
+        rec.destination_namespace,
+        rec.destination_principal,
+        id(rec.destination_labels),
+        rec.destination_cluster,
+        rec.request_protocol,
+        rec.response_flags,
+        rec.connection_security_policy,
+        rec.status,
+        rec.grpc_status,
     )
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
-from ._labels import LABEL_NAMES, labels_of
+from ._labels import LABEL_NAMES, label_key, labels_of
 from ._overrides import OverriddenSeries
 from ._record import RequestRecord
 
@@ -109,28 +109,7 @@ class MetricsHook:
                 if not settings.disabled:
                     self._overrides.observe(rec, settings)
                 return
-        key = (
-            rec.reporter,
-            rec.source_service,
-            rec.source_workload,
-            rec.source_namespace,
-            rec.source_version,
-            rec.source_principal,
-            id(rec.source_labels),
-            rec.source_cluster,
-            rec.destination_service,
-            rec.cluster,
-            rec.destination_workload,
-            rec.destination_namespace,
-            rec.destination_principal,
-            id(rec.destination_labels),
-            rec.destination_cluster,
-            rec.request_protocol,
-            rec.response_flags,
-            rec.connection_security_policy,
-            rec.status,
-            rec.grpc_status,
-        )
+        key = label_key(rec)
         entry = self._cache.get(key)
         series = entry[0] if entry is not None else self._new_series(key, rec)
         ms = rec.duration * 1000.0

@@ -21,7 +21,7 @@ from bisect import bisect_left
 from itertools import accumulate
 from typing import Any
 
-from ._labels import LABEL_NAMES, labels_of
+from ._labels import LABEL_NAMES, label_key, labels_of
 from ._policy import METRICS, ModeMetrics
 from ._record import RequestRecord
 
@@ -32,32 +32,6 @@ OVERFLOW = "overflow"
 _NAMES = tuple(METRICS)  # REQUEST_COUNT, REQUEST_DURATION, REQUEST_SIZE, RESPONSE_SIZE
 Labels = tuple[tuple[str, str], ...]
 _CACHE_LIMIT = 10_000
-
-
-def _record_key(rec: RequestRecord) -> tuple[Any, ...]:
-    """What a record's standard labels derive from (the label mappings by identity)."""
-    return (
-        rec.reporter,
-        rec.source_service,
-        rec.source_workload,
-        rec.source_namespace,
-        rec.source_version,
-        rec.source_principal,
-        id(rec.source_labels),
-        rec.source_cluster,
-        rec.destination_service,
-        rec.cluster,
-        rec.destination_workload,
-        rec.destination_namespace,
-        rec.destination_principal,
-        id(rec.destination_labels),
-        rec.destination_cluster,
-        rec.request_protocol,
-        rec.response_flags,
-        rec.connection_security_policy,
-        rec.status,
-        rec.grpc_status,
-    )
 
 
 class _Histogram:
@@ -110,7 +84,7 @@ class OverriddenSeries:
             for rule in override.tags
             if rule.value is not None
         )
-        key = (_record_key(rec), id(settings), values)
+        key = (label_key(rec), id(settings), values)
         entry = self._cache.get(key)
         if entry is None:
             entry = self._series_of(rec, settings, values)

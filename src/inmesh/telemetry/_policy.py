@@ -24,7 +24,7 @@ At levels 1 and 2 only the oldest resource counts; level 3 applies them all, old
 The built-in providers stand for Istio's MeshConfig ``extensionProviders``:
 ``prometheus`` (metrics, the default), ``envoy`` (access logs, the default) and
 ``opentelemetry`` (tracing, the default; the ``OTEL_*`` exporter). Any other name is
-refused by :func:`telemetry_problems`. Unlike an Istio install with
+refused by :func:`~._problems.telemetry_problems`. Unlike an Istio install with
 ``defaultProviders.accessLogging: [envoy]``, access logs stay off while no Telemetry
 ``accessLogging`` entry applies (``Mesh(access_log=...)`` is then the switch, as
 MeshConfig's ``accessLogFile`` is in Istio).
@@ -40,7 +40,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .._namespaces import ROOT_NAMESPACE, selects
-from ._cel import CelError, Expression, compile_filter, compile_tag_value
+from ._cel import Expression, compile_filter, compile_tag_value
 from ._labels import canonical_revision, canonical_service
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "TelemetryPolicy",
     "TracingRule",
     "resolve_telemetry",
-    "telemetry_problems",
     "tracing_settings",
 ]
 
@@ -73,7 +72,6 @@ METRICS: Mapping[str, str] = {
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NO_TAGS: Mapping[str, Any] = MappingProxyType({})
-_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,72 +176,6 @@ def tracing_settings(
         else:
             tags[name] = (kind, value, default)
     return rule.sampling, MappingProxyType(tags), rule.disabled
-
-
-# -- what the runtime refuses (the support table's hook) -----------------------------------
-
-
-def _providers(entries: Iterable[Any], allowed: str, loc: tuple[Any, ...]) -> list[tuple[Any, str]]:
-    out = []
-    for i, entry in enumerate(entries):
-        for j, p in enumerate(entry.providers):
-            if p.name.lower() != allowed:  # Istio finds providers case-insensitively
-                out.append(
-                    (
-                        (*loc, i, "providers", j, "name"),
-                        f"provider {p.name!r} is not supported yet (the built-in provider is "
-                        f"{allowed!r})",
-                    )
-                )
-    return out
-
-
-def telemetry_problems(resource: Any) -> list[tuple[tuple[Any, ...], str]]:
-    """(field path, message) for everything in a Telemetry resource the runtime cannot
-    honour beyond the support table: unknown providers, CEL outside the subset
-    (:mod:`inmesh.telemetry._cel`), metrics inmesh does not produce, and tag names that
-    are not valid Prometheus label names."""
-    spec = resource.spec
-    out = _providers(spec.metrics, METRICS_PROVIDER, ("spec", "metrics"))
-    out += _providers(spec.tracing, TRACING_PROVIDER, ("spec", "tracing"))
-    out += _providers(spec.access_logging, ACCESS_LOG_PROVIDER, ("spec", "accessLogging"))
-    for i, m in enumerate(spec.metrics):
-        for j, o in enumerate(m.overrides):
-            loc = ("spec", "metrics", i, "overrides", j)
-            metric = o.match.metric if o.match is not None else None
-            if metric is not None and metric != "ALL_METRICS" and metric not in METRICS:
-                out.append(
-                    (
-                        (*loc, "match", "metric"),
-                        f"metric {metric} is not supported yet (inmesh has HTTP metrics only)",
-                    )
-                )
-            for name, tag in (o.tag_overrides or {}).items():
-                tloc = (*loc, "tagOverrides", name)
-                if not _valid_label(name):
-                    out.append((tloc, f"tag {name!r} is not a valid Prometheus label name"))
-                if (tag.operation or "UPSERT") == "UPSERT" and tag.value:
-                    try:
-                        compile_tag_value(tag.value)
-                    except CelError as exc:
-                        out.append(((*tloc, "value"), f"{tag.value!r}: {exc}"))
-    for i, a in enumerate(spec.access_logging):
-        if a.filter is not None and a.filter.expression:
-            try:
-                compile_filter(a.filter.expression)
-            except CelError as exc:
-                where = ("spec", "accessLogging", i, "filter", "expression")
-                out.append((where, f"{a.filter.expression!r}: {exc}"))
-    return out
-
-
-def _valid_label(name: str) -> bool:
-    return (
-        bool(name)
-        and not name[0].isdigit()
-        and not name.startswith("__")
-        and all(c in _LABEL_CHARS for c in name)
-    )
 
 
 # -- resolution ----------------------------------------------------------------------------

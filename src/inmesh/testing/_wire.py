@@ -13,15 +13,15 @@ Each connect and request is logged (:class:`WireLog`) for the test's assertions.
 from __future__ import annotations
 
 import re
-import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import anyio
 import httpcore
 
+from .._streams import AsyncWrappedStream, WrappedStream
 from ._errors import async_read_timeout, connect_error, sync_read_timeout
 from ._faults import FaultPlan
 from ._memory import Directory
@@ -101,6 +101,21 @@ def _timeout_first(seconds: float | None, timeout: float | None) -> tuple[float 
     return seconds, False
 
 
+class _Wait:
+    """A read step: wait ``seconds`` (None: for ever), or until the read timeout."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+
+
+#: read steps: close the inner stream; read from it (the data is sent back to the steps)
+_CLOSE = "close"
+_READ = "read"
+_Step = _Wait | str
+
+
 class _Base:
     def __init__(self, ep: EndpointInfo, plan: FaultPlan, log: WireLog) -> None:
         self._ep = ep
@@ -122,18 +137,57 @@ class _Base:
             )
         return not self._r.swallow
 
+    def _read_steps(self, max_bytes: int) -> Generator[_Step, bytes, bytes]:
+        """One read as the fault in force shapes it, sans-IO: yields the waits, the close
+        and the inner read for the stream to do (the data read is sent back), and returns
+        what the reader gets. The async and the sync stream only do the I/O."""
+        r = self._r
+        out = r.outcome
+        if r.eof:
+            return b""
+        if r.swallow:
+            data, r.canned = r.canned[:max_bytes], r.canned[max_bytes:]
+            r.eof = not data
+            return data
+        if isinstance(out, ResetBeforeHeaders):
+            r.eof = True
+            yield _CLOSE
+            return b""
+        if isinstance(out, Delay) and not r.delayed:
+            r.delayed = True
+            yield _Wait(out.seconds)
+        if r.cut():
+            if isinstance(out, ResetMidBody):
+                r.eof = True
+                yield _CLOSE
+                return b""
+            assert isinstance(out, Stall)
+            yield _Wait(out.seconds)
+            r.outcome = None  # the stall is over: the rest flows
+        if isinstance(out, SlowBody) and r.head_done:
+            yield _Wait(out.seconds_per_chunk)
+        if self._pending:
+            data, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
+        else:
+            data = yield _READ
+        if not data or r.outcome is None:
+            return data
+        now, later = r.split(data)
+        self._pending = later + self._pending
+        return now
+
     def _readable(self, inner: Any) -> Any:
         if self._plan.refusing(self._ep):
             return True  # the peer went away: the pool drops the connection
         return inner.get_extra_info("is_readable")
 
 
-class FaultyStream(_Base, httpcore.AsyncNetworkStream):
+class FaultyStream(_Base, AsyncWrappedStream):
     def __init__(
         self, inner: httpcore.AsyncNetworkStream, ep: EndpointInfo, plan: FaultPlan, log: WireLog
     ) -> None:
-        super().__init__(ep, plan, log)
-        self._inner = inner
+        _Base.__init__(self, ep, plan, log)
+        AsyncWrappedStream.__init__(self, inner)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if self._on_write(buffer):
@@ -149,51 +203,23 @@ class FaultyStream(_Base, httpcore.AsyncNetworkStream):
             raise async_read_timeout()
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        r = self._r
-        out = r.outcome
-        if r.eof:
-            return b""
-        if r.swallow:
-            data, r.canned = r.canned[:max_bytes], r.canned[max_bytes:]
-            r.eof = not data
-            return data
-        if isinstance(out, ResetBeforeHeaders):
-            r.eof = True
-            await self._inner.aclose()
-            return b""
-        if isinstance(out, Delay) and not r.delayed:
-            r.delayed = True
-            await self._wait(out.seconds, timeout)
-        if r.cut():
-            if isinstance(out, ResetMidBody):
-                r.eof = True
-                await self._inner.aclose()
-                return b""
-            assert isinstance(out, Stall)
-            await self._wait(out.seconds, timeout)
-            r.outcome = None  # the stall is over: the rest flows
-        if isinstance(out, SlowBody) and r.head_done:
-            await self._wait(out.seconds_per_chunk, timeout)
-        if self._pending:
-            data, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
-        else:
-            data = await self._inner.read(max_bytes, timeout)
-        if not data or r.outcome is None:
-            return data
-        now, later = r.split(data)
-        self._pending = later + self._pending
-        return now
+        steps = self._read_steps(max_bytes)
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, _Wait):
+                    await self._wait(step.seconds, timeout)
+                    step = next(steps)
+                elif step == _CLOSE:
+                    await self._inner.aclose()
+                    step = next(steps)
+                else:
+                    step = steps.send(await self._inner.read(max_bytes, timeout))
+        except StopIteration as done:
+            result: bytes = done.value
+            return result
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+    async def _wrap_tls(self, tls: httpcore.AsyncNetworkStream) -> httpcore.AsyncNetworkStream:
         return FaultyStream(tls, self._ep, self._plan, self._log)
 
     def get_extra_info(self, info: str) -> Any:
@@ -202,12 +228,12 @@ class FaultyStream(_Base, httpcore.AsyncNetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class SyncFaultyStream(_Base, httpcore.NetworkStream):
+class SyncFaultyStream(_Base, WrappedStream):
     def __init__(
         self, inner: httpcore.NetworkStream, ep: EndpointInfo, plan: FaultPlan, log: WireLog
     ) -> None:
-        super().__init__(ep, plan, log)
-        self._inner = inner
+        _Base.__init__(self, ep, plan, log)
+        WrappedStream.__init__(self, inner)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if self._on_write(buffer):
@@ -223,51 +249,23 @@ class SyncFaultyStream(_Base, httpcore.NetworkStream):
             raise sync_read_timeout()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        r = self._r
-        out = r.outcome
-        if r.eof:
-            return b""
-        if r.swallow:
-            data, r.canned = r.canned[:max_bytes], r.canned[max_bytes:]
-            r.eof = not data
-            return data
-        if isinstance(out, ResetBeforeHeaders):
-            r.eof = True
-            self._inner.close()
-            return b""
-        if isinstance(out, Delay) and not r.delayed:
-            r.delayed = True
-            self._wait(out.seconds, timeout)
-        if r.cut():
-            if isinstance(out, ResetMidBody):
-                r.eof = True
-                self._inner.close()
-                return b""
-            assert isinstance(out, Stall)
-            self._wait(out.seconds, timeout)
-            r.outcome = None
-        if isinstance(out, SlowBody) and r.head_done:
-            self._wait(out.seconds_per_chunk, timeout)
-        if self._pending:
-            data, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
-        else:
-            data = self._inner.read(max_bytes, timeout)
-        if not data or r.outcome is None:
-            return data
-        now, later = r.split(data)
-        self._pending = later + self._pending
-        return now
+        steps = self._read_steps(max_bytes)
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, _Wait):
+                    self._wait(step.seconds, timeout)
+                    step = next(steps)
+                elif step == _CLOSE:
+                    self._inner.close()
+                    step = next(steps)
+                else:
+                    step = steps.send(self._inner.read(max_bytes, timeout))
+        except StopIteration as done:
+            result: bytes = done.value
+            return result
 
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        tls = self._inner.start_tls(ssl_context, server_hostname, timeout)
+    def _wrap_tls(self, tls: httpcore.NetworkStream) -> httpcore.NetworkStream:
         return SyncFaultyStream(tls, self._ep, self._plan, self._log)
 
     def get_extra_info(self, info: str) -> Any:
@@ -276,7 +274,30 @@ class SyncFaultyStream(_Base, httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class FaultyBackend(httpcore.AsyncNetworkBackend):
+class _Connects:
+    """What both backends do at connect: the connect-phase fault, logged."""
+
+    def __init__(self, directory: Directory, plan: FaultPlan, log: WireLog) -> None:
+        self._directory = directory
+        self._plan = plan
+        self._log = log
+
+    def _endpoint(self, host: str, port: int) -> EndpointInfo:
+        """The endpoint at ``host:port``; raises what httpcore raises for the connect-phase
+        fault in force (refused, DNS, TLS), after logging the try."""
+        ep = self._directory.info(host, port)
+        out = self._plan.connect_outcome(ep)
+        if isinstance(out, (Refuse, TLSFailure, DNSFailure)):
+            self._log.add(Try(ep.key, ep.name, fault=label(out)))
+            raise connect_error(out, ep)
+        return ep
+
+    def _failed(self, ep: EndpointInfo) -> None:
+        """The real connect failed (the inner backend raised ``ConnectError``)."""
+        self._log.add(Try(ep.key, ep.name, fault="connect error"))
+
+
+class FaultyBackend(_Connects, httpcore.AsyncNetworkBackend):
     """Wraps a backend (in-memory or httpcore's own sockets) with the fault plan."""
 
     def __init__(
@@ -286,10 +307,8 @@ class FaultyBackend(httpcore.AsyncNetworkBackend):
         plan: FaultPlan,
         log: WireLog,
     ) -> None:
+        super().__init__(directory, plan, log)
         self.inner = inner
-        self._directory = directory
-        self._plan = plan
-        self._log = log
 
     async def connect_tcp(
         self,
@@ -299,17 +318,13 @@ class FaultyBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        ep = self._directory.info(host, port)
-        out = self._plan.connect_outcome(ep)
-        if isinstance(out, (Refuse, TLSFailure, DNSFailure)):
-            self._log.add(Try(ep.key, ep.name, fault=label(out)))
-            raise connect_error(out, ep)
+        ep = self._endpoint(host, port)
         try:
             stream = await self.inner.connect_tcp(
                 host, port, timeout, local_address, socket_options
             )
         except httpcore.ConnectError:
-            self._log.add(Try(ep.key, ep.name, fault="connect error"))
+            self._failed(ep)
             raise
         return FaultyStream(stream, ep, self._plan, self._log)
 
@@ -322,16 +337,14 @@ class FaultyBackend(httpcore.AsyncNetworkBackend):
         await anyio.sleep(seconds)
 
 
-class SyncFaultyBackend(httpcore.NetworkBackend):
+class SyncFaultyBackend(_Connects, httpcore.NetworkBackend):
     """The sync twin of :class:`FaultyBackend`."""
 
     def __init__(
         self, inner: httpcore.NetworkBackend, directory: Directory, plan: FaultPlan, log: WireLog
     ) -> None:
+        super().__init__(directory, plan, log)
         self.inner = inner
-        self._directory = directory
-        self._plan = plan
-        self._log = log
 
     def connect_tcp(
         self,
@@ -341,15 +354,11 @@ class SyncFaultyBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        ep = self._directory.info(host, port)
-        out = self._plan.connect_outcome(ep)
-        if isinstance(out, (Refuse, TLSFailure, DNSFailure)):
-            self._log.add(Try(ep.key, ep.name, fault=label(out)))
-            raise connect_error(out, ep)
+        ep = self._endpoint(host, port)
         try:
             stream = self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
         except httpcore.ConnectError:
-            self._log.add(Try(ep.key, ep.name, fault="connect error"))
+            self._failed(ep)
             raise
         return SyncFaultyStream(stream, ep, self._plan, self._log)
 

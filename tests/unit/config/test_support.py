@@ -15,13 +15,13 @@ from inmesh.config import (
     parse_documents,
     unsupported_problems,
 )
+from inmesh.config._field_rows import field_rows
 from inmesh.config._reference import BEGIN, END, render_reference
 from inmesh.config._support import (
     KIND_STATUS,
     UNSUPPORTED,
     UNSUPPORTED_KINDS,
     Above,
-    field_rows,
 )
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"

@@ -86,6 +86,14 @@ def test_istios_examples_load_with_both_versions(tmp_path: Path) -> None:
             "only one of targetRefs or workloadSelector can be set",
         ),
         ("  accessLogging: [{disabled: yes please}]", "spec.accessLogging[0].disabled", "bool"),
+        *(
+            (
+                f"  {part}: [{{providers: [{{name: ''}}]}}]",
+                f"spec.{part}[0].providers[0].name",
+                "providers.name may not be empty",
+            )
+            for part in ("metrics", "accessLogging", "tracing")
+        ),
         (
             "  metrics: [{overrides: [{match: {metric: EVERYTHING}}]}]",
             "spec.metrics[0].overrides[0].match.metric",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inmesh.routing._hosts import HostTable, aliases, host_matches, to_fqdn
+from inmesh.routing._hosts import HostMap, aliases, host_matches, to_fqdn
 
 
 @pytest.mark.parametrize(
@@ -79,32 +79,38 @@ def test_wildcard_covers_exactly_the_subdomains(suffix: list[str], prefix: list[
     assert not host_matches(f"*.{domain}", domain)
 
 
-def test_host_table_exact_before_wildcards() -> None:
-    t: HostTable[str] = HostTable()
-    t.add(["*"], "catch-all")
-    t.add(["*.example.com"], "wild")
-    t.add(["api.example.com"], "exact")
-    assert t.get("api.example.com") == "exact"
-    assert t.get("www.example.com") == "wild"
-    assert t.get("elsewhere.org") == "catch-all"
+def test_host_map_exact_before_wildcards() -> None:
+    m = HostMap(
+        {"api.example.com": "exact"},
+        [("*", "catch-all"), ("*.example.com", "wild")],
+        "default",
+    )
+    assert m.get("api.example.com") == "exact"
+    assert m.get("www.example.com") == "wild"
+    assert m.get("elsewhere.org") == "catch-all"
 
 
-def test_host_table_most_specific_wildcard_wins_whatever_the_order() -> None:
-    t: HostTable[str] = HostTable()
-    t.add(["*.com"], "com")
-    t.add(["*.example.com"], "example")
-    t.add(["*.api.example.com"], "api")
-    assert t.get("v1.api.example.com") == "api"
-    assert t.get("www.example.com") == "example"
-    assert t.get("other.com") == "com"
-    assert t.get("other.org") is None
-    assert "www.example.com" in t
-    assert "other.org" not in t
+def test_host_map_most_specific_wildcard_wins_whatever_the_order() -> None:
+    m: HostMap[str] = HostMap(
+        {}, [("*.com", "com"), ("*.example.com", "example"), ("*.api.example.com", "api")], "ns"
+    )
+    assert m.get("v1.api.example.com") == "api"
+    assert m.get("www.example.com") == "example"
+    assert m.get("other.com") == "com"
+    assert m.get("other.org") is None
+    assert "www.example.com" in m
+    assert "other.org" not in m
 
 
-def test_host_table_first_added_wins() -> None:
-    t: HostTable[str] = HostTable()
-    t.add(["reviews", "*.example.com"], "first")
-    t.add(["reviews", "*.example.com"], "second")
-    assert t.get("reviews") == "first"
-    assert t.get("a.example.com") == "first"
+def test_host_map_first_wildcard_among_equals_wins() -> None:
+    m = HostMap({}, [("*.example.com", "first"), ("*.example.com", "second")], "ns")
+    assert m.get("a.example.com") == "first"
+
+
+def test_host_map_finds_a_kubernetes_host_by_the_names_a_client_uses() -> None:
+    fqdn = "reviews.shop.svc.cluster.local"
+    m = HostMap({fqdn: "reviews"}, [], "shop", extra={"10.0.0.7": "by address"})
+    for name in ("reviews", "reviews.shop", "reviews.shop.svc", fqdn):
+        assert m.get(name) == "reviews"
+    assert m.get("10.0.0.7") == "by address"
+    assert HostMap({fqdn: "reviews"}, [], "default").get("reviews") is None

@@ -1,0 +1,121 @@
+"""The call tier's answers: what the application gets back from a call.
+
+Either the upstream's response (its headers edited as the route says, the metadata
+exchange headers taken out, the flags added) or a reply of the mesh's own, shaped as an
+Istio sidecar gives it (``local_response``: plain text, ``x-envoy-response-flags`` and
+``server: envoy``). :class:`Answers` is the part of :class:`~._call.Call` that builds
+them; the retry loop that decides which one it is lives in :mod:`._call`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpcore
+import httpx
+
+from .._flags import FLAGS_HEADER, UPSTREAM_PER_TRY_TIMEOUT, LocalReply, join_flags, with_reason
+from ..resilience import CLASSIFIER, LocalFailure
+from ..routing import apply_edits
+from ._exchange import mesh_internal, take_peer
+
+if TYPE_CHECKING:
+    from .._state import MeshState
+    from ..resilience import RetryState
+    from ..routing import Cluster, HeaderEdit
+    from ..telemetry._exchange import PeerMetadata
+
+__all__ = ["Answers", "local_response"]
+
+_now = time.monotonic
+log = logging.getLogger("inmesh.outbound")
+
+
+def local_response(
+    reply: LocalReply, flags: str | None = None, body: str | None = None
+) -> httpx.Response:
+    """The response an Istio sidecar gives when it ends a request itself."""
+    headers = {"content-type": "text/plain", FLAGS_HEADER: flags or reply.flag, "server": "envoy"}
+    text = reply.body if body is None else body
+    return httpx.Response(reply.status, headers=headers, content=text.encode())
+
+
+class Answers:
+    """The answers of a :class:`~._call.Call` (which holds the state declared here)."""
+
+    #: what the answers write (the rest is the call's)
+    __slots__ = ("details", "peer", "upstream")
+
+    _state: MeshState
+    request: httpx.Request
+    retry: RetryState
+    cluster: Cluster | None
+    response_edits: tuple[HeaderEdit, ...]
+    set_cookie: str | None
+    peer: PeerMetadata | None
+    upstream: Mapping[str, Any] | None
+    flags: str
+    details: str
+    error: str
+
+    def finish(self, status: int, flags: str = "") -> None:
+        """The request is over (defined by the call)."""
+        raise NotImplementedError
+
+    def failure_response(self, failure: LocalFailure) -> httpx.Response:
+        """The mesh's answer when the last attempt failed this way (URX added when the
+        retries ran out: Envoy prints e.g. ``UF,URX``), with the cause in the body."""
+        reply = CLASSIFIER.local_reply(failure)
+        details = reply.details
+        if failure is LocalFailure.TIMEOUT and not self.retry.deadline.expired(_now()):
+            details = UPSTREAM_PER_TRY_TIMEOUT  # the per-try timeout fired, not the route's
+        return self.answer(reply, join_flags(reply.flag, self.flags), details=details)
+
+    def answer(
+        self, reply: LocalReply, flags: str | None = None, *, details: str | None = None
+    ) -> httpx.Response:
+        """Finish with a reply of the mesh's own."""
+        f = flags or reply.flag
+        self.details = details if details is not None else reply.details
+        if self.error:
+            log.debug(
+                "%s %s -> %d %s: %s",
+                self.request.method,
+                self.request.url,
+                reply.status,
+                f,
+                self.error,
+            )
+        self.finish(reply.status, f)
+        return local_response(reply, f, with_reason(reply, self.error))
+
+    def upstream_response(
+        self, resp: httpcore.Response, stream: httpx.SyncByteStream | httpx.AsyncByteStream
+    ) -> httpx.Response:
+        """The upstream's answer as the application gets it, its body through ``stream``
+        (the shell's wrapper, which finishes the call when closed)."""
+        self.upstream = resp.extensions
+        return httpx.Response(
+            status_code=resp.status,
+            headers=self.response_headers(resp.headers),
+            stream=stream,
+            extensions=resp.extensions,
+        )
+
+    def response_headers(self, headers: list[tuple[bytes, bytes]]) -> httpx.Headers:
+        """The final response's headers: route/destination response edits, a generated
+        consistent-hash cookie, and the flags (URX...) when the mesh set any."""
+        if self._state.exchange and mesh_internal(self.cluster):
+            # the destination's metadata exchange headers: read, and kept from the app
+            headers, self.peer = take_peer(headers)
+        h = httpx.Headers(headers)
+        if self.response_edits:
+            h = apply_edits(self.response_edits, h)
+        if self.set_cookie is not None:
+            h = httpx.Headers([*h.multi_items(), ("set-cookie", self.set_cookie)])
+        if self.flags:
+            h[FLAGS_HEADER] = self.flags
+        return h
