@@ -105,12 +105,17 @@ class Answers:
             extensions=resp.extensions,
         )
 
-    def response_headers(self, headers: list[tuple[bytes, bytes]]) -> httpx.Headers:
+    def response_headers(
+        self, headers: list[tuple[bytes, bytes]]
+    ) -> httpx.Headers | list[tuple[bytes, bytes]]:
         """The final response's headers: route/destination response edits, a generated
-        consistent-hash cookie, and the flags (URX...) when the mesh set any."""
+        consistent-hash cookie, and the flags (URX...) when the mesh set any; the pairs
+        as they came (``httpx.Response`` makes its ``Headers`` once) when none applies."""
         if self._state.exchange and mesh_internal(self.cluster):
             # the destination's metadata exchange headers: read, and kept from the app
             headers, self.peer = take_peer(headers)
+        if not (self.response_edits or self.set_cookie is not None or self.flags):
+            return headers
         h = httpx.Headers(headers)
         if self.response_edits:
             h = apply_edits(self.response_edits, h)
