@@ -112,7 +112,7 @@ def emit(
         route_name=route.name if route is not None else "",
         cluster=cluster.name if cluster is not None else (cluster_name or PASSTHROUGH_CLUSTER),
         method=request.method,
-        path=url.path,
+        path=view.path if view is not None else url.path,  # as sent (Envoy: %REQ(:PATH)%)
         status=status,
         response_flags=flags or "-",
         attempts=attempts,
