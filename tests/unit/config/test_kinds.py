@@ -157,6 +157,8 @@ def test_import_inmesh_builds_no_model_and_a_kind_imports_only_its_modules() -> 
     code = textwrap.dedent("""
         import sys
         import inmesh
+        import inmesh.config
+        inmesh.Mesh  # the Mesh loads on first use: with it, still no model
         models = lambda: sorted(
             m for m in sys.modules
             if m.startswith("inmesh.config._") and m not in (
