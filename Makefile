@@ -41,6 +41,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/inbound.py --quick
 	$(BIN)/python benchmarks/rotation.py --quick
 	$(BIN)/python benchmarks/testing.py --quick
+	$(BIN)/python benchmarks/exchange.py
+	$(BIN)/python benchmarks/access_log.py
+	$(BIN)/python benchmarks/scale.py --quick
+	$(BIN)/python benchmarks/scale_config.py --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
