@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..resilience import RetryState
     from ..routing import Cluster, HeaderEdit
     from ..telemetry._exchange import PeerMetadata
+    from ._endpoint import Exchange
 
 __all__ = ["Answers", "local_response"]
 
@@ -43,11 +44,38 @@ def local_response(
     return httpx.Response(reply.status, headers=headers, content=text.encode())
 
 
+_PRINCIPALS: dict[bytes, str] = {}
+
+
+def server_principal(extensions: Mapping[str, Any]) -> str:
+    """The SPIFFE id (``spiffe://...``) in the verified certificate of the TLS connection
+    behind ``extensions`` (httpcore's ``network_stream``), empty when there is none; parsed
+    once per certificate."""
+    stream = extensions.get("network_stream")
+    try:
+        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+        der = ssl_object.getpeercert(True) if ssl_object is not None else None
+    except (OSError, ValueError, AttributeError):  # a connection closed meanwhile
+        return ""
+    if not der:
+        return ""
+    principal = _PRINCIPALS.get(der)
+    if principal is None:
+        from ..security import peer_identity
+
+        identity = peer_identity(der)
+        principal = identity.uri if identity is not None else ""
+        if len(_PRINCIPALS) >= 1024:
+            _PRINCIPALS.clear()
+        _PRINCIPALS[der] = principal
+    return principal
+
+
 class Answers:
     """The answers of a :class:`~._call.Call` (which holds the state declared here)."""
 
     #: what the answers write (the rest is the call's)
-    __slots__ = ("details", "peer", "upstream")
+    __slots__ = ("details", "peer", "server_principal", "upstream")
 
     _state: MeshState
     request: httpx.Request
@@ -57,6 +85,8 @@ class Answers:
     set_cookie: str | None
     peer: PeerMetadata | None
     upstream: Mapping[str, Any] | None
+    server_principal: str
+    _exchange: Exchange | None
     flags: str
     details: str
     error: str
@@ -98,6 +128,11 @@ class Answers:
         """The upstream's answer as the application gets it, its body through ``stream``
         (the shell's wrapper, which finishes the call when closed)."""
         self.upstream = resp.extensions
+        ex = self._exchange
+        if ex is not None and ex.workload_tls is not None and self._state.hooks:
+            # the server's SPIFFE id from the certificate its handshake verified (Istio's
+            # destination_principal on the source side), read while the connection is open
+            self.server_principal = server_principal(resp.extensions)
         return httpx.Response(
             status_code=resp.status,
             headers=self.response_headers(resp.headers),

@@ -152,6 +152,8 @@ class Call(Answers):
         #: the final upstream response's httpcore extensions (HTTP version, the
         #: connection's stream), for the record: None when the mesh answered itself
         self.upstream: Mapping[str, Any] | None = None
+        #: the server's SPIFFE id when a mesh mTLS attempt answered (for the record)
+        self.server_principal = ""
         self._exchange: Exchange | None = None
         self._done = False
         #: the client spans when this request is traced and sampled (set by the route tier)
@@ -354,4 +356,5 @@ class Call(Answers):
             response_bytes=self.response_bytes,
             peer=self.peer,
             upstream=self.upstream,
+            destination_principal=self.server_principal,
         )

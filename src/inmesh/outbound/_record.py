@@ -82,13 +82,15 @@ def emit(
     grpc_status: str = "",
     peer: PeerMetadata | None = None,
     upstream: Mapping[str, Any] | None = None,
+    destination_principal: str = "",
 ) -> None:
     """Build the record and call every hook (nothing to do without hooks).
 
     The source side of Istio's labels (``reporter="source"``): this workload's name, labels
     and SPIFFE id; the destination's workload, namespace, labels and cluster from what it
     said in its metadata exchange headers (``peer``), else the destination's namespace and
-    the endpoint's labels. The destination's principal stays unknown here.
+    the endpoint's labels; its principal from the certificate a mesh mTLS handshake
+    verified (``destination_principal``), else unknown.
 
     For the access log: the protocol and the local address of the upstream connection
     come from the final upstream response's ``upstream`` extensions; the downstream local
@@ -139,6 +141,7 @@ def emit(
             else (destination_labels if destination_labels is not None else _NONE)
         ),
         destination_cluster=peer.cluster if peer is not None else "",
+        destination_principal=destination_principal,
         connection_security_policy="unknown",  # Istio: the source side cannot tell
         telemetry=state.telemetry,
         # what only access logs and Telemetry expressions read, made when one may

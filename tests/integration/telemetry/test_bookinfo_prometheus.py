@@ -262,6 +262,19 @@ def test_istio_dashboards_and_kiali_read_the_bookinfo_mesh(
             "source_principal": "spiffe://cluster.local/ns/default/sa/productpage",
             "destination_principal": "spiffe://cluster.local/ns/default/sa/reviews",
         }
+        # the source side too: the server's identity from the certificate its mTLS
+        # handshake verified (plaintext ratings: unknown)
+        rows = query(
+            base,
+            'sum(istio_requests_total{reporter="source"}) by (destination_service_name, '
+            "destination_principal)",
+        )
+        principals = {
+            (r["metric"]["destination_service_name"], r["metric"]["destination_principal"])
+            for r in rows
+        }
+        assert ("reviews", "spiffe://cluster.local/ns/default/sa/reviews") in principals
+        assert ("ratings", "unknown") in principals
         # target labels from the registry's discovery, as Istio's kubernetes-pods job sets them
         (row,) = query(
             base,
