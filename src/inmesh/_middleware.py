@@ -57,6 +57,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("inmesh.inbound")
 
 _REQUEST_ID = b"x-request-id"
+_GRPC_STATUS = b"grpc-status"
 _HOST = b"host"
 #: Envoy removes XFCC from a client that is not mutual TLS and appends to it on mutual TLS
 #: (Istio's APPEND_FORWARD); inmesh itself never takes identity from a header.
@@ -77,6 +78,15 @@ def _refused(reason: str) -> Decision:
     from .security import Decision
 
     return Decision(False, None, "DENY", reason=reason)
+
+
+def _grpc_status(headers: Any, current: str) -> str:
+    """The ``grpc-status`` among ``headers`` (Istio's ``grpc_response_status``), else
+    ``current``."""
+    for name, value in headers or ():
+        if name == _GRPC_STATUS:
+            return bytes(value).decode("ascii", "replace")
+    return current
 
 
 def _peer_from_extension(scope: Scope) -> Peer | None:
@@ -238,18 +248,23 @@ class MeshMiddleware:
                     return
         recording = span is not None or (kind == "http" and mesh is not None and bool(mesh.hooks))
         seen = [500, 0, 0]  # status, response and request body bytes (raising: a 500)
+        grpc = [""]  # the response's grpc-status (headers of a trailers-only answer, trailers)
         if recording or answer:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
             inner_receive = receive
 
             async def send(message: Message) -> None:
-                if message["type"] == "http.response.start":
+                kind = message["type"]
+                if kind == "http.response.start":
                     seen[0] = message["status"]
+                    grpc[0] = _grpc_status(message.get("headers"), grpc[0])
                     if answer:
                         message = {**message, "headers": [*message.get("headers", ()), *answer]}
-                elif message["type"] == "http.response.body":
+                elif kind == "http.response.body":
                     seen[1] += len(message.get("body", b""))
+                elif kind == "http.response.trailers":  # gRPC's status, after the body
+                    grpc[0] = _grpc_status(message.get("headers"), grpc[0])
                 await inner(message)
 
             async def receive() -> Message:
@@ -270,7 +285,9 @@ class MeshMiddleware:
             if span is not None:
                 end_server_span(span, seen[0], scope.get("inmesh.authz"))
             if recording:
-                self._record(scope, connection, peer, seen[0], seen[1], start, source, seen[2])
+                self._record(
+                    scope, connection, peer, seen[0], seen[1], start, source, seen[2], grpc[0]
+                )
 
     def _record(
         self,
@@ -282,6 +299,7 @@ class MeshMiddleware:
         start: float,
         source: PeerMetadata | None = None,
         request_bytes: int = 0,
+        grpc_status: str = "",
     ) -> None:
         """One destination-side record for the Mesh's hooks (HTTP only)."""
         mesh = self.mesh
@@ -302,6 +320,7 @@ class MeshMiddleware:
             source=source,
             request_bytes=request_bytes,
             server_name=connection.sni if connection is not None else None,
+            grpc_status=grpc_status,
         )
 
     @staticmethod

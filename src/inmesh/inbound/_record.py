@@ -58,6 +58,7 @@ def emit_inbound(
     source: PeerMetadata | None = None,
     request_bytes: int = 0,
     server_name: str | None = None,
+    grpc_status: str = "",
 ) -> None:
     """Build the record and call the Mesh's hooks. ``server_name`` is the SNI the client
     asked for on a TLS connection (Envoy's ``%REQUESTED_SERVER_NAME%``)."""
@@ -99,6 +100,7 @@ def emit_inbound(
         source_cluster=source.cluster if source is not None else "",
         destination_workload=state.workload,
         request_bytes=request_bytes,
+        grpc_status=grpc_status,
         destination_namespace=mesh.namespace,
         destination_principal=tls.current().identity.uri if tls is not None else "",
         destination_labels=labels,

@@ -75,7 +75,7 @@ class Answers:
     """The answers of a :class:`~._call.Call` (which holds the state declared here)."""
 
     #: what the answers write (the rest is the call's)
-    __slots__ = ("details", "peer", "server_principal", "upstream")
+    __slots__ = ("details", "grpc_status", "peer", "server_principal", "upstream")
 
     _state: MeshState
     request: httpx.Request
@@ -86,6 +86,7 @@ class Answers:
     peer: PeerMetadata | None
     upstream: Mapping[str, Any] | None
     server_principal: str
+    grpc_status: str
     _exchange: Exchange | None
     flags: str
     details: str
@@ -128,6 +129,10 @@ class Answers:
         """The upstream's answer as the application gets it, its body through ``stream``
         (the shell's wrapper, which finishes the call when closed)."""
         self.upstream = resp.extensions
+        if self._state.hooks:
+            for name, value in resp.headers:  # a trailers-only gRPC answer's status
+                if name == b"grpc-status":
+                    self.grpc_status = value.decode("ascii", "replace")
         ex = self._exchange
         if ex is not None and ex.workload_tls is not None and self._state.hooks:
             # the server's SPIFFE id from the certificate its handshake verified (Istio's

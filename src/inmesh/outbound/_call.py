@@ -154,6 +154,8 @@ class Call(Answers):
         self.upstream: Mapping[str, Any] | None = None
         #: the server's SPIFFE id when a mesh mTLS attempt answered (for the record)
         self.server_principal = ""
+        #: the answer's grpc-status (a trailers-only gRPC response), for the record
+        self.grpc_status = ""
         self._exchange: Exchange | None = None
         self._done = False
         #: the client spans when this request is traced and sampled (set by the route tier)
@@ -357,4 +359,5 @@ class Call(Answers):
             peer=self.peer,
             upstream=self.upstream,
             destination_principal=self.server_principal,
+            grpc_status=self.grpc_status,
         )
