@@ -154,6 +154,11 @@ def serve(options: ServeOptions) -> int:
         lifespan="on",
         timeout_graceful_shutdown=5,
         backlog=4096,
+        # Longer than a client's idle-connection expiry (httpx: 5 s, uvicorn's default
+        # here too): the client closes an idle connection first, so it never sends a poll
+        # on one the registry is closing ("Server disconnected without sending a
+        # response", seen with 1,000 watchers).
+        timeout_keep_alive=75,
     )
     server = RegistryServer(config, app.state.registry.hub)
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully;
