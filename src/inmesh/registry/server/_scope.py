@@ -97,6 +97,40 @@ class _Parsed:
 
 
 _LAST: list[tuple[Mapping[ResourceKey, Document], _Parsed]] = []
+#: a parsed Sidecar or VirtualService's part, by key, at the resourceVersion it was parsed
+#: at: a new revision parses only what changed (one VirtualService, not all of them)
+_PARTS: dict[ResourceKey, tuple[str, Any]] = {}
+
+
+def _version(doc: Document) -> str:
+    return str((doc.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _part(key: ResourceKey, doc: Document, keep: dict[ResourceKey, tuple[str, Any]]) -> Any:
+    """The Sidecar model, or a VirtualService's (namespace, hosts, exportTo, destination
+    FQDNs), of ``doc``: from the last revision when its resourceVersion is unchanged."""
+    version = _version(doc)
+    hit = _PARTS.get(key)
+    if hit is None or hit[0] != version or not version:
+        from ...config import parse_documents
+        from ...routing._scope import destination_hosts
+
+        (model,) = parse_documents([doc])
+        if key.kind == "Sidecar":
+            hit = (version, model)
+        else:
+            spec = doc.get("spec") or {}
+            hit = (
+                version,
+                (
+                    model.namespace,
+                    list(spec.get("hosts") or ()),
+                    spec.get("exportTo"),
+                    destination_hosts(model),
+                ),
+            )
+    keep[key] = hit
+    return hit[1]
 
 
 def _parsed(documents: Mapping[ResourceKey, Document]) -> _Parsed:
@@ -104,28 +138,17 @@ def _parsed(documents: Mapping[ResourceKey, Document]) -> _Parsed:
     index: the last one is kept, holding a reference so that its id cannot be reused)."""
     if _LAST and _LAST[0][0] is documents:
         return _LAST[0][1]
-    from ...config import parse_documents
-    from ...routing._scope import destination_hosts
-
-    sidecar_docs = [d for k, d in documents.items() if k.kind == "Sidecar"]
-    sidecars = list(parse_documents(sidecar_docs)) if sidecar_docs else []
-    vs: list[tuple[str, list[str], Any, set[str]]] = []
-    if sidecars:
-        vs_docs = [d for k, d in documents.items() if k.kind == "VirtualService"]
-        for parsed_vs, doc in zip(parse_documents(vs_docs), vs_docs, strict=True):
-            spec = doc.get("spec") or {}
-            vs.append(
-                (
-                    parsed_vs.namespace,
-                    list(spec.get("hosts") or ()),
-                    spec.get("exportTo"),
-                    destination_hosts(parsed_vs),
-                )
-            )
-    versions = ",".join(
-        f"{s.namespace}/{s.name}@{(d.get('metadata') or {}).get('resourceVersion', '')}"
-        for s, d in zip(sidecars, sidecar_docs, strict=True)
+    keep: dict[ResourceKey, tuple[str, Any]] = {}
+    sidecar_keys = [k for k in documents if k.kind == "Sidecar"]
+    sidecars = [_part(k, documents[k], keep) for k in sidecar_keys]
+    vs = (
+        [_part(k, d, keep) for k, d in documents.items() if k.kind == "VirtualService"]
+        if sidecars
+        else []
     )
+    versions = ",".join(f"{k.namespace}/{k.name}@{_version(documents[k])}" for k in sidecar_keys)
+    _PARTS.clear()
+    _PARTS.update(keep)  # what this revision no longer has is dropped
     out = _Parsed(sidecars, versions, vs, {})
     _LAST[:] = [(documents, out)]
     return out
