@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .inbound._peer import CONNECTION_KEY, InboundConnection, Peer, _current_peer
+from .resilience._retry import header_value
 from .routing._hosts import to_fqdn
 from .telemetry._exchange import PEER_METADATA_HEADER, peer_from_headers
 from .telemetry._propagation import PROPAGATION_HEADERS, InboundContext, _inbound
@@ -57,7 +58,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("inmesh.inbound")
 
 _REQUEST_ID = b"x-request-id"
-_GRPC_STATUS = b"grpc-status"
+_GRPC = b"grpc-status"
 _HOST = b"host"
 #: Envoy removes XFCC from a client that is not mutual TLS and appends to it on mutual TLS
 #: (Istio's APPEND_FORWARD); inmesh itself never takes identity from a header.
@@ -83,10 +84,8 @@ def _refused(reason: str) -> Decision:
 def _grpc_status(headers: Any, current: str) -> str:
     """The ``grpc-status`` among ``headers`` (Istio's ``grpc_response_status``), else
     ``current``."""
-    for name, value in headers or ():
-        if name == _GRPC_STATUS:
-            return bytes(value).decode("ascii", "replace")
-    return current
+    found = header_value(headers if isinstance(headers, list) else list(headers or ()), _GRPC)
+    return current if found is None else found
 
 
 def _peer_from_extension(scope: Scope) -> Peer | None:

@@ -19,6 +19,7 @@ import httpx
 
 from .._flags import FLAGS_HEADER, UPSTREAM_PER_TRY_TIMEOUT, LocalReply, join_flags, with_reason
 from ..resilience import CLASSIFIER, LocalFailure
+from ..resilience._retry import header_value
 from ..routing import apply_edits
 from ._exchange import mesh_internal, take_peer
 
@@ -129,10 +130,8 @@ class Answers:
         """The upstream's answer as the application gets it, its body through ``stream``
         (the shell's wrapper, which finishes the call when closed)."""
         self.upstream = resp.extensions
-        if self._state.hooks:
-            for name, value in resp.headers:  # a trailers-only gRPC answer's status
-                if name == b"grpc-status":
-                    self.grpc_status = value.decode("ascii", "replace")
+        if self._state.hooks:  # a trailers-only gRPC answer's status, for the record
+            self.grpc_status = header_value(resp.headers, b"grpc-status") or ""
         ex = self._exchange
         if ex is not None and ex.workload_tls is not None and self._state.hooks:
             # the server's SPIFFE id from the certificate its handshake verified (Istio's
