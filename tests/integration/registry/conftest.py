@@ -254,3 +254,23 @@ def etcd() -> Iterator[Etcd]:
         finally:
             process.terminate()
             process.wait(10)
+
+
+@pytest.fixture
+def cli(
+    served: Registry, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[object]:
+    """Run a command in-process against ``served`` (each test module defines its registry):
+    (exit status, stdout, stderr)."""
+    from inmesh.registry.__main__ import main
+
+    monkeypatch.setenv("INMESH_REGISTRY", served.url)
+    monkeypatch.setenv("INMESH_DATA", str(served.data))
+    monkeypatch.delenv("INMESH_TOKEN", raising=False)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        status = main(list(argv))
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    yield run

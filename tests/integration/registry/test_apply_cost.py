@@ -9,8 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inmesh.registry.__main__ import main
-
 from .conftest import Registry, spawn_registry
 from .yamls import bookinfo, service_entry
 
@@ -24,22 +22,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     registry = spawn_registry(tmp_path_factory.mktemp("cost") / "data", "--max-body", "1Mi")
     yield registry
     registry.stop()
-
-
-@pytest.fixture
-def cli(
-    served: Registry, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[object]:
-    monkeypatch.setenv("INMESH_REGISTRY", served.url)
-    monkeypatch.setenv("INMESH_DATA", str(served.data))
-    monkeypatch.delenv("INMESH_TOKEN", raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        status = main(list(argv))
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    yield run
 
 
 def revision(registry: Registry) -> int:

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from inmesh.registry.__main__ import main
-
 from .conftest import Registry, free_port, spawn_registry
 from .yamls import bookinfo, virtual_service
 
@@ -24,23 +22,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     registry = spawn_registry(tmp_path_factory.mktemp("cli") / "data")
     yield registry
     registry.stop()
-
-
-@pytest.fixture
-def cli(
-    served: Registry, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[object]:
-    """Run a command in-process against ``served``: (exit status, stdout, stderr)."""
-    monkeypatch.setenv("INMESH_REGISTRY", served.url)
-    monkeypatch.setenv("INMESH_DATA", str(served.data))
-    monkeypatch.delenv("INMESH_TOKEN", raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        status = main(list(argv))
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    yield run
 
 
 def test_apply_get_status_delete(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
