@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .routing import Snapshot
     from .telemetry import MeshTracer, Tracing
     from .telemetry._access_log import AccessLogHook
+    from .telemetry._policy import TelemetryPolicy
 
 AccessLogSetting = bool | Literal["text", "json"]
 
@@ -110,16 +111,15 @@ class WorkloadTelemetry:
         state.tracing = self._tracer(policy, "destination")
         state.client_tracing = self._tracer(policy, "source")
 
-    def _tracer(self, policy: object, reporter: str) -> MeshTracer | None:
+    def _tracer(self, policy: TelemetryPolicy, reporter: str) -> MeshTracer | None:
         """The configured tracer with the Telemetry API's tracing for ``reporter`` over it:
         ``randomSamplingPercentage`` and ``customTags`` replace the configured ones,
         ``disableSpanReporting`` turns spans off (trace headers still propagate). Tracing
         the Telemetry API asks for with nothing configured exports as ``OTEL_*`` say (OTLP
         over HTTP, OpenTelemetry's default endpoint when unset)."""
         from .telemetry import HeaderTag, tracer_for
-        from .telemetry._policy import TelemetryPolicy, tracing_settings
+        from .telemetry._policy import tracing_settings
 
-        assert isinstance(policy, TelemetryPolicy)
         got = tracing_settings(policy, reporter)
         if got is None:
             return self.configured
