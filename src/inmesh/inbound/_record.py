@@ -45,6 +45,21 @@ def authorization_of(decision: Decision | None) -> str:
     return f"{decision.action} {decision.policy or '-'}"
 
 
+def _connection_fields(
+    scope: MutableMapping[str, Any], local: str, server_name: str | None
+) -> dict[str, Any]:
+    """The record's fields for Envoy's access log: protocol, query, headers, addresses."""
+    client = scope.get("client") or (None, None)
+    return {
+        "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
+        "query": scope.get("query_string", b"").decode("latin-1"),
+        "request_headers": AsgiHeaders(scope.get("headers") or ()),
+        "downstream_local_address": local,
+        "downstream_remote_address": f"{client[0]}:{client[1]}" if client[0] else "",
+        "requested_server_name": server_name or "",
+    }
+
+
 def emit_inbound(
     mesh: Mesh,
     scope: MutableMapping[str, Any],
@@ -64,7 +79,7 @@ def emit_inbound(
     asked for on a TLS connection (Envoy's ``%REQUESTED_SERVER_NAME%``)."""
     end = time.perf_counter()
     server = scope.get("server") or (None, None)
-    client = scope.get("client") or (None, None)
+    local = f"{server[0]}:{server[1]}" if server[0] else ""
     state = mesh._state
     tls = mesh.tls
     labels: Mapping[str, str] = mesh.labels
@@ -77,7 +92,7 @@ def emit_inbound(
         source_version="",
         destination_service=to_fqdn(mesh.service, mesh.namespace),
         destination_subset="",
-        destination_endpoint=f"{server[0]}:{server[1]}" if server[0] else "",
+        destination_endpoint=local,
         route_name="default",  # Istio's name for every inbound route
         cluster=f"inbound|{server[1] or ''}||",  # Envoy's inbound cluster, as Istio names it
         method=scope.get("method", "GET"),
@@ -107,13 +122,9 @@ def emit_inbound(
         request_protocol=_protocol(scope),
         connection_security_policy="mutual_tls" if mtls else "none",
         authorization=authorization_of(decision),
-        protocol=f"HTTP/{scope.get('http_version', '1.1')}",
-        query=scope.get("query_string", b"").decode("latin-1"),
-        request_headers=AsgiHeaders(scope.get("headers") or ()),
-        downstream_local_address=f"{server[0]}:{server[1]}" if server[0] else "",
-        downstream_remote_address=f"{client[0]}:{client[1]}" if client[0] else "",
-        requested_server_name=server_name or "",
         telemetry=state.telemetry,
+        # what only access logs and Telemetry expressions read, made when one may
+        **(_connection_fields(scope, local, server_name) if state.full_records else {}),
     )
     for hook in mesh.hooks:
         hook(record)
