@@ -103,6 +103,18 @@ def app_ssl_context(verify: ssl.SSLContext | str | bool, cert: Any, trust_env: b
     return context
 
 
+def _httpx_default(verify: ssl.SSLContext | str | bool, cert: Any, trust_env: bool) -> bool:
+    """Whether these are httpx's default TLS settings (verification, no client
+    certificate) with CA locations that exist: certifi's bundle, or the environment's
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when they name an existing file / directory."""
+    if verify is not True or cert is not None:
+        return False
+    if not trust_env:
+        return True
+    file, directory = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    return (not file or os.path.isfile(file)) and (not directory or os.path.isdir(directory))
+
+
 def _unused(pool: Any) -> bool:
     """No request in ``pool``: none queued, none on a connection, no body still open.
 
@@ -144,7 +156,18 @@ class Pools:
         self._identity_backend = identity_backend
         #: httpcore's network backend for every pool (None: its own sockets)
         self._network_backend = network_backend
-        self._app_context = app_ssl_context(verify, cert, trust_env)
+        # httpx's default TLS settings are made on the first https request: a process that
+        # calls only plain-HTTP services through the mesh never loads a CA bundle (~1.6
+        # MiB resident). Any other setting (or a CA location that does not exist) is made
+        # now, so that a bad one fails here, as it does in httpx.Client().
+        self._app_settings = (verify, cert, trust_env)
+        self._app_context: ssl.SSLContext | None = (
+            None
+            if _httpx_default(verify, cert, trust_env)
+            else app_ssl_context(*self._app_settings)
+        )
+        #: pools built while there was no app context (only plain-HTTP requests so far)
+        self._plain: list[PoolKey] = []
         self._limits = limits
         self._http1 = http1
         self._http2 = http2
@@ -156,6 +179,8 @@ class Pools:
 
     def get(self, ex: Exchange) -> Any:
         """The pool for ``ex`` (built on first use)."""
+        if self._app_context is None and ex.core.url.scheme == b"https":
+            self._load_app_context()
         if ex.snapshot.revision != self._revision or ex.generation > self._generation:
             self._sweep(ex.snapshot, ex.generation)
         pool = self.pools.get(ex.pool_key)
@@ -177,6 +202,19 @@ class Pools:
             gen = self._generation or None
             for key in [k for k in self.pools if not is_live(snapshot, k, gen)]:
                 self.retiring.append(self.pools.pop(key))
+
+    def _load_app_context(self) -> None:
+        """The first https request: make httpx's default context, and retire the pools
+        built without it (their requests finish; the next ones get pools that have it)."""
+        with self._lock:
+            if self._app_context is not None:
+                return
+            self._app_context = app_ssl_context(*self._app_settings)
+            for key in self._plain:
+                pool = self.pools.pop(key, None)
+                if pool is not None:
+                    self.retiring.append(pool)
+            self._plain = []
 
     def idle_retired(self) -> list[Any]:
         """Retired pools with no request in them: the shell closes them."""
@@ -221,8 +259,15 @@ class Pools:
                 http2=self._http2,
                 network_backend=self._identity_backend(ex.mtls.identities, self._network_backend),
             )
+        ssl_context: ssl.SSLContext | None
+        if ex.tls is not None:
+            ssl_context = ex.tls.context()
+        else:
+            ssl_context = self._app_context
+            if ssl_context is None:
+                self._plain.append(ex.pool_key)
         return self._factory(
-            ssl_context=ex.tls.context() if ex.tls is not None else self._app_context,
+            ssl_context=ssl_context,
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive,
             keepalive_expiry=keepalive,

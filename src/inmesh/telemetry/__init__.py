@@ -16,8 +16,8 @@
   tracer); ``_cel.py`` its CEL subset; ``_overrides.py`` the metrics it changes;
   ``_problems.py`` what the runtime refuses in a Telemetry resource (by name)
 
-prometheus_client is imported when a ``MetricsHook`` is first built, and OpenTelemetry on
-the first sampled span, not by ``import inmesh``.
+prometheus_client is imported when a ``MetricsHook``'s registry is first read (to expose
+the metrics), and OpenTelemetry on the first sampled span, not by ``import inmesh``.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class MetricsHook:
     """A ``RecordHook`` (``mesh.add_hook(hook)``) that turns records into Istio's metrics.
 
     ``registry`` is the prometheus_client ``CollectorRegistry`` the metrics are exposed
-    through (a new one by default); :func:`~inmesh.telemetry.metrics_app` and
+    through (by default a new one, made when first read); :func:`~inmesh.telemetry.metrics_app` and
     :func:`~inmesh.telemetry.start_admin_server` serve it.
 
     Why not prometheus_client's ``Counter``/``Histogram`` children: each observation takes
@@ -90,16 +90,30 @@ class MetricsHook:
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        from prometheus_client import CollectorRegistry
-
-        self.registry = registry if registry is not None else CollectorRegistry()
         self._series: dict[tuple[str, ...], _Series] = {}
         # record key -> (series, the label mappings the key holds by id, kept alive so
         # that their ids cannot be reused while the key exists)
         self._cache: dict[tuple[Any, ...], tuple[_Series, object, object]] = {}
         self._lock = threading.Lock()
         self._overrides = OverriddenSeries()
-        self.registry.register(_Collector(self))
+        self._registry = registry
+        if registry is not None:
+            registry.register(_Collector(self))
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The registry the metrics are exposed through, made on first read when none was
+        given: recording needs no prometheus_client, so a process whose metrics nobody
+        scrapes never loads it (~1.2 MiB resident)."""
+        if self._registry is None:
+            from prometheus_client import CollectorRegistry
+
+            with self._lock:
+                if self._registry is None:
+                    registry = CollectorRegistry()
+                    registry.register(_Collector(self))
+                    self._registry = registry
+        return self._registry
 
     def __call__(self, rec: RequestRecord) -> None:
         policy = rec.telemetry

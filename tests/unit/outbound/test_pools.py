@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpcore
+import pytest
+
 from inmesh.outbound import PoolKey
-from inmesh.outbound._pools import is_live, live_keys, retired
+from inmesh.outbound._pools import DEFAULT_LIMITS, Pools, is_live, live_keys, retired
 
 from ._support import mesh
 
@@ -71,3 +79,68 @@ def test_the_default_tls_context_is_made_once_per_process() -> None:
     assert app_ssl_context(True, None, True) is default  # no CA bundle load per client
     unverified = app_ssl_context(False, None, True)
     assert unverified is not default and unverified.verify_mode.name == "CERT_NONE"
+
+
+class _Recorded:
+    """A pool factory that keeps what each pool was built with."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+
+def _exchange(snapshot: Any, url: bytes, endpoint: str) -> Any:
+    return SimpleNamespace(
+        snapshot=snapshot,
+        generation=0,
+        pool_key=PoolKey("PassthroughCluster", endpoint, None),
+        cluster=None,
+        tls=None,
+        workload_tls=None,
+        mtls=None,
+        core=httpcore.Request("GET", url),
+    )
+
+
+def _pools(**tls: Any) -> Pools:
+    settings: dict[str, Any] = {"verify": True, "cert": None, "trust_env": True, **tls}
+    return Pools(
+        _Recorded,
+        identity_backend=lambda identities, backend: backend,
+        limits=DEFAULT_LIMITS,
+        http1=True,
+        http2=False,
+        **settings,
+    )
+
+
+def test_the_default_tls_context_waits_for_the_first_https_request() -> None:
+    m, _ = mesh()
+    pools = _pools()
+    plain = pools.get(_exchange(m.snapshot, b"http://a:80/", "a:80"))
+    assert plain.kwargs["ssl_context"] is None  # plain HTTP so far: no CA bundle loaded
+    secure = pools.get(_exchange(m.snapshot, b"https://b:443/", "b:443"))
+    context = secure.kwargs["ssl_context"]
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+    # the pool built without it retires (its requests finish); the next one has it
+    assert pools.retiring == [plain]
+    again = pools.get(_exchange(m.snapshot, b"http://a:80/", "a:80"))
+    assert again is not plain and again.kwargs["ssl_context"] is context
+
+
+def test_tls_settings_other_than_httpx_defaults_are_made_with_the_transport(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    m, _ = mesh()
+    pools = _pools(verify=False)
+    plain = pools.get(_exchange(m.snapshot, b"http://a:80/", "a:80"))
+    assert plain.kwargs["ssl_context"].verify_mode == ssl.CERT_NONE
+    # a CA file the environment names but that does not exist fails now, as in httpx.Client()
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(OSError):
+        _pools()
+    assert (
+        _pools(trust_env=False)
+        .get(_exchange(m.snapshot, b"http://a/", "a:80"))
+        .kwargs["ssl_context"]
+        is None
+    )

@@ -1,4 +1,4 @@
-"""``import inmesh`` stays light: prometheus_client loads with the first MetricsHook."""
+"""``import inmesh`` stays light: prometheus_client loads when a MetricsHook's registry is read."""
 
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ def test_import_inmesh_loads_no_prometheus_client() -> None:
     assert not [m for m in loaded_after("import inmesh") if m.startswith("prometheus_client")]
 
 
-def test_the_first_hook_loads_it() -> None:
-    loaded = loaded_after("from inmesh.telemetry import MetricsHook; MetricsHook()")
+def test_a_hook_records_without_it_and_its_registry_loads_it() -> None:
+    recording = "from inmesh.telemetry import MetricsHook; hook = MetricsHook()"
+    assert not [m for m in loaded_after(recording) if m.startswith("prometheus_client")]
+    loaded = loaded_after(recording + "; hook.registry")
     assert "prometheus_client" in loaded
 
 
