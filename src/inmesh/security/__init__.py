@@ -20,29 +20,38 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-# Light modules (standard library only) load with the package; the ones that need
-# ``cryptography``, ``httpcore`` or the config models load on first use (PEP 562), so
-# that ``import inmesh`` does not pay for them.
+# Every module loads on first use (PEP 562): the ones that need ``cryptography``,
+# ``httpcore`` or the config models so that ``import inmesh`` does not pay for them, and
+# the light ones so that a Mesh that calls plain-HTTP services (its clusters read
+# ``_upstream_tls`` only) does not either.
 from .._lazy import lazy_names
-from ._authz_path import normalize_path
-from ._authz_request import AuthzRequest, Decision
-from ._errors import CertificateError
-from ._identity import DEFAULT_TRUST_DOMAIN, SpiffeId
-from ._rotation import RotationSchedule
 
 if TYPE_CHECKING:
     from ._authz import Authorizer, WorkloadAuthorizer, check
+    from ._authz_path import normalize_path
     from ._authz_policy import DRY_RUN_ANNOTATION, ROOT_NAMESPACE
+    from ._authz_request import AuthzRequest, Decision
     from ._bundle import TrustBundle
     from ._ca import DEFAULT_CERT_TTL, MAX_CERT_TTL, CertificateAuthority
+    from ._errors import CertificateError
     from ._holder import TLSHolder, WorkloadTLS
     from ._httpcore import AsyncSpiffeBackend, SpiffeBackend
+    from ._identity import DEFAULT_TRUST_DOMAIN, SpiffeId
     from ._keys import KeyType, generate_key, make_csr
     from ._peer import PeerIdentityError, peer_identity, verify_peer
+    from ._rotation import RotationSchedule
     from ._tls import client_context, is_tls_client_hello, load_cert_chain, server_context
     from ._x509 import IssuedCertificate
 
 _LAZY = {
+    # standard library only, but a Mesh that calls plain-HTTP services needs none of them
+    "AuthzRequest": "._authz_request",
+    "CertificateError": "._errors",
+    "DEFAULT_TRUST_DOMAIN": "._identity",
+    "Decision": "._authz_request",
+    "RotationSchedule": "._rotation",
+    "SpiffeId": "._identity",
+    "normalize_path": "._authz_path",
     # the evaluator reads the config models (pydantic): loaded when first used
     "Authorizer": "._authz",
     "WorkloadAuthorizer": "._authz",
