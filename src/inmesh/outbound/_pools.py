@@ -167,7 +167,7 @@ class Pools:
             else app_ssl_context(*self._app_settings)
         )
         #: pools built while there was no app context (only plain-HTTP requests so far)
-        self._plain: list[PoolKey] = []
+        self._plain: set[PoolKey] = set()
         self._limits = limits
         self._http1 = http1
         self._http2 = http2
@@ -202,6 +202,7 @@ class Pools:
             gen = self._generation or None
             for key in [k for k in self.pools if not is_live(snapshot, k, gen)]:
                 self.retiring.append(self.pools.pop(key))
+                self._plain.discard(key)
 
     def _load_app_context(self) -> None:
         """The first https request: make httpx's default context, and retire the pools
@@ -214,7 +215,7 @@ class Pools:
                 pool = self.pools.pop(key, None)
                 if pool is not None:
                     self.retiring.append(pool)
-            self._plain = []
+            self._plain = set()
 
     def idle_retired(self) -> list[Any]:
         """Retired pools with no request in them: the shell closes them."""
@@ -265,7 +266,7 @@ class Pools:
         else:
             ssl_context = self._app_context
             if ssl_context is None:
-                self._plain.append(ex.pool_key)
+                self._plain.add(ex.pool_key)
         return self._factory(
             ssl_context=ssl_context,
             max_connections=max_connections,
