@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
     from pydantic_core import ErrorDetails
 
+    from inmesh.config._compact import Compactor
     from inmesh.config._resources import Resource
 
 __all__ = ["LoadReport", "dump_resource", "load_config", "load_report", "parse_documents"]
@@ -240,7 +241,13 @@ def _resolve_class(
     return cls
 
 
-def _parse(doc: object, where: _Where, out: list[Resource], problems: list[ConfigProblem]) -> None:
+def _parse(
+    doc: object,
+    where: _Where,
+    out: list[Resource],
+    problems: list[ConfigProblem],
+    compactor: Compactor,
+) -> None:
     if _is_resource(doc):
         out.append(typing.cast("Resource", doc))
         return
@@ -258,7 +265,7 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
             problems.append(where.problem(f"a {kind} needs a list of items", ("items",)))
             return
         for i, item in enumerate(items):
-            _parse(item, where.item(i, item), out, problems)
+            _parse(item, where.item(i, item), out, problems, compactor)
         return
     cls = _resolve_class(doc, where, where.report is not None)
     if cls is None:
@@ -269,7 +276,7 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
     from pydantic import ValidationError
 
     try:
-        resource = cls.model_validate(doc, context=_CONTEXT)
+        resource = compactor.resource(cls.model_validate(doc, context=_CONTEXT))
         typing.cast(Any, resource)._origin = (where.source, where.number)
         out.append(typing.cast("Resource", resource))
     except ValidationError as exc:
@@ -289,12 +296,13 @@ def _parse_numbered(
     out: list[Resource],
     problems: list[ConfigProblem],
     report: LoadReport | None,
+    compactor: Compactor,
 ) -> None:
     for number, doc in documents:
         if doc is None:
             continue  # an empty document, e.g. after a trailing '---'
         where = _Where(source=source, number=number, prefix=(), doc=doc, report=report)
-        _parse(doc, where, out, problems)
+        _parse(doc, where, out, problems, compactor)
 
 
 def parse_documents(
@@ -309,11 +317,13 @@ def parse_documents(
     :func:`load_config` does for files. Raises :class:`ConfigError` with every problem
     found; nothing is returned then.
     """
+    from inmesh.config._compact import Compactor
+
     out: list[Resource] = []
     problems: list[ConfigProblem] = []
     report = LoadReport() if skip_unused else None
     with gc_paused():
-        _parse_numbered(enumerate(docs, start=1), source, out, problems, report)
+        _parse_numbered(enumerate(docs, start=1), source, out, problems, report, Compactor())
     if problems:
         raise ConfigError(problems)
     return out
@@ -326,14 +336,17 @@ def load_report(*paths: str | os.PathLike[str], keep_going: bool = False) -> Loa
     does not stop the load: its problems are in :attr:`LoadReport.problems` and every valid
     document is loaded. Without it, loading is all-or-nothing (``apply``, ``Mesh``).
     """
+    from inmesh.config._compact import Compactor
+
     report = LoadReport()
     problems = report.problems
+    compactor = Compactor()
     for path in expand_paths(paths):
         before = len(problems)
         documents = read_documents(path, problems)
         report.unparsed.extend(problems[before:])
         with gc_paused():
-            _parse_numbered(documents, str(path), report.resources, problems, report)
+            _parse_numbered(documents, str(path), report.resources, problems, report, compactor)
     if problems and not keep_going:
         raise ConfigError(problems)
     return report
