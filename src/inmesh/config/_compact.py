@@ -21,6 +21,9 @@ are frozen, so right after validating a resource the loader rebuilds it once:
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable, Iterable
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 
@@ -32,7 +35,10 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 _GETTERS: dict[type[BaseModel], attrgetter[Any]] = {}
 _EMPTY: dict[Any, Any] = {}
+_MODELS: set[type[BaseModel]] = set()
 _set_attr = object.__setattr__
+_consume: Callable[[Iterable[object]], None] = deque(maxlen=0).extend
+_new = object.__new__
 
 
 def shared_fields_set(names: set[str]) -> set[str]:
@@ -70,56 +76,62 @@ class Compactor:
 
     def _model(self, model: BaseModel, *, top: bool = False) -> Any:
         cls = type(model)
-        new = cls.__new__(cls)
-        values = []
-        for name, value in model.__dict__.items():
-            value = self._value(value)
-            _set_attr(new, name, value)
-            values.append(value)
+        fields = model.__dict__
+        values = [v if type(v) in _SCALARS else self._value(v) for v in fields.values()]
         fields_set = shared_fields_set(model.__pydantic_fields_set__)
-        _set_attr(new, "__pydantic_fields_set__", fields_set)
         extra = model.__pydantic_extra__
+        key = None
+        if not (top or extra):
+            parts = [v if type(v) in _SCALARS else id(v) for v in values]
+            key = hash((cls, id(fields_set), *parts))
+            shared = self._table.get(key)
+            if shared is not None and self._equal(shared, cls, fields_set, values):
+                return shared
+        new = _new(cls)
+        _consume(map(_set_attr, repeat(new), fields, values))
+        _set_attr(new, "__pydantic_fields_set__", fields_set)
         _set_attr(new, "__pydantic_extra__", extra)
         # Sub-models' private attributes (compiled regexes) derive from their fields.
         _set_attr(new, "__pydantic_private__", model.__pydantic_private__)
-        if top or extra or not values:
-            return new
-        key = hash((cls, id(fields_set), *map(_part, values)))
-        shared = self._table.setdefault(key, new)
-        if shared is new:
-            return new
+        if key is not None:
+            self._table.setdefault(key, new)
+        return new
+
+    @staticmethod
+    def _equal(shared: Any, cls: type[BaseModel], fields_set: set[str], values: list[Any]) -> bool:
+        """Whether ``shared`` can stand for a ``cls`` with these fields set and values."""
+        if type(shared) is not cls or shared.__pydantic_fields_set__ is not fields_set:
+            return False
+        if not values:
+            return True
         getter = _GETTERS.get(cls)
         if getter is None:
-            getter = _GETTERS[cls] = attrgetter(*model.__dict__)
+            getter = _GETTERS[cls] = attrgetter(*cls.model_fields)
         old = getter(shared)
-        if (
-            type(shared) is cls
-            and shared.__pydantic_fields_set__ is fields_set
-            and shared.__pydantic_extra__ is None
-            and _same_all(old if len(values) > 1 else (old,), values)
-        ):
-            return shared
-        return new
+        return _same_all(old if len(values) > 1 else (old,), values)
 
     def _value(self, value: Any) -> Any:
         """``value`` compacted, the shared copy of an equal one if this load has one."""
         kind = type(value)
-        if kind in _SCALARS:
-            return value
+        if kind in _MODELS:
+            return self._model(value)
         if kind is tuple:
-            items = tuple([self._value(item) for item in value])
-            return self._shared(items, items) if items else ()
+            if not value:
+                return value
+            items = tuple([v if type(v) in _SCALARS else self._value(v) for v in value])
+            return self._shared(items, items)
         if kind is dict:
             if not value:
                 return _EMPTY
-            mapping = {self._value(k): self._value(v) for k, v in value.items()}
+            mapping = {k: v if type(v) in _SCALARS else self._value(v) for k, v in value.items()}
             return self._shared(mapping, (*mapping, *mapping.values()))
         if isinstance(value, BaseModel):
+            _MODELS.add(kind)
             return self._model(value)
         return value
 
     def _shared(self, value: Any, flat: tuple[Any, ...]) -> Any:
-        key = hash((type(value), *map(_part, flat)))
+        key = hash((type(value), *[v if type(v) in _SCALARS else id(v) for v in flat]))
         shared = self._table.setdefault(key, value)
         if shared is value:
             return value
@@ -128,9 +140,3 @@ class Compactor:
             if _same_all(old, flat):
                 return shared
         return value
-
-
-def _part(value: Any) -> Any:
-    """What a value contributes to its container's hash: scalars by value (the equality
-    check tells ``1`` from ``True``), anything else by identity (it is a shared copy)."""
-    return value if type(value) in _SCALARS else id(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,14 @@ def test_a_compacted_resource_is_a_new_object_equal_to_the_validated_one(weight:
     assert built is not plain
     assert built == plain
     _assert_same_tree(built, plain, "VirtualService/a")
+
+
+def test_the_origin_needs_no_private_dict_and_survives_copies() -> None:
+    (a,) = parse_documents([_vs("a")], source="mesh.yaml")
+    assert a.origin == ("mesh.yaml", 1)
+    assert a.__pydantic_private__ is None
+    assert a.model_copy().origin == ("mesh.yaml", 1)
+    assert copy.deepcopy(a).origin == ("mesh.yaml", 1)
+    cls = kind_class("VirtualService")
+    assert cls is not None
+    assert cls.model_validate(_vs("b")).origin == (None, None)  # type: ignore[attr-defined]
