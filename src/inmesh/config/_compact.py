@@ -37,7 +37,7 @@ _GETTERS: dict[type[BaseModel], attrgetter[Any]] = {}
 _EMPTY: dict[Any, Any] = {}
 _MODELS: set[type[BaseModel]] = set()
 _set_attr = object.__setattr__
-_consume: Callable[[Iterable[object]], None] = deque(maxlen=0).extend
+_consume: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
 _new = object.__new__
 
 
