@@ -16,7 +16,11 @@ are frozen, so right after validating a resource the loader rebuilds it once:
   same shared object or a scalar of the same type and value (``1``, ``1.0`` and ``True``
   stay apart), so ``==`` and ``exclude_unset`` dumps are unchanged. The table holds only
   hashes and the shared objects, and is dropped with the load. Top-level resources are
-  never shared (each keeps its own origin).
+  never shared (each keeps its own origin);
+- strings as copies, one per distinct string of the load: a model would otherwise hold
+  the very string objects of the parsed documents, scattered over the allocator's arenas
+  among the documents' dicts, and keep those arenas (a 5,000-service mesh's documents
+  are 58 MB) from being returned to the system once the documents are dropped.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from pydantic import BaseModel
 __all__ = ["Compactor", "shared_fields_set"]
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+#: scalars kept as they are (strings are copied: see ``_str``)
+_KEPT = frozenset({int, float, bool, type(None)})
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 _GETTERS: dict[type[BaseModel], attrgetter[Any]] = {}
 _EMPTY: dict[Any, Any] = {}
@@ -68,6 +74,7 @@ class Compactor:
     def __init__(self) -> None:
         #: content hash -> the first value with that hash (a colliding one is not shared)
         self._table: dict[int, Any] = {}
+        self._strs: dict[str, str] = {}
 
     def resource(self, resource: BaseModel) -> BaseModel:
         """``resource`` rebuilt compactly (a new object equal to it, never shared)."""
@@ -77,7 +84,7 @@ class Compactor:
     def _model(self, model: BaseModel, *, top: bool = False) -> Any:
         cls = type(model)
         fields = model.__dict__
-        values = [v if type(v) in _SCALARS else self._value(v) for v in fields.values()]
+        values = [v if type(v) in _KEPT else self._value(v) for v in fields.values()]
         fields_set = shared_fields_set(model.__pydantic_fields_set__)
         extra = model.__pydantic_extra__
         key = None
@@ -113,22 +120,34 @@ class Compactor:
     def _value(self, value: Any) -> Any:
         """``value`` compacted, the shared copy of an equal one if this load has one."""
         kind = type(value)
+        if kind is str:
+            return self._str(value)
         if kind in _MODELS:
             return self._model(value)
         if kind is tuple:
             if not value:
                 return value
-            items = tuple([v if type(v) in _SCALARS else self._value(v) for v in value])
+            items = tuple([v if type(v) in _KEPT else self._value(v) for v in value])
             return self._shared(items, items)
         if kind is dict:
             if not value:
                 return _EMPTY
-            mapping = {k: v if type(v) in _SCALARS else self._value(v) for k, v in value.items()}
+            mapping = {
+                self._str(k) if type(k) is str else k: v if type(v) in _KEPT else self._value(v)
+                for k, v in value.items()
+            }
             return self._shared(mapping, (*mapping, *mapping.values()))
         if isinstance(value, BaseModel):
             _MODELS.add(kind)
             return self._model(value)
         return value
+
+    def _str(self, value: str) -> str:
+        """The load's copy of ``value`` (a new object: see the module docstring)."""
+        shared = self._strs.get(value)
+        if shared is None:
+            shared = self._strs[value] = "".join(("", value))
+        return shared
 
     def _shared(self, value: Any, flat: tuple[Any, ...]) -> Any:
         key = hash((type(value), *[v if type(v) in _SCALARS else id(v) for v in flat]))

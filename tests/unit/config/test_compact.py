@@ -154,3 +154,13 @@ def test_the_origin_needs_no_private_dict_and_survives_copies() -> None:
     cls = kind_class("VirtualService")
     assert cls is not None
     assert cls.model_validate(_vs("b")).origin == (None, None)  # type: ignore[attr-defined]
+
+
+def test_strings_are_the_loads_own_copies_one_per_distinct_string() -> None:
+    docs = [_vs("a"), _vs("b")]
+    a, b = _load(*docs)
+    host = a.spec.hosts[0]
+    assert host == "reviews" and host is not docs[0]["spec"]["hosts"][0]
+    assert a.metadata.name is not docs[0]["metadata"]["name"]
+    assert a.metadata.namespace is b.metadata.namespace
+    assert a.spec.http[0].route[0].destination.host is host
