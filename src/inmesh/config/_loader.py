@@ -333,15 +333,9 @@ def parse_documents(
     out: list[Resource] = []
     problems: list[ConfigProblem] = []
     report = LoadReport() if skip_unused else None
+    compactor = Compactor() if compact else None
     with gc_paused():
-        _parse_numbered(
-            enumerate(docs, start=1),
-            source,
-            out,
-            problems,
-            report,
-            Compactor() if compact else None,
-        )
+        _parse_numbered(enumerate(docs, start=1), source, out, problems, report, compactor)
     if problems:
         raise ConfigError(problems)
     return out

@@ -168,7 +168,7 @@ def test_strings_are_the_loads_own_copies_one_per_distinct_string() -> None:
 
 def test_compact_false_returns_what_pydantic_validated() -> None:
     docs = [_vs("a"), _vs("b")]
-    a, b = parse_documents(docs, source="mesh.yaml", compact=False)
+    a, b = list[Any](parse_documents(docs, source="mesh.yaml", compact=False))
     assert a.spec == b.spec and a.spec is not b.spec
     assert a.metadata.name is docs[0]["metadata"]["name"]
     assert a.origin == ("mesh.yaml", 1)
