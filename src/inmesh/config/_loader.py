@@ -325,7 +325,7 @@ def parse_documents(
 
     ``compact`` (the default) rebuilds each resource compactly as it is validated
     (:mod:`inmesh.config._compact`: equal values shared, about a fifth of the memory, for
-    about half again the CPU of validating); a caller that only validates and drops the
+    about 70% more CPU than validating alone); a caller that only validates and drops the
     resources (a dump, a check) can pass ``compact=False``.
     """
     from inmesh.config._compact import Compactor
