@@ -85,8 +85,10 @@ class Compactor:
         cls = type(model)
         fields = model.__dict__
         values = [v if type(v) in _KEPT else self._value(v) for v in fields.values()]
-        fields_set = shared_fields_set(model.__pydantic_fields_set__)
         extra = model.__pydantic_extra__
+        fields_set = model.__pydantic_fields_set__
+        if not extra:  # with extra fields, the set names them: user data, not shared
+            fields_set = shared_fields_set(fields_set)
         key = None
         if not (top or extra):
             parts = [v if type(v) in _SCALARS else id(v) for v in values]

@@ -172,3 +172,21 @@ def test_compact_false_returns_what_pydantic_validated() -> None:
     assert a.spec == b.spec and a.spec is not b.spec
     assert a.metadata.name is docs[0]["metadata"]["name"]
     assert a.origin == ("mesh.yaml", 1)
+
+
+def test_extra_fields_of_kubernetes_objects_are_kept_and_not_shared() -> None:
+    docs = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": f"svc-{i}", "namespace": "ns"},
+            "spec": {"ports": [{"port": 80}], "selector": {"app": "a"}, f"custom{i}": True},
+        }
+        for i in range(2)
+    ]
+    a, b = _load(*docs)
+    assert a.spec.model_extra == {"custom0": True}
+    assert b.spec.model_extra == {"custom1": True}
+    assert "custom0" in a.spec.model_fields_set
+    assert a.spec.model_fields_set is not shared_fields_set(a.spec.model_fields_set)
+    assert dump_resource(a)["spec"]["custom0"] is True
