@@ -1,6 +1,7 @@
 """Scale: compiling an N-service mesh, applying one change, and the memory it takes.
 
     .venv/bin/python benchmarks/scale.py [--quick] [--n 100 1000 5000] [--requests 300]
+    .venv/bin/python benchmarks/scale.py --memory [--n 1000 5000]
 
 For each N (default 100, 1,000 and 5,000; ``--quick``: 100 and 1,000), in a fresh
 subprocess (so RSS is this N's alone), with the synthetic mesh of ``_scale_mesh.py`` (per
@@ -22,6 +23,9 @@ endpoint is a loopback server:
   scoped client that holds only what ``Scope.sees`` lets a registry send it (the
   resources are validated service by service and the rest dropped at once): what a
   client fed by a scoped push holds;
+- **--memory** (a separate, slower run): where the memory goes, by tracemalloc: the
+  input documents, the peak while validating, the resources once the documents are
+  dropped, the compiled snapshot of the unscoped client, and the snapshot by source file;
 - **request**: client CPU per GET through the mesh to ``bench`` over raw httpx to the same
   server (``--requests`` sequential requests each, interleaved halves): it must stay flat
   in N.
@@ -178,6 +182,67 @@ def view_child(n: int, port: int) -> dict[str, Any]:
     return out
 
 
+def memory_child(n: int) -> dict[str, Any]:
+    """Where the memory goes, by tracemalloc (slow: a separate run, ``--memory``): what
+    the resources and the compiled snapshot of the unscoped client hold once built."""
+    import gc
+    import tracemalloc
+
+    from _scale_mesh import mesh_docs
+
+    import inmesh
+    from inmesh.config import parse_documents
+
+    # the lazily imported modules, imported before measuring
+    inmesh.Mesh(service="client", namespace="ns-0", config=parse_documents(mesh_docs(2)))
+    gc.collect()
+    tracemalloc.start()
+    out: dict[str, Any] = {"n": n, "traced_imports": tracemalloc.get_traced_memory()[0]}
+    docs = mesh_docs(n)
+    out["traced_docs"] = tracemalloc.get_traced_memory()[0]
+    resources = parse_documents(docs)
+    out["traced_peak_validate"] = tracemalloc.get_traced_memory()[1]
+    del docs
+    gc.collect()
+    out["traced_resources"] = tracemalloc.get_traced_memory()[0]
+    before = tracemalloc.take_snapshot()
+    mesh = inmesh.Mesh(service="client", namespace="ns-0", config=resources)
+    gc.collect()
+    out["traced_compiled"] = tracemalloc.get_traced_memory()[0]
+    after = tracemalloc.take_snapshot()
+    by_file: dict[str, float] = {}
+    for stat in after.compare_to(before, "filename"):
+        name = stat.traceback[0].filename.rsplit("/inmesh/", 1)[-1]
+        by_file[name] = by_file.get(name, 0) + stat.size_diff
+    out["snapshot_by_file"] = sorted(by_file.items(), key=lambda kv: -kv[1])[:12]
+    out["services"] = len(mesh.snapshot.services)
+    return out
+
+
+def _print_memory(rows: list[dict[str, Any]]) -> None:
+    mb = 1 / 1e6
+    print("# where the memory goes (tracemalloc, MB; unscoped client)")
+    print(
+        table(
+            ["N", "docs (input)", "peak validating", "resources", "snapshot", "per service KB"],
+            [
+                [
+                    r["n"],
+                    (r["traced_docs"] - r["traced_imports"]) * mb,
+                    (r["traced_peak_validate"] - r["traced_imports"]) * mb,
+                    (r["traced_resources"] - r["traced_imports"]) * mb,
+                    (r["traced_compiled"] - r["traced_resources"]) * mb,
+                    (r["traced_compiled"] - r["traced_imports"]) / r["n"] / 1e3,
+                ]
+                for r in rows
+            ],
+        )
+    )
+    for r in rows:
+        print(f"\n# N = {r['n']}: the snapshot by source file (MB)")
+        print(table(["file", "MB"], [[f, size * mb] for f, size in r["snapshot_by_file"]]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="N = 100 and 1,000 only")
@@ -186,14 +251,29 @@ def main() -> None:
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--view", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--memory", action="store_true", help="where the memory goes, by tracemalloc (slow)"
+    )
     args = ap.parse_args()
     if args.child is not None:
-        if args.view:
+        if args.memory:
+            print(json.dumps(memory_child(args.child)))
+        elif args.view:
             print(json.dumps(view_child(args.child, args.port)))
         else:
             print(json.dumps(child(args.child, args.port, args.requests)))
         return
     ns = args.n or ([100, 1000] if args.quick else [100, 1000, 5000])
+    if args.memory:
+        mem_rows = []
+        for n in ns:
+            cmd = [sys.executable, str(HERE / "scale.py"), "--child", str(n), "--memory"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                sys.exit(f"N={n} failed:\n{proc.stderr}")
+            mem_rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        _print_memory(mem_rows)
+        return
     rows = []
     with Servers([0]) as servers:
         for n in ns:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from inmesh.config._base import Document, ObjectMeta, istio_alias
 
@@ -48,10 +48,12 @@ class KubeModel(BaseModel):
 class KubeObject(Document, KubeModel):
     """A top-level Kubernetes object with Istio-style ``name``/``namespace`` accessors."""
 
+    #: ``_origin``: (file, document number) the object was loaded from (a slot, as
+    #: :class:`~inmesh.config.IstioResource`'s)
+    __slots__ = ("_origin",)
+
     metadata: ObjectMeta
     status: Mapping[str, Any] | None = None
-    #: (file, document number) the object was loaded from, for locating later problems
-    _origin: tuple[str, int] | None = PrivateAttr(default=None)
 
 
 class KubeServicePort(KubeModel):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
     from pydantic_core import ErrorDetails
 
+    from inmesh.config._compact import Compactor
     from inmesh.config._resources import Resource
 
 __all__ = ["LoadReport", "dump_resource", "load_config", "load_report", "parse_documents"]
@@ -240,7 +241,13 @@ def _resolve_class(
     return cls
 
 
-def _parse(doc: object, where: _Where, out: list[Resource], problems: list[ConfigProblem]) -> None:
+def _parse(
+    doc: object,
+    where: _Where,
+    out: list[Resource],
+    problems: list[ConfigProblem],
+    compactor: Compactor | None,
+) -> None:
     if _is_resource(doc):
         out.append(typing.cast("Resource", doc))
         return
@@ -258,7 +265,7 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
             problems.append(where.problem(f"a {kind} needs a list of items", ("items",)))
             return
         for i, item in enumerate(items):
-            _parse(item, where.item(i, item), out, problems)
+            _parse(item, where.item(i, item), out, problems, compactor)
         return
     cls = _resolve_class(doc, where, where.report is not None)
     if cls is None:
@@ -270,6 +277,8 @@ def _parse(doc: object, where: _Where, out: list[Resource], problems: list[Confi
 
     try:
         resource = cls.model_validate(doc, context=_CONTEXT)
+        if compactor is not None:
+            resource = compactor.resource(resource)
         typing.cast(Any, resource)._origin = (where.source, where.number)
         out.append(typing.cast("Resource", resource))
     except ValidationError as exc:
@@ -289,16 +298,21 @@ def _parse_numbered(
     out: list[Resource],
     problems: list[ConfigProblem],
     report: LoadReport | None,
+    compactor: Compactor | None,
 ) -> None:
     for number, doc in documents:
         if doc is None:
             continue  # an empty document, e.g. after a trailing '---'
         where = _Where(source=source, number=number, prefix=(), doc=doc, report=report)
-        _parse(doc, where, out, problems)
+        _parse(doc, where, out, problems, compactor)
 
 
 def parse_documents(
-    docs: Iterable[object], *, source: str = "<memory>", skip_unused: bool = False
+    docs: Iterable[object],
+    *,
+    source: str = "<memory>",
+    skip_unused: bool = False,
+    compact: bool = True,
 ) -> list[Resource]:
     """Validate already-parsed documents (dicts, or resource models, which pass through).
 
@@ -308,38 +322,52 @@ def parse_documents(
     ``skip_unused`` such documents are skipped (logged at debug level), as
     :func:`load_config` does for files. Raises :class:`ConfigError` with every problem
     found; nothing is returned then.
+
+    ``compact`` (the default) rebuilds each resource compactly as it is validated
+    (:mod:`inmesh.config._compact`: equal values shared, about a fifth of the memory, for
+    about 70% more CPU than validating alone); a caller that only validates and drops the
+    resources (a dump, a check) can pass ``compact=False``.
     """
+    from inmesh.config._compact import Compactor
+
     out: list[Resource] = []
     problems: list[ConfigProblem] = []
     report = LoadReport() if skip_unused else None
+    compactor = Compactor() if compact else None
     with gc_paused():
-        _parse_numbered(enumerate(docs, start=1), source, out, problems, report)
+        _parse_numbered(enumerate(docs, start=1), source, out, problems, report, compactor)
     if problems:
         raise ConfigError(problems)
     return out
 
 
-def load_report(*paths: str | os.PathLike[str], keep_going: bool = False) -> LoadReport:
+def load_report(
+    *paths: str | os.PathLike[str], keep_going: bool = False, compact: bool = True
+) -> LoadReport:
     """:func:`load_config`, also returning the documents it skipped.
 
     With ``keep_going`` (``inmesh analyze``, as ``istioctl analyze``), an invalid document
     does not stop the load: its problems are in :attr:`LoadReport.problems` and every valid
     document is loaded. Without it, loading is all-or-nothing (``apply``, ``Mesh``).
+    ``compact``: as for :func:`parse_documents`.
     """
+    from inmesh.config._compact import Compactor
+
     report = LoadReport()
     problems = report.problems
+    compactor = Compactor() if compact else None
     for path in expand_paths(paths):
         before = len(problems)
         documents = read_documents(path, problems)
         report.unparsed.extend(problems[before:])
         with gc_paused():
-            _parse_numbered(documents, str(path), report.resources, problems, report)
+            _parse_numbered(documents, str(path), report.resources, problems, report, compactor)
     if problems and not keep_going:
         raise ConfigError(problems)
     return report
 
 
-def load_config(*paths: str | os.PathLike[str]) -> list[Resource]:
+def load_config(*paths: str | os.PathLike[str], compact: bool = True) -> list[Resource]:
     """Load and validate YAML (multi-document) and JSON configuration files, in order.
 
     A directory stands for its ``*.yaml``, ``*.yml`` and ``*.json`` files, sorted by name.
@@ -348,9 +376,9 @@ def load_config(*paths: str | os.PathLike[str]) -> list[Resource]:
     may mix an application's manifests with its mesh configuration; mesh kinds inmesh does
     not model yet (Sidecar, EnvoyFilter, Gateway API routes, ...) are refused by name.
     Raises :class:`ConfigError` listing every problem in every file (syntax errors name the
-    line); nothing is returned then.
+    line); nothing is returned then. ``compact``: as for :func:`parse_documents`.
     """
-    return load_report(*paths).resources
+    return load_report(*paths, compact=compact).resources
 
 
 def dump_resource(resource: Resource) -> dict[str, Any]:

@@ -14,6 +14,10 @@ from ._scope import destination_hosts
 from ._services import Workloads, instance_of
 
 Key = tuple[str, str, str]  # kind, namespace, name
+#: the keys under one host or namespace, in the order added: a tuple while small (most
+#: hosts have one ServiceEntry, one VirtualService), a dict once large (adding stays O(1))
+Bucket = tuple[Key, ...] | dict[Key, None]
+_SMALL = 8
 
 #: the kinds routing compiles (others are carried in the snapshot's resources)
 ROUTING_KINDS = frozenset(
@@ -43,29 +47,42 @@ class ConfigIndex:
 
     def __init__(self, client: Any, order: Callable[[Any], float]) -> None:
         self.order = order
-        self.se_hosts: dict[str, dict[Key, None]] = {}
-        self.se_selecting: dict[str, dict[Key, None]] = {}
-        self.kube: dict[str, dict[Key, None]] = {}
-        self.kube_selecting: dict[str, dict[Key, None]] = {}
+        self.se_hosts: dict[str, Bucket] = {}
+        self.se_selecting: dict[str, Bucket] = {}
+        self.kube: dict[str, Bucket] = {}
+        self.kube_selecting: dict[str, Bucket] = {}
         self.workloads = Workloads(order)
         self.rules = DestinationRules((), client.namespace, client.labels, order=order)
-        self.vs_hosts: dict[str, dict[Key, None]] = {}
+        self.vs_hosts: dict[str, Bucket] = {}
         self.vs_wild: dict[Key, None] = {}
-        self.vs_dests: dict[str, dict[Key, None]] = {}
+        self.vs_dests: dict[str, Bucket] = {}
         self.sidecars: dict[Key, None] = {}
         self.instances: dict[Key, Any] = {}
 
     @staticmethod
-    def _put(d: dict[Any, dict[Key, None]], bucket: Any, key: Key) -> None:
-        d.setdefault(bucket, {})[key] = None
+    def _put(d: dict[Any, Bucket], bucket: Any, key: Key) -> None:
+        b = d.get(bucket)
+        if b is None:
+            d[bucket] = (key,)
+        elif type(b) is dict:
+            b[key] = None
+        elif key not in b:
+            d[bucket] = (*b, key) if len(b) < _SMALL else dict.fromkeys((*b, key))
 
     @staticmethod
-    def _drop(d: dict[Any, dict[Key, None]], bucket: Any, key: Key) -> None:
+    def _drop(d: dict[Any, Bucket], bucket: Any, key: Key) -> None:
         b = d.get(bucket)
-        if b is not None:
-            b.pop(key, None)
-            if not b:
-                del d[bucket]
+        if b is None or key not in b:
+            return
+        if type(b) is dict:
+            del b[key]
+            rest: Bucket = b
+        else:
+            rest = tuple(k for k in b if k != key)
+        if not rest:
+            del d[bucket]
+        elif rest is not b:
+            d[bucket] = rest
 
     def edit(self, key: Key, r: Any, add: bool) -> None:
         put = self._put if add else self._drop
