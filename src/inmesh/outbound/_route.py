@@ -51,24 +51,30 @@ _DEFAULT_POLICY = RetryPolicy.from_istio(None)
 
 def request_view(request: httpx.Request) -> RequestView:
     """Read what routing matches on from an httpx request, once."""
+    return _view(request)[0]
+
+
+def _view(request: httpx.Request) -> tuple[RequestView, bytes]:
+    """The request's view and its raw target (path and query, as sent)."""
     url = request.url
     scheme = url.scheme
     port = url.port
     explicit = port is not None
     if port is None:
         port = 443 if scheme == "https" else 80
-    raw_path, _, query = url.raw_path.partition(b"?")
-    host = url.host
-    return RequestView(
+    target = url.raw_path
+    raw_path, _, query = target.partition(b"?")
+    view = RequestView(
         method=request.method,
         scheme=scheme,
-        host=host,
+        host=url.host,
         port=port,
         explicit_port=explicit,
         path=raw_path.decode("latin-1"),
         query=query.decode("latin-1"),
         headers=HeaderSource(request.headers.raw),
     )
+    return view, target
 
 
 def _headers_of(
@@ -114,7 +120,7 @@ class RouteTier:
         if state.not_ready is not None:
             raise MeshStateError(state.not_ready)
         snap = state.snapshot  # one read: the whole request uses this view
-        view = request_view(request)
+        view, target = _view(request)
         inbound = _inbound.get()
         trace: ClientTrace | None = None
         propagated: list[tuple[bytes, bytes]] | None = None
@@ -127,7 +133,7 @@ class RouteTier:
                 propagated = raw
         d = snap.decide(view)
         if isinstance(d, Forward):
-            found, mirrors = self._forward(snap, request, view, d, start, propagated)
+            found, mirrors = self._forward(snap, request, view, target, d, start, propagated)
             if trace is not None and isinstance(found, Call):
                 found.trace = trace
             return found, mirrors
@@ -181,6 +187,7 @@ class RouteTier:
         snap: Snapshot,
         request: httpx.Request,
         view: RequestView,
+        raw_path: bytes,
         d: Forward,
         start: float,
         propagated: list[tuple[bytes, bytes]] | None = None,
@@ -188,7 +195,6 @@ class RouteTier:
         state = self._state
         cluster = d.cluster
         route = d.route
-        raw_path = request.url.raw_path
         response_edits: tuple[HeaderEdit, ...] = ()
         headers: list[tuple[bytes, bytes]] | None = None
         mirrors: list[Call] = []

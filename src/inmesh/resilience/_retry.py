@@ -141,9 +141,10 @@ search (0.13 us against 0.9 us for ``httpx.Headers.get``), so transports should 
 def header_value(headers: ResponseHeaders, name: bytes) -> str | None:
     """The first value of header ``name`` (lower-case bytes), or ``None``."""
     if isinstance(headers, (list, tuple)):
+        size = len(name)
         pair: tuple[bytes, bytes]
         for pair in headers:
-            if pair[0] == name or pair[0].lower() == name:
+            if len(pair[0]) == size and (pair[0] == name or pair[0].lower() == name):
                 return pair[1].decode("latin-1")
         return None
     return cast("Mapping[str, str]", headers).get(name.decode("ascii"))
