@@ -7,7 +7,7 @@ telemetry reads as it does under Istio.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._cluster_state import ClusterState, ClusterStates
 from .._namespaces import selects
@@ -109,21 +109,29 @@ class Cluster:
 
     __slots__ = (
         "_active",
-        "_balancer",
         "_client",
-        "_pool_settings",
-        "_state",
         "_states",
+        "balancer",
         "endpoints",
         "hash",
         "mtls",
         "name",
         "policy",
+        "pool_settings",
         "port",
         "service",
+        "state",
         "subset",
         "tls",
     )
+
+    #: admission gate, retry limiter, outlier detector (taken on first use)
+    state: ClusterState
+    #: how an endpoint is picked (built on first use)
+    balancer: Balancer
+    #: what a connection pool of this cluster is built with: TLS settings, and the
+    #: connectionPool fields the pool applies (a change gets new pools); made on first use
+    pool_settings: tuple[object, ...]
 
     def __init__(
         self,
@@ -145,12 +153,11 @@ class Cluster:
         self.endpoints = endpoints
         self.policy = policy
         self.name = name
-        self._state = state
+        if state is not None:
+            self.state = state
         self._states = states
         self._active = active
         self._client = client
-        self._balancer: Balancer | None = None
-        self._pool_settings: tuple[object, ...] | None = None
         _checked_policy(policy.load_balancer)
         self.hash = hash_policy(policy.load_balancer, client.address)
         self.tls = UpstreamTLS.of(policy.tls, service.host)
@@ -165,40 +172,36 @@ class Cluster:
             host=service.host,
         )
 
-    @property
-    def state(self) -> ClusterState:
-        """Admission gate, retry limiter, outlier detector (taken on first use)."""
-        st = self._state
-        if st is None:
+    if not TYPE_CHECKING:  # (mypy checks every other attribute name as usual)
+
+        def __getattr__(self, name: str) -> Any:
+            return self._first_read(name)
+
+    def _first_read(self, name: str) -> Any:
+        """The lazily made attributes: computed on first read, then plain slots (a property
+        would cost a Python call on every read; the request path reads them often)."""
+        if name == "state":
             states = self._states if self._states is not None else ClusterStates()
-            st = self._state = states.get(self.name, self.policy, [e.key for e in self.endpoints])
-        return st
-
-    @property
-    def balancer(self) -> Balancer:
-        """How an endpoint is picked (built on first use)."""
-        b = self._balancer
-        if b is None:
-            b = self._balancer = build_balancer(
-                self.policy, self.endpoints, self._active, self._client
-            )
-        return b
-
-    @property
-    def pool_settings(self) -> tuple[object, ...]:
-        """What a connection pool of this cluster is built with: TLS settings, and the
-        connectionPool fields the pool applies (a change gets new pools)."""
-        ps = self._pool_settings
-        if ps is None:
+            st = states.get(self.name, self.policy, [e.key for e in self.endpoints])
+            self.state = st
+            return st
+        if name == "balancer":
+            b = build_balancer(self.policy, self.endpoints, self._active, self._client)
+            self.balancer = b
+            return b
+        if name == "pool_settings":
             limits = self.state.limits
-            ps = self._pool_settings = (
-                self.tls.context_key if self.tls is not None else None,
-                self.tls.mode if self.tls is not None else None,
+            tls = self.tls
+            ps = (
+                tls.context_key if tls is not None else None,
+                tls.mode if tls is not None else None,
                 limits.max_connections,
                 limits.max_requests_per_connection,
                 limits.idle_timeout if self.policy.connection_pool is not None else None,
             )
-        return ps
+            self.pool_settings = ps
+            return ps
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def original_destination(self) -> bool:
