@@ -36,7 +36,7 @@ from ._balance import original_destination, pick
 from ._endpoint import Exchange, exchange_for
 from ._errors import cause, failure_of, raise_as_httpx
 from ._exchange import mesh_internal
-from ._record import emit
+from ._record import emit_call
 
 if TYPE_CHECKING:
     from .._state import MeshState
@@ -338,26 +338,4 @@ class Call(Answers):
         self.retry.close()
         if self._ticket is not None:
             self._ticket.release()
-        if not self._state.hooks:
-            return
-        emit(
-            self._state,
-            self.request,
-            view=self.view,
-            status=status,
-            flags=flags or self.flags,
-            start=self.start,
-            attempts=self.attempts,
-            cluster=self.cluster,
-            route=self.route,
-            endpoint=self._last_key,
-            destination=self.view.host,
-            details=self.details,
-            error=self.error,
-            destination_labels=self._last_ep.labels if self._last_ep is not None else None,
-            response_bytes=self.response_bytes,
-            peer=self.peer,
-            upstream=self.upstream,
-            destination_principal=self.server_principal,
-            grpc_status=self.grpc_status,
-        )
+        emit_call(self, status, flags or self.flags)

@@ -104,8 +104,11 @@ class MetricsHook:
     def __call__(self, rec: RequestRecord) -> None:
         policy = rec.telemetry
         if policy is not None:
-            settings = policy.metrics_for(rec.reporter)
-            if not settings.plain:  # the Telemetry API changes something for this mode
+            settings = (
+                policy.server_metrics if rec.reporter == "destination" else policy.client_metrics
+            )  # (policy.metrics_for, inline: this runs on every request)
+            if settings.disabled or settings.overrides:
+                # the Telemetry API changes something for this mode
                 if not settings.disabled:
                     self._overrides.observe(rec, settings)
                 return
