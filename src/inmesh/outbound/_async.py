@@ -90,8 +90,9 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
         # the sync shell. An outer asyncio deadline was measured at ~5 us a request (a
         # timer armed and cancelled per attempt) for what the read timeout already bounds.
         try:
-            for old in self._pools.idle_retired():
-                await old.aclose()
+            if self._pools.retiring:  # pools a new snapshot no longer uses
+                for old in self._pools.idle_retired():
+                    await old.aclose()
             return await self._pools.get(ex).handle_async_request(ex.core)  # type: ignore[no-any-return]
         except Exception as exc:
             return exc

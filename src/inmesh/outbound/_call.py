@@ -77,6 +77,7 @@ class Call(Answers):
         "cluster",
         "delay",
         "error",
+        "exchanging",
         "flags",
         "hash_key",
         "headers",
@@ -127,8 +128,11 @@ class Call(Answers):
         self.headers = headers if headers is not None else view.headers.raw
         #: what the destination said about itself (metadata exchange), None until it does
         self.peer: PeerMetadata | None = None
-        if state.exchange and mesh_internal(cluster):
-            self.headers = [*self.headers, *state.exchange]  # Istio's metadata exchange
+        #: Istio's metadata exchange with the destination: this workload's headers go with
+        #: the request, the destination's are read from (and kept from) the response
+        self.exchanging = bool(state.exchange) and mesh_internal(cluster)
+        if self.exchanging:
+            self.headers = [*self.headers, *state.exchange]
         self.response_edits = response_edits
         self.hash_key = hash_key
         self.set_cookie = set_cookie

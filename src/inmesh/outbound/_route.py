@@ -64,15 +64,16 @@ def _view(request: httpx.Request) -> tuple[RequestView, bytes]:
         port = 443 if scheme == "https" else 80
     target = url.raw_path
     raw_path, _, query = target.partition(b"?")
-    view = RequestView(
-        method=request.method,
-        scheme=scheme,
-        host=url.host,
-        port=port,
-        explicit_port=explicit,
-        path=raw_path.decode("latin-1"),
-        query=query.decode("latin-1"),
-        headers=HeaderSource(request.headers.raw),
+    view = RequestView(  # positional (method, scheme, host, port, explicit_port, path,
+        # query, headers): this runs on every request
+        request.method,
+        scheme,
+        url.host,
+        port,
+        explicit,
+        raw_path.decode("latin-1"),
+        query.decode("latin-1"),
+        HeaderSource(request.headers.raw),
     )
     return view, target
 

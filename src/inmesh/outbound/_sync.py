@@ -92,8 +92,9 @@ class SyncMeshTransport(httpx.BaseTransport):
         # A blocking read cannot be interrupted: the attempt is bounded by httpcore's
         # per-phase timeouts, each capped to the attempt's time (endpoint tier).
         try:
-            for old in self._pools.idle_retired():
-                old.close()
+            if self._pools.retiring:  # pools a new snapshot no longer uses
+                for old in self._pools.idle_retired():
+                    old.close()
             return self._pools.get(ex).handle_request(ex.core)  # type: ignore[no-any-return]
         except Exception as exc:
             return exc

@@ -117,6 +117,7 @@ class Cluster:
         "mtls",
         "name",
         "policy",
+        "pool_keys",
         "pool_settings",
         "port",
         "service",
@@ -132,6 +133,9 @@ class Cluster:
     #: what a connection pool of this cluster is built with: TLS settings, and the
     #: connectionPool fields the pool applies (a change gets new pools); made on first use
     pool_settings: tuple[object, ...]
+    #: the outbound tier's connection pool key of each endpoint (by endpoint key), kept
+    #: here as the cluster is: made on first use
+    pool_keys: dict[str, Any]
 
     def __init__(
         self,
@@ -201,6 +205,9 @@ class Cluster:
             )
             self.pool_settings = ps
             return ps
+        if name == "pool_keys":
+            self.pool_keys = {}
+            return self.pool_keys
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
