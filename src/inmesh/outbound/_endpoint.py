@@ -188,6 +188,8 @@ def exchange_for(
         pool_key = PoolKey(cluster.name, key, (cluster.pool_settings, ISTIO_MUTUAL, generation))
     else:
         keys = cluster.pool_keys  # one per endpoint, made once
+        if keys is None:
+            keys = cluster.pool_keys = {}
         known: PoolKey | None = keys.get(key)
         if known is None:
             known = keys[key] = PoolKey(cluster.name, key, cluster.pool_settings)

@@ -7,7 +7,7 @@ telemetry reads as it does under Istio.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._cluster_state import ClusterState, ClusterStates
 from .._namespaces import selects
@@ -109,33 +109,22 @@ class Cluster:
 
     __slots__ = (
         "_active",
+        "_balancer",
         "_client",
+        "_pool_settings",
+        "_state",
         "_states",
-        "balancer",
         "endpoints",
         "hash",
         "mtls",
         "name",
         "policy",
         "pool_keys",
-        "pool_settings",
         "port",
         "service",
-        "state",
         "subset",
         "tls",
     )
-
-    #: admission gate, retry limiter, outlier detector (taken on first use)
-    state: ClusterState
-    #: how an endpoint is picked (built on first use)
-    balancer: Balancer
-    #: what a connection pool of this cluster is built with: TLS settings, and the
-    #: connectionPool fields the pool applies (a change gets new pools); made on first use
-    pool_settings: tuple[object, ...]
-    #: the outbound tier's connection pool key of each endpoint (by endpoint key), kept
-    #: here as the cluster is: made on first use
-    pool_keys: dict[str, Any]
 
     def __init__(
         self,
@@ -157,11 +146,15 @@ class Cluster:
         self.endpoints = endpoints
         self.policy = policy
         self.name = name
-        if state is not None:
-            self.state = state
+        self._state = state
         self._states = states
         self._active = active
         self._client = client
+        self._balancer: Balancer | None = None
+        self._pool_settings: tuple[object, ...] | None = None
+        #: the outbound tier's connection pool key of each endpoint (by endpoint key),
+        #: made on first use: kept here, as long as the cluster is
+        self.pool_keys: dict[str, Any] | None = None
         _checked_policy(policy.load_balancer)
         self.hash = hash_policy(policy.load_balancer, client.address)
         self.tls = UpstreamTLS.of(policy.tls, service.host)
@@ -176,39 +169,40 @@ class Cluster:
             host=service.host,
         )
 
-    if not TYPE_CHECKING:  # (mypy checks every other attribute name as usual)
-
-        def __getattr__(self, name: str) -> Any:
-            return self._first_read(name)
-
-    def _first_read(self, name: str) -> Any:
-        """The lazily made attributes: computed on first read, then plain slots (a property
-        would cost a Python call on every read; the request path reads them often)."""
-        if name == "state":
+    @property
+    def state(self) -> ClusterState:
+        """Admission gate, retry limiter, outlier detector (taken on first use)."""
+        st = self._state
+        if st is None:
             states = self._states if self._states is not None else ClusterStates()
-            st = states.get(self.name, self.policy, [e.key for e in self.endpoints])
-            self.state = st
-            return st
-        if name == "balancer":
-            b = build_balancer(self.policy, self.endpoints, self._active, self._client)
-            self.balancer = b
-            return b
-        if name == "pool_settings":
+            st = self._state = states.get(self.name, self.policy, [e.key for e in self.endpoints])
+        return st
+
+    @property
+    def balancer(self) -> Balancer:
+        """How an endpoint is picked (built on first use)."""
+        b = self._balancer
+        if b is None:
+            b = self._balancer = build_balancer(
+                self.policy, self.endpoints, self._active, self._client
+            )
+        return b
+
+    @property
+    def pool_settings(self) -> tuple[object, ...]:
+        """What a connection pool of this cluster is built with: TLS settings, and the
+        connectionPool fields the pool applies (a change gets new pools)."""
+        ps = self._pool_settings
+        if ps is None:
             limits = self.state.limits
-            tls = self.tls
-            ps = (
-                tls.context_key if tls is not None else None,
-                tls.mode if tls is not None else None,
+            ps = self._pool_settings = (
+                self.tls.context_key if self.tls is not None else None,
+                self.tls.mode if self.tls is not None else None,
                 limits.max_connections,
                 limits.max_requests_per_connection,
                 limits.idle_timeout if self.policy.connection_pool is not None else None,
             )
-            self.pool_settings = ps
-            return ps
-        if name == "pool_keys":
-            self.pool_keys = {}
-            return self.pool_keys
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return ps
 
     @property
     def original_destination(self) -> bool:
