@@ -12,6 +12,7 @@ from httpx import ByteStream
 from .._flags import PASSTHROUGH_CLUSTER
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
+from ..telemetry._metrics import MetricsHook
 
 _NONE: Mapping[str, str] = MappingProxyType({})
 _PORTS = {"http": 80, "https": 443}
@@ -104,14 +105,29 @@ def emit(
 
 def emit_call(call: Call, status: int, flags: str) -> None:
     """The record of a call, delivered to every hook (read off the call: no keywords to
-    pass on the request path)."""
+    pass on the request path).
+
+    When the only hook is a :class:`MetricsHook` and the Telemetry API changes nothing in
+    the client's metrics (the default), no record is made once the hook knows the call's
+    label set: :func:`_metrics_key` names it by what the labels derive from."""
     state = call._state
     hooks = state.hooks
     if not hooks:
         return
+    if len(hooks) == 1 and type(hooks[0]) is MetricsHook:
+        settings = state.telemetry.client_metrics
+        if not (settings.disabled or settings.overrides):
+            _count(hooks[0], call, status, flags)
+            return
+    rec = _record_of(call, status, flags)
+    for hook in hooks:
+        hook(rec)
+
+
+def _record_of(call: Call, status: int, flags: str) -> RequestRecord:
     ep = call._last_ep
-    rec = _record(
-        state,
+    return _record(
+        call._state,
         call.request,
         call.view,
         status,
@@ -132,8 +148,56 @@ def emit_call(call: Call, status: int, flags: str) -> None:
         call.upstream,
         call.server_principal,
     )
-    for hook in hooks:
-        hook(rec)
+
+
+def _count(metrics: MetricsHook, call: Call, status: int, flags: str) -> None:
+    """The call counted in ``metrics`` by its key; its record made only the first time."""
+    ep = call._last_ep
+    labels = ep.labels if ep is not None else None
+    peer = call.peer
+    key = _metrics_key(call, status, flags, labels, peer)
+    series = metrics.series_by(key)
+    if series is None:
+        metrics.learn(key, (labels, peer), _record_of(call, status, flags))
+        return
+    request = call.request
+    metrics.count(
+        series,
+        time.perf_counter() - call.start,
+        len(request.content) if isinstance(request.stream, ByteStream) else 0,
+        call.response_bytes,
+    )
+
+
+def _metrics_key(
+    call: Call,
+    status: int,
+    flags: str,
+    labels: Mapping[str, str] | None,
+    peer: PeerMetadata | None,
+) -> tuple[Any, ...]:
+    """What every standard label of the call's record derives from (telemetry/_labels.py):
+    the workload (its state: identity, version and labels never change; the principal by
+    value), the cluster (service, namespace, name) or the host of a request sent as it is,
+    the endpoint's labels and the peer's metadata by identity (both kept alive by the
+    hook), the server's principal, the protocol, flags, status and gRPC status."""
+    state = call._state
+    tls = state.tls
+    cluster = call.cluster
+    content_type = call.view.headers.get("content-type")
+    return (
+        state,
+        tls.current().identity.uri if tls is not None else "",
+        cluster,
+        call.view.host if cluster is None else "",
+        id(labels),
+        id(peer),
+        call.server_principal,
+        request_protocol(content_type) if content_type else "http",
+        flags or "-",
+        status,
+        call.grpc_status,
+    )
 
 
 def _record(
