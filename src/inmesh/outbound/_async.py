@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
+import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -140,7 +142,8 @@ class _AsyncStream(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         call = self._call
         try:
-            if call.remaining() is None:
+            expires = call.expires()
+            if expires == math.inf:
                 async for part in self._stream:
                     call.response_bytes += len(part)
                     yield part
@@ -149,8 +152,7 @@ class _AsyncStream(httpx.AsyncByteStream):
             # read is bounded by the attempt's time and the deadline is checked between
             # chunks (a timer per chunk would cost more than the rest of the mesh's work).
             async for part in self._stream:
-                left = call.remaining()
-                if left is not None and left <= 0.0:
+                if time.monotonic() >= expires:
                     raise httpx.ReadTimeout("upstream request timeout (route timeout)")
                 call.response_bytes += len(part)
                 yield part

@@ -326,9 +326,10 @@ class Call(Answers):
         if outcome != 0:  # 0: the application gave up; says nothing about the endpoint
             self._record(ex, outcome)
 
-    def remaining(self) -> float | None:
-        """Seconds left before the route deadline (None: no route timeout)."""
-        return self.retry.deadline.remaining(_now())
+    def expires(self) -> float:
+        """When the route deadline passes (``time.monotonic``; ``math.inf``: no route
+        timeout). It bounds the whole response, its body included (Envoy's rule)."""
+        return self.retry.deadline.expires
 
     def finish(self, status: int, flags: str = "") -> None:
         """The request is over (final response closed, or the mesh answered): release the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import ssl
 import time
 from collections.abc import Iterable, Iterator
@@ -134,7 +135,8 @@ class _SyncStream(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         call = self._call
         try:
-            if call.remaining() is None:
+            expires = call.expires()
+            if expires == math.inf:
                 for part in self._stream:
                     call.response_bytes += len(part)
                     yield part
@@ -142,8 +144,7 @@ class _SyncStream(httpx.SyncByteStream):
             # The route timeout covers the whole response: each read is bounded by the
             # attempt's time and the deadline is checked between chunks.
             for part in self._stream:
-                left = call.remaining()
-                if left is not None and left <= 0.0:
+                if time.monotonic() >= expires:
                     raise httpx.ReadTimeout("upstream request timeout (route timeout)")
                 call.response_bytes += len(part)
                 yield part

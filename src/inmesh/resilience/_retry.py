@@ -207,6 +207,8 @@ class RetryPolicy:
     _sent_failures: frozenset[LocalFailure] = field(init=False, repr=False, compare=False)
     _unsent_failures: frozenset[LocalFailure] = field(init=False, repr=False, compare=False)
     _ratelimited: bool = field(init=False, repr=False, compare=False)
+    #: a response's headers can make it retried (``grpc-status``, ``x-envoy-ratelimited``)
+    _reads_headers: bool = field(init=False, repr=False, compare=False)
     _base_ms: int = field(init=False, repr=False, compare=False)
     _max_ms: int = field(init=False, repr=False, compare=False)
 
@@ -235,6 +237,7 @@ class RetryPolicy:
         setattr_(self, "_sent_failures", sent)
         setattr_(self, "_unsent_failures", unsent)
         setattr_(self, "_ratelimited", bool(on & RetryOn.ENVOY_RATELIMITED))
+        setattr_(self, "_reads_headers", bool(grpc) or self._ratelimited)
         setattr_(self, "_base_ms", base_ms)
         setattr_(self, "_max_ms", max_ms)
 
