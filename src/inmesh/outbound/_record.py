@@ -53,27 +53,20 @@ def emit(
     state: MeshState,
     request: httpx.Request,
     *,
-    view: RequestView | None = None,
+    view: RequestView,
     status: int,
     flags: str,
     start: float,
-    attempts: int,
     cluster: Cluster | None,
     route: Route | None,
-    endpoint: str = "",
     destination: str = "",
     cluster_name: str = "",
     details: str = "",
     error: str = "",
-    destination_labels: Mapping[str, str] | None = None,
-    response_bytes: int = 0,
-    grpc_status: str = "",
-    peer: PeerMetadata | None = None,
-    upstream: Mapping[str, Any] | None = None,
-    destination_principal: str = "",
 ) -> None:
-    """Build the record and call every hook (nothing to do without hooks): for the answers
-    of the route tier; a call that reached the router is recorded by :func:`emit_call`."""
+    """The record of an answer of the route tier (nothing sent upstream: no endpoint,
+    no attempt, no response), delivered to every hook; a call that reached the router is
+    recorded by :func:`emit_call`."""
     hooks = state.hooks
     if not hooks:
         return
@@ -84,20 +77,20 @@ def emit(
         status,
         flags,
         start,
-        attempts,
+        0,  # attempts
         cluster,
         route,
-        endpoint,
+        "",  # endpoint
         destination,
         cluster_name,
         details,
         error,
-        destination_labels,
-        response_bytes,
-        grpc_status,
-        peer,
-        upstream,
-        destination_principal,
+        None,  # destination labels
+        0,  # response bytes
+        "",  # gRPC status
+        None,  # peer
+        None,  # upstream extensions
+        "",  # destination principal
     )
     for hook in hooks:
         hook(rec)

@@ -19,27 +19,7 @@ from inmesh.telemetry import MetricsHook, RequestRecord
 from inmesh.telemetry._exchange import exchange_headers
 from inmesh.telemetry._policy import MetricOverride, ModeMetrics
 
-from ._support import BACKEND, run, state
-
-SUBSETS = """
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: backend}
-spec:
-  host: backend
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: backend}
-spec:
-  hosts: [backend]
-  http:
-  - match: [{headers: {end-user: {exact: jason}}}]
-    route: [{destination: {host: backend, subset: v2}}]
-  - route: [{destination: {host: backend, subset: v1}}]
-"""
+from ._support import BACKEND, SUBSETS, run, state
 
 PEER = b"x-envoy-peer-metadata"
 

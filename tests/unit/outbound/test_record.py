@@ -13,30 +13,11 @@ from inmesh.outbound._record import emit
 from inmesh.outbound._route import RouteTier, request_view
 from inmesh.telemetry import RequestRecord
 
-from ._support import mesh, request, state
-
-SUBSET = """
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: backend}
-spec:
-  host: backend
-  subsets: [{name: v1, labels: {version: v1}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: backend}
-spec:
-  hosts: [backend]
-  http:
-  - name: to-v1
-    route: [{destination: {host: backend, subset: v1}}]
-"""
+from ._support import SUBSETS, mesh, request, state
 
 
 def _record(*, full: bool) -> tuple[RequestRecord, inmesh.Mesh]:
-    m, records = mesh(SUBSET)
+    m, records = mesh(SUBSETS)
     state(m).full_records = full
     req = httpx.Request(
         "POST",
@@ -108,7 +89,6 @@ def test_a_local_answer_names_its_cluster_and_cause() -> None:
         status=503,
         flags="UO",
         start=0.0,
-        attempts=0,
         cluster=None,
         route=None,
         destination="elsewhere",
