@@ -137,7 +137,7 @@ class Call(Answers):
         self.hash_key = hash_key
         self.set_cookie = set_cookie
         self._ticket = ticket
-        self.replayable = replayable(request)
+        self.replayable = isinstance(request.stream, httpx.ByteStream)  # (replayable, inline)
         if cluster is not None:
             self.retry = RetryState(policy, limiter=cluster.state.limiter, rng=RNG)
             self.tls = cluster.tls

@@ -19,7 +19,7 @@ class HeaderSource:
     __slots__ = ("raw",)
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | Mapping[str, str]) -> None:
-        if isinstance(raw, Mapping):
+        if type(raw) is not list and isinstance(raw, Mapping):  # (a list: no ABC check)
             raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in raw.items()]
         #: the request's header pairs as sent (read once per request)
         self.raw: list[tuple[bytes, bytes]] = raw
