@@ -21,7 +21,7 @@ from .._flags import FLAGS_HEADER, UPSTREAM_PER_TRY_TIMEOUT, LocalReply, join_fl
 from ..resilience import CLASSIFIER, LocalFailure
 from ..resilience._retry import header_value
 from ..routing import apply_edits
-from ._exchange import mesh_internal, take_peer
+from ._exchange import take_peer
 
 if TYPE_CHECKING:
     from .._state import MeshState
@@ -83,6 +83,7 @@ class Answers:
     retry: RetryState
     cluster: Cluster | None
     response_edits: tuple[HeaderEdit, ...]
+    exchanging: bool
     set_cookie: str | None
     peer: PeerMetadata | None
     upstream: Mapping[str, Any] | None
@@ -150,7 +151,7 @@ class Answers:
         """The final response's headers: route/destination response edits, a generated
         consistent-hash cookie, and the flags (URX...) when the mesh set any; the pairs
         as they came (``httpx.Response`` makes its ``Headers`` once) when none applies."""
-        if self._state.exchange and mesh_internal(self.cluster):
+        if self.exchanging:
             # the destination's metadata exchange headers: read, and kept from the app
             headers, self.peer = take_peer(headers)
         if not (self.response_edits or self.set_cookie is not None or self.flags):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
+import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -90,8 +92,9 @@ class AsyncMeshTransport(httpx.AsyncBaseTransport):
         # the sync shell. An outer asyncio deadline was measured at ~5 us a request (a
         # timer armed and cancelled per attempt) for what the read timeout already bounds.
         try:
-            for old in self._pools.idle_retired():
-                await old.aclose()
+            if self._pools.retiring:  # pools a new snapshot no longer uses
+                for old in self._pools.idle_retired():
+                    await old.aclose()
             return await self._pools.get(ex).handle_async_request(ex.core)  # type: ignore[no-any-return]
         except Exception as exc:
             return exc
@@ -139,7 +142,8 @@ class _AsyncStream(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         call = self._call
         try:
-            if call.remaining() is None:
+            expires = call.expires()
+            if expires == math.inf:
                 async for part in self._stream:
                     call.response_bytes += len(part)
                     yield part
@@ -148,8 +152,7 @@ class _AsyncStream(httpx.AsyncByteStream):
             # read is bounded by the attempt's time and the deadline is checked between
             # chunks (a timer per chunk would cost more than the rest of the mesh's work).
             async for part in self._stream:
-                left = call.remaining()
-                if left is not None and left <= 0.0:
+                if time.monotonic() >= expires:
                     raise httpx.ReadTimeout("upstream request timeout (route timeout)")
                 call.response_bytes += len(part)
                 yield part

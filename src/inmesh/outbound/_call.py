@@ -36,7 +36,7 @@ from ._balance import original_destination, pick
 from ._endpoint import Exchange, exchange_for
 from ._errors import cause, failure_of, raise_as_httpx
 from ._exchange import mesh_internal
-from ._record import emit
+from ._record import emit_call
 
 if TYPE_CHECKING:
     from .._state import MeshState
@@ -77,6 +77,7 @@ class Call(Answers):
         "cluster",
         "delay",
         "error",
+        "exchanging",
         "flags",
         "hash_key",
         "headers",
@@ -127,13 +128,16 @@ class Call(Answers):
         self.headers = headers if headers is not None else view.headers.raw
         #: what the destination said about itself (metadata exchange), None until it does
         self.peer: PeerMetadata | None = None
-        if state.exchange and mesh_internal(cluster):
-            self.headers = [*self.headers, *state.exchange]  # Istio's metadata exchange
+        #: Istio's metadata exchange with the destination: this workload's headers go with
+        #: the request, the destination's are read from (and kept from) the response
+        self.exchanging = bool(state.exchange) and mesh_internal(cluster)
+        if self.exchanging:
+            self.headers = [*self.headers, *state.exchange]
         self.response_edits = response_edits
         self.hash_key = hash_key
         self.set_cookie = set_cookie
         self._ticket = ticket
-        self.replayable = replayable(request)
+        self.replayable = isinstance(request.stream, httpx.ByteStream)  # (replayable, inline)
         if cluster is not None:
             self.retry = RetryState(policy, limiter=cluster.state.limiter, rng=RNG)
             self.tls = cluster.tls
@@ -322,9 +326,10 @@ class Call(Answers):
         if outcome != 0:  # 0: the application gave up; says nothing about the endpoint
             self._record(ex, outcome)
 
-    def remaining(self) -> float | None:
-        """Seconds left before the route deadline (None: no route timeout)."""
-        return self.retry.deadline.remaining(_now())
+    def expires(self) -> float:
+        """When the route deadline passes (``time.monotonic``; ``math.inf``: no route
+        timeout). It bounds the whole response, its body included (Envoy's rule)."""
+        return self.retry.deadline.expires
 
     def finish(self, status: int, flags: str = "") -> None:
         """The request is over (final response closed, or the mesh answered): release the
@@ -338,26 +343,4 @@ class Call(Answers):
         self.retry.close()
         if self._ticket is not None:
             self._ticket.release()
-        if not self._state.hooks:
-            return
-        emit(
-            self._state,
-            self.request,
-            view=self.view,
-            status=status,
-            flags=flags or self.flags,
-            start=self.start,
-            attempts=self.attempts,
-            cluster=self.cluster,
-            route=self.route,
-            endpoint=self._last_key,
-            destination=self.view.host,
-            details=self.details,
-            error=self.error,
-            destination_labels=self._last_ep.labels if self._last_ep is not None else None,
-            response_bytes=self.response_bytes,
-            peer=self.peer,
-            upstream=self.upstream,
-            destination_principal=self.server_principal,
-            grpc_status=self.grpc_status,
-        )
+        emit_call(self, status, flags or self.flags)

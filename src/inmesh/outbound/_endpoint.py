@@ -187,7 +187,13 @@ def exchange_for(
         # a rotated certificate gets new pools; connections open on the old one finish
         pool_key = PoolKey(cluster.name, key, (cluster.pool_settings, ISTIO_MUTUAL, generation))
     else:
-        pool_key = PoolKey(cluster.name, key, cluster.pool_settings)
+        keys = cluster.pool_keys  # one per endpoint, made once
+        if keys is None:
+            keys = cluster.pool_keys = {}
+        known: PoolKey | None = keys.get(key)
+        if known is None:
+            known = keys[key] = PoolKey(cluster.name, key, cluster.pool_settings)
+        pool_key = known
     return Exchange(
         core=core,
         endpoint_key=key,

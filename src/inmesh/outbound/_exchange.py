@@ -30,11 +30,15 @@ def take_peer(
     metadata: bytes | None = None
     found = False
     for name, value in headers:
-        if name[:_PREFIX].lower() == PEER_METADATA_HEADER:
+        if len(name) >= _PREFIX and name[:_PREFIX].lower() == PEER_METADATA_HEADER:
             found = True
             if len(name) == _PREFIX:  # x-envoy-peer-metadata, not its -id
                 metadata = value
     if not found:
         return headers, None  # the common case without a peer: one pass, no copy
-    kept = [h for h in headers if h[0][:_PREFIX].lower() != PEER_METADATA_HEADER]
+    kept = [h for h in headers if not _is_exchange(h[0])]
     return kept, peer_from_headers(metadata)
+
+
+def _is_exchange(name: bytes) -> bool:
+    return len(name) >= _PREFIX and name[:_PREFIX].lower() == PEER_METADATA_HEADER

@@ -51,24 +51,31 @@ _DEFAULT_POLICY = RetryPolicy.from_istio(None)
 
 def request_view(request: httpx.Request) -> RequestView:
     """Read what routing matches on from an httpx request, once."""
+    return _view(request)[0]
+
+
+def _view(request: httpx.Request) -> tuple[RequestView, bytes]:
+    """The request's view and its raw target (path and query, as sent)."""
     url = request.url
     scheme = url.scheme
     port = url.port
     explicit = port is not None
     if port is None:
         port = 443 if scheme == "https" else 80
-    raw_path, _, query = url.raw_path.partition(b"?")
-    host = url.host
-    return RequestView(
-        method=request.method,
-        scheme=scheme,
-        host=host,
-        port=port,
-        explicit_port=explicit,
-        path=raw_path.decode("latin-1"),
-        query=query.decode("latin-1"),
-        headers=HeaderSource(request.headers.raw),
+    target = url.raw_path
+    raw_path, _, query = target.partition(b"?")
+    view = RequestView(  # positional (method, scheme, host, port, explicit_port, path,
+        # query, headers): this runs on every request
+        request.method,
+        scheme,
+        url.host,
+        port,
+        explicit,
+        raw_path.decode("latin-1"),
+        query.decode("latin-1"),
+        HeaderSource(request.headers.raw),
     )
+    return view, target
 
 
 def _headers_of(
@@ -114,7 +121,7 @@ class RouteTier:
         if state.not_ready is not None:
             raise MeshStateError(state.not_ready)
         snap = state.snapshot  # one read: the whole request uses this view
-        view = request_view(request)
+        view, target = _view(request)
         inbound = _inbound.get()
         trace: ClientTrace | None = None
         propagated: list[tuple[bytes, bytes]] | None = None
@@ -127,7 +134,7 @@ class RouteTier:
                 propagated = raw
         d = snap.decide(view)
         if isinstance(d, Forward):
-            found, mirrors = self._forward(snap, request, view, d, start, propagated)
+            found, mirrors = self._forward(snap, request, view, target, d, start, propagated)
             if trace is not None and isinstance(found, Call):
                 found.trace = trace
             return found, mirrors
@@ -152,7 +159,6 @@ class RouteTier:
                 status=d.status,
                 flags="",
                 start=start,
-                attempts=0,
                 cluster=None,
                 route=d.route,
                 destination=destination,
@@ -166,7 +172,6 @@ class RouteTier:
             status=d.reply.status,
             flags=d.reply.flag,
             start=start,
-            attempts=0,
             cluster=None,
             route=d.route,
             destination=destination,
@@ -181,6 +186,7 @@ class RouteTier:
         snap: Snapshot,
         request: httpx.Request,
         view: RequestView,
+        raw_path: bytes,
         d: Forward,
         start: float,
         propagated: list[tuple[bytes, bytes]] | None = None,
@@ -188,7 +194,6 @@ class RouteTier:
         state = self._state
         cluster = d.cluster
         route = d.route
-        raw_path = request.url.raw_path
         response_edits: tuple[HeaderEdit, ...] = ()
         headers: list[tuple[bytes, bytes]] | None = None
         mirrors: list[Call] = []
@@ -250,7 +255,6 @@ class RouteTier:
                 status=503,
                 flags=UPSTREAM_OVERFLOW.flag,
                 start=start,
-                attempts=0,
                 cluster=cluster,
                 route=route,
                 details=UPSTREAM_OVERFLOW.details,

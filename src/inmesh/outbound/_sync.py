@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import ssl
 import time
 from collections.abc import Iterable, Iterator
@@ -92,8 +93,9 @@ class SyncMeshTransport(httpx.BaseTransport):
         # A blocking read cannot be interrupted: the attempt is bounded by httpcore's
         # per-phase timeouts, each capped to the attempt's time (endpoint tier).
         try:
-            for old in self._pools.idle_retired():
-                old.close()
+            if self._pools.retiring:  # pools a new snapshot no longer uses
+                for old in self._pools.idle_retired():
+                    old.close()
             return self._pools.get(ex).handle_request(ex.core)  # type: ignore[no-any-return]
         except Exception as exc:
             return exc
@@ -133,7 +135,8 @@ class _SyncStream(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         call = self._call
         try:
-            if call.remaining() is None:
+            expires = call.expires()
+            if expires == math.inf:
                 for part in self._stream:
                     call.response_bytes += len(part)
                     yield part
@@ -141,8 +144,7 @@ class _SyncStream(httpx.SyncByteStream):
             # The route timeout covers the whole response: each read is bounded by the
             # attempt's time and the deadline is checked between chunks.
             for part in self._stream:
-                left = call.remaining()
-                if left is not None and left <= 0.0:
+                if time.monotonic() >= expires:
                     raise httpx.ReadTimeout("upstream request timeout (route timeout)")
                 call.response_bytes += len(part)
                 yield part

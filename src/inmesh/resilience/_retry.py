@@ -141,9 +141,10 @@ search (0.13 us against 0.9 us for ``httpx.Headers.get``), so transports should 
 def header_value(headers: ResponseHeaders, name: bytes) -> str | None:
     """The first value of header ``name`` (lower-case bytes), or ``None``."""
     if isinstance(headers, (list, tuple)):
+        size = len(name)
         pair: tuple[bytes, bytes]
         for pair in headers:
-            if pair[0] == name or pair[0].lower() == name:
+            if len(pair[0]) == size and (pair[0] == name or pair[0].lower() == name):
                 return pair[1].decode("latin-1")
         return None
     return cast("Mapping[str, str]", headers).get(name.decode("ascii"))
@@ -206,6 +207,8 @@ class RetryPolicy:
     _sent_failures: frozenset[LocalFailure] = field(init=False, repr=False, compare=False)
     _unsent_failures: frozenset[LocalFailure] = field(init=False, repr=False, compare=False)
     _ratelimited: bool = field(init=False, repr=False, compare=False)
+    #: a response's headers can make it retried (``grpc-status``, ``x-envoy-ratelimited``)
+    _reads_headers: bool = field(init=False, repr=False, compare=False)
     _base_ms: int = field(init=False, repr=False, compare=False)
     _max_ms: int = field(init=False, repr=False, compare=False)
 
@@ -234,6 +237,7 @@ class RetryPolicy:
         setattr_(self, "_sent_failures", sent)
         setattr_(self, "_unsent_failures", unsent)
         setattr_(self, "_ratelimited", bool(on & RetryOn.ENVOY_RATELIMITED))
+        setattr_(self, "_reads_headers", bool(grpc) or self._ratelimited)
         setattr_(self, "_base_ms", base_ms)
         setattr_(self, "_max_ms", max_ms)
 

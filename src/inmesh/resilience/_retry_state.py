@@ -169,6 +169,14 @@ class RetryState:
         body_replayable: bool = True,
     ) -> Step:
         """The next step after an attempt ended with ``outcome`` at ``now``."""
+        policy = self.policy
+        if (
+            type(outcome) is int
+            and outcome not in policy._statuses
+            and not policy._reads_headers
+            and not self._holding
+        ):
+            return Step.DONE  # the common answer: a response the policy never retries
         if self._holding:
             # Envoy's resetRetry: the slot taken for the retry ends with its outcome.
             self._holding = False
@@ -177,7 +185,6 @@ class RetryState:
             # Cut by the route deadline (Envoy's global timeout): never retried, answer 504.
             self.delay = 0.0
             return Step.TIMEOUT
-        policy = self.policy
         if not policy.should_retry(
             outcome, body_replayable=body_replayable, request_sent=request_sent, headers=headers
         ):

@@ -119,6 +119,7 @@ class Cluster:
         "mtls",
         "name",
         "policy",
+        "pool_keys",
         "port",
         "service",
         "subset",
@@ -151,6 +152,9 @@ class Cluster:
         self._client = client
         self._balancer: Balancer | None = None
         self._pool_settings: tuple[object, ...] | None = None
+        #: the outbound tier's connection pool key of each endpoint (by endpoint key),
+        #: made on first use: kept here, as long as the cluster is
+        self.pool_keys: dict[str, Any] | None = None
         _checked_policy(policy.load_balancer)
         self.hash = hash_policy(policy.load_balancer, client.address)
         self.tls = UpstreamTLS.of(policy.tls, service.host)

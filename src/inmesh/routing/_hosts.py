@@ -18,6 +18,9 @@ _SUFFIX = "." + CLUSTER_DOMAIN
 
 T = TypeVar("T")
 
+# Distinct non-canonical names a HostMap remembers before it starts over.
+_FOUND_LIMIT = 4096
+
 
 @functools.lru_cache(maxsize=1 << 16)
 def to_fqdn(host: str, namespace: str) -> str:
@@ -74,7 +77,7 @@ class HostMap(Generic[T]):
     (:func:`expansions`), then the most specific wildcard. Built once per snapshot from
     per-host parts: a name maps to one value, so there is no alias table to keep."""
 
-    __slots__ = ("_exact", "_extra", "_ns", "_wild")
+    __slots__ = ("_exact", "_extra", "_found", "_ns", "_wild")
 
     def __init__(
         self,
@@ -90,12 +93,25 @@ class HostMap(Generic[T]):
         # most specific (longest) wildcard first; "*" last; the first among equals wins
         self._wild = sorted(wild, key=lambda pv: -len(pv[0]))
         self._ns = client_namespace
+        #: what names other than canonical ones resolved to (short names, wildcards, misses):
+        #: the map never changes, so each is resolved once; bounded, cleared when full
+        self._found: dict[str, tuple[T | None]] = {}
 
     def get(self, host: str) -> T | None:
-        exact = self._exact
-        v = exact.get(host)
+        v = self._exact.get(host)
         if v is not None and not host.startswith("*"):
             return v
+        found = self._found.get(host)
+        if found is not None:
+            return found[0]
+        v = self._resolve(host)
+        if len(self._found) >= _FOUND_LIMIT:
+            self._found = {}
+        self._found[host] = (v,)
+        return v
+
+    def _resolve(self, host: str) -> T | None:
+        exact = self._exact
         v = self._extra.get(host)
         if v is not None:
             return v

@@ -19,19 +19,32 @@ class HeaderSource:
     __slots__ = ("raw",)
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | Mapping[str, str]) -> None:
-        if isinstance(raw, Mapping):
+        if type(raw) is not list and isinstance(raw, Mapping):  # (a list: no ABC check)
             raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in raw.items()]
         #: the request's header pairs as sent (read once per request)
         self.raw: list[tuple[bytes, bytes]] = raw
 
     def get(self, name: str) -> str | None:
-        wanted = name.encode("latin-1")
+        wanted = _NAMES.get(name)
+        if wanted is None:
+            wanted = _encoded(name)
         size = len(wanted)
         found: bytes | None = None
         for key, value in self.raw:
-            if len(key) == size and key.lower() == wanted:
+            if len(key) == size and (key == wanted or key.lower() == wanted):
                 found = value if found is None else found + b"," + value
         return None if found is None else found.decode("latin-1")
+
+
+# Header names asked for, encoded once (routes ask for the same few on every request).
+_NAMES: dict[str, bytes] = {}
+
+
+def _encoded(name: str) -> bytes:
+    if len(_NAMES) >= 1024:
+        _NAMES.clear()
+    wanted = _NAMES[name] = name.encode("latin-1")
+    return wanted
 
 
 @dataclass(slots=True)

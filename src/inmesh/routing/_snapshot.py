@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._cluster_state import ClusterStates
 from .._flags import BLACKHOLE, NO_CLUSTER, NO_HEALTHY_UPSTREAM, NO_ROUTE, LocalReply
@@ -67,9 +67,9 @@ class Redirect:
     service: Service | None
 
 
-@dataclass(frozen=True, slots=True)
-class Forward:
-    """Send to an endpoint of ``cluster``; ``route`` is None for the default route."""
+class Forward(NamedTuple):
+    """Send to an endpoint of ``cluster``; ``route`` is None for the default route. (A
+    tuple: one is made per request, and a frozen dataclass costs ~0.6 us more to make.)"""
 
     cluster: Cluster
     route: Route | None
@@ -211,6 +211,9 @@ class Snapshot:
         svc = self._service_hosts.get(host)
         if svc is None:
             return None
+        return self._cluster_of(svc, subset, port)
+
+    def _cluster_of(self, svc: Service, subset: str | None, port: int | None) -> Cluster | None:
         if port is None:
             only = svc.port(None)
             if only is None:
@@ -230,7 +233,7 @@ class Snapshot:
         svc = self._service_hosts.get(host)
         if svc is None:
             return Reply(NO_CLUSTER, route=route)
-        cluster = self.cluster_for(host, subset, port)
+        cluster = self._cluster_of(svc, subset, port)
         if cluster is None:
             # A route to a subset no DestinationRule defines, or to an undeclared port:
             # Envoy has no such cluster and answers 503 NC.

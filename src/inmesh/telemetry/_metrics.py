@@ -11,6 +11,10 @@ format at scrape time. One hook per process by default (:func:`default_metrics`)
 process is what Prometheus scrapes, as one pod's sidecar is in Istio, and several Meshes in
 one process differ by their ``source_workload``/``destination_workload`` labels.
 
+The outbound path, when this hook is a workload's only one, counts a call by its own key
+for the call's label set (:meth:`MetricsHook.learn`, :meth:`MetricsHook.count`): the
+record is made only the first time a label set is seen (~3.5 us a request less).
+
 A record whose workload's Telemetry API policy changes its metrics (``disabled``,
 ``tagOverrides``) goes to :class:`~inmesh.telemetry._overrides.OverriddenSeries` instead,
 whose series carry their own label sets.
@@ -96,6 +100,8 @@ class MetricsHook:
         self._cache: dict[tuple[Any, ...], tuple[_Series, object, object]] = {}
         self._lock = threading.Lock()
         self._overrides = OverriddenSeries()
+        # a caller's own key -> (series, what the key's ids name): see learn
+        self._known: dict[tuple[Any, ...], tuple[_Series, object]] = {}
         self._registry = registry
         if registry is not None:
             registry.register(_Collector(self))
@@ -118,16 +124,46 @@ class MetricsHook:
     def __call__(self, rec: RequestRecord) -> None:
         policy = rec.telemetry
         if policy is not None:
-            settings = policy.metrics_for(rec.reporter)
-            if not settings.plain:  # the Telemetry API changes something for this mode
+            settings = (
+                policy.server_metrics if rec.reporter == "destination" else policy.client_metrics
+            )  # (policy.metrics_for, inline: this runs on every request)
+            if settings.disabled or settings.overrides:
+                # the Telemetry API changes something for this mode
                 if not settings.disabled:
                     self._overrides.observe(rec, settings)
                 return
         key = label_key(rec)
         entry = self._cache.get(key)
         series = entry[0] if entry is not None else self._new_series(key, rec)
-        ms = rec.duration * 1000.0
-        req, resp = rec.request_bytes, rec.response_bytes
+        self.count(series, rec.duration, rec.request_bytes, rec.response_bytes)
+
+    # -- a caller's own key (the outbound path's: no record while the key is known) --------
+
+    def series_by(self, key: tuple[Any, ...]) -> _Series | None:
+        """The series a caller's own ``key`` stands for, if it told (:meth:`learn`)."""
+        entry = self._known.get(key)
+        return entry[0] if entry is not None else None
+
+    def learn(self, key: tuple[Any, ...], keep: object, rec: RequestRecord) -> None:
+        """Count ``rec`` (a plain one: the Telemetry API changes nothing for its mode) and
+        remember that the caller's ``key`` stands for its label set from now on. The key
+        must determine every standard label of ``rec``; ``keep`` holds what its ids name
+        (kept alive so that an id cannot be reused while the key exists)."""
+        key_of_labels = label_key(rec)
+        entry = self._cache.get(key_of_labels)
+        series = entry[0] if entry is not None else self._new_series(key_of_labels, rec)
+        self.count(series, rec.duration, rec.request_bytes, rec.response_bytes)
+        with self._lock:
+            if len(self._known) >= _CACHE_LIMIT:
+                self._known = {}
+            self._known[key] = (series, keep)
+
+    def count(
+        self, series: _Series, duration: float, request_bytes: int, response_bytes: int
+    ) -> None:
+        """One request of ``series``: ``duration`` in seconds, body sizes in bytes."""
+        ms = duration * 1000.0
+        req, resp = request_bytes, response_bytes
         with self._lock:
             series.count += 1
             series.dur[bisect_left(ENVOY_BUCKETS, ms)] += 1

@@ -37,6 +37,28 @@ metadata: {name: backend-2}
 spec: {address: 127.0.0.2, ports: {http: 9002}, labels: {app: backend, version: v2}}
 """
 
+#: two subsets of ``backend``; a header match to v2, a named default route to v1
+SUBSETS = """
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: backend}
+spec:
+  host: backend
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: backend}
+spec:
+  hosts: [backend]
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}]
+    route: [{destination: {host: backend, subset: v2}}]
+  - name: to-v1
+    route: [{destination: {host: backend, subset: v1}}]
+"""
+
 
 def mesh(extra: str = "", **kwargs: Any) -> tuple[inmesh.Mesh, list[RequestRecord]]:
     """A Mesh for client ``frontend`` with ``backend`` (two endpoints) plus ``extra``, and the
