@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 
 from ..._errors import ConfigError, InmeshError
-from ...config import dump_resource, load_config, parse_documents, yaml_documents
-from ...config._files import expand_paths, gc_paused
+from ...config._files import expand_paths
 from ...config._kinds import MODELLED as KINDS  # the kind names, without their models
-from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, default_data_dir, read_admin_token
+from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, check_url, default_data_dir, read_admin_token
 from .._errors import RegistryRejected, RegistryUnavailable
+from ._input import Input, read_input
 from ._status import format_age, render_ca, render_status, status_rows
 
 __all__ = [
@@ -115,8 +115,6 @@ def _token(args: argparse.Namespace) -> str:
 
 
 def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    from ..client import check_url
-
     url = check_url(args.registry or os.environ.get("INMESH_REGISTRY") or DEFAULT_URL)
     headers = {"Authorization": f"Bearer {_token(args)}", **kwargs.pop("headers", {})}
     try:
@@ -161,26 +159,27 @@ def _size(path: Path) -> int:
         return 0  # load_config names the file it cannot read
 
 
-def _documents(args: argparse.Namespace, paths: Sequence[str]) -> list[dict[str, Any]]:
-    """The files' resources, validated here first so problems name file and document
-    (after a size check against the registry's limit, before anything is parsed)."""
-    docs: list[dict[str, Any]] = []
+def _documents(args: argparse.Namespace, paths: Sequence[str]) -> Input:
+    """The files' documents, parsed (after a size check against the registry's limit,
+    before anything is parsed); the registry validates them (see ``_input``)."""
     files = [p for p in paths if p != "-"]
     sizes = {str(f): _size(f) for f in expand_paths(tuple(files))}
     stdin = sys.stdin.read() if "-" in paths else None
     if stdin is not None:
         sizes["<stdin>"] = len(stdin.encode())
     _check_size(args, sizes)
-    if stdin is not None:
-        loaded = yaml_documents(stdin, source="<stdin>")
-        docs += [
-            dump_resource(r) for r in parse_documents(loaded, source="<stdin>", skip_unused=True)
-        ]
-    if files:
-        resources = load_config(*files)
-        with gc_paused():  # thousands of small dicts, no cycles
-            docs += [dump_resource(r) for r in resources]
-    return docs
+    return read_input(files, stdin)
+
+
+def _send(args: argparse.Namespace, path: str, given: Input, params: dict[str, str]) -> Any:
+    """POST the documents; problems the registry finds in them come back located in the
+    files (a :class:`ConfigError`), the other refusals as they are."""
+    try:
+        return _call(args, "POST", path, params=params, **_json_body(given.docs))
+    except RegistryRejected as exc:
+        if exc.problems:
+            raise ConfigError(given.problems(exc.problems)) from None
+        raise
 
 
 def _json_body(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -251,8 +250,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     params = {"dryRun": "true"} if args.dry_run else {}
     if args.namespace:
         params["namespace"] = args.namespace
-    docs = _documents(args, args.filename)
-    data = _call(args, "POST", "/v1/apply", params=params, **_json_body(docs))
+    data = _send(args, "/v1/apply", _documents(args, args.filename), params)
     _print_results(data, " (dry run)" if args.dry_run else "")
     return 0
 
@@ -264,8 +262,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
             raise InmeshError("give either -f FILE or KIND NAME, not both")
         if args.ignore_not_found:
             params["ignoreNotFound"] = "true"
-        docs = _documents(args, args.filename)
-        data = _call(args, "POST", "/v1/delete", params=params, **_json_body(docs))
+        data = _send(args, "/v1/delete", _documents(args, args.filename), params)
     elif args.kind and args.name:
         kind = resolve_kind(args.kind)
         try:

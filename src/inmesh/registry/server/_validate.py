@@ -102,7 +102,7 @@ def _defaulted(docs: Sequence[dict[str, Any]], namespace: str | None) -> list[di
     """Copies with ``metadata.namespace`` set (``kubectl apply -n`` semantics); only the
     metadata is copied, the rest is shared with ``docs``."""
     out: list[dict[str, Any]] = []
-    problems: list[str] = []
+    problems = _Problems()
     for i, doc in enumerate(docs, 1):
         doc = dict(doc)
         meta = doc.get("metadata")
@@ -110,14 +110,14 @@ def _defaulted(docs: Sequence[dict[str, Any]], namespace: str | None) -> list[di
             meta = doc["metadata"] = dict(meta)
             given = meta.get("namespace")
             if namespace is not None and given not in (None, namespace):
-                problems.append(
-                    f"document {i}: metadata.namespace {given!r} does not match "
-                    f"the namespace {namespace!r} of the request"
+                problems.add(
+                    i,
+                    f"metadata.namespace {given!r} does not match "
+                    f"the namespace {namespace!r} of the request",
                 )
             meta["namespace"] = given or namespace or "default"
         out.append(doc)
-    if problems:
-        raise BadRequest(400, problems)
+    problems.raise_any()
     return out
 
 
@@ -151,24 +151,54 @@ def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
 def resource_keys(docs: Sequence[Mapping[str, Any]], namespace: str | None) -> list[ResourceKey]:
     """Just the keys of ``docs`` (for ``delete -f``): kind, namespace and name."""
     keys: list[ResourceKey] = []
-    problems: list[str] = []
+    problems = _Problems()
     for i, doc in enumerate(_defaulted([dict(d) for d in docs], namespace), 1):
         kind, meta = doc.get("kind"), doc.get("metadata")
         if kind not in KINDS:
-            problems.append(
-                f"document {i}: unknown kind {kind!r}; expected one of " + ", ".join(sorted(KINDS))
-            )
+            message = f"unknown kind {kind!r}; expected one of " + ", ".join(sorted(KINDS))
+            problems.add(i, message)
         elif not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-            problems.append(f"document {i}: metadata.name is required")
+            problems.add(i, "metadata.name is required")
         else:
             keys.append(ResourceKey(str(kind), meta["namespace"], meta["name"]))
-    if problems:
-        raise BadRequest(400, problems)
+    problems.raise_any()
     return keys
 
 
-def _problems(exc: ConfigError) -> list[str]:
-    return [str(p) for p in exc.problems]
+class _Problems:
+    """Problems with an apply's documents: each as a message (``document N: ...``) and as
+    a mapping locating it (see :class:`BadRequest`), so a client can name its files."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.located: list[dict[str, Any]] = []
+
+    def add(self, document: int, message: str, *, key: ResourceKey | None = None) -> None:
+        where = f"{key}: " if key is not None else ""
+        self.messages.append(f"document {document}: {where}{message}")
+        located: dict[str, Any] = {"document": document, "message": message}
+        if key is not None:
+            located.update(kind=key.kind, namespace=key.namespace, name=key.name)
+        self.located.append(located)
+
+    def extend(self, exc: ConfigError) -> None:
+        """The schema's problems (``document`` is the index in the request)."""
+        for p in exc.problems:
+            self.messages.append(str(p))
+            located = {
+                "document": p.document,
+                "message": p.message,
+                "kind": p.kind,
+                "namespace": p.namespace,
+                "name": p.name,
+                "field": p.field,
+                "code": p.code,
+            }
+            self.located.append({k: v for k, v in located.items() if v is not None})
+
+    def raise_any(self) -> None:
+        if self.messages:
+            raise BadRequest(400, self.messages, problems=self.located)
 
 
 @dataclass
@@ -211,7 +241,10 @@ class Validator:
                 parse_documents([None if d is None else dict(d) for d in docs], source=source)
             )
         except ConfigError as exc:
-            raise BadRequest(400, _problems(exc)) from None
+            problems = _Problems()
+            problems.extend(exc)
+            problems.raise_any()
+            raise  # pragma: no cover - raise_any raised
 
     def canonical(self, resource: Any) -> dict[str, Any]:
         """The document stored for ``resource``: its dump, without server-set metadata."""
@@ -314,7 +347,7 @@ class Validator:
                 changed.append(doc)
                 raws.append(raw or "")
         resources = self.parse(changed, source="request")
-        problems: list[str] = []
+        problems = _Problems()
         seen: set[ResourceKey] = set()
         models = iter(zip(resources, raws, strict=True))
         for i, given in enumerate(changed, 1):
@@ -324,20 +357,25 @@ class Validator:
             else:
                 r, raw = next(models)
                 key = ResourceKey(r.kind, r.namespace, r.name)
-                problems.extend(self._write(checked, i, given, r, raw))
+                self._write(checked, i, given, r, raw, problems)
             if key in seen:
-                problems.append(f"document {i}: {key} appears twice in one apply")
+                problems.add(i, "appears twice in one apply", key=key)
             seen.add(key)
             checked.order.append(key)
-        if problems:
-            raise BadRequest(400, problems)
+        problems.raise_any()
         if resources:
             checked.warnings = self._analyze(resources, stored, workloads)
         return checked
 
     def _write(
-        self, checked: Validated, i: int, doc: Mapping[str, Any], r: Any, raw: str
-    ) -> list[str]:
+        self,
+        checked: Validated,
+        i: int,
+        doc: Mapping[str, Any],
+        r: Any,
+        raw: str,
+        problems: _Problems,
+    ) -> None:
         key = ResourceKey(r.kind, r.namespace, r.name)
         given = (doc.get("metadata") or {}).get("resourceVersion")
         expected: int | None = None
@@ -345,13 +383,14 @@ class Validator:
             try:
                 expected = int(str(given))
             except ValueError:
-                return [
-                    f"document {i}: {key}: metadata.resourceVersion "
-                    f"{given!r} is not one this registry issued"
-                ]
+                problems.add(
+                    i,
+                    f"metadata.resourceVersion {given!r} is not one this registry issued",
+                    key=key,
+                )
+                return
         checked.writes.append(Write(key, self.canonical(r), expected_version=expected))
         checked.models[key] = (r, raw)
-        return []
 
     def _analyze(
         self,
