@@ -27,6 +27,7 @@ from ._base import (
     Changes,
     ResourceKey,
     State,
+    StoredResource,
     Token,
     WorkloadRecord,
     Write,
@@ -48,6 +49,10 @@ from ._sqlite_sql import (
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
+
+
+#: Above this many changed rows, ``state()`` reads every body in one query.
+_FETCH_ONE_BY_ONE = 64
 
 
 class SqliteStore:
@@ -72,6 +77,9 @@ class SqliteStore:
         self._db: sqlite3.Connection | None = None
         self._notifier = ChangeNotifier()
         self._store_id = ""
+        #: The resources of the last ``state()``, by key: a row whose version is the same
+        #: is not read and JSON-decoded again (only the store's one thread touches it).
+        self._resources: dict[ResourceKey, StoredResource] = {}
 
     @property
     def store_id(self) -> str:
@@ -197,18 +205,50 @@ class SqliteStore:
 
         def read(db: sqlite3.Connection) -> State:
             with transaction(db, write=False):
-                res = db.execute("SELECT * FROM resources ORDER BY kind, namespace, name")
+                resources = self._read_resources(db)
                 wls = db.execute(
                     "SELECT * FROM workloads WHERE expires > ? ORDER BY namespace, name", (now,)
                 )
                 return State(
                     revision=int(get_meta(db, "revision")),
                     store_id=self._store_id,
-                    resources=tuple(resource_row(r) for r in res.fetchall()),
+                    resources=resources,
                     workloads=tuple(workload_row(r) for r in wls.fetchall()),
                 )
 
         return await self._run(read)
+
+    def _read_resources(self, db: sqlite3.Connection) -> tuple[StoredResource, ...]:
+        """Every resource, in key order; the bodies of those already read at the same
+        version are reused (the rows' keys and versions are read, not their bodies)."""
+        cached = self._resources
+        rows = db.execute(
+            "SELECT kind, namespace, name, version FROM resources ORDER BY kind, namespace, name"
+        ).fetchall()
+        out: list[StoredResource | None] = []
+        missing: list[int] = []
+        for row in rows:
+            hit = cached.get(ResourceKey(row[0], row[1], row[2]))
+            if hit is None or hit.version != row[3]:
+                missing.append(len(out))
+                hit = None
+            out.append(hit)
+        if len(missing) > _FETCH_ONE_BY_ONE:
+            wanted = {ResourceKey(*rows[i][:3]): i for i in missing}
+            for row in db.execute("SELECT * FROM resources"):
+                i = wanted.get(ResourceKey(row["kind"], row["namespace"], row["name"]))
+                if i is not None:
+                    out[i] = resource_row(row)
+        else:
+            for i in missing:
+                row = db.execute(
+                    "SELECT * FROM resources WHERE kind=? AND namespace=? AND name=?",
+                    tuple(rows[i][:3]),
+                ).fetchone()
+                out[i] = resource_row(row)
+        resources = tuple(r for r in out if r is not None)
+        self._resources = {r.key: r for r in resources}
+        return resources
 
     async def changes(self, since: int) -> Changes | None:
         now = self.clock()

@@ -203,3 +203,33 @@ async def test_a_restart_loses_nothing(tmp_path: Path, clock: Clock) -> None:
         assert await second.expire() == 1
     finally:
         await second.close()
+
+
+@pytest.mark.parametrize("changed", [3, 100])  # row by row, and all rows in one query
+async def test_state_decodes_only_rows_whose_version_changed(
+    store: SqliteStore, tmp_path: Path, changed: int
+) -> None:
+    await store.commit([Write(key(f"r{i}"), vs(f"r{i}")) for i in range(120)])
+    before = {r.key: r for r in (await store.state()).resources}
+    await store.commit(
+        [Write(key(f"r{i}"), vs(f"r{i}", weight=50)) for i in range(changed)]
+        + [Write(key("r119"), None), Write(key("new"), vs("new"))]
+    )
+    after = {r.key: r for r in (await store.state()).resources}
+    assert sorted(after) == sorted([*(k for k in before if k != key("r119")), key("new")])
+    for i in range(changed):
+        k = key(f"r{i}")
+        assert after[k].version > before[k].version
+        assert after[k].body["spec"]["http"][0]["route"][0]["weight"] == 50
+    for i in range(changed, 119):
+        k = key(f"r{i}")
+        assert after[k] is before[k]  # the same version: not read again
+    # another process sees the same rows (the reuse is keyed by version, not by memory)
+    other = SqliteStore(tmp_path / "registry.db")
+    await other.open()
+    try:
+        assert [(r.key, r.version, r.body) for r in (await other.state()).resources] == [
+            (r.key, r.version, r.body) for r in (await store.state()).resources
+        ]
+    finally:
+        await other.close()
