@@ -34,15 +34,16 @@ DEFAULT_URL = f"http://{DEFAULT_LISTEN}"
 def check_url(url: str) -> str:
     """``url`` without a trailing slash, or RegistryError when it is not an http(s) URL
     with a host (``127.0.0.1:15010`` alone is not: the scheme is required)."""
-    import httpx  # whoever checks a registry URL is about to call it with httpx
+    from urllib.parse import urlsplit
 
     from ._errors import RegistryError
 
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+        parsed = urlsplit(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except (ValueError, TypeError, AttributeError) as exc:
         raise RegistryError(f"registry URL {url!r} is invalid: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise RegistryError(
             f"registry URL {url!r} is invalid: expected http://HOST:PORT or "
             "https://HOST:PORT (the scheme http or https is required)"

@@ -20,6 +20,7 @@ client and the server, and imports nothing of either.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,19 +69,24 @@ class RegistryRejected(RegistryError):
         """A 4xx answer as an exception carrying every message the registry gave (its
         error shape is ``{"code", "reason", "messages": [...]}``, and ``"problems"``
         when it can say which document of the request each is about)."""
+        return cls.from_body(response.status_code, response.content)
+
+    @classmethod
+    def from_body(cls, status: int, content: bytes) -> RegistryRejected:
+        """:meth:`from_response` from the status and the body."""
         problems: list[Mapping[str, Any]] = []
         try:
-            data = response.json()
+            data = json.loads(content)
             messages = [str(m) for m in data.get("messages", ())]
             given = data.get("problems")
             if isinstance(given, list) and len(given) == len(messages):
                 problems = [p for p in given if isinstance(p, dict)]
                 if len(problems) != len(messages):
                     problems = []
-        except (ValueError, AttributeError):
-            text = response.text.strip()
+        except (ValueError, AttributeError, TypeError):
+            text = content.decode("utf-8", "replace").strip()
             messages = [text[:500]] if text else []
-        return cls(response.status_code, messages or [f"HTTP {response.status_code}"], problems)
+        return cls(status, messages or [f"HTTP {status}"], problems)
 
 
 class StoreError(RegistryError):

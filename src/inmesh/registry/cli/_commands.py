@@ -16,13 +16,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..._errors import ConfigError, InmeshError
 from ...config._files import expand_paths
 from ...config._kinds import MODELLED as KINDS  # the kind names, without their models
 from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, check_url, default_data_dir, read_admin_token
-from .._errors import RegistryRejected, RegistryUnavailable
+from .._errors import RegistryRejected
+from ._http import request
 from ._input import Input, read_input
 from ._status import format_age, render_ca, render_status, status_rows
 
@@ -114,20 +113,26 @@ def _token(args: argparse.Namespace) -> str:
     return token
 
 
-def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
+def _call(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    content: bytes | None = None,
+) -> Any:
     url = check_url(args.registry or os.environ.get("INMESH_REGISTRY") or DEFAULT_URL)
-    headers = {"Authorization": f"Bearer {_token(args)}", **kwargs.pop("headers", {})}
-    try:
-        response = httpx.request(
-            method, url + path, headers=headers, timeout=30, trust_env=False, **kwargs
-        )
-    except httpx.TransportError as exc:
-        raise RegistryUnavailable(
-            f"cannot reach the registry at {url}: {exc or type(exc)}"
-        ) from None
-    if response.status_code >= 400:
-        raise RegistryRejected.from_response(response)
-    return response.json()
+    if json_body is not None:
+        content = json.dumps(json_body).encode()
+    return request(
+        method,
+        url,
+        path,
+        headers={"Authorization": f"Bearer {_token(args)}"},
+        params=params,
+        body=content,
+    )
 
 
 #: Input below this size is sent without asking the registry for its body limit first.
@@ -175,17 +180,16 @@ def _send(args: argparse.Namespace, path: str, given: Input, params: dict[str, s
     """POST the documents; problems the registry finds in them come back located in the
     files (a :class:`ConfigError`), the other refusals as they are."""
     try:
-        return _call(args, "POST", path, params=params, **_json_body(given.docs))
+        return _call(args, "POST", path, params=params, content=_json_body(given.docs))
     except RegistryRejected as exc:
         if exc.problems:
             raise ConfigError(given.problems(exc.problems)) from None
         raise
 
 
-def _json_body(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``_call`` arguments for a compact JSON body."""
-    body = json.dumps(docs, separators=(",", ":"), ensure_ascii=False).encode()
-    return {"content": body, "headers": {"Content-Type": "application/json"}}
+def _json_body(docs: Sequence[Mapping[str, Any]]) -> bytes:
+    """A compact JSON body."""
+    return json.dumps(docs, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -213,7 +217,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     body = {"namespace": args.namespace}
     if args.service_account:
         body["serviceAccount"] = args.service_account
-    data = _call(args, "POST", "/v1/tokens", json=body)
+    data = _call(args, "POST", "/v1/tokens", json_body=body)
     print(
         f"created {data['id']} for namespace {data['namespace']}"
         + (f", service account {data['serviceAccount']}" if data["serviceAccount"] else "")
