@@ -270,8 +270,11 @@ class SqliteStore:
                         (kind, namespace, name),
                     ).fetchone()
                     if row is not None:
-                        documents[key] = resource_row(row).document()
+                        stored = resource_row(row)
+                        self._resources[key] = stored  # the next state() need not read it
+                        documents[key] = stored.document()
                         continue
+                    self._resources.pop(key, None)
                     live = None
                     if kind == "WorkloadEntry":
                         live = db.execute(
