@@ -199,3 +199,16 @@ def test_problems_the_registry_finds_across_documents_name_the_files(  # type: i
     )
     status, _, err = cli("apply", "-f", str(one), "-n", "elsewhere")
     assert status == 1 and err.startswith(f"error: {one} (document 1): metadata.namespace")
+
+
+def test_apply_from_stdin_names_stdin(  # type: ignore[no-untyped-def]
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(virtual_service(name="piped", weight=150)))
+    status, _, err = cli("apply", "-f", "-")
+    assert status == 1 and err.startswith("error: <stdin> (document 1): VirtualService")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(virtual_service(name="piped", weight=100)))
+    status, out, _ = cli("apply", "-f", "-")
+    assert status == 0 and out == "VirtualService default/piped created\n"

@@ -23,7 +23,6 @@ from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, check_url, default_data_dir, 
 from .._errors import RegistryRejected
 from ._http import request
 from ._input import Input, read_input
-from ._status import format_age, render_ca, render_status, status_rows
 
 __all__ = [
     "cmd_apply",
@@ -305,6 +304,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         )
     else:
         from ..store._base import REGISTERED_ANNOTATION
+        from ._status import format_age
 
         now = time.time()
         rows = [("NAMESPACE", "NAME", "RESOURCE-VERSION", "AGE")]
@@ -332,6 +332,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         print(render_proxies(_call(args, "GET", "/v1/proxies"), namespace=args.namespace))
         return 0
+    from ._status import render_ca, render_status, status_rows
+
     params = {"namespace": args.namespace} if args.namespace else {}
     docs = _call(args, "GET", "/v1/resources", params=params)["items"]
     registrations = _call(args, "GET", "/v1/workloads", params=params)["items"]
