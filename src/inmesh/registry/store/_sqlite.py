@@ -51,8 +51,66 @@ __all__ = ["SqliteStore"]
 T = TypeVar("T")
 
 
-#: Above this many changed rows, ``state()`` reads every body in one query.
+#: Above this many rows, ``state()`` and ``commit()`` read them all in one query.
 _FETCH_ONE_BY_ONE = 64
+
+
+def _write_rows(
+    db: sqlite3.Connection,
+    final: Mapping[ResourceKey, tuple[str, int] | None],
+    existed: set[ResourceKey],
+    now: float,
+) -> None:
+    """Bring each key of ``final`` to its final state (a body and version, or absent), in
+    three statements, whatever writes of one key led there."""
+    db.executemany(
+        "DELETE FROM resources WHERE kind=? AND namespace=? AND name=?",
+        [(k.kind, k.namespace, k.name) for k, row in final.items() if row is None and k in existed],
+    )
+    db.executemany(
+        "UPDATE resources SET body=?, version=? WHERE kind=? AND namespace=? AND name=?",
+        [
+            (row[0], row[1], k.kind, k.namespace, k.name)
+            for k, row in final.items()
+            if row is not None and k in existed
+        ],
+    )
+    db.executemany(
+        "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (k.kind, k.namespace, k.name, row[0], row[1], now)
+            for k, row in final.items()
+            if row is not None and k not in existed
+        ],
+    )
+
+
+def _existing(
+    db: sqlite3.Connection, keys: Sequence[ResourceKey]
+) -> dict[ResourceKey, tuple[str, int] | None]:
+    """The stored (body, version) of each of ``keys`` that exists."""
+    found: dict[ResourceKey, tuple[str, int] | None] = {}
+    wanted = set(keys)
+    # one scan when the keys are many and a good share of the table; else one by one
+    if (
+        len(wanted) > _FETCH_ONE_BY_ONE
+        and 4 * len(wanted) >= db.execute("SELECT count(*) FROM resources").fetchone()[0]
+    ):
+        for kind, namespace, name, body, version in db.execute(
+            "SELECT kind, namespace, name, body, version FROM resources"
+        ):
+            key = ResourceKey(kind, namespace, name)
+            if key in wanted:
+                found[key] = (body, version)
+        return found
+    for key in wanted:
+        row = db.execute(
+            "SELECT body, version FROM resources WHERE kind=? AND namespace=? AND name=?",
+            (key.kind, key.namespace, key.name),
+        ).fetchone()
+        if row is not None:
+            found[key] = (row[0], row[1])
+    return found
 
 
 class SqliteStore:
@@ -147,49 +205,38 @@ class SqliteStore:
             with transaction(db):
                 revision = int(get_meta(db, "revision"))
                 next_revision = revision + 1
+                rows = _existing(db, [w.key for w in writes])
+                before = set(rows)  # the keys that exist now
+                written: set[ResourceKey] = set()
                 results: list[WriteResult] = []
                 for w in writes:
                     k = w.key
-                    row = db.execute(
-                        "SELECT body, version FROM resources WHERE kind=? AND namespace=? "
-                        "AND name=?",
-                        (k.kind, k.namespace, k.name),
-                    ).fetchone()
-                    check_expected(w, None if row is None else row["version"])
+                    row = rows.get(k)
+                    check_expected(w, None if row is None else row[1])
                     if w.body is None:
                         if row is None:
                             if not w.missing_ok:
                                 raise NotFound(f"{k} not found")
                             continue
-                        db.execute(
-                            "DELETE FROM resources WHERE kind=? AND namespace=? AND name=?",
-                            (k.kind, k.namespace, k.name),
-                        )
+                        rows[k] = None
+                        written.add(k)
                         results.append(WriteResult(k, "deleted", next_revision))
                         continue
                     body = canonical_json(w.body)
-                    if row is not None and row["body"] == body:
-                        results.append(WriteResult(k, "unchanged", row["version"]))
+                    if row is not None and row[0] == body:
+                        results.append(WriteResult(k, "unchanged", row[1]))
                         continue
                     if k.kind == "WorkloadEntry" and is_live(db, k.namespace, k.name, now):
                         raise Conflict(
                             f"{k} is a live workload registration; it leaves "
                             "by deregistration or lease expiry"
                         )
-                    if row is None:
-                        db.execute(
-                            "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
-                            (k.kind, k.namespace, k.name, body, next_revision, now),
-                        )
-                    else:
-                        db.execute(
-                            "UPDATE resources SET body=?, version=? WHERE kind=? AND "
-                            "namespace=? AND name=?",
-                            (body, next_revision, k.kind, k.namespace, k.name),
-                        )
+                    rows[k] = (body, next_revision)
+                    written.add(k)
                     results.append(
                         WriteResult(k, "created" if row is None else "configured", next_revision)
                     )
+                _write_rows(db, {k: rows.get(k) for k in written}, before, now)
                 changed = [r.key for r in results if r.action != "unchanged"]
                 if changed:
                     set_meta(db, "revision", str(next_revision))

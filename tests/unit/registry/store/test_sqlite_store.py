@@ -233,3 +233,34 @@ async def test_state_decodes_only_rows_whose_version_changed(
         ]
     finally:
         await other.close()
+
+
+@pytest.mark.parametrize("others", [0, 100])  # keys read one by one, and in one scan
+async def test_a_commit_ends_each_key_as_its_last_write_says(
+    store: SqliteStore, others: int
+) -> None:
+    await store.commit([Write(key("kept"), vs("kept")), Write(key("gone"), vs("gone"))])
+    filler = [Write(key(f"f{i}"), vs(f"f{i}")) for i in range(others)]
+    revision, results = await store.commit(
+        [
+            *filler,
+            Write(key("gone"), None),
+            Write(key("gone"), vs("gone", weight=10)),  # deleted, then created again
+            Write(key("new"), vs("new")),
+            Write(key("new"), None),  # created, then deleted
+            Write(key("kept"), vs("kept", weight=20)),
+        ]
+    )
+    assert [r.action for r in results][others:] == [
+        "deleted",
+        "created",
+        "created",
+        "deleted",
+        "configured",
+    ]
+    gone, new, kept = [await stored_at(store, key(n)) for n in ("gone", "new", "kept")]
+    assert new is None
+    assert gone is not None and gone.version == revision
+    assert gone.body["spec"]["http"][0]["route"][0]["weight"] == 10
+    assert kept is not None and kept.body["spec"]["http"][0]["route"][0]["weight"] == 20
+    assert len((await store.state()).resources) == 2 + others
