@@ -37,6 +37,7 @@ from ...config._kinds import MODELLED as _CONFIG_KINDS
 from .._errors import BadRequest
 from ..store import ResourceKey, StoredResource, Write, WriteResult
 from ..store._base import canonical_json
+from ._problems import Problems
 
 __all__ = [
     "KINDS",
@@ -113,7 +114,7 @@ def _defaulted(docs: Sequence[dict[str, Any]], namespace: str | None) -> list[di
     """Copies with ``metadata.namespace`` set (``kubectl apply -n`` semantics); only the
     metadata is copied, the rest is shared with ``docs``."""
     out: list[dict[str, Any]] = []
-    problems = _Problems()
+    problems = Problems()
     for i, doc in enumerate(docs, 1):
         doc = dict(doc)
         meta = doc.get("metadata")
@@ -162,7 +163,7 @@ def _comparable(doc: Mapping[str, Any]) -> dict[str, Any]:
 def resource_keys(docs: Sequence[Mapping[str, Any]], namespace: str | None) -> list[ResourceKey]:
     """Just the keys of ``docs`` (for ``delete -f``): kind, namespace and name."""
     keys: list[ResourceKey] = []
-    problems = _Problems()
+    problems = Problems()
     for i, doc in enumerate(_defaulted([dict(d) for d in docs], namespace), 1):
         kind, meta = doc.get("kind"), doc.get("metadata")
         if kind not in KINDS:
@@ -174,42 +175,6 @@ def resource_keys(docs: Sequence[Mapping[str, Any]], namespace: str | None) -> l
             keys.append(ResourceKey(str(kind), meta["namespace"], meta["name"]))
     problems.raise_any()
     return keys
-
-
-class _Problems:
-    """Problems with an apply's documents: each as a message (``document N: ...``) and as
-    a mapping locating it (see :class:`BadRequest`), so a client can name its files."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-        self.located: list[dict[str, Any]] = []
-
-    def add(self, document: int, message: str, *, key: ResourceKey | None = None) -> None:
-        where = f"{key}: " if key is not None else ""
-        self.messages.append(f"document {document}: {where}{message}")
-        located: dict[str, Any] = {"document": document, "message": message}
-        if key is not None:
-            located.update(kind=key.kind, namespace=key.namespace, name=key.name)
-        self.located.append(located)
-
-    def extend(self, exc: ConfigError) -> None:
-        """The schema's problems (``document`` is the index in the request)."""
-        for p in exc.problems:
-            self.messages.append(str(p))
-            located = {
-                "document": p.document,
-                "message": p.message,
-                "kind": p.kind,
-                "namespace": p.namespace,
-                "name": p.name,
-                "field": p.field,
-                "code": p.code,
-            }
-            self.located.append({k: v for k, v in located.items() if v is not None})
-
-    def raise_any(self) -> None:
-        if self.messages:
-            raise BadRequest(400, self.messages, problems=self.located)
 
 
 @dataclass
@@ -254,10 +219,9 @@ class Validator:
                 parse_documents([None if d is None else dict(d) for d in docs], source=source)
             )
         except ConfigError as exc:
-            problems = _Problems()
+            problems = Problems()
             problems.extend(exc)
-            problems.raise_any()
-            raise  # pragma: no cover - raise_any raised
+        raise BadRequest(400, problems.messages, problems=problems.located) from None
 
     def canonical(self, resource: Any) -> dict[str, Any]:
         """The document stored for ``resource``: its dump, without server-set metadata."""
@@ -366,7 +330,7 @@ class Validator:
                 changed.append(doc)
                 bodies.append(body or {})
         resources = self.parse(changed, source="request")
-        problems = _Problems()
+        problems = Problems()
         seen: set[ResourceKey] = set()
         models = iter(zip(resources, bodies, strict=True))
         for i, given in enumerate(changed, 1):
@@ -393,7 +357,7 @@ class Validator:
         doc: Mapping[str, Any],
         r: Any,
         body: dict[str, Any],
-        problems: _Problems,
+        problems: Problems,
     ) -> None:
         key = ResourceKey(r.kind, r.namespace, r.name)
         given = (doc.get("metadata") or {}).get("resourceVersion")

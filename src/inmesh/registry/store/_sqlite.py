@@ -37,80 +37,21 @@ from ._base import (
 )
 from ._sqlite_sql import (
     SCHEMA,
+    existing_rows,
     get_meta,
     is_live,
     log_changes,
+    read_resources,
     resource_row,
     set_meta,
     transaction,
     workload_row,
+    write_rows,
 )
 
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
-
-
-#: Above this many rows, ``state()`` and ``commit()`` read them all in one query.
-_FETCH_ONE_BY_ONE = 64
-
-
-def _write_rows(
-    db: sqlite3.Connection,
-    final: Mapping[ResourceKey, tuple[str, int] | None],
-    existed: set[ResourceKey],
-    now: float,
-) -> None:
-    """Bring each key of ``final`` to its final state (a body and version, or absent), in
-    three statements, whatever writes of one key led there."""
-    db.executemany(
-        "DELETE FROM resources WHERE kind=? AND namespace=? AND name=?",
-        [(k.kind, k.namespace, k.name) for k, row in final.items() if row is None and k in existed],
-    )
-    db.executemany(
-        "UPDATE resources SET body=?, version=? WHERE kind=? AND namespace=? AND name=?",
-        [
-            (row[0], row[1], k.kind, k.namespace, k.name)
-            for k, row in final.items()
-            if row is not None and k in existed
-        ],
-    )
-    db.executemany(
-        "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (k.kind, k.namespace, k.name, row[0], row[1], now)
-            for k, row in final.items()
-            if row is not None and k not in existed
-        ],
-    )
-
-
-def _existing(
-    db: sqlite3.Connection, keys: Sequence[ResourceKey]
-) -> dict[ResourceKey, tuple[str, int] | None]:
-    """The stored (body, version) of each of ``keys`` that exists."""
-    found: dict[ResourceKey, tuple[str, int] | None] = {}
-    wanted = set(keys)
-    # one scan when the keys are many and a good share of the table; else one by one
-    if (
-        len(wanted) > _FETCH_ONE_BY_ONE
-        and 4 * len(wanted) >= db.execute("SELECT count(*) FROM resources").fetchone()[0]
-    ):
-        for kind, namespace, name, body, version in db.execute(
-            "SELECT kind, namespace, name, body, version FROM resources"
-        ):
-            key = ResourceKey(kind, namespace, name)
-            if key in wanted:
-                found[key] = (body, version)
-        return found
-    for key in wanted:
-        row = db.execute(
-            "SELECT body, version FROM resources WHERE kind=? AND namespace=? AND name=?",
-            (key.kind, key.namespace, key.name),
-        ).fetchone()
-        if row is not None:
-            found[key] = (row[0], row[1])
-    return found
 
 
 class SqliteStore:
@@ -205,7 +146,7 @@ class SqliteStore:
             with transaction(db):
                 revision = int(get_meta(db, "revision"))
                 next_revision = revision + 1
-                rows = _existing(db, [w.key for w in writes])
+                rows = existing_rows(db, [w.key for w in writes])
                 before = set(rows)  # the keys that exist now
                 written: set[ResourceKey] = set()
                 results: list[WriteResult] = []
@@ -236,7 +177,7 @@ class SqliteStore:
                     results.append(
                         WriteResult(k, "created" if row is None else "configured", next_revision)
                     )
-                _write_rows(db, {k: rows.get(k) for k in written}, before, now)
+                write_rows(db, {k: rows.get(k) for k in written}, before, now)
                 changed = [r.key for r in results if r.action != "unchanged"]
                 if changed:
                     set_meta(db, "revision", str(next_revision))
@@ -252,7 +193,8 @@ class SqliteStore:
 
         def read(db: sqlite3.Connection) -> State:
             with transaction(db, write=False):
-                resources = self._read_resources(db)
+                resources = read_resources(db, self._resources)
+                self._resources = {r.key: r for r in resources}
                 wls = db.execute(
                     "SELECT * FROM workloads WHERE expires > ? ORDER BY namespace, name", (now,)
                 )
@@ -264,38 +206,6 @@ class SqliteStore:
                 )
 
         return await self._run(read)
-
-    def _read_resources(self, db: sqlite3.Connection) -> tuple[StoredResource, ...]:
-        """Every resource, in key order; the bodies of those already read at the same
-        version are reused (the rows' keys and versions are read, not their bodies)."""
-        cached = self._resources
-        rows = db.execute(
-            "SELECT kind, namespace, name, version FROM resources ORDER BY kind, namespace, name"
-        ).fetchall()
-        out: list[StoredResource | None] = []
-        missing: list[int] = []
-        for row in rows:
-            hit = cached.get(ResourceKey(row[0], row[1], row[2]))
-            if hit is None or hit.version != row[3]:
-                missing.append(len(out))
-                hit = None
-            out.append(hit)
-        if len(missing) > _FETCH_ONE_BY_ONE:
-            wanted = {ResourceKey(*rows[i][:3]): i for i in missing}
-            for row in db.execute("SELECT * FROM resources"):
-                i = wanted.get(ResourceKey(row["kind"], row["namespace"], row["name"]))
-                if i is not None:
-                    out[i] = resource_row(row)
-        else:
-            for i in missing:
-                row = db.execute(
-                    "SELECT * FROM resources WHERE kind=? AND namespace=? AND name=?",
-                    tuple(rows[i][:3]),
-                ).fetchone()
-                out[i] = resource_row(row)
-        resources = tuple(r for r in out if r is not None)
-        self._resources = {r.key: r for r in resources}
-        return resources
 
     async def changes(self, since: int) -> Changes | None:
         now = self.clock()
