@@ -219,16 +219,25 @@ class SqliteStore:
                     "SELECT DISTINCT kind, namespace, name FROM changelog WHERE revision > ?",
                     (since,),
                 ).fetchall()
+                # the rows of those keys that exist, in one query
+                found = {
+                    ResourceKey(row["kind"], row["namespace"], row["name"]): row
+                    for row in db.execute(
+                        "SELECT r.* FROM resources r JOIN (SELECT DISTINCT kind, namespace, "
+                        "name FROM changelog WHERE revision > ?) c ON r.kind = c.kind AND "
+                        "r.namespace = c.namespace AND r.name = c.name",
+                        (since,),
+                    )
+                }
                 documents: dict[ResourceKey, Mapping[str, Any] | None] = {}
                 for kind, namespace, name in rows:
                     key = ResourceKey(kind, namespace, name)
-                    row = db.execute(
-                        "SELECT * FROM resources WHERE kind=? AND namespace=? AND name=?",
-                        (kind, namespace, name),
-                    ).fetchone()
+                    row = found.get(key)
                     if row is not None:
-                        stored = resource_row(row)
-                        self._resources[key] = stored  # the next state() need not read it
+                        stored = self._resources.get(key)
+                        if stored is None or stored.version != row["version"]:
+                            stored = resource_row(row)
+                            self._resources[key] = stored  # the next state() need not read it
                         documents[key] = stored.document()
                         continue
                     self._resources.pop(key, None)
