@@ -22,9 +22,11 @@ shows which revision each client applied (``inmesh status --proxies``).
 ``_data``    the default address, the data directory and its admin token file
 ===========  ==========================================================================
 
-Importing this package loads only the client. The server's and the stores' names below
-(``create_app``, ``SqliteStore``, ...) are loaded on first use, so a workload never pays
-for Starlette, uvicorn, SQLite or the analyzer. See docs/registry.md.
+Importing this package loads only its exceptions. Every other name below is loaded on
+first use: the client's (``RegistryClient``, ...) with httpx and the configuration models,
+the server's and the stores' (``create_app``, ``SqliteStore``, ...) with Starlette,
+uvicorn, SQLite and the analyzer. So a workload never pays for the server, and the CLI's
+``inmesh apply`` (an HTTP client of its own) pays for neither. See docs/registry.md.
 """
 
 from __future__ import annotations
@@ -40,19 +42,19 @@ from ._errors import (
     RegistryUnavailable,
     StoreError,
 )
-from .client import (
-    BackgroundRegistration,
-    BackgroundWatch,
-    ProxyInfo,
-    Registration,
-    RegistryClient,
-    RegistryView,
-    Rejection,
-    SignedCertificate,
-)
 
 if TYPE_CHECKING:
     from .cli import add_commands
+    from .client import (
+        BackgroundRegistration,
+        BackgroundWatch,
+        ProxyInfo,
+        Registration,
+        RegistryClient,
+        RegistryView,
+        Rejection,
+        SignedCertificate,
+    )
     from .server import create_app
     from .store import REGISTERED_ANNOTATION, EtcdStore, SqliteStore, Store
 
@@ -81,6 +83,14 @@ __all__ = [
 
 #: Names loaded on first use, and the subpackage each comes from.
 _LAZY = {
+    "BackgroundRegistration": ".client",
+    "BackgroundWatch": ".client",
+    "ProxyInfo": ".client",
+    "Registration": ".client",
+    "RegistryClient": ".client",
+    "RegistryView": ".client",
+    "Rejection": ".client",
+    "SignedCertificate": ".client",
     "REGISTERED_ANNOTATION": ".store",
     "EtcdStore": ".store",
     "SqliteStore": ".store",

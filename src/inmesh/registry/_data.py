@@ -1,7 +1,7 @@
-"""The registry's local defaults: where it listens, its data directory and the admin
-token file in it. Shared by the server (which creates the token at first start), the CLI
-and ``inmesh serve`` (which read it on the same machine); nothing here imports more than
-the standard library.
+"""The registry's local defaults: where it listens, the check of a registry URL, its data
+directory and the admin token file in it. Shared by the server (which creates the token at
+first start), the client, the CLI and ``inmesh serve`` (which read it on the same
+machine); nothing here imports more than the standard library at import time.
 
 The directory is ``--data DIR``, else ``$INMESH_DATA``, else ``~/.inmesh``; it is created
 with mode 0700 and the token file with 0600.
@@ -17,6 +17,7 @@ __all__ = [
     "ADMIN_TOKEN_FILE",
     "DEFAULT_LISTEN",
     "DEFAULT_URL",
+    "check_url",
     "default_data_dir",
     "ensure_admin_token",
     "new_secret",
@@ -28,6 +29,26 @@ ADMIN_TOKEN_FILE = "admin-token"
 #: ``inmesh registry serve``'s address, and the URL the CLI uses when none is given.
 DEFAULT_LISTEN = "127.0.0.1:15010"
 DEFAULT_URL = f"http://{DEFAULT_LISTEN}"
+
+
+def check_url(url: str) -> str:
+    """``url`` without a trailing slash, or RegistryError when it is not an http(s) URL
+    with a host (``127.0.0.1:15010`` alone is not: the scheme is required)."""
+    from urllib.parse import urlsplit
+
+    from ._errors import RegistryError
+
+    try:
+        parsed = urlsplit(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise RegistryError(f"registry URL {url!r} is invalid: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise RegistryError(
+            f"registry URL {url!r} is invalid: expected http://HOST:PORT or "
+            "https://HOST:PORT (the scheme http or https is required)"
+        )
+    return url.rstrip("/")
 
 
 def default_data_dir() -> Path:

@@ -20,8 +20,9 @@ client and the server, and imports nothing of either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._errors import InmeshError
 
@@ -49,23 +50,43 @@ class RegistryUnavailable(RegistryError):
 
 
 class RegistryRejected(RegistryError):
-    """The registry refused a request; ``messages`` holds every reason it gave."""
+    """The registry refused a request; ``messages`` holds every reason it gave, and
+    ``problems`` the same located in the request's documents when it gave them."""
 
-    def __init__(self, status: int, messages: Sequence[str]) -> None:
+    def __init__(
+        self,
+        status: int,
+        messages: Sequence[str],
+        problems: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.status = status
         self.messages: tuple[str, ...] = tuple(messages) or (f"HTTP {status}",)
+        self.problems: tuple[Mapping[str, Any], ...] = tuple(problems)
         super().__init__("; ".join(self.messages))
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> RegistryRejected:
         """A 4xx answer as an exception carrying every message the registry gave (its
-        error shape is ``{"code", "reason", "messages": [...]}``)."""
+        error shape is ``{"code", "reason", "messages": [...]}``, and ``"problems"``
+        when it can say which document of the request each is about)."""
+        return cls.from_body(response.status_code, response.content)
+
+    @classmethod
+    def from_body(cls, status: int, content: bytes) -> RegistryRejected:
+        """:meth:`from_response` from the status and the body."""
+        problems: list[Mapping[str, Any]] = []
         try:
-            messages = [str(m) for m in response.json().get("messages", ())]
-        except (ValueError, AttributeError):
-            text = response.text.strip()
+            data = json.loads(content)
+            messages = [str(m) for m in data.get("messages", ())]
+            given = data.get("problems")
+            if isinstance(given, list) and len(given) == len(messages):
+                problems = [p for p in given if isinstance(p, dict)]
+                if len(problems) != len(messages):
+                    problems = []
+        except (ValueError, AttributeError, TypeError):
+            text = content.decode("utf-8", "replace").strip()
             messages = [text[:500]] if text else []
-        return cls(response.status_code, messages or [f"HTTP {response.status_code}"])
+        return cls(status, messages or [f"HTTP {status}"], problems)
 
 
 class StoreError(RegistryError):
@@ -81,11 +102,21 @@ class NotFound(StoreError):
 
 
 class BadRequest(RegistryError):
-    """A request refused for its content: ``status`` (400, 413, 429) and every message."""
+    """A request refused for its content: ``status`` (400, 413, 429) and every message;
+    ``problems``, when given, is one mapping per message locating it in the request
+    (``document``: its index, from 1; ``kind``, ``namespace``, ``name``, ``field``,
+    ``code``; ``message`` without the location), so that a client can name its files."""
 
-    def __init__(self, status: int, messages: Sequence[str]) -> None:
+    def __init__(
+        self,
+        status: int,
+        messages: Sequence[str],
+        *,
+        problems: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.status = status
         self.messages = list(messages)
+        self.problems = list(problems)
         super().__init__("; ".join(self.messages))
 
 

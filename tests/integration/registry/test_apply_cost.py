@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 from .conftest import Registry, spawn_registry
@@ -83,14 +83,16 @@ def test_the_cli_refuses_a_file_over_the_limit_before_parsing_it(cli, tmp_path: 
 def test_a_small_apply_does_not_ask_for_the_limit(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
+    from inmesh.registry.cli import _commands
+
     paths: list[str] = []
-    real = httpx.request
+    real = _commands.request
 
-    def recording(method: str, url: str, **kwargs: object) -> httpx.Response:
-        paths.append(httpx.URL(url).path)
-        return real(method, url, **kwargs)  # type: ignore[arg-type]
+    def recording(method: str, base: str, path: str, **kwargs: Any) -> Any:
+        paths.append(path)
+        return real(method, base, path, **kwargs)
 
-    monkeypatch.setattr(httpx, "request", recording)
+    monkeypatch.setattr(_commands, "request", recording)
     path = tmp_path / "small.yaml"
     path.write_text(service_entry("small"))
     status, _, err = cli("apply", "-f", str(path))

@@ -152,3 +152,63 @@ def test_status_shows_the_ca(cli, served: Registry) -> None:  # type: ignore[no-
     rows = out.split(ca_line, 1)[1].strip().splitlines()
     assert rows[0].split() == ["ROOT", "FINGERPRINT", "SUBJECT", "EXPIRES"]
     assert rows[1].split() == [root["fingerprint"], "O=cluster.local", root["notAfter"]]
+
+
+def test_a_bad_file_is_refused_whole_with_file_document_and_field_named(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    """The CLI does not validate: the registry's answer locates each problem in the
+    request, and the CLI names the file, the document and (for a List item) the item."""
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: skipped}\n---\n"
+        + virtual_service(name="located-ok", weight=100)
+        + "---\napiVersion: v1\nkind: List\nitems:\n"
+        + "".join(
+            "- " + line.replace("\n", "\n  ").rstrip() + "\n"
+            for line in [virtual_service(name="located-bad", weight=150)]
+        )
+    )
+    status, _, err = cli("apply", "-f", str(path))
+    assert status == 1 and "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) >= 1 and all(line.startswith("error: ") for line in lines)
+    assert lines[0].startswith(f"error: {path} (document 3): VirtualService default/located-bad:")
+    assert "items[0].spec.http[0].route" in lines[0] and "weight" in lines[0]
+    status, out, _ = cli("get", "vs")
+    assert "located-ok" not in out  # nothing applied
+    path.write_text(virtual_service(name="located-ok", weight=100) + "---\n- 3\n")
+    status, _, err = cli("apply", "-f", str(path))
+    assert status == 1
+    assert err == (
+        f"error: {path} (document 2): expected a mapping with apiVersion, kind, metadata "
+        "and spec, got list\n"
+    )
+
+
+def test_problems_the_registry_finds_across_documents_name_the_files(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
+    one.write_text(virtual_service(name="twice", weight=100))
+    two.write_text(virtual_service(name="twice", weight=100))
+    status, _, err = cli("apply", "-f", str(one), "-f", str(two), "-n", "default")
+    assert status == 1
+    assert err == (
+        f"error: {two} (document 1): VirtualService default/twice: appears twice in one apply\n"
+    )
+    status, _, err = cli("apply", "-f", str(one), "-n", "elsewhere")
+    assert status == 1 and err.startswith(f"error: {one} (document 1): metadata.namespace")
+
+
+def test_apply_from_stdin_names_stdin(  # type: ignore[no-untyped-def]
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(virtual_service(name="piped", weight=150)))
+    status, _, err = cli("apply", "-f", "-")
+    assert status == 1 and err.startswith("error: <stdin> (document 1): VirtualService")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(virtual_service(name="piped", weight=100)))
+    status, out, _ = cli("apply", "-f", "-")
+    assert status == 0 and out == "VirtualService default/piped created\n"

@@ -16,15 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..._errors import ConfigError, InmeshError
-from ...config import dump_resource, load_config, parse_documents, yaml_documents
-from ...config._files import expand_paths, gc_paused
+from ...config._files import expand_paths
 from ...config._kinds import MODELLED as KINDS  # the kind names, without their models
-from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, default_data_dir, read_admin_token
-from .._errors import RegistryRejected, RegistryUnavailable
-from ._status import format_age, render_ca, render_status, status_rows
+from .._data import ADMIN_TOKEN_FILE, DEFAULT_URL, check_url, default_data_dir, read_admin_token
+from .._errors import RegistryRejected
+from ._http import request
+from ._input import Input, read_input
 
 __all__ = [
     "cmd_apply",
@@ -114,22 +112,26 @@ def _token(args: argparse.Namespace) -> str:
     return token
 
 
-def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    from ..client import check_url
-
+def _call(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    content: bytes | None = None,
+) -> Any:
     url = check_url(args.registry or os.environ.get("INMESH_REGISTRY") or DEFAULT_URL)
-    headers = {"Authorization": f"Bearer {_token(args)}", **kwargs.pop("headers", {})}
-    try:
-        response = httpx.request(
-            method, url + path, headers=headers, timeout=30, trust_env=False, **kwargs
-        )
-    except httpx.TransportError as exc:
-        raise RegistryUnavailable(
-            f"cannot reach the registry at {url}: {exc or type(exc)}"
-        ) from None
-    if response.status_code >= 400:
-        raise RegistryRejected.from_response(response)
-    return response.json()
+    if json_body is not None:
+        content = json.dumps(json_body).encode()
+    return request(
+        method,
+        url,
+        path,
+        headers={"Authorization": f"Bearer {_token(args)}"},
+        params=params,
+        body=content,
+    )
 
 
 #: Input below this size is sent without asking the registry for its body limit first.
@@ -161,32 +163,32 @@ def _size(path: Path) -> int:
         return 0  # load_config names the file it cannot read
 
 
-def _documents(args: argparse.Namespace, paths: Sequence[str]) -> list[dict[str, Any]]:
-    """The files' resources, validated here first so problems name file and document
-    (after a size check against the registry's limit, before anything is parsed)."""
-    docs: list[dict[str, Any]] = []
+def _documents(args: argparse.Namespace, paths: Sequence[str]) -> Input:
+    """The files' documents, parsed (after a size check against the registry's limit,
+    before anything is parsed); the registry validates them (see ``_input``)."""
     files = [p for p in paths if p != "-"]
     sizes = {str(f): _size(f) for f in expand_paths(tuple(files))}
     stdin = sys.stdin.read() if "-" in paths else None
     if stdin is not None:
         sizes["<stdin>"] = len(stdin.encode())
     _check_size(args, sizes)
-    if stdin is not None:
-        loaded = yaml_documents(stdin, source="<stdin>")
-        docs += [
-            dump_resource(r) for r in parse_documents(loaded, source="<stdin>", skip_unused=True)
-        ]
-    if files:
-        resources = load_config(*files)
-        with gc_paused():  # thousands of small dicts, no cycles
-            docs += [dump_resource(r) for r in resources]
-    return docs
+    return read_input(files, stdin)
 
 
-def _json_body(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``_call`` arguments for a compact JSON body."""
-    body = json.dumps(docs, separators=(",", ":"), ensure_ascii=False).encode()
-    return {"content": body, "headers": {"Content-Type": "application/json"}}
+def _send(args: argparse.Namespace, path: str, given: Input, params: dict[str, str]) -> Any:
+    """POST the documents; problems the registry finds in them come back located in the
+    files (a :class:`ConfigError`), the other refusals as they are."""
+    try:
+        return _call(args, "POST", path, params=params, content=_json_body(given.docs))
+    except RegistryRejected as exc:
+        if exc.problems:
+            raise ConfigError(given.problems(exc.problems)) from None
+        raise
+
+
+def _json_body(docs: Sequence[Mapping[str, Any]]) -> bytes:
+    """A compact JSON body."""
+    return json.dumps(docs, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -214,7 +216,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     body = {"namespace": args.namespace}
     if args.service_account:
         body["serviceAccount"] = args.service_account
-    data = _call(args, "POST", "/v1/tokens", json=body)
+    data = _call(args, "POST", "/v1/tokens", json_body=body)
     print(
         f"created {data['id']} for namespace {data['namespace']}"
         + (f", service account {data['serviceAccount']}" if data["serviceAccount"] else "")
@@ -251,8 +253,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     params = {"dryRun": "true"} if args.dry_run else {}
     if args.namespace:
         params["namespace"] = args.namespace
-    docs = _documents(args, args.filename)
-    data = _call(args, "POST", "/v1/apply", params=params, **_json_body(docs))
+    data = _send(args, "/v1/apply", _documents(args, args.filename), params)
     _print_results(data, " (dry run)" if args.dry_run else "")
     return 0
 
@@ -264,8 +265,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
             raise InmeshError("give either -f FILE or KIND NAME, not both")
         if args.ignore_not_found:
             params["ignoreNotFound"] = "true"
-        docs = _documents(args, args.filename)
-        data = _call(args, "POST", "/v1/delete", params=params, **_json_body(docs))
+        data = _send(args, "/v1/delete", _documents(args, args.filename), params)
     elif args.kind and args.name:
         kind = resolve_kind(args.kind)
         try:
@@ -304,6 +304,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         )
     else:
         from ..store._base import REGISTERED_ANNOTATION
+        from ._status import format_age
 
         now = time.time()
         rows = [("NAMESPACE", "NAME", "RESOURCE-VERSION", "AGE")]
@@ -331,6 +332,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         print(render_proxies(_call(args, "GET", "/v1/proxies"), namespace=args.namespace))
         return 0
+    from ._status import render_ca, render_status, status_rows
+
     params = {"namespace": args.namespace} if args.namespace else {}
     docs = _call(args, "GET", "/v1/resources", params=params)["items"]
     registrations = _call(args, "GET", "/v1/workloads", params=params)["items"]

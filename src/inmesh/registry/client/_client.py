@@ -26,7 +26,8 @@ from typing import Any
 
 import httpx
 
-from .._errors import RegistryError, RegistryRejected, RegistryUnavailable
+from .._data import check_url
+from .._errors import RegistryRejected, RegistryUnavailable
 from ._cache import CachedSnapshot, read_cache, write_cache
 from ._certs import SignedCertificate, fetch_roots, request_certificate
 from ._proxy import PROXY_HEADER, ProxyInfo, ProxyReport, new_proxy_id
@@ -43,21 +44,6 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     """``min(maximum, initial * 2 ** attempt) * uniform(0.5, 1)``: exponential, jittered
     so that a thousand clients do not reconnect in the same instant."""
     return float(min(maximum, initial * 2.0 ** min(attempt, 30)) * random.uniform(0.5, 1.0))
-
-
-def check_url(url: str) -> str:
-    """``url`` without a trailing slash, or RegistryError when it is not an http(s) URL
-    with a host (``127.0.0.1:15010`` alone is not: the scheme is required)."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise RegistryError(f"registry URL {url!r} is invalid: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise RegistryError(
-            f"registry URL {url!r} is invalid: expected http://HOST:PORT or "
-            "https://HOST:PORT (the scheme http or https is required)"
-        )
-    return url.rstrip("/")
 
 
 class RegistryClient:

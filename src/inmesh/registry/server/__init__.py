@@ -19,6 +19,7 @@
 ``_proxies``        the proxies of this replica (in memory, as istiod's connections)
 ``_auth``           tokens and what each may see (Istio's visibility rules)
 ``_validate``       request bodies to resources, with ``inmesh analyze``'s checks
+``_problems``       a request's problems as messages and located (document, field)
 ``_http``           bodies, JSON answers, exceptions to status codes (one place)
 ``_openapi``        the OpenAPI document of the route table (``_openapi_watch``,
                     ``_openapi_ca``: their parts)

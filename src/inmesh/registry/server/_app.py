@@ -49,6 +49,7 @@ from ._metrics import RegistryMetrics, registry_metrics
 from ._openapi import openapi_document
 from ._proxies import ProxyTracker
 from ._push import Hub
+from ._validate import load_models
 from ._watch import WatchEndpoint
 
 __all__ = ["create_app"]
@@ -148,6 +149,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        load_models()  # before the first apply, which would pay for it
         try:
             if admin_token is not None:
                 key = digest(admin_token)

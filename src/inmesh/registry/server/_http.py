@@ -4,6 +4,10 @@ the one place where exceptions become status codes.
 Every error answer has the same shape, so a client prints it the same way::
 
     {"code": 409, "reason": "Conflict", "messages": ["VirtualService default/reviews: ..."]}
+
+A 400 about an apply's documents also carries ``"problems"``, one per message, each with
+the index of the document in the request (``"document"``, from 1), the resource, the field
+and the message alone, so that ``inmesh apply`` names the file and document of each.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -43,11 +47,19 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body, status, headers=headers, media_type="application/json")
 
 
-def error_response(status: int, messages: Sequence[str]) -> Response:
-    return json_response(
-        {"code": status, "reason": _REASONS.get(status, "Error"), "messages": list(messages)},
-        status,
-    )
+def error_response(
+    status: int, messages: Sequence[str], problems: Sequence[Mapping[str, Any]] = ()
+) -> Response:
+    """The error shape; ``problems`` (one per message, located in the request's
+    documents) only when given."""
+    data: dict[str, Any] = {
+        "code": status,
+        "reason": _REASONS.get(status, "Error"),
+        "messages": list(messages),
+    }
+    if problems:
+        data["problems"] = list(problems)
+    return json_response(data, status)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -90,7 +102,7 @@ def handler(fn: Handler) -> Handler:
                 response.headers.update(headers)
             return response
         except BadRequest as exc:
-            return error_response(exc.status, exc.messages)
+            return error_response(exc.status, exc.messages, exc.problems)
         except Conflict as exc:
             return error_response(409, [str(exc)])
         except NotFound as exc:

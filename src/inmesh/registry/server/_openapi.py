@@ -336,7 +336,30 @@ def _schemas() -> dict[str, Any]:
         "Error": {
             "type": obj,
             "required": ["code", "messages"],
-            "properties": {"code": i, "reason": s, "messages": {"type": "array", "items": s}},
+            "properties": {
+                "code": i,
+                "reason": s,
+                "messages": {"type": "array", "items": s},
+                "problems": {
+                    "type": "array",
+                    "description": "For a 400 about an apply's or a delete's documents: "
+                    "one per message, in the same order, located in the request "
+                    "(document: its index among the body's documents, from 1)",
+                    "items": {
+                        "type": obj,
+                        "required": ["message"],
+                        "properties": {
+                            "document": i,
+                            "message": s,
+                            "kind": s,
+                            "namespace": s,
+                            "name": s,
+                            "field": s,
+                            "code": s,
+                        },
+                    },
+                },
+            },
         },
     }
 

@@ -27,6 +27,7 @@ from ._base import (
     Changes,
     ResourceKey,
     State,
+    StoredResource,
     Token,
     WorkloadRecord,
     Write,
@@ -36,13 +37,16 @@ from ._base import (
 )
 from ._sqlite_sql import (
     SCHEMA,
+    existing_rows,
     get_meta,
     is_live,
     log_changes,
+    read_resources,
     resource_row,
     set_meta,
     transaction,
     workload_row,
+    write_rows,
 )
 
 __all__ = ["SqliteStore"]
@@ -72,6 +76,9 @@ class SqliteStore:
         self._db: sqlite3.Connection | None = None
         self._notifier = ChangeNotifier()
         self._store_id = ""
+        #: The resources of the last ``state()``, by key: a row whose version is the same
+        #: is not read and JSON-decoded again (only the store's one thread touches it).
+        self._resources: dict[ResourceKey, StoredResource] = {}
 
     @property
     def store_id(self) -> str:
@@ -139,49 +146,38 @@ class SqliteStore:
             with transaction(db):
                 revision = int(get_meta(db, "revision"))
                 next_revision = revision + 1
+                rows = existing_rows(db, [w.key for w in writes])
+                before = set(rows)  # the keys that exist now
+                written: set[ResourceKey] = set()
                 results: list[WriteResult] = []
                 for w in writes:
                     k = w.key
-                    row = db.execute(
-                        "SELECT body, version FROM resources WHERE kind=? AND namespace=? "
-                        "AND name=?",
-                        (k.kind, k.namespace, k.name),
-                    ).fetchone()
-                    check_expected(w, None if row is None else row["version"])
+                    row = rows.get(k)
+                    check_expected(w, None if row is None else row[1])
                     if w.body is None:
                         if row is None:
                             if not w.missing_ok:
                                 raise NotFound(f"{k} not found")
                             continue
-                        db.execute(
-                            "DELETE FROM resources WHERE kind=? AND namespace=? AND name=?",
-                            (k.kind, k.namespace, k.name),
-                        )
+                        rows[k] = None
+                        written.add(k)
                         results.append(WriteResult(k, "deleted", next_revision))
                         continue
                     body = canonical_json(w.body)
-                    if row is not None and row["body"] == body:
-                        results.append(WriteResult(k, "unchanged", row["version"]))
+                    if row is not None and row[0] == body:
+                        results.append(WriteResult(k, "unchanged", row[1]))
                         continue
                     if k.kind == "WorkloadEntry" and is_live(db, k.namespace, k.name, now):
                         raise Conflict(
                             f"{k} is a live workload registration; it leaves "
                             "by deregistration or lease expiry"
                         )
-                    if row is None:
-                        db.execute(
-                            "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
-                            (k.kind, k.namespace, k.name, body, next_revision, now),
-                        )
-                    else:
-                        db.execute(
-                            "UPDATE resources SET body=?, version=? WHERE kind=? AND "
-                            "namespace=? AND name=?",
-                            (body, next_revision, k.kind, k.namespace, k.name),
-                        )
+                    rows[k] = (body, next_revision)
+                    written.add(k)
                     results.append(
                         WriteResult(k, "created" if row is None else "configured", next_revision)
                     )
+                write_rows(db, {k: rows.get(k) for k in written}, before, now)
                 changed = [r.key for r in results if r.action != "unchanged"]
                 if changed:
                     set_meta(db, "revision", str(next_revision))
@@ -197,14 +193,15 @@ class SqliteStore:
 
         def read(db: sqlite3.Connection) -> State:
             with transaction(db, write=False):
-                res = db.execute("SELECT * FROM resources ORDER BY kind, namespace, name")
+                resources = read_resources(db, self._resources)
+                self._resources = {r.key: r for r in resources}
                 wls = db.execute(
                     "SELECT * FROM workloads WHERE expires > ? ORDER BY namespace, name", (now,)
                 )
                 return State(
                     revision=int(get_meta(db, "revision")),
                     store_id=self._store_id,
-                    resources=tuple(resource_row(r) for r in res.fetchall()),
+                    resources=resources,
                     workloads=tuple(workload_row(r) for r in wls.fetchall()),
                 )
 
@@ -222,16 +219,28 @@ class SqliteStore:
                     "SELECT DISTINCT kind, namespace, name FROM changelog WHERE revision > ?",
                     (since,),
                 ).fetchall()
+                # the rows of those keys that exist, in one query
+                found = {
+                    ResourceKey(row["kind"], row["namespace"], row["name"]): row
+                    for row in db.execute(
+                        "SELECT r.* FROM resources r JOIN (SELECT DISTINCT kind, namespace, "
+                        "name FROM changelog WHERE revision > ?) c ON r.kind = c.kind AND "
+                        "r.namespace = c.namespace AND r.name = c.name",
+                        (since,),
+                    )
+                }
                 documents: dict[ResourceKey, Mapping[str, Any] | None] = {}
                 for kind, namespace, name in rows:
                     key = ResourceKey(kind, namespace, name)
-                    row = db.execute(
-                        "SELECT * FROM resources WHERE kind=? AND namespace=? AND name=?",
-                        (kind, namespace, name),
-                    ).fetchone()
+                    row = found.get(key)
                     if row is not None:
-                        documents[key] = resource_row(row).document()
+                        stored = self._resources.get(key)
+                        if stored is None or stored.version != row["version"]:
+                            stored = resource_row(row)
+                            self._resources[key] = stored  # the next state() need not read it
+                        documents[key] = stored.document()
                         continue
+                    self._resources.pop(key, None)
                     live = None
                     if kind == "WorkloadEntry":
                         live = db.execute(

@@ -1,22 +1,26 @@
-"""SQLite plumbing for ``_sqlite``: the schema, row decoding, transactions."""
+"""SQLite plumbing for ``_sqlite``: the schema, row decoding, transactions, and the
+batched reads and writes of resource rows."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from ._base import ResourceKey, StoredResource, WorkloadRecord
 
 __all__ = [
     "SCHEMA",
+    "existing_rows",
     "get_meta",
     "is_live",
     "log_changes",
+    "read_resources",
     "resource_row",
     "set_meta",
     "transaction",
     "workload_row",
+    "write_rows",
 ]
 
 SCHEMA = """
@@ -108,3 +112,97 @@ class transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+#: Above this many rows, ``state()`` and ``commit()`` read them all in one query.
+_FETCH_ONE_BY_ONE = 64
+
+
+def write_rows(
+    db: sqlite3.Connection,
+    final: Mapping[ResourceKey, tuple[str, int] | None],
+    existed: set[ResourceKey],
+    now: float,
+) -> None:
+    """Bring each key of ``final`` to its final state (a body and version, or absent), in
+    three statements, whatever writes of one key led there."""
+    db.executemany(
+        "DELETE FROM resources WHERE kind=? AND namespace=? AND name=?",
+        [(k.kind, k.namespace, k.name) for k, row in final.items() if row is None and k in existed],
+    )
+    db.executemany(
+        "UPDATE resources SET body=?, version=? WHERE kind=? AND namespace=? AND name=?",
+        [
+            (row[0], row[1], k.kind, k.namespace, k.name)
+            for k, row in final.items()
+            if row is not None and k in existed
+        ],
+    )
+    db.executemany(
+        "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (k.kind, k.namespace, k.name, row[0], row[1], now)
+            for k, row in final.items()
+            if row is not None and k not in existed
+        ],
+    )
+
+
+def existing_rows(
+    db: sqlite3.Connection, keys: Sequence[ResourceKey]
+) -> dict[ResourceKey, tuple[str, int] | None]:
+    """The stored (body, version) of each of ``keys`` that exists."""
+    found: dict[ResourceKey, tuple[str, int] | None] = {}
+    wanted = set(keys)
+    # one scan when the keys are many and a good share of the table; else one by one
+    if (
+        len(wanted) > _FETCH_ONE_BY_ONE
+        and 4 * len(wanted) >= db.execute("SELECT count(*) FROM resources").fetchone()[0]
+    ):
+        for kind, namespace, name, body, version in db.execute(
+            "SELECT kind, namespace, name, body, version FROM resources"
+        ):
+            key = ResourceKey(kind, namespace, name)
+            if key in wanted:
+                found[key] = (body, version)
+        return found
+    for key in wanted:
+        row = db.execute(
+            "SELECT body, version FROM resources WHERE kind=? AND namespace=? AND name=?",
+            (key.kind, key.namespace, key.name),
+        ).fetchone()
+        if row is not None:
+            found[key] = (row[0], row[1])
+    return found
+
+
+def read_resources(
+    db: sqlite3.Connection, cached: Mapping[ResourceKey, StoredResource]
+) -> tuple[StoredResource, ...]:
+    """Every resource, in key order; the bodies of those in ``cached`` at the same
+    version are reused (the rows' keys and versions are read, not their bodies)."""
+    rows = db.execute(
+        "SELECT kind, namespace, name, version FROM resources ORDER BY kind, namespace, name"
+    ).fetchall()
+    out: list[StoredResource | None] = []
+    missing: list[int] = []
+    for row in rows:
+        hit = cached.get(ResourceKey(row[0], row[1], row[2]))
+        if hit is None or hit.version != row[3]:
+            missing.append(len(out))
+            hit = None
+        out.append(hit)
+    if len(missing) > _FETCH_ONE_BY_ONE:
+        wanted = {ResourceKey(*rows[i][:3]): i for i in missing}
+        for row in db.execute("SELECT * FROM resources"):
+            i = wanted.get(ResourceKey(row["kind"], row["namespace"], row["name"]))
+            if i is not None:
+                out[i] = resource_row(row)
+    else:
+        for i in missing:
+            row = db.execute(
+                "SELECT * FROM resources WHERE kind=? AND namespace=? AND name=?",
+                tuple(rows[i][:3]),
+            ).fetchone()
+            out[i] = resource_row(row)
+    return tuple(r for r in out if r is not None)

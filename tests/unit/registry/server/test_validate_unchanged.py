@@ -116,3 +116,30 @@ def test_schema_errors_keep_their_document_numbers_among_unchanged_ones() -> Non
     with pytest.raises(BadRequest, match="document 2") as info:
         validator.check_apply(parse_body((SE + "---\n" + broken).encode()), None, stored)
     assert info.value.status == 400
+
+
+def test_each_problem_is_also_located_in_the_request() -> None:
+    """One located problem per message: the document's index in the request, the
+    resource, the field, and the message without its location."""
+    validator = Validator()
+    stored = stored_from(validator, SE)
+    broken = vs("a").replace("[reviews]", "[Bad_Host!]")
+    with pytest.raises(BadRequest) as info:
+        validator.check_apply(parse_body((SE + "---\n" + broken).encode()), None, stored)
+    problems = info.value.problems
+    assert len(problems) == len(info.value.messages) >= 1
+    first = problems[0]
+    assert (first["document"], first["kind"], first["name"]) == (2, "VirtualService", "a")
+    assert first["field"].startswith("spec.hosts") and first["code"] == "IST0106"
+    assert first["message"] in info.value.messages[0] and "document" not in first["message"]
+    with pytest.raises(BadRequest) as info:
+        validator.check_apply([dict(stored[0].body)] * 2, None, stored)
+    assert info.value.problems == [
+        {
+            "document": 2,
+            "message": "appears twice in one apply",
+            "kind": "ServiceEntry",
+            "namespace": "default",
+            "name": "reviews",
+        }
+    ]

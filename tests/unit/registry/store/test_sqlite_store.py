@@ -203,3 +203,64 @@ async def test_a_restart_loses_nothing(tmp_path: Path, clock: Clock) -> None:
         assert await second.expire() == 1
     finally:
         await second.close()
+
+
+@pytest.mark.parametrize("changed", [3, 100])  # row by row, and all rows in one query
+async def test_state_decodes_only_rows_whose_version_changed(
+    store: SqliteStore, tmp_path: Path, changed: int
+) -> None:
+    await store.commit([Write(key(f"r{i}"), vs(f"r{i}")) for i in range(120)])
+    before = {r.key: r for r in (await store.state()).resources}
+    await store.commit(
+        [Write(key(f"r{i}"), vs(f"r{i}", weight=50)) for i in range(changed)]
+        + [Write(key("r119"), None), Write(key("new"), vs("new"))]
+    )
+    after = {r.key: r for r in (await store.state()).resources}
+    assert sorted(after) == sorted([*(k for k in before if k != key("r119")), key("new")])
+    for i in range(changed):
+        k = key(f"r{i}")
+        assert after[k].version > before[k].version
+        assert after[k].body["spec"]["http"][0]["route"][0]["weight"] == 50
+    for i in range(changed, 119):
+        k = key(f"r{i}")
+        assert after[k] is before[k]  # the same version: not read again
+    # another process sees the same rows (the reuse is keyed by version, not by memory)
+    other = SqliteStore(tmp_path / "registry.db")
+    await other.open()
+    try:
+        assert [(r.key, r.version, r.body) for r in (await other.state()).resources] == [
+            (r.key, r.version, r.body) for r in (await store.state()).resources
+        ]
+    finally:
+        await other.close()
+
+
+@pytest.mark.parametrize("others", [0, 100])  # keys read one by one, and in one scan
+async def test_a_commit_ends_each_key_as_its_last_write_says(
+    store: SqliteStore, others: int
+) -> None:
+    await store.commit([Write(key("kept"), vs("kept")), Write(key("gone"), vs("gone"))])
+    filler = [Write(key(f"f{i}"), vs(f"f{i}")) for i in range(others)]
+    revision, results = await store.commit(
+        [
+            *filler,
+            Write(key("gone"), None),
+            Write(key("gone"), vs("gone", weight=10)),  # deleted, then created again
+            Write(key("new"), vs("new")),
+            Write(key("new"), None),  # created, then deleted
+            Write(key("kept"), vs("kept", weight=20)),
+        ]
+    )
+    assert [r.action for r in results][others:] == [
+        "deleted",
+        "created",
+        "created",
+        "deleted",
+        "configured",
+    ]
+    gone, new, kept = [await stored_at(store, key(n)) for n in ("gone", "new", "kept")]
+    assert new is None
+    assert gone is not None and gone.version == revision
+    assert gone.body["spec"]["http"][0]["route"][0]["weight"] == 10
+    assert kept is not None and kept.body["spec"]["http"][0]["route"][0]["weight"] == 20
+    assert len((await store.state()).resources) == 2 + others
