@@ -46,7 +46,7 @@ def analyze(paths: Sequence[str | os.PathLike[str]]) -> Analysis:
     """Load every file, continuing past an invalid document (IST0106 for each of its
     problems, as ``istioctl analyze`` does; documents skipped as not mesh resources as
     INM0003 Info), then cross-check everything that loaded (:func:`check`)."""
-    report = load_report(*paths, keep_going=True)
+    report = load_report(*paths, keep_going=True, compact=False)
     unparsed = {id(p) for p in report.unparsed}
     msgs: list[Message] = [
         _problem_message(p, "SchemaValidationError")

@@ -115,7 +115,7 @@ def _part(key: ResourceKey, doc: Document, keep: dict[ResourceKey, tuple[str, An
         from ...config import parse_documents
         from ...routing._scope import destination_hosts
 
-        (model,) = parse_documents([doc])
+        (model,) = parse_documents([doc], compact=False)
         if key.kind == "Sidecar":
             hit = (version, model)
         else:

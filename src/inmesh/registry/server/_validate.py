@@ -214,9 +214,13 @@ class Validator:
 
     def parse(self, docs: Iterable[Mapping[str, Any] | None], source: str) -> list[Any]:
         """Validate ``docs`` (``None`` entries are skipped but keep their number)."""
+        # compact=False: an apply is on the caller's clock and compaction costs half again
+        # the validation's CPU; the registry trades that memory for apply latency
         try:
             return list(
-                parse_documents([None if d is None else dict(d) for d in docs], source=source)
+                parse_documents(
+                    [None if d is None else dict(d) for d in docs], source=source, compact=False
+                )
             )
         except ConfigError as exc:
             problems = Problems()
