@@ -142,13 +142,15 @@ class InboundRecorder:
         else:
             _, authorization, details = self._decision(decision)
         duration = end - start
+        # Positional, in RequestRecord's field order (half the cost of keywords for 33
+        # fields; tests/unit/inbound/test_record.py checks every field by name).
         record = RequestRecord(
             "",  # source_service
-            # Istio: the peer certificate's namespace first, then the peer's metadata
+            # source_namespace: Istio takes the peer certificate's first, then its metadata
             (peer.namespace if peer is not None else "")
             or (source.namespace if source is not None else ""),
             "",  # source_version
-            self._service,
+            self._service,  # destination_service
             "",  # destination_subset
             local,  # destination_endpoint
             "default",  # route_name: Istio's name for every inbound route
@@ -161,27 +163,28 @@ class InboundRecorder:
             duration,
             time.time() - duration,  # start_time
             details,
-            reporter="destination",
-            response_bytes=response_bytes,
-            source_principal=self._source_principal(peer) if peer is not None else "",
-            source_workload=source.workload if source is not None else "",
-            source_labels=source.labels if source is not None else _NONE,
-            source_cluster=source.cluster if source is not None else "",
-            destination_workload=state.workload,
-            request_bytes=request_bytes,
-            grpc_status=grpc_status,
-            destination_namespace=mesh.namespace,
-            destination_principal=self._destination_principal(),
-            destination_labels=mesh.labels,
-            request_protocol=(
-                request_protocol(content_type.decode("latin-1"))
-                if content_type is not None
-                else "http"
-            ),
-            connection_security_policy="mutual_tls" if mtls else "none",
-            authorization=authorization,
-            telemetry=state.telemetry,
+            "",  # error
+            "destination",  # reporter
+            # request_protocol
+            request_protocol(content_type.decode("latin-1"))
+            if content_type is not None
+            else "http",
+            grpc_status,
+            request_bytes,
+            response_bytes,
+            source.workload if source is not None else "",  # source_workload
+            self._source_principal(peer) if peer is not None else "",  # source_principal
+            source.labels if source is not None else _NONE,  # source_labels
+            source.cluster if source is not None else "",  # source_cluster
+            state.workload,  # destination_workload
+            mesh.namespace,  # destination_namespace
+            self._destination_principal(),
+            mesh.labels,  # destination_labels
+            "",  # destination_cluster
+            authorization,
+            "mutual_tls" if mtls else "none",  # connection_security_policy
         )
+        record.telemetry = state.telemetry
         if state.full_records:
             # what only access logs and Telemetry expressions read, made when one may
             client = scope.get("client") or _NO_ADDRESS
