@@ -159,6 +159,11 @@ def current_inbound() -> InboundContext | None:
     return _inbound.get()
 
 
+_new_context = tuple.__new__
+#: the flags' low digit with the sampled bit (bit 0) set: lower-case hex, as the regex allows
+_ODD_HEX = frozenset(b"13579bdf")
+
+
 def parse_traceparent(value: bytes, tracestate: bytes = b"") -> TraceContext | None:
     """W3C ``traceparent``: ``00-<32 hex>-<16 hex>-<2 hex>``; None when invalid."""
     m = _TRACEPARENT_RE.fullmatch(value.strip())
@@ -169,7 +174,10 @@ def parse_traceparent(value: bytes, tracestate: bytes = b"") -> TraceContext | N
         return None
     if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    return TraceContext(trace_id, span_id, bool(int(flags, 16) & 1), tracestate, format=W3C)
+    # tuple.__new__: a third of the named tuple's keyword constructor, once per request
+    return _new_context(
+        TraceContext, (trace_id, span_id, flags[1] in _ODD_HEX, tracestate, b"", W3C)
+    )
 
 
 def _b3_trace_id(value: bytes) -> bytes | None:
