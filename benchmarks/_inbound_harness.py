@@ -193,3 +193,64 @@ def report(figures: dict[str, float]) -> None:
     for variant, us in figures.items():
         over = f"{us - bare:10.2f}" if bare is not None else ""
         print(f"{variant:10} {us:11.2f} {over}")
+
+
+def instrumented(mesh: Any, app: Any, kind: str) -> Any:
+    """``MeshMiddleware(app, mesh=mesh)`` timed in the server (``INMESH_BENCH_SECTIONS=1``):
+    the middleware's own time per request (all but the app and what it sends) and, inside
+    it, the metadata exchange decode, the trace decision, the record with its hooks and the
+    metrics hook alone; medians printed to stderr when the server stops. The timers add
+    ~1 us each; the point is where the time goes in a server, where it is several times
+    the in-process figure."""
+    import atexit
+    import statistics
+    import sys
+
+    import inmesh
+    import inmesh._middleware as middleware
+    from inmesh.inbound._record import InboundRecorder
+
+    times: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        acc = times.setdefault(name, [])
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                acc.append(time.perf_counter() - t0)
+
+        return call
+
+    middleware.peer_from_headers = timed("exchange decode", middleware.peer_from_headers)  # type: ignore[attr-defined]
+    middleware.start_server_span = timed("trace decision", middleware.start_server_span)  # type: ignore[attr-defined]
+    InboundRecorder.emit = timed("record + hooks", InboundRecorder.emit)  # type: ignore[method-assign]
+    mesh._state.hooks = tuple(
+        timed("metrics hook", h) if isinstance(h, inmesh.telemetry.MetricsHook) else h
+        for h in mesh._state.hooks
+    )
+    inner_times: list[float] = []
+    outer_times: list[float] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        t0 = time.perf_counter()
+        await app(scope, receive, send)
+        inner_times.append(time.perf_counter() - t0)
+
+    wrapped = inmesh.MeshMiddleware(inner, mesh=mesh)
+
+    async def outer(scope: Any, receive: Any, send: Any) -> None:
+        t0 = time.perf_counter()
+        await wrapped(scope, receive, send)
+        outer_times.append(time.perf_counter() - t0)
+
+    def report() -> None:
+        own = [o - i for o, i in zip(outer_times, inner_times, strict=False)]
+        rows = [("middleware own", own), *times.items()]
+        text = ", ".join(f"{n} {statistics.median(v) * 1e6:.1f}" for n, v in rows if v)
+        print(f"{kind}: median us per request in the server: {text}", file=sys.stderr)
+
+    atexit.register(report)
+    return outer

@@ -36,6 +36,9 @@ figure over the same round's bare figure.
 Budget: at most 1.10x on server CPU per request and on client p50. ``--quick``: 500
 requests x 4 rounds. With ``INMESH_BENCH_PROFILE=DIR`` each server runs under cProfile
 and writes ``DIR/<kind>.prof`` when it stops (the figures are then the profiled ones).
+With ``INMESH_BENCH_SECTIONS=1`` the mesh servers time the middleware's own work and its
+parts (exchange decode, trace decision, record + hooks, metrics hook) per request and print
+the medians when they stop.
 
 ``--micro``: no sockets, the in-process harness (``_inbound_harness.py``): the middleware
 driven with the scope uvicorn and the listener hand it, microseconds of pure CPU per
@@ -115,7 +118,12 @@ def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
             tracing=Tracing(sampling=1, provider=drop_provider()) if telemetry else False,
             ca=ca_dir,
         )
-        served = MeshMiddleware(app, mesh=mesh)
+        if os.environ.get("INMESH_BENCH_SECTIONS"):
+            from _inbound_harness import instrumented
+
+            served = instrumented(mesh, app, kind)
+        else:
+            served = MeshMiddleware(app, mesh=mesh)
         # as ``inmesh serve`` builds its listener
         options["http"] = protocol_class(tls=lambda: mesh.tls, policy=InboundPolicy.for_mesh(mesh))
     else:  # uvicorn's own TLS, with the same certificates and a required client certificate
