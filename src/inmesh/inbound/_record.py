@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..routing._hosts import to_fqdn
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
+from ..telemetry._metrics import MetricsHook
 from ..telemetry._record import AsgiHeaders
 
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -50,7 +51,16 @@ def authorization_of(decision: Decision | None) -> str:
 class InboundRecorder:
     """Builds the destination-side records of one Mesh's workload (see the module)."""
 
-    __slots__ = ("_decisions", "_local", "_mesh", "_peers", "_principal", "_service")
+    __slots__ = (
+        "_decisions",
+        "_fast",
+        "_fast_for",
+        "_local",
+        "_mesh",
+        "_peers",
+        "_principal",
+        "_service",
+    )
 
     def __init__(self, mesh: Mesh) -> None:
         self._mesh = mesh
@@ -63,6 +73,12 @@ class InboundRecorder:
         self._decisions: dict[int, tuple[Decision, str, str]] = {}
         # (the workload's current certificate, its SPIFFE id): renewed in place
         self._principal: tuple[Any, str] = (None, "")
+        # what the record's metric labels derive from -> (the series, the peer, source and
+        # labels objects whose ids the key holds, kept alive), while the standard
+        # MetricsHook is the only hook; valid for the hook and Telemetry policy in _fast_for
+        # (with whether that policy leaves the destination's metrics plain)
+        self._fast: dict[tuple[Any, ...], tuple[Any, object, object, object]] = {}
+        self._fast_for: tuple[Any, Any, bool] = (None, None, False)
 
     def _server(self, server: Any) -> tuple[str, str]:
         found = self._local.get(server)
@@ -137,6 +153,79 @@ class InboundRecorder:
         mesh = self._mesh
         state = mesh._state
         local, cluster = self._server(scope.get("server") or _NO_ADDRESS)
+        hooks = state.hooks
+        if len(hooks) == 1 and type(hooks[0]) is MetricsHook and not state.full_records:
+            # Only the standard metrics read the record: count it in its series, found by
+            # what its labels derive from; the record is built once per label set.
+            hook: MetricsHook = hooks[0]
+            telemetry = state.telemetry
+            valid = self._fast_for
+            if valid[0] is not hook or valid[1] is not telemetry:
+                self._fast = {}
+                # the Telemetry API changes nothing for the destination reporter's metrics
+                plain = telemetry.server_metrics.plain
+                self._fast_for = valid = (hook, telemetry, plain)
+            if valid[2]:
+                key = (
+                    id(peer),
+                    id(source),
+                    mtls,
+                    status,
+                    grpc_status,
+                    content_type,
+                    cluster,
+                    self._destination_principal(),
+                    state.workload,
+                    id(mesh.labels),
+                )
+                found = self._fast.get(key)
+                if found is None:
+                    record = self._record(
+                        scope, peer, mtls, decision, status, response_bytes, start, end, source,
+                        request_bytes, grpc_status, content_type, local, cluster,
+                    )  # fmt: skip
+                    found = (hook.series_for(record), peer, source, mesh.labels)
+                    if len(self._fast) >= _CACHE_LIMIT:
+                        self._fast.clear()
+                    self._fast[key] = found
+                hook.observe(found[0], end - start, request_bytes, response_bytes)
+                return
+        record = self._record(
+            scope, peer, mtls, decision, status, response_bytes, start, end, source,
+            request_bytes, grpc_status, content_type, local, cluster,
+        )  # fmt: skip
+        if state.full_records:
+            # what only access logs and Telemetry expressions read, made when one may
+            client = scope.get("client") or _NO_ADDRESS
+            record.protocol = f"HTTP/{scope.get('http_version', '1.1')}"
+            record.query = scope.get("query_string", b"").decode("latin-1")
+            record.request_headers = AsgiHeaders(scope.get("headers") or ())
+            record.downstream_local_address = local
+            record.downstream_remote_address = f"{client[0]}:{client[1]}" if client[0] else ""
+            record.requested_server_name = server_name or ""
+        for each in hooks:
+            each(record)
+
+    def _record(
+        self,
+        scope: MutableMapping[str, Any],
+        peer: Peer | None,
+        mtls: bool,
+        decision: Decision | None,
+        status: int,
+        response_bytes: int,
+        start: float,
+        end: float,
+        source: PeerMetadata | None,
+        request_bytes: int,
+        grpc_status: str,
+        content_type: bytes | None,
+        local: str,
+        cluster: str,
+    ) -> RequestRecord:
+        """The record without the access-log fields."""
+        mesh = self._mesh
+        state = mesh._state
         if decision is None:
             authorization, details = "", "via_upstream"
         else:
@@ -185,14 +274,4 @@ class InboundRecorder:
             "mutual_tls" if mtls else "none",  # connection_security_policy
         )
         record.telemetry = state.telemetry
-        if state.full_records:
-            # what only access logs and Telemetry expressions read, made when one may
-            client = scope.get("client") or _NO_ADDRESS
-            record.protocol = f"HTTP/{scope.get('http_version', '1.1')}"
-            record.query = scope.get("query_string", b"").decode("latin-1")
-            record.request_headers = AsgiHeaders(scope.get("headers") or ())
-            record.downstream_local_address = local
-            record.downstream_remote_address = f"{client[0]}:{client[1]}" if client[0] else ""
-            record.requested_server_name = server_name or ""
-        for hook in state.hooks:
-            hook(record)
+        return record

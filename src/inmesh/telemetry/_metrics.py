@@ -148,6 +148,29 @@ class MetricsHook:
             self._cache[key] = (series, rec.source_labels, rec.destination_labels)
         return series
 
+    def series_for(self, rec: RequestRecord) -> _Series:
+        """The series of ``rec``'s standard labels (the caller has checked that its
+        Telemetry policy changes nothing for its reporter), for :meth:`observe`: a caller
+        that sees one label set again and again keeps it and builds no record."""
+        key = label_key(rec)
+        entry = self._cache.get(key)
+        return entry[0] if entry is not None else self._new_series(key, rec)
+
+    def observe(
+        self, series: _Series, duration: float, request_bytes: int, response_bytes: int
+    ) -> None:
+        """Count one request in ``series`` (from :meth:`series_for`), as ``__call__`` counts
+        a record: ``duration`` in seconds, body sizes in bytes."""
+        ms = duration * 1000.0
+        with self._lock:
+            series.count += 1
+            series.dur[bisect_left(ENVOY_BUCKETS, ms)] += 1
+            series.dur_sum += ms
+            series.req[bisect_left(ENVOY_BUCKETS, request_bytes)] += 1
+            series.req_sum += request_bytes
+            series.resp[bisect_left(ENVOY_BUCKETS, response_bytes)] += 1
+            series.resp_sum += response_bytes
+
     def snapshot(self) -> list[tuple[tuple[str, ...], _Series]]:
         """A consistent copy of every series (label values, counts), for exposition."""
         out = []

@@ -196,3 +196,66 @@ def test_the_destination_principal_follows_the_certificate_in_force() -> None:
         "spiffe://cluster.local/ns/shop/sa/payments",
         "spiffe://other/ns/shop/sa/payments",
     ]
+
+
+def _counts(hook: Any) -> dict[tuple[str, ...], tuple[int, int, int, list[int], list[int]]]:
+    return {
+        labels: (s.count, s.req_sum, s.resp_sum, list(s.req), list(s.resp))
+        for labels, s in hook.snapshot()
+    }
+
+
+def test_the_standard_metrics_alone_count_the_same_without_a_record_per_request() -> None:
+    from inmesh.telemetry import MetricsHook
+
+    other = Peer("cluster.local/ns/a/sa/b", "a", "b", "cluster.local")
+    requests: list[dict[str, Any]] = [
+        {},
+        {"status": 503},
+        {"peer": other, "source": None},
+        {},
+        {"peer": None, "mtls": False, "source": None, "content_type": None},
+        {"grpc_status": "14", "request_bytes": 70000},
+        {"status": 503},
+        {"content_type": b"text/plain", "response_bytes": 0},
+    ]
+    fast_mesh, _ = mesh_with_records()
+    fast = MetricsHook()
+    fast_mesh._state.hooks = (fast,)  # the only hook: the record-free path
+    slow_mesh, seen = mesh_with_records()
+    slow = MetricsHook()
+    slow_mesh._state.hooks = (slow, seen.append)  # another hook: a record each time
+    fast_recorder = InboundRecorder(fast_mesh)
+    slow_recorder = InboundRecorder(slow_mesh)
+    for overrides in requests:
+        emit(fast_recorder, **overrides)
+        emit(slow_recorder, **overrides)
+    assert len(seen) == len(requests)
+    assert len(fast_recorder._fast) == 6  # one entry per distinct label set
+    assert _counts(fast) == _counts(slow)
+    assert sum(c[0] for c in _counts(fast).values()) == len(requests)
+
+
+def test_the_record_free_path_follows_hooks_policy_and_certificate_changes() -> None:
+    from inmesh.telemetry import MetricsHook
+    from inmesh.telemetry._policy import ModeMetrics, TelemetryPolicy
+
+    mesh, records = mesh_with_records()
+    hook = MetricsHook()
+    mesh._state.hooks = (hook,)
+    recorder = InboundRecorder(mesh)
+    emit(recorder)
+    holder = _Holder("spiffe://cluster.local/ns/shop/sa/payments")
+    mesh._state.tls = holder  # type: ignore[assignment]
+    emit(recorder)  # another destination principal: another series
+    principals = sorted(labels[11] for labels in _counts(hook))
+    assert principals == ["spiffe://cluster.local/ns/shop/sa/payments", "unknown"]
+    # a Telemetry policy that changes the destination's metrics: the hook gets records
+    mesh._state.telemetry = TelemetryPolicy(server_metrics=ModeMetrics(disabled=True))
+    emit(recorder)
+    assert sum(c[0] for c in _counts(hook).values()) == 2  # disabled: not counted
+    # a hook added: records again, to every hook
+    mesh._state.telemetry = TelemetryPolicy()
+    mesh._state.hooks = (hook, records.append)
+    emit(recorder)
+    assert len(records) == 1 and sum(c[0] for c in _counts(hook).values()) == 3
