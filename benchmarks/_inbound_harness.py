@@ -227,10 +227,10 @@ def instrumented(mesh: Any, app: Any, kind: str) -> Any:
     middleware.peer_from_headers = timed("exchange decode", middleware.peer_from_headers)  # type: ignore[attr-defined]
     middleware.start_server_span = timed("trace decision", middleware.start_server_span)  # type: ignore[attr-defined]
     InboundRecorder.emit = timed("record + hooks", InboundRecorder.emit)  # type: ignore[method-assign]
-    mesh._state.hooks = tuple(
-        timed("metrics hook", h) if isinstance(h, inmesh.telemetry.MetricsHook) else h
-        for h in mesh._state.hooks
-    )
+    # on the class, so that the hook stays a MetricsHook (the record-free path checks)
+    hook_class = inmesh.telemetry.MetricsHook
+    hook_class.__call__ = timed("metrics hook", hook_class.__call__)  # type: ignore[method-assign]
+    hook_class.observe = timed("metrics hook", hook_class.observe)  # type: ignore[method-assign]
     inner_times: list[float] = []
     outer_times: list[float] = []
 
