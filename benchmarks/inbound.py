@@ -1,7 +1,8 @@
 """The inbound side's cost: a bare uvicorn app against the same app behind the mesh
-listener and ``MeshMiddleware`` with authorization on, same requests, one run.
+listener and ``MeshMiddleware`` with everything a user gets on, same requests, one run.
 
     .venv/bin/python benchmarks/inbound.py [--quick] [--requests 2000] [--rounds 8]
+        [--no-telemetry] [--micro [--number 20000] [--repeat 7]]
 
 Three server processes on 127.0.0.1 (this file with ``--serve``), each serving the same
 small JSON app over mTLS with certificates from one throwaway mesh CA (the client presents
@@ -10,20 +11,38 @@ small JSON app over mTLS with certificates from one throwaway mesh CA (the clien
 - ``bare``: the app alone under uvicorn's own h11 protocol and TLS (``ssl_cert_reqs``
   CERT_REQUIRED, the same certificates);
 - ``listener``: the mesh listener (``MeshProtocol``: first-byte sniff, PeerAuthentication,
-  the ASGI TLS extension) and ``MeshMiddleware`` with no AuthorizationPolicy;
+  the ASGI TLS extension) and ``MeshMiddleware`` of a Mesh ``payments`` (namespace
+  ``shop``, labels ``app``/``version``, its certificate from the same CA) as a user gets
+  it: metrics on (the destination-side record and the metrics hook), metadata exchange
+  (the peer's headers read and stripped, this workload's sent back), and tracing
+  configured at Istio's 1% (``Tracing(sampling=1)``, an OpenTelemetry SDK provider whose
+  exporter drops the spans: the SDK's cost without a network); no AuthorizationPolicy;
 - ``mesh``: the same with ``benchmarks/authz.py``'s 20 policies (4 DENY, 16 ALLOW) x 5
   rules applying; the request is allowed by the last rule of the last ALLOW policy, so
   every other rule is evaluated first.
 
-One client (``httpx.Client``, keep-alive) sends sequential GETs. Server CPU per request is
-the server process's CPU time (``/proc/<pid>/stat``) over a round divided by its requests;
-client latency is ``time.perf_counter`` around each request. Rounds interleave the
-servers (bare, listener, mesh, then listener, mesh, bare, ...), each with 50 unmeasured
-requests first; each ratio is the median over rounds of the round's figure over the same
-round's bare figure.
+One client (``httpx.Client``, keep-alive) sends sequential GETs with the headers a mesh
+peer (``front-v1``, tracing at 1%) sends: a new ``x-request-id``, its metadata exchange
+pair (``x-envoy-peer-metadata-id``, ``x-envoy-peer-metadata``) and its trace context
+(``traceparent`` + B3 multi, a new trace per request, 1 in 100 sampled); the same requests
+go to every server. ``--no-telemetry``: the servers' Mesh without metrics or tracing and a
+client that sends none of those headers (the figures before issue 10).
+
+Server CPU per request is the server process's CPU time (``/proc/<pid>/stat``) over a round
+divided by its requests; client latency is ``time.perf_counter`` around each request.
+Rounds interleave the servers (bare, listener, mesh, then listener, mesh, bare, ...), each
+with 50 unmeasured requests first; each ratio is the median over rounds of the round's
+figure over the same round's bare figure.
 Budget: at most 1.10x on server CPU per request and on client p50. ``--quick``: 500
 requests x 4 rounds. With ``INMESH_BENCH_PROFILE=DIR`` each server runs under cProfile
 and writes ``DIR/<kind>.prof`` when it stops (the figures are then the profiled ones).
+With ``INMESH_BENCH_SECTIONS=1`` the mesh servers time the middleware's own work and its
+parts (exchange decode, trace decision, record + hooks, metrics hook) per request and print
+the medians when they stop.
+
+``--micro``: no sockets, the in-process harness (``_inbound_harness.py``): the middleware
+driven with the scope uvicorn and the listener hand it, microseconds of pure CPU per
+request, for variants from the bare app to everything on (stable on a shared machine).
 """
 
 from __future__ import annotations
@@ -41,7 +60,7 @@ from typing import Any
 
 import httpx
 
-from inmesh.security import CertificateAuthority, SpiffeId, TLSHolder, WorkloadTLS
+from inmesh.security import CertificateAuthority, SpiffeId, WorkloadTLS
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,30 +89,45 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": BODY})
 
 
-def serve(kind: str, ca_dir: str) -> None:
+def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
     import tempfile
 
     import uvicorn
 
-    from inmesh import MeshMiddleware
+    from inmesh import Mesh, MeshMiddleware
     from inmesh.config import parse_documents
     from inmesh.inbound import InboundPolicy, protocol_class
     from inmesh.security._keys import private_key_pem
+    from inmesh.telemetry import Tracing
 
     ca = CertificateAuthority.load(ca_dir)
-    key, issued = ca.issue(PAYMENTS)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     options: dict[str, Any] = {}
     served: Any = app
     if kind != "bare":
-        resources = parse_documents(policies()) if kind == "mesh" else []
-        policy = InboundPolicy(namespace="shop", labels={"app": "payments"}, resources=resources)
-        served = MeshMiddleware(app, policy=policy)
-        holder = TLSHolder(WorkloadTLS.build(key, issued))
-        options["http"] = protocol_class(tls=holder, policy=policy)
+        from _inbound_harness import LABELS, drop_provider
+
+        mesh = Mesh(
+            service="payments",
+            namespace="shop",
+            labels=LABELS,
+            config=parse_documents(policies()) if kind == "mesh" else None,
+            metrics=telemetry,
+            tracing=Tracing(sampling=1, provider=drop_provider()) if telemetry else False,
+            ca=ca_dir,
+        )
+        if os.environ.get("INMESH_BENCH_SECTIONS"):
+            from _inbound_harness import instrumented
+
+            served = instrumented(mesh, app, kind)
+        else:
+            served = MeshMiddleware(app, mesh=mesh)
+        # as ``inmesh serve`` builds its listener
+        options["http"] = protocol_class(tls=lambda: mesh.tls, policy=InboundPolicy.for_mesh(mesh))
     else:  # uvicorn's own TLS, with the same certificates and a required client certificate
+        key, issued = ca.issue(PAYMENTS)
         files = tempfile.mkdtemp(prefix="inmesh-bench-")
         for name, data in (
             ("cert.pem", issued.chain_pem),
@@ -144,16 +178,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(client: httpx.Client, url: str, pid: int, requests: int) -> tuple[float, float]:
-    """(server CPU us per request, client p50 us) over ``requests`` sequential GETs."""
-    headers = {"user-agent": "bench", "x-request-id": "abc"}
-    for _ in range(50):
-        client.get(url, headers=headers).read()
+def request_headers(n: int, telemetry: bool) -> list[tuple[bytes, bytes]]:
+    """Request ``n``'s headers: a mesh peer's (see the module), or a plain client's."""
+    if not telemetry:
+        return [(b"user-agent", b"bench"), (b"x-request-id", b"abc")]
+    from _inbound_harness import peer_headers
+
+    return [(k, v) for k, v in peer_headers(n) if k not in (b"host", b"connection")]
+
+
+def measure(
+    client: httpx.Client, url: str, pid: int, headers: list[list[tuple[bytes, bytes]]]
+) -> tuple[float, float]:
+    """(server CPU us per request, client p50 us) over one sequential GET per entry of
+    ``headers``."""
+    for h in headers[:50]:
+        client.get(url, headers=h).read()
     times = []
     cpu0 = cpu_seconds(pid)
-    for _ in range(requests):
+    requests = len(headers)
+    for h in headers:
         t0 = time.perf_counter()
-        r = client.get(url, headers=headers)
+        r = client.get(url, headers=h)
         r.read()
         times.append(time.perf_counter() - t0)
         if r.status_code != 200:
@@ -169,9 +215,27 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument(
+        "--no-telemetry",
+        action="store_true",
+        help="servers without metrics and tracing, a client without mesh headers",
+    )
+    ap.add_argument("--micro", action="store_true", help="the in-process harness only")
+    ap.add_argument("--number", type=int, default=20000, help="--micro: requests per round")
+    ap.add_argument("--repeat", type=int, default=7, help="--micro: rounds (best taken)")
     args = ap.parse_args()
+    telemetry = not args.no_telemetry
     if args.serve:
-        serve(args.serve, args.ca)
+        serve(args.serve, args.ca, telemetry)
+        return
+    if args.micro:
+        import _inbound_harness
+
+        figures = _inbound_harness.run(
+            _inbound_harness.VARIANTS, number=args.number, repeat=args.repeat
+        )
+        print(f"in-process, {args.number} requests x best of {args.repeat}")
+        _inbound_harness.report(figures)
         return
     requests, rounds = (500, 4) if args.quick else (args.requests, args.rounds)
     import tempfile
@@ -181,7 +245,8 @@ def main() -> None:
     client_tls = WorkloadTLS.build(*ca.issue(FRONT))
     procs = {
         kind: subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind, "--ca", ca_dir],
+            [sys.executable, __file__, "--serve", kind, "--ca", ca_dir]
+            + ([] if telemetry else ["--no-telemetry"]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -191,12 +256,13 @@ def main() -> None:
     try:
         ports = {kind: int(p.stdout.readline()) for kind, p in procs.items()}  # type: ignore[union-attr]
         results: dict[str, list[tuple[float, float]]] = {kind: [] for kind in KINDS}
+        headers = [request_headers(n, telemetry) for n in range(requests)]
         with httpx.Client(verify=client_tls.client) as client:
             for n in range(rounds):
                 order = KINDS[n % len(KINDS) :] + KINDS[: n % len(KINDS)]
                 for kind in order:
                     url = f"https://127.0.0.1:{ports[kind]}{PATH}"
-                    results[kind].append(measure(client, url, procs[kind].pid, requests))
+                    results[kind].append(measure(client, url, procs[kind].pid, headers))
     finally:
         for p in procs.values():
             p.stdin.close()  # type: ignore[union-attr]
@@ -206,7 +272,8 @@ def main() -> None:
         pairs = zip(results[kind], results["bare"], strict=True)
         return statistics.median(m[i] / b[i] for m, b in pairs)
 
-    print(f"{requests} requests x {rounds} rounds; {os.cpu_count()} CPUs")
+    what = "everything on (metrics, exchange, tracing 1%)" if telemetry else "no telemetry"
+    print(f"{requests} requests x {rounds} rounds; {os.cpu_count()} CPUs; {what}")
     print(f"{'':9} {'server CPU/req (us)':>20} {'client p50 (us)':>16} {'CPU x':>7} {'p50 x':>7}")
     for kind in KINDS:
         cpu = statistics.median(r[0] for r in results[kind])

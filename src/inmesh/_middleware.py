@@ -37,17 +37,20 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .inbound._peer import CONNECTION_KEY, InboundConnection, Peer, _current_peer
-from .resilience._retry import header_value
 from .routing._hosts import to_fqdn
-from .telemetry._exchange import PEER_METADATA_HEADER, peer_from_headers
+from .telemetry._exchange import (
+    PEER_METADATA_HEADER,
+    PEER_METADATA_ID_HEADER,
+    peer_from_headers,
+)
 from .telemetry._propagation import PROPAGATION_HEADERS, InboundContext, _inbound
 from .telemetry._spans import end_server_span, start_server_span
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
     from .inbound._policy import InboundPolicy
+    from .inbound._record import InboundRecorder
     from .security import Decision
-    from .telemetry._exchange import PeerMetadata
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -72,6 +75,23 @@ _DENIED_HEADERS = [
     (b"content-length", str(len(_DENIED_BODY)).encode()),
 ]
 _PEM_PEERS: dict[str, Peer | None] = {}
+# What the header scan does with a header, by name (identity objects, compared with ``is``;
+# a name absent is kept unless it starts with one of _DROPPED_PREFIXES).
+_CARRY, _HOST_, _ID, _METADATA, _METADATA_ID, _FORWARDED, _BAGGAGE_, _CONTENT_TYPE = (
+    object() for _ in range(8)
+)
+_SCAN: dict[bytes, object] = {
+    **dict.fromkeys(PROPAGATION_HEADERS, _CARRY),
+    _HOST: _HOST_,
+    _REQUEST_ID: _ID,
+    PEER_METADATA_HEADER: _METADATA,
+    PEER_METADATA_ID_HEADER: _METADATA_ID,
+    _XFCC: _FORWARDED,
+    _BAGGAGE: _BAGGAGE_,
+    b"content-type": _CONTENT_TYPE,
+}
+#: the spoofable identity headers and Istio's exchange headers (x-envoy-peer-metadata*)
+_DROPPED_PREFIXES = (_IDENTITY_PREFIX, PEER_METADATA_HEADER)
 _NO_ADDRESS = (None, None)
 
 
@@ -82,10 +102,12 @@ def _refused(reason: str) -> Decision:
 
 
 def _grpc_status(headers: Any, current: str) -> str:
-    """The ``grpc-status`` among ``headers`` (Istio's ``grpc_response_status``), else
-    ``current``."""
-    found = header_value(headers if isinstance(headers, list) else list(headers or ()), _GRPC)
-    return current if found is None else found
+    """The first ``grpc-status`` among ``headers`` (Istio's ``grpc_response_status``), else
+    ``current`` (``header_value``'s rule, inlined: it runs on every response)."""
+    for name, value in headers or ():
+        if name == _GRPC or name.lower() == _GRPC:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return current
 
 
 def _peer_from_extension(scope: Scope) -> Peer | None:
@@ -127,6 +149,7 @@ class MeshMiddleware:
         self.in_flight = 0
         #: the server span's host (Istio's trace operation names the service's FQDN)
         self._host = to_fqdn(mesh.service, mesh.namespace) if mesh is not None else ""
+        self._records: InboundRecorder | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -135,48 +158,59 @@ class MeshMiddleware:
             return
         start = time.perf_counter()
         raw = scope.get("headers") or ()
-        request_id: bytes | None = None
-        spoofed = False
-        exchanged = False
-        host: bytes | None = None
-        metadata: bytes | None = None
-        baggage: bytes | None = None
-        carried: list[tuple[bytes, bytes]] = []  # trace headers for outbound requests
-        for name, value in raw:
-            if name == _HOST:
-                host = value
-            elif name.startswith(b"x-"):  # every header below starts with x-
-                if name == _REQUEST_ID:
-                    request_id = value
-                elif name == _XFCC or name.startswith(_IDENTITY_PREFIX):
-                    spoofed = True
-                elif name.startswith(PEER_METADATA_HEADER):  # Istio's metadata exchange
-                    exchanged = True
-                    if name == PEER_METADATA_HEADER:
-                        metadata = value
-                elif name in PROPAGATION_HEADERS:
-                    carried.append((name, value))
-            elif name in PROPAGATION_HEADERS:
-                carried.append((name, value))
-                if name == _BAGGAGE and _AMBIENT_KEY in value:
-                    baggage = value
         connection: InboundConnection | None = scope.get(CONNECTION_KEY)
         details = connection.client_cert_details if connection is not None else b""
+        request_id: bytes | None = None
+        host: bytes | None = None
+        content_type: bytes | None = None
+        metadata: bytes | None = None
+        baggage: bytes | None = None
+        dropped = False  # an identity or exchange header (kept: every other one, in order)
+        exchanged = False
+        forwarded: list[bytes] = []  # the XFCC values the client sent
+        carried: list[tuple[bytes, bytes]] = []  # trace headers for outbound requests
+        kept: list[tuple[bytes, bytes]] = []
+        # one pass, one dict lookup per header (_SCAN); names the table does not hold are
+        # checked against the prefixes only
+        for item in raw:
+            name = item[0]
+            what = _SCAN.get(name)
+            if what is None:
+                if name.startswith(_DROPPED_PREFIXES):
+                    dropped = True
+                    if name.startswith(PEER_METADATA_HEADER):
+                        exchanged = True
+                    continue
+            elif what is _CARRY:
+                carried.append(item)
+            elif what is _HOST_:
+                host = item[1]
+            elif what is _ID:
+                request_id = item[1]
+            elif what is _METADATA:  # Istio's metadata exchange: the mesh's, not the app's
+                metadata = item[1]
+                dropped = exchanged = True
+                continue
+            elif what is _METADATA_ID:
+                dropped = exchanged = True
+                continue
+            elif what is _FORWARDED:  # claimed identity dropped before anyone reads it
+                forwarded.append(item[1])
+                dropped = True
+                continue
+            elif what is _BAGGAGE_:
+                carried.append(item)
+                if _AMBIENT_KEY in item[1]:
+                    baggage = item[1]
+            elif content_type is None:  # content-type: the first one, as Envoy reads it
+                content_type = item[1]
+            kept.append(item)
         headers: list[tuple[bytes, bytes]]
-        if spoofed or exchanged or details:
-            # claimed identity dropped before anyone reads it; the exchange headers are the
-            # mesh's, not the app's (Istio's sidecar removes them too)
-            headers = [
-                item
-                for item in raw
-                if not (
-                    item[0] == _XFCC
-                    or item[0].startswith(_IDENTITY_PREFIX)
-                    or item[0].startswith(PEER_METADATA_HEADER)
-                )
-            ]
+        if dropped or details:
+            # the exchange headers are the mesh's, not the app's (Istio's sidecar removes
+            # them too)
+            headers = kept
             if details:  # mutual TLS: what the client forwarded, then this hop's element
-                forwarded = [value for name, value in raw if name == _XFCC]
                 headers.append((_XFCC, b",".join([*forwarded, details])))
         else:
             headers = raw if type(raw) is list else list(raw)
@@ -185,24 +219,25 @@ class MeshMiddleware:
             headers = [*headers, (_REQUEST_ID, request_id)]
         peer = connection.peer if connection is not None else _peer_from_extension(scope)
         source = peer_from_headers(metadata, baggage) if exchanged or baggage else None
+        mesh = self.mesh
         # a caller that sent its metadata gets this workload's in the response (Istio's
         # peer_metadata filter); nobody else does, so nothing leaks outside the mesh
         answer: tuple[tuple[bytes, bytes], ...] = (
-            self.mesh._state.exchange
-            if metadata is not None and self.mesh is not None and kind == "http"
+            mesh._state.exchange
+            if metadata is not None and mesh is not None and kind == "http"
             else ()
         )
         scope = {**scope, "headers": headers, "inmesh.peer": peer}
-        if self.mesh is not None:
-            scope["inmesh.mesh"] = self.mesh
+        if mesh is not None:
+            scope["inmesh.mesh"] = mesh
         # what outbound requests made while handling this one continue (in-process
         # propagation, docs/observability.md); the server span when the mesh traces
         inbound = InboundContext(request_id, carried)
-        mesh = self.mesh
         tracer = mesh._state.tracing if mesh is not None else None
         span = None
         if tracer is not None and kind == "http":
             span = start_server_span(tracer, scope, inbound, service_host=self._host)
+        decision: Decision | None = None
         if self.policy is not None:
             authorizer = self.policy.current().authorizer
             if authorizer is not None:
@@ -243,33 +278,51 @@ class MeshMiddleware:
                     await self._deny(kind, send, answer)
                     if span is not None:
                         end_server_span(span, 403, decision)
-                    self._record(scope, connection, peer, 403, len(_DENIED_BODY), start, source)
+                    if kind == "http" and mesh is not None and mesh._state.hooks:
+                        self._recorder().emit(
+                            scope,
+                            peer=peer,
+                            mtls=connection.mtls if connection is not None else peer is not None,
+                            decision=decision,
+                            status=403,
+                            response_bytes=len(_DENIED_BODY),
+                            start=start,
+                            source=source,
+                            server_name=connection.sni if connection is not None else None,
+                            content_type=content_type,
+                        )
                     return
-        recording = span is not None or (kind == "http" and mesh is not None and bool(mesh.hooks))
-        seen = [500, 0, 0]  # status, response and request body bytes (raising: a 500)
-        grpc = [""]  # the response's grpc-status (headers of a trailers-only answer, trailers)
+        recording = span is not None or (
+            kind == "http" and mesh is not None and bool(mesh._state.hooks)
+        )
+        status = 500  # raising: a 500
+        sent = 0  # response body bytes
+        received = 0  # request body bytes
+        grpc = ""  # the response's grpc-status (headers of a trailers-only answer, trailers)
         if recording or answer:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
             inner_receive = receive
 
             async def send(message: Message) -> None:
+                nonlocal status, sent, grpc
                 kind = message["type"]
-                if kind == "http.response.start":
-                    seen[0] = message["status"]
-                    grpc[0] = _grpc_status(message.get("headers"), grpc[0])
+                if kind == "http.response.body":
+                    sent += len(message.get("body", b""))
+                elif kind == "http.response.start":
+                    status = message["status"]
+                    grpc = _grpc_status(message.get("headers"), grpc)
                     if answer:
                         message = {**message, "headers": [*message.get("headers", ()), *answer]}
-                elif kind == "http.response.body":
-                    seen[1] += len(message.get("body", b""))
                 elif kind == "http.response.trailers":  # gRPC's status, after the body
-                    grpc[0] = _grpc_status(message.get("headers"), grpc[0])
+                    grpc = _grpc_status(message.get("headers"), grpc)
                 await inner(message)
 
             async def receive() -> Message:
+                nonlocal received
                 message = await inner_receive()
                 if message["type"] == "http.request":
-                    seen[2] += len(message.get("body", b""))
+                    received += len(message.get("body", b""))
                 return message
 
         token = _current_peer.set(peer)
@@ -282,45 +335,34 @@ class MeshMiddleware:
             _inbound.reset(carrying)
             _current_peer.reset(token)
             if span is not None:
-                end_server_span(span, seen[0], scope.get("inmesh.authz"))
-            if recording:
-                self._record(
-                    scope, connection, peer, seen[0], seen[1], start, source, seen[2], grpc[0]
+                end_server_span(span, status, scope.get("inmesh.authz"))
+            if recording and kind == "http" and mesh is not None and mesh._state.hooks:
+                self._recorder().emit(
+                    scope,
+                    peer=peer,
+                    # Istio: mutual_tls whenever the connection is mTLS, whatever the
+                    # certificate
+                    mtls=connection.mtls if connection is not None else peer is not None,
+                    decision=scope.get("inmesh.authz"),
+                    status=status,
+                    response_bytes=sent,
+                    start=start,
+                    source=source,
+                    request_bytes=received,
+                    server_name=connection.sni if connection is not None else None,
+                    grpc_status=grpc,
+                    content_type=content_type,
                 )
 
-    def _record(
-        self,
-        scope: Scope,
-        connection: InboundConnection | None,
-        peer: Peer | None,
-        status: int,
-        response_bytes: int,
-        start: float,
-        source: PeerMetadata | None = None,
-        request_bytes: int = 0,
-        grpc_status: str = "",
-    ) -> None:
-        """One destination-side record for the Mesh's hooks (HTTP only)."""
-        mesh = self.mesh
-        if mesh is None or not mesh.hooks or scope["type"] != "http":
-            return
-        from .inbound._record import emit_inbound
+    def _recorder(self) -> InboundRecorder:
+        """The destination-side record builder of this middleware's Mesh, made once."""
+        recorder = self._records
+        if recorder is None:
+            from .inbound._record import InboundRecorder
 
-        emit_inbound(
-            mesh,
-            scope,
-            peer=peer,
-            # Istio: mutual_tls whenever the connection is mTLS, whatever the certificate
-            mtls=connection.mtls if connection is not None else peer is not None,
-            decision=scope.get("inmesh.authz"),
-            status=status,
-            response_bytes=response_bytes,
-            start=start,
-            source=source,
-            request_bytes=request_bytes,
-            server_name=connection.sni if connection is not None else None,
-            grpc_status=grpc_status,
-        )
+            assert self.mesh is not None
+            recorder = self._records = InboundRecorder(self.mesh)
+        return recorder
 
     @staticmethod
     async def _deny(kind: str, send: Send, answer: tuple[tuple[bytes, bytes], ...] = ()) -> None:

@@ -132,10 +132,7 @@ class MetricsHook:
                 if not settings.disabled:
                     self._overrides.observe(rec, settings)
                 return
-        key = label_key(rec)
-        entry = self._cache.get(key)
-        series = entry[0] if entry is not None else self._new_series(key, rec)
-        self.count(series, rec.duration, rec.request_bytes, rec.response_bytes)
+        self.count(self.series_for(rec), rec.duration, rec.request_bytes, rec.response_bytes)
 
     # -- a caller's own key (the outbound path's: no record while the key is known) --------
 
@@ -149,9 +146,7 @@ class MetricsHook:
         remember that the caller's ``key`` stands for its label set from now on. The key
         must determine every standard label of ``rec``; ``keep`` holds what its ids name
         (kept alive so that an id cannot be reused while the key exists)."""
-        key_of_labels = label_key(rec)
-        entry = self._cache.get(key_of_labels)
-        series = entry[0] if entry is not None else self._new_series(key_of_labels, rec)
+        series = self.series_for(rec)
         self.count(series, rec.duration, rec.request_bytes, rec.response_bytes)
         with self._lock:
             if len(self._known) >= _CACHE_LIMIT:
@@ -183,6 +178,15 @@ class MetricsHook:
                 self._cache = {}
             self._cache[key] = (series, rec.source_labels, rec.destination_labels)
         return series
+
+    def series_for(self, rec: RequestRecord) -> _Series:
+        """The series of ``rec``'s standard labels (the caller has checked that its
+        Telemetry policy changes nothing for its reporter), for :meth:`observe`: a caller
+        that sees one label set again and again keeps it and builds no record (then
+        :meth:`count`)."""
+        key = label_key(rec)
+        entry = self._cache.get(key)
+        return entry[0] if entry is not None else self._new_series(key, rec)
 
     def snapshot(self) -> list[tuple[tuple[str, ...], _Series]]:
         """A consistent copy of every series (label values, counts), for exposition."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextvars
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 __all__ = [
@@ -86,17 +85,68 @@ class TraceContext(NamedTuple):
         return bool(self.trace_id)
 
 
-@dataclass(slots=True)
 class InboundContext:
     """What an outbound request inherits from the inbound request being handled (held in
     a contextvar by ``MeshMiddleware``): its ``x-request-id``, the propagation headers as
     they came in (forwarded unchanged when the mesh does not trace; ``baggage`` always),
     and, when it traces, the context to continue (the server span's, or the unsampled one
-    that stands for it)."""
+    that stands for it).
 
-    request_id: bytes | None
-    headers: list[tuple[bytes, bytes]]
-    trace: TraceContext | None = None
+    The unsampled context is made when first read (:meth:`continue_unsampled`): most
+    requests make no outbound request, and its fresh span id costs ~1 us."""
+
+    __slots__ = ("_parent", "_pending", "_trace", "headers", "request_id")
+
+    def __init__(
+        self,
+        request_id: bytes | None,
+        headers: list[tuple[bytes, bytes]],
+        trace: TraceContext | None = None,
+    ) -> None:
+        self.request_id = request_id
+        self.headers = headers
+        self._trace = trace
+        self._pending = False
+        self._parent: TraceContext | None = None
+
+    @property
+    def trace(self) -> TraceContext | None:
+        if self._pending:
+            from ._spans import _unsampled
+
+            self._trace = _unsampled(self._parent)
+            self._pending = False
+            self._parent = None
+        return self._trace
+
+    @trace.setter
+    def trace(self, value: TraceContext | None) -> None:
+        self._trace = value
+        self._pending = False
+        self._parent = None
+
+    def continue_unsampled(self, parent: TraceContext | None) -> None:
+        """The trace continues unsampled from ``parent`` (None: a new trace): ``trace``
+        becomes ``_unsampled(parent)`` (the same one for every read) when first read."""
+        self._parent = parent
+        self._pending = True
+
+    def __repr__(self) -> str:
+        return (
+            f"InboundContext(request_id={self.request_id!r}, headers={self.headers!r}, "
+            f"trace={self.trace!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InboundContext):
+            return NotImplemented
+        return (self.request_id, self.headers, self.trace) == (
+            other.request_id,
+            other.headers,
+            other.trace,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
 
 
 _inbound: contextvars.ContextVar[InboundContext | None] = contextvars.ContextVar(
@@ -109,6 +159,11 @@ def current_inbound() -> InboundContext | None:
     return _inbound.get()
 
 
+_new_context = tuple.__new__
+#: the flags' low digit with the sampled bit (bit 0) set: lower-case hex, as the regex allows
+_ODD_HEX = frozenset(b"13579bdf")
+
+
 def parse_traceparent(value: bytes, tracestate: bytes = b"") -> TraceContext | None:
     """W3C ``traceparent``: ``00-<32 hex>-<16 hex>-<2 hex>``; None when invalid."""
     m = _TRACEPARENT_RE.fullmatch(value.strip())
@@ -119,7 +174,10 @@ def parse_traceparent(value: bytes, tracestate: bytes = b"") -> TraceContext | N
         return None
     if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    return TraceContext(trace_id, span_id, bool(int(flags, 16) & 1), tracestate, format=W3C)
+    # tuple.__new__: a third of the named tuple's keyword constructor, once per request
+    return _new_context(
+        TraceContext, (trace_id, span_id, flags[1] in _ODD_HEX, tracestate, b"", W3C)
+    )
 
 
 def _b3_trace_id(value: bytes) -> bytes | None:

@@ -79,7 +79,7 @@ def start_server_span(
     outbound requests continue). Returns the span, or None when unsampled."""
     parent = parse_headers(inbound.headers) if inbound.headers else None
     if not tracer.decide(parent):
-        inbound.trace = _unsampled(parent)
+        inbound.continue_unsampled(parent)  # made when an outbound request reads it
         return None
     from ._otel import SERVER, context_of, parent_context
 

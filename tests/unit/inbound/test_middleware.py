@@ -186,3 +186,45 @@ def test_xfcc_on_mutual_tls_appends_this_hops_element_after_what_the_client_sent
     ]
     run(MeshMiddleware(seen), scope(headers=[(b"x-request-id", b"abc")], connection=mtls))
     assert seen.scopes[1]["headers"][-1] == (b"x-forwarded-client-cert", b"By=a;Hash=b")
+
+
+def test_one_header_pass_keeps_the_order_and_drops_identity_and_exchange_headers() -> None:
+    seen = Seen()
+    headers = [
+        (b"host", b"payments:8080"),
+        (b"x-envoy-peer-metadata-id", b"sidecar~1~a.b~b.svc.cluster.local"),
+        (b"accept", b"*/*"),
+        (b"x-inmesh-peer-principal", b"spoofed"),
+        (b"x-envoy-peer-metadata-other", b"also Istio's"),
+        (b"x-forwarded-client-cert", b"By=spoofed"),
+        (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (b"x-request-id", b"abc"),
+        (b"x-custom", b"kept"),
+    ]
+    run(MeshMiddleware(seen), scope(headers=headers))  # plaintext: XFCC dropped, none added
+    assert seen.scopes[0]["headers"] == [
+        (b"host", b"payments:8080"),
+        (b"accept", b"*/*"),
+        (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (b"x-request-id", b"abc"),
+        (b"x-custom", b"kept"),
+    ]
+    plain = [(b"host", b"payments:8080"), (b"x-request-id", b"abc")]
+    run(MeshMiddleware(seen), scope(headers=plain))
+    assert seen.scopes[1]["headers"] == plain  # nothing to drop: the list as it came
+
+
+def test_the_first_content_type_decides_the_request_protocol() -> None:
+    import inmesh
+
+    mesh = inmesh.Mesh(service="payments", namespace="shop")
+    records: list[inmesh.RequestRecord] = []
+    mesh.add_hook(records.append)
+    app = MeshMiddleware(Answer(), mesh=mesh)
+    for first, second in (
+        (b"application/grpc", b"text/plain"),
+        (b"text/plain", b"application/grpc"),
+    ):
+        headers = [(b"content-type", first), (b"x-request-id", b"a"), (b"content-type", second)]
+        run(app, scope(headers=headers))
+    assert [r.request_protocol for r in records] == ["grpc", "http"]

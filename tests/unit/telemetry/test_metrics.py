@@ -83,3 +83,17 @@ def test_labels_of_a_new_mapping_with_equal_content_join_the_same_series() -> No
 
 def test_the_process_hook_is_one() -> None:
     assert default_metrics() is default_metrics()
+
+
+def test_series_for_and_count_count_as_a_record_does() -> None:
+    called, kept = MetricsHook(), MetricsHook()
+    recs = [
+        record(duration=0.012, request_bytes=0, response_bytes=300),
+        record(duration=0.0004, request_bytes=10, response_bytes=300),
+        record(duration=2.5, request_bytes=70000, response_bytes=0, status=503),
+    ]
+    for rec in recs:
+        called(rec)
+        kept.count(kept.series_for(rec), rec.duration, rec.request_bytes, rec.response_bytes)
+    assert kept.series_for(recs[0]) is kept.series_for(recs[1])  # one label set, one series
+    assert kept.exposition() == called.exposition()

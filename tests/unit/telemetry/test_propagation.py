@@ -180,3 +180,31 @@ def test_format_round_trips_each_format() -> None:
         ctx.span_id,
         False,
     )
+
+
+def test_an_unsampled_inbound_context_is_made_once_when_first_read() -> None:
+    from inmesh.telemetry._propagation import InboundContext
+
+    parent = TraceContext(T, S, False, b"k=v", format=W3C)
+    inbound = InboundContext(b"id", [(b"traceparent", TP)])
+    inbound.continue_unsampled(parent)
+    first = inbound.trace
+    assert first is not None and first is inbound.trace  # one span id for every reader
+    assert (first.trace_id, first.parent_span_id, first.sampled) == (T, S, False)
+    assert first.span_id not in (S, b"") and first.tracestate == b"k=v"
+    fresh = InboundContext(None, [])
+    fresh.continue_unsampled(None)  # a new trace
+    assert fresh.trace is not None and fresh.trace.trace_id not in (T, b"")
+    assert fresh.trace.sampled is False
+
+
+def test_an_inbound_context_set_after_a_pending_one_wins() -> None:
+    from inmesh.telemetry._propagation import InboundContext
+
+    inbound = InboundContext(b"id", [])
+    inbound.continue_unsampled(None)
+    chosen = TraceContext(T, S, True)
+    inbound.trace = chosen
+    assert inbound.trace is chosen
+    assert InboundContext(b"id", [], chosen) == InboundContext(b"id", [], chosen)
+    assert "request_id=b'id'" in repr(inbound)
