@@ -3,6 +3,7 @@ listener and ``MeshMiddleware`` with everything a user gets on, same requests, o
 
     .venv/bin/python benchmarks/inbound.py [--quick] [--requests 2000] [--rounds 8]
         [--no-telemetry] [--micro [--number 20000] [--repeat 7]]
+        [--counts N [--counts-out FILE]]
 
 Three server processes on 127.0.0.1 (this file with ``--serve``), each serving the same
 small JSON app over mTLS with certificates from one throwaway mesh CA (the client presents
@@ -40,6 +41,11 @@ With ``INMESH_BENCH_SECTIONS=1`` the mesh servers time the middleware's own work
 parts (exchange decode, trace decision, record + hooks, metrics hook) per request and print
 the medians when they stop.
 
+``--counts N``: each server alone for N requests, counted inside it (``_inbound_counts.py``):
+Python calls, objects the GC collected and collections per 1,000 requests by generation,
+syscalls (``strace -c -f``), request and response bytes: figures that do not move with
+the machine's load.
+
 ``--micro``: no sockets, the in-process harness (``_inbound_harness.py``): the middleware
 driven with the scope uvicorn and the listener hand it, microseconds of pure CPU per
 request, for variants from the bare app to everything on (stable on a shared machine).
@@ -49,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import ssl
@@ -155,9 +162,18 @@ def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
     server = uvicorn.Server(config)
     print(sock.getsockname()[1], flush=True)
 
+    counts = None
+    if os.environ.get("INMESH_BENCH_COUNTS"):
+        from _inbound_counts import Counts
+
+        counts = Counts()
+
     async def run() -> None:
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        loop = asyncio.get_running_loop()
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            if counts is not None:  # --counts: mark / report, one JSON line each
+                print(json.dumps(counts.command(line.strip())), flush=True)
         server.should_exit = True
         await task
 
@@ -208,6 +224,96 @@ def measure(
     return cpu * 1e6, statistics.median(times) * 1e6
 
 
+def counts(ca_dir: str, client_tls: Any, telemetry: bool, requests: int, out: str | None) -> None:
+    """``--counts``: each server alone, ``requests`` sequential requests after 300 unmeasured
+    ones; per request: Python calls, objects the GC collected, syscalls (``strace -c -f``
+    when installed), bytes each way; collections per 1,000 requests by generation."""
+    import shutil
+    import signal
+    import tempfile
+
+    env = {**os.environ, "INMESH_BENCH_COUNTS": "1"}
+    strace = shutil.which("strace")
+    headers = [request_headers(n, telemetry) for n in range(requests)]
+    found: dict[str, Any] = {}
+    for kind in KINDS:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, "--ca", ca_dir]
+            + ([] if telemetry else ["--no-telemetry"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+
+        def ask(command: str, proc: subprocess.Popen[str] = proc) -> Any:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(command + "\n")
+            proc.stdin.flush()
+            return json.loads(proc.stdout.readline())
+
+        try:
+            url = f"https://127.0.0.1:{int(proc.stdout.readline())}{PATH}"
+            with httpx.Client(verify=client_tls.client) as client:
+                for _ in range(100):  # the port is bound before uvicorn listens on it
+                    try:
+                        client.get(url, headers=headers[0]).read()
+                        break
+                    except httpx.ConnectError:
+                        time.sleep(0.1)
+                for h in headers[:300]:
+                    client.get(url, headers=h).read()
+                ask("mark")
+                tracer = None
+                if strace is not None:
+                    trace_file = tempfile.mktemp(prefix="inmesh-strace-")
+                    tracer = subprocess.Popen(
+                        [strace, "-c", "-f", "-q", "-o", trace_file, "-p", str(proc.pid)],
+                        stderr=subprocess.DEVNULL,
+                    )
+                    time.sleep(1.0)  # attached
+                sent = received = 0
+                for h in headers:
+                    r = client.get(url, headers=h)
+                    r.read()
+                    sent += sum(len(k) + len(v) + 4 for k, v in h)
+                    received += sum(len(k) + len(v) + 4 for k, v in r.headers.raw)
+                    received += len(r.content)
+                syscalls: dict[str, int] = {}
+                if tracer is not None:
+                    tracer.send_signal(signal.SIGINT)
+                    tracer.wait(timeout=30)
+                    with open(trace_file) as f:
+                        for row in f:
+                            parts = row.split()
+                            if len(parts) >= 5 and parts[3].isdigit():
+                                syscalls[parts[-1]] = int(parts[3])
+                    os.unlink(trace_file)
+                report = ask("report")
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=10)
+        report.update(syscalls=syscalls, sent=sent / requests, received=received / requests)
+        found[kind] = report
+    what = "everything on (metrics, exchange, tracing 1%)" if telemetry else "no telemetry"
+    print(f"{requests} requests per server, counted inside it; {what}")
+    print(
+        f"{'':9} {'py calls':>9} {'gc collected':>13} {'gen0/1/2 per 1k':>16} "
+        f"{'syscalls':>9} {'req bytes':>10} {'resp bytes':>11}"
+    )
+    for kind, r in found.items():
+        gens = "/".join(f"{c * 1000 / requests:.1f}" for c in r["collections"])
+        print(
+            f"{kind:9} {sum(r['calls'].values()) / requests:9.1f} "
+            f"{sum(r['collected']) / requests:13.2f} {gens:>16} "
+            f"{sum(r['syscalls'].values()) / requests:9.1f} {r['sent']:10.0f} {r['received']:11.0f}"
+        )
+    if out:
+        with open(out, "w") as f:
+            json.dump({"requests": requests, "servers": found}, f, indent=1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
@@ -221,6 +327,13 @@ def main() -> None:
         help="servers without metrics and tracing, a client without mesh headers",
     )
     ap.add_argument("--micro", action="store_true", help="the in-process harness only")
+    ap.add_argument(
+        "--counts",
+        metavar="N",
+        type=int,
+        help="each server alone, N requests: calls, collections, syscalls, bytes per request",
+    )
+    ap.add_argument("--counts-out", help="--counts: every count as JSON in this file")
     ap.add_argument("--number", type=int, default=20000, help="--micro: requests per round")
     ap.add_argument("--repeat", type=int, default=7, help="--micro: rounds (best taken)")
     args = ap.parse_args()
@@ -243,6 +356,9 @@ def main() -> None:
     ca_dir = os.path.join(tempfile.mkdtemp(prefix="inmesh-bench-ca-"), "ca")
     ca = CertificateAuthority.init_root(ca_dir)
     client_tls = WorkloadTLS.build(*ca.issue(FRONT))
+    if args.counts:
+        counts(ca_dir, client_tls, telemetry, args.counts, args.counts_out)
+        return
     procs = {
         kind: subprocess.Popen(
             [sys.executable, __file__, "--serve", kind, "--ca", ca_dir]
