@@ -131,8 +131,46 @@ def connection(ca: CertificateAuthority) -> Any:
     )
 
 
-def run(variants: list[str], *, number: int, repeat: int) -> dict[str, float]:
-    """Microseconds per request, best of ``repeat`` rounds, for each variant."""
+def h11_send(connection: Any = None) -> Any:
+    """An ASGI ``send`` that answers as uvicorn's h11 protocol does on a keep-alive
+    connection (``RequestResponseCycle.send``: its default headers + the app's into an
+    ``h11.Response``, then the body and the end of the message, then the next cycle): what
+    the answer's headers cost h11 in a server, which a no-op ``send`` leaves out. Each
+    request first feeds h11 a minimal GET (the same for every variant). ``connection``: the
+    h11 connection class (default: h11's, as uvicorn's own protocol)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import STATUS_PHRASES
+
+    conn = (connection or h11.Connection)(h11.SERVER)
+    request = b"GET /pay/42?x=1 HTTP/1.1\r\nhost: payments\r\n\r\n"
+    default = [(b"server", b"uvicorn"), (b"date", b"Mon, 30 Nov 2026 11:00:00 GMT")]
+    end = h11.EndOfMessage()
+
+    async def send(message: Any) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if conn.our_state is h11.DONE:
+                conn.start_next_cycle()
+            conn.receive_data(request)
+            conn.next_event()
+            conn.next_event()
+            status = message["status"]
+            headers = default + list(message.get("headers", []))
+            conn.send(
+                h11.Response(status_code=status, headers=headers, reason=STATUS_PHRASES[status])
+            )
+        elif kind == "http.response.body":
+            conn.send(h11.Data(data=message.get("body", b"")))
+            if not message.get("more_body", False):
+                conn.send(end)
+
+    return send
+
+
+def run(variants: list[str], *, number: int, repeat: int, wire: bool = False) -> dict[str, float]:
+    """Microseconds per request, best of ``repeat`` rounds, for each variant (``wire``: the
+    answer goes through h11 as uvicorn sends it, :func:`h11_send`; ``bare`` with h11's
+    connection as uvicorn's own protocol, the others with the mesh listener's)."""
     from inmesh.inbound._peer import CONNECTION_KEY
 
     ca_dir = os.path.join(tempfile.mkdtemp(prefix="inmesh-bench-ca-"), "ca")
@@ -160,10 +198,21 @@ def run(variants: list[str], *, number: int, repeat: int) -> dict[str, float]:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: Any) -> None:
+    async def no_send(message: Any) -> None:
         return None
 
-    def timed(target: Any, n: int) -> float:
+    def sender(variant: str) -> Any:
+        if not wire:
+            return no_send
+        if variant == "bare":  # uvicorn's own protocol
+            return h11_send()
+        from inmesh.inbound._h11 import connection_class
+
+        return h11_send(connection_class())  # the mesh listener's
+
+    sends = {variant: sender(variant) for variant in variants}
+
+    def timed(target: Any, n: int, send: Any) -> float:
         count = len(requests)
         t0 = time.perf_counter()
         for i in range(n):
@@ -177,13 +226,13 @@ def run(variants: list[str], *, number: int, repeat: int) -> dict[str, float]:
         return time.perf_counter() - t0
 
     targets = {variant: build(variant, ca, ca_dir) for variant in variants}
-    for target in targets.values():
-        timed(target, min(number, 2000))
+    for variant, target in targets.items():
+        timed(target, min(number, 2000), sends[variant])
     # rounds interleave the variants, so that a load change on a shared machine hits all
     best = dict.fromkeys(variants, float("inf"))
     for _ in range(repeat):
         for variant, target in targets.items():
-            best[variant] = min(best[variant], timed(target, number))
+            best[variant] = min(best[variant], timed(target, number, sends[variant]))
     return {variant: t / number * 1e6 for variant, t in best.items()}
 
 

@@ -2,7 +2,7 @@
 listener and ``MeshMiddleware`` with everything a user gets on, same requests, one run.
 
     .venv/bin/python benchmarks/inbound.py [--quick] [--requests 2000] [--rounds 8]
-        [--no-telemetry] [--micro [--number 20000] [--repeat 7]]
+        [--no-telemetry] [--micro [--h11] [--number 20000] [--repeat 7]]
         [--counts N [--counts-out FILE]]
 
 Three server processes on 127.0.0.1 (this file with ``--serve``), each serving the same
@@ -335,6 +335,9 @@ def main() -> None:
     )
     ap.add_argument("--counts-out", help="--counts: every count as JSON in this file")
     ap.add_argument("--number", type=int, default=20000, help="--micro: requests per round")
+    ap.add_argument(
+        "--h11", action="store_true", help="--micro: the answer through h11 as uvicorn sends it"
+    )
     ap.add_argument("--repeat", type=int, default=7, help="--micro: rounds (best taken)")
     args = ap.parse_args()
     telemetry = not args.no_telemetry
@@ -345,9 +348,10 @@ def main() -> None:
         import _inbound_harness
 
         figures = _inbound_harness.run(
-            _inbound_harness.VARIANTS, number=args.number, repeat=args.repeat
+            _inbound_harness.VARIANTS, number=args.number, repeat=args.repeat, wire=args.h11
         )
-        print(f"in-process, {args.number} requests x best of {args.repeat}")
+        how = ", answers through h11" if args.h11 else ""
+        print(f"in-process, {args.number} requests x best of {args.repeat}{how}")
         _inbound_harness.report(figures)
         return
     requests, rounds = (500, 4) if args.quick else (args.requests, args.rounds)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ._h11 import connection_class
 from ._mtls_mode import DISABLE, STRICT
 from ._peer import CONNECTION_KEY, InboundConnection, Peer
 
@@ -168,6 +169,9 @@ class MeshProtocol(H11Protocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # the same h11 connection, each answer's headers validated once (_h11.py); a
+        # subclass without state of its own, so uvicorn's settings stay as it made them
+        self.conn.__class__ = connection_class()
         self._inner_app = self.app
         self._sources = self.sources or _default_sources(self.app)
         self.app = self._with_connection
