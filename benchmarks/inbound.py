@@ -3,7 +3,7 @@ listener and ``MeshMiddleware`` with everything a user gets on, same requests, o
 
     .venv/bin/python benchmarks/inbound.py [--quick] [--requests 2000] [--rounds 8]
         [--no-telemetry] [--micro [--h11] [--number 20000] [--repeat 7]]
-        [--counts N [--counts-out FILE]]
+        [--counts N [--counts-out FILE]] [--instructions N [--kinds bare,listener,mesh]]
 
 Three server processes on 127.0.0.1 (this file with ``--serve``), each serving the same
 small JSON app over mTLS with certificates from one throwaway mesh CA (the client presents
@@ -45,6 +45,13 @@ the medians when they stop.
 Python calls, objects the GC collected and collections per 1,000 requests by generation,
 syscalls (``strace -c -f``), request and response bytes: figures that do not move with
 the machine's load.
+
+``--instructions N``: each server alone under valgrind's callgrind for N requests:
+instructions executed and simulated L1 cache misses per request (load does not move them;
+~20 s a server). ``INMESH_BENCH_VARIANT`` takes a mesh server apart, for ``--counts`` and
+``--instructions``: ``listener-only`` (the listener, no ``MeshMiddleware``), ``no-answer``
+(the middleware, but no metadata exchange pair in the answers), ``stock-h11`` (the
+listener with h11's own connection, ``inmesh/inbound/_h11.py`` off).
 
 ``--micro``: no sockets, the in-process harness (``_inbound_harness.py``): the middleware
 driven with the scope uvicorn and the listener hand it, microseconds of pure CPU per
@@ -125,7 +132,21 @@ def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
             tracing=Tracing(sampling=1, provider=drop_provider()) if telemetry else False,
             ca=ca_dir,
         )
-        if os.environ.get("INMESH_BENCH_SECTIONS"):
+        # the parts of a mesh server, one at a time (see the module)
+        variant = os.environ.get("INMESH_BENCH_VARIANT", "")
+        if variant not in ("", "listener-only", "no-answer", "stock-h11"):
+            raise SystemExit(f"INMESH_BENCH_VARIANT={variant!r}: not a variant")
+        if variant == "stock-h11":
+            import h11
+
+            import inmesh.inbound._protocol as listener
+
+            listener.connection_class = lambda: h11.Connection  # type: ignore[assignment]
+        if variant == "no-answer":
+            mesh._state.exchange = ()
+        if variant == "listener-only":
+            served = app
+        elif os.environ.get("INMESH_BENCH_SECTIONS"):
             from _inbound_harness import instrumented
 
             served = instrumented(mesh, app, kind)
@@ -314,6 +335,77 @@ def counts(ca_dir: str, client_tls: Any, telemetry: bool, requests: int, out: st
             json.dump({"requests": requests, "servers": found}, f, indent=1)
 
 
+def instructions(
+    ca_dir: str, client_tls: Any, telemetry: bool, requests: int, kinds: list[str]
+) -> None:
+    """``--instructions N``: each server alone under valgrind's callgrind (instrumentation
+    on for the N measured requests only, after 100 unmeasured ones): instructions executed
+    and simulated cache misses per request, the same on an idle or a loaded machine."""
+    import glob
+    import shutil
+    import tempfile
+
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    headers = [request_headers(n, telemetry) for n in range(requests)]
+    variant = os.environ.get("INMESH_BENCH_VARIANT", "")
+    print(
+        f"{requests} requests per server under callgrind; "
+        f"{'everything on' if telemetry else 'no telemetry'}"
+        + (f"; INMESH_BENCH_VARIANT={variant}" if variant else "")
+    )
+    base: float | None = None
+    for kind in kinds:
+        out = os.path.join(tempfile.mkdtemp(prefix="inmesh-callgrind-"), "out")
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--cache-sim=yes"]
+            + [f"--callgrind-out-file={out}.%p", sys.executable, __file__]
+            + ["--serve", kind, "--ca", ca_dir]
+            + ([] if telemetry else ["--no-telemetry"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            url = f"https://127.0.0.1:{int(proc.stdout.readline())}{PATH}"
+            with httpx.Client(verify=client_tls.client, timeout=60) as client:
+                for _ in range(600):  # the port is bound before uvicorn listens on it
+                    try:
+                        client.get(url, headers=headers[0]).read()
+                        break
+                    except httpx.ConnectError:
+                        time.sleep(0.2)
+                for h in headers[:100]:
+                    client.get(url, headers=h).read()
+                control = ["callgrind_control", "-i"]
+                subprocess.run([*control, "on", str(proc.pid)], check=True, capture_output=True)
+                for h in headers:
+                    client.get(url, headers=h).read()
+                subprocess.run([*control, "off", str(proc.pid)], check=True, capture_output=True)
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=120)
+        events: list[str] = []
+        totals = [0]
+        for name in glob.glob(out + ".*"):
+            with open(name) as f:
+                for line in f:
+                    if line.startswith("events:"):
+                        events = line.split()[1:]
+                    elif line.startswith(("totals:", "summary:")):
+                        found = [int(x) for x in line.split()[1:]]
+                        totals = found if found[0] > totals[0] else totals
+        figures = dict(zip(events, (t / requests for t in totals), strict=False))
+        ir = figures.get("Ir", 0.0)
+        base = ir if base is None else base
+        misses = " ".join(f"{e} {figures.get(e, 0):.0f}" for e in ("I1mr", "D1mr", "D1mw"))
+        print(
+            f"{kind:9} instructions {ir:10.0f} ({ir / base:.3f}x {kinds[0]}), L1 misses: {misses}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
@@ -334,6 +426,15 @@ def main() -> None:
         help="each server alone, N requests: calls, collections, syscalls, bytes per request",
     )
     ap.add_argument("--counts-out", help="--counts: every count as JSON in this file")
+    ap.add_argument(
+        "--instructions",
+        metavar="N",
+        type=int,
+        help="each server alone under callgrind, N requests: instructions and cache misses",
+    )
+    ap.add_argument(
+        "--kinds", default=",".join(KINDS), help="--instructions: the servers (comma-separated)"
+    )
     ap.add_argument("--number", type=int, default=20000, help="--micro: requests per round")
     ap.add_argument(
         "--h11", action="store_true", help="--micro: the answer through h11 as uvicorn sends it"
@@ -362,6 +463,9 @@ def main() -> None:
     client_tls = WorkloadTLS.build(*ca.issue(FRONT))
     if args.counts:
         counts(ca_dir, client_tls, telemetry, args.counts, args.counts_out)
+        return
+    if args.instructions:
+        instructions(ca_dir, client_tls, telemetry, args.instructions, args.kinds.split(","))
         return
     procs = {
         kind: subprocess.Popen(
