@@ -162,11 +162,31 @@ def current_inbound() -> InboundContext | None:
 _new_context = tuple.__new__
 #: the flags' low digit with the sampled bit (bit 0) set: lower-case hex, as the regex allows
 _ODD_HEX = frozenset(b"13579bdf")
+_DASH = ord("-")
+_LOWER_HEX = b"0123456789abcdef"
 
 
 def parse_traceparent(value: bytes, tracestate: bytes = b"") -> TraceContext | None:
     """W3C ``traceparent``: ``00-<32 hex>-<16 hex>-<2 hex>``; None when invalid."""
-    m = _TRACEPARENT_RE.fullmatch(value.strip())
+    value = value.strip()
+    if (
+        len(value) == 55
+        and value[:3] == b"00-"
+        and value[35] == _DASH
+        and value[52] == _DASH
+        and value.translate(None, _LOWER_HEX) == b"---"
+    ):
+        # version 00's 55 bytes (nearly every request): with the dashes where they belong
+        # and only lower-case hex elsewhere, the regex below would match the same groups;
+        # this costs half as much (~0.4 us a request)
+        trace_id = value[3:35]
+        span_id = value[36:52]
+        if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+            return None
+        return _new_context(
+            TraceContext, (trace_id, span_id, value[54] in _ODD_HEX, tracestate, b"", W3C)
+        )
+    m = _TRACEPARENT_RE.fullmatch(value)
     if m is None:
         return None
     version, trace_id, span_id, flags, rest = m.groups()

@@ -208,3 +208,38 @@ def test_an_inbound_context_set_after_a_pending_one_wins() -> None:
     assert inbound.trace is chosen
     assert InboundContext(b"id", [], chosen) == InboundContext(b"id", [], chosen)
     assert "request_id=b'id'" in repr(inbound)
+
+
+def _by_regex(value: bytes, tracestate: bytes = b"") -> TraceContext | None:
+    """``parse_traceparent`` as it was before its 55-byte fast path: the regex alone."""
+    from inmesh.telemetry._propagation import _TRACEPARENT_RE
+
+    m = _TRACEPARENT_RE.fullmatch(value.strip())
+    if m is None:
+        return None
+    version, trace_id, span_id, flags, rest = m.groups()
+    if version == b"ff" or (version == b"00" and rest is not None):
+        return None
+    if trace_id == b"0" * 32 or span_id == b"0" * 16:
+        return None
+    sampled = flags[1:] in (b"1", b"3", b"5", b"7", b"9", b"b", b"d", b"f")
+    return TraceContext(trace_id, span_id, sampled, tracestate, b"", W3C)
+
+
+def _variants() -> list[bytes]:
+    """Version 00's 55 bytes, then every byte replaced by characters the fast path must
+    refuse or accept exactly as the regex does, zero ids, other lengths and versions."""
+    out = [TP, f"00-{TRACE}-{SPAN}-00".encode(), b" " + TP + b" ", TP + b"-x", TP[:-1]]
+    out += [f"00-{'0' * 32}-{SPAN}-01".encode(), f"00-{TRACE}-{'0' * 16}-01".encode()]
+    out += [b"ff" + TP[2:], b"01" + TP[2:], b"01" + TP[2:] + b"-more"]
+    for i in range(len(TP)):
+        for c in b"-0aAfgF \x00\xff":
+            out.append(TP[:i] + bytes([c]) + TP[i + 1 :])
+    for flags in (b"00", b"01", b"02", b"03", b"0f", b"ff", b"1e", b"0b"):
+        out.append(TP[:-2] + flags)
+    return out
+
+
+@pytest.mark.parametrize("value", _variants())
+def test_traceparent_fast_path_decides_as_the_regex(value: bytes) -> None:
+    assert parse_traceparent(value, b"s=1") == _by_regex(value, b"s=1")
