@@ -240,6 +240,6 @@ def _variants() -> list[bytes]:
     return out
 
 
-@pytest.mark.parametrize("value", _variants())
-def test_traceparent_fast_path_decides_as_the_regex(value: bytes) -> None:
-    assert parse_traceparent(value, b"s=1") == _by_regex(value, b"s=1")
+def test_traceparent_fast_path_decides_as_the_regex() -> None:
+    for value in _variants():
+        assert parse_traceparent(value, b"s=1") == _by_regex(value, b"s=1"), value
