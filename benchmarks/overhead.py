@@ -20,7 +20,8 @@ Three clients send sequential GETs over loopback to one server process listening
 Both inmesh clients run as every Mesh does by default: Istio's standard metrics recorded
 into the process's registry (``Mesh(metrics=True)``, the source-side record of each request)
 and the metadata exchange headers sent to the mesh service (the server, not a mesh workload,
-answers none back).
+answers none back). ``--no-exchange`` leaves those two headers out (a tool to see their
+cost: h11 validates every header the client sends, and the metadata value is ~420 bytes).
 
 Latency is ``time.perf_counter`` around each request (the body is read). Client CPU per
 request is this process's CPU time (``time.process_time``) over a round divided by its
@@ -180,16 +181,20 @@ def _order(round_number: int, n: int) -> list[int]:
     return [(round_number + k) % n for k in range(n)]
 
 
-def meshes(ports: list[int]) -> tuple[inmesh.Mesh, inmesh.Mesh]:
+def meshes(ports: list[int], *, exchange: bool = True) -> tuple[inmesh.Mesh, inmesh.Mesh]:
     foundation = inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=False))
     full = inmesh.Mesh(service="bench-client", config=mesh_config(ports, policy=True))
     for mesh in (foundation, full):  # metrics are on by default, as in a sidecar
         assert mesh.hooks, "the default metrics hook is missing"
+        if not exchange:  # a measuring tool's switch, not an API: the state is private
+            mesh._state.exchange = ()
     return foundation, full
 
 
-async def run_async(ports: list[int], requests: int, rounds: int) -> list[Series]:
-    foundation, full = meshes(ports)
+async def run_async(
+    ports: list[int], requests: int, rounds: int, *, exchange: bool = True
+) -> list[Series]:
+    foundation, full = meshes(ports, exchange=exchange)
     series = [Series("raw httpx"), Series("inmesh"), Series("inmesh+policy")]
     raw_url = f"http://127.0.0.1:{ports[0]}/"
     async with httpx.AsyncClient() as raw, foundation.client() as m1, full.client() as m2:
@@ -200,8 +205,10 @@ async def run_async(ports: list[int], requests: int, rounds: int) -> list[Series
     return series
 
 
-def run_sync(ports: list[int], requests: int, rounds: int) -> list[Series]:
-    foundation, full = meshes(ports)
+def run_sync(
+    ports: list[int], requests: int, rounds: int, *, exchange: bool = True
+) -> list[Series]:
+    foundation, full = meshes(ports, exchange=exchange)
     series = [Series("raw httpx"), Series("inmesh"), Series("inmesh+policy")]
     raw_url = f"http://127.0.0.1:{ports[0]}/"
     with httpx.Client() as raw, foundation.sync_client() as m1, full.sync_client() as m2:
@@ -260,14 +267,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--sync", action="store_true", help="measure httpx.Client instead")
     ap.add_argument("--quick", action="store_true", help="500 requests x 4 rounds")
+    ap.add_argument(
+        "--no-exchange",
+        action="store_true",
+        help="the mesh clients without the metadata exchange headers (to see their cost)",
+    )
     a = ap.parse_args()
+    exchange = not a.no_exchange
     requests, rounds = (500, 4) if a.quick else (a.requests, a.rounds)
     with Servers([0.0] * len(VERSIONS)) as servers:
         if a.sync:
-            series = run_sync(servers.ports, requests, rounds)
+            series = run_sync(servers.ports, requests, rounds, exchange=exchange)
         else:
-            series = asyncio.run(run_async(servers.ports, requests, rounds))
-    report(series, requests=requests, rounds=rounds, mode="sync" if a.sync else "async")
+            series = asyncio.run(run_async(servers.ports, requests, rounds, exchange=exchange))
+    mode = ("sync" if a.sync else "async") + ("" if exchange else ", no exchange headers")
+    report(series, requests=requests, rounds=rounds, mode=mode)
     sys.exit(0)
 
 

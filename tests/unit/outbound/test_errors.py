@@ -9,7 +9,7 @@ import httpcore
 import httpx
 import pytest
 
-from inmesh.outbound._errors import cause, failure_of, httpx_errors, to_httpx
+from inmesh.outbound._errors import cause, failure_of, raise_as_httpx, to_httpx
 from inmesh.resilience import LocalFailure
 
 
@@ -55,8 +55,8 @@ def test_to_httpx_most_specific_first() -> None:
     assert type(to_httpx(httpcore.ReadError("x"))) is httpx.ReadError
     plain = ValueError("x")
     assert to_httpx(plain) is plain
-    with pytest.raises(httpx.RemoteProtocolError), httpx_errors():
-        raise httpcore.RemoteProtocolError("closed")
+    with pytest.raises(httpx.RemoteProtocolError):
+        raise_as_httpx(httpcore.RemoteProtocolError("closed"))
 
 
 def test_a_client_certificate_refused_after_a_tls13_handshake_is_not_a_connect_failure() -> None:
