@@ -6,9 +6,11 @@ An apply costs what it changes. Each document is first compared with what is sto
 its key (``kubectl apply`` reports such a resource "unchanged"): a document equal to the
 stored one (as ``inmesh apply`` sends it, the stored form itself), or equal to the last
 document applied for that key since it was stored, is not validated, analyzed or written
-again. Only the changed documents are validated, written and analyzed (the analyzers'
-indexes still cover everything stored); an apply that changes nothing writes nothing,
-bumps no revision and pushes nothing.
+again. Only the changed documents are validated, written and analyzed; an apply that changes
+nothing writes nothing, bumps no revision and pushes nothing. The analysis covers
+everything stored through indexes kept across applies (``_stored_analysis.py``): an
+apply re-indexes what changed in the store since the last one and checks its changed
+resources against them, with the messages a full analysis would give.
 
 Which analysis messages block an apply: every Error about a changed resource in the apply,
 except the ones about what other resources or workloads exist: IST0101
