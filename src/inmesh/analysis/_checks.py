@@ -12,7 +12,7 @@ source applies documents as ``kubectl apply`` would).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from .._errors import ConfigProblem
@@ -23,7 +23,7 @@ from . import _gateways as gw
 from . import _services as svc
 from . import _telemetry as tel
 from . import _virtual_services as vs
-from ._index import Services
+from ._index import Services, Workloads
 from ._message import Level, Message, resource_label
 from ._rules import unreachable_rules
 
@@ -39,7 +39,7 @@ def problem_message(problem: ConfigProblem, name: str, level: Level = "Error") -
     return Message(level, problem.code, name, problem.resource or "", details, file)
 
 
-def _unsupported(resources: Sequence[Any]) -> list[Message]:
+def unsupported(resources: Sequence[Any]) -> list[Message]:
     """INM0002: what the runtime cannot use yet, as it would say it."""
     return [
         problem_message(p, "NotSupportedYet") for r in resources for p in unsupported_problems(r)
@@ -65,6 +65,30 @@ def _all_weights_zero(r: Any) -> list[Message]:
     return msgs
 
 
+def resource_checks(
+    r: Any,
+    *,
+    services: Services,
+    subsets: Collection[tuple[str, str]],
+    gateway_hosts: Mapping[tuple[str, str], Sequence[str]],
+    splits: Mapping[str, Sequence[str]],
+    workloads: Workloads | None,
+) -> list[Message]:
+    """The checks of one VirtualService or DestinationRule against the indexes of every
+    resource (the rest of the analysis compares resources with one another)."""
+    msgs: list[Message] = []
+    if r.kind == "VirtualService":
+        msgs.extend(vs.gateways(r, gateway_hosts))
+        msgs.extend(vs.destinations(r, services, subsets))
+        msgs.extend(vs.ingress_subsets(r, splits))
+        msgs.extend(unreachable_rules(r.spec, resource_label(r)))
+        msgs.extend(_all_weights_zero(r))
+    elif r.kind == "DestinationRule":
+        msgs.extend(dr.subsets_select(r, services, workloads))
+        msgs.extend(dr.ca_certificates(r))
+    return msgs
+
+
 def check(
     resources: Sequence[Any], *, complete: bool = False, focus: Collection[str] | None = None
 ) -> list[Message]:
@@ -85,7 +109,7 @@ def _check(
 ) -> list[Message]:
     resources = list({(r.kind, r.namespace, r.name): r for r in resources}.values())
     chosen = resources if focus is None else [r for r in resources if resource_label(r) in focus]
-    msgs: list[Message] = _unsupported(chosen)
+    msgs: list[Message] = unsupported(chosen)
     services = Services.of(resources)
     subsets = vs.subsets_of(resources)
     gateway_hosts = vs.gateway_hosts_of(resources)
@@ -93,15 +117,16 @@ def _check(
     workloads = described if described or complete else None
     splits = vs.subset_splits(resources)
     for r in chosen:
-        if r.kind == "VirtualService":
-            msgs.extend(vs.gateways(r, gateway_hosts))
-            msgs.extend(vs.destinations(r, services, subsets))
-            msgs.extend(vs.ingress_subsets(r, splits))
-            msgs.extend(unreachable_rules(r.spec, resource_label(r)))
-            msgs.extend(_all_weights_zero(r))
-        elif r.kind == "DestinationRule":
-            msgs.extend(dr.subsets_select(r, services, workloads))
-            msgs.extend(dr.ca_certificates(r))
+        msgs.extend(
+            resource_checks(
+                r,
+                services=services,
+                subsets=subsets,
+                gateway_hosts=gateway_hosts,
+                splits=splits,
+                workloads=workloads,
+            )
+        )
     msgs.extend(vs.mesh_host_conflicts(resources))
     msgs.extend(svc.check_services(resources))
     msgs.extend(gw.check_gateways(resources))

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ._index import Services, Workloads
@@ -21,15 +21,18 @@ from ._message import Message, resource_label
 
 def workload_labels(resources: Sequence[Any]) -> Workloads:
     """The labels of every workload the configuration describes, indexed."""
-    labels: list[Mapping[str, str]] = []
-    for r in resources:
-        if r.kind == "WorkloadEntry":
-            labels.append(dict(r.spec.labels or {}))
-        elif r.kind == "ServiceEntry":
-            labels.extend(dict(e.labels or {}) for e in r.spec.endpoints or ())
-        elif r.kind == "Deployment":
-            labels.append(dict(r.pod_labels))
-    return Workloads(labels)
+    return Workloads(labels for r in resources for labels in described_labels(r))
+
+
+def described_labels(r: Any) -> list[dict[str, str]]:
+    """The labels of each workload one resource describes (none for most kinds)."""
+    if r.kind == "WorkloadEntry":
+        return [dict(r.spec.labels or {})]
+    if r.kind == "ServiceEntry":
+        return [dict(e.labels or {}) for e in r.spec.endpoints or ()]
+    if r.kind == "Deployment":
+        return [dict(r.pod_labels)]
+    return []
 
 
 def subsets_select(r: Any, services: Services, workloads: Workloads | None) -> list[Message]:

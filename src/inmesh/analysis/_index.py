@@ -15,7 +15,7 @@ A service (a ServiceEntry, or a Kubernetes Service converted to one) is visible 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -73,52 +73,68 @@ class Services:
     def of(cls, resources: Sequence[Any]) -> Services:
         out = cls()
         for r in resources:
-            if r.kind == "ServiceEntry":
-                spec = r.spec
-                ports = tuple((p.number, p.name or "", p.protocol or "") for p in spec.ports or ())
-                info = ServiceInfo(r, tuple(spec.hosts), ports)
-                export_to = list(spec.export_to or ())
-                for h in spec.hosts:
-                    host = fqdn(h, r.namespace)
-                    if not export_to or ALL in export_to:
-                        out.by_scope[(ALL, host)] = info
-                        continue
-                    for e in export_to:
-                        out.by_scope[(r.namespace if e == LOCAL else e, host)] = info
-            elif r.kind == "Service":
-                ports = tuple((p.port, p.name or "", p.protocol or "TCP") for p in r.spec.ports)
-                host = fqdn(r.name, r.namespace)
-                info = ServiceInfo(r, (host,), ports)
-                for scope in _annotation_scopes(r):
-                    out.by_scope[(scope, host)] = info
+            for key, info in service_entries(r):
+                out.by_scope[key] = info
         return out
+
+    def _get(self, key: tuple[str, str]) -> ServiceInfo | None:
+        return self.by_scope.get(key)
+
+    def _wildcard_entries(self) -> list[tuple[tuple[str, str], ServiceInfo]]:
+        """The wildcard entries, sorted by key."""
+        if self._wildcards is None:
+            self._wildcards = sorted(
+                ((key, info) for key, info in self.by_scope.items() if key[1].startswith("*")),
+                key=lambda kv: kv[0],
+            )
+        return self._wildcards
 
     def lookup(self, namespace: str, export_to: Sequence[str], host: str) -> ServiceInfo | None:
         """util.GetDestinationHost: the service ``host`` names, seen from a VirtualService in
         ``namespace`` exported to ``export_to``."""
         name = fqdn(host, namespace)
-        found = self.by_scope.get((ALL, name))
+        found = self._get((ALL, name))
         if found is not None:
             return found
         scopes = (
             [namespace] if not export_to else [namespace if e == LOCAL else e for e in export_to]
         )
         for scope in scopes:
-            found = self.by_scope.get((scope, name))
+            found = self._get((scope, name))
             if found is not None:
                 return found
         bare = host.removeprefix("*")
-        if self._wildcards is None:
-            self._wildcards = sorted(
-                ((key, info) for key, info in self.by_scope.items() if key[1].startswith("*")),
-                key=lambda kv: kv[0],
-            )
-        for (scope, se_host), info in self._wildcards:
+        for (scope, se_host), info in self._wildcard_entries():
             if scope not in (ALL, namespace):
                 continue
             if bare.endswith(se_host[1:]):
                 return info
         return None
+
+
+def service_entries(r: Any) -> list[tuple[tuple[str, str], ServiceInfo]]:
+    """What one resource puts in :attr:`Services.by_scope` (in order: a later entry for
+    the same key replaces an earlier one)."""
+    out: list[tuple[tuple[str, str], ServiceInfo]] = []
+    if r.kind == "ServiceEntry":
+        spec = r.spec
+        ports = tuple((p.number, p.name or "", p.protocol or "") for p in spec.ports or ())
+        info = ServiceInfo(r, tuple(spec.hosts), ports)
+        export_to = list(spec.export_to or ())
+        for h in spec.hosts:
+            host = fqdn(h, r.namespace)
+            if not export_to or ALL in export_to:
+                out.append(((ALL, host), info))
+                continue
+            for e in export_to:
+                out.append(((r.namespace if e == LOCAL else e, host), info))
+    elif r.kind == "Service":
+        ports = tuple((p.port, p.name or "", p.protocol or "TCP") for p in r.spec.ports)
+        host = fqdn(r.name, r.namespace)
+        info = ServiceInfo(r, (host,), ports)
+        for scope in _annotation_scopes(r):
+            out.append(((scope, host), info))
+    return out
 
 
 def _annotation_scopes(service: Any) -> list[str]:
@@ -130,31 +146,44 @@ def _annotation_scopes(service: Any) -> list[str]:
 
 
 class Workloads:
-    """The labels of every workload described, indexed by ``key=value`` pair."""
+    """The labels of every workload described, indexed by ``key=value`` pair; workloads
+    can be added and removed by id (the registry keeps one index across applies)."""
 
-    def __init__(self, labels: Iterable[Mapping[str, str]]) -> None:
-        self.labels = [dict(w) for w in labels]
-        self._by_pair: dict[tuple[str, str], list[int]] = {}
-        for i, w in enumerate(self.labels):
-            for pair in w.items():
-                self._by_pair.setdefault(pair, []).append(i)
+    def __init__(self, labels: Iterable[Mapping[str, str]] = ()) -> None:
+        self._labels: dict[Hashable, dict[str, str]] = {}
+        self._by_pair: dict[tuple[str, str], dict[Hashable, None]] = {}
+        for i, w in enumerate(labels):
+            self.add(i, w)
+
+    def add(self, wid: Hashable, labels: Mapping[str, str]) -> None:
+        """Index workload ``wid`` (not yet indexed) with ``labels``."""
+        w = self._labels[wid] = dict(labels)
+        for pair in w.items():
+            self._by_pair.setdefault(pair, {})[wid] = None
+
+    def remove(self, wid: Hashable) -> None:
+        for pair in self._labels.pop(wid).items():
+            holders = self._by_pair[pair]
+            del holders[wid]
+            if not holders:
+                del self._by_pair[pair]
 
     def __bool__(self) -> bool:
-        return bool(self.labels)
+        return bool(self._labels)
 
     def any_selected(self, selector: Mapping[str, str]) -> bool:
         """Whether ``selector`` selects any workload (``_namespaces.selects``): only the
         workloads holding its rarest ``key=value`` pair are compared."""
         if not selector:
-            return bool(self.labels)
-        candidates: list[int] | None = None
+            return bool(self._labels)
+        candidates: dict[Hashable, None] | None = None
         for pair in selector.items():
             holders = self._by_pair.get(pair)
             if holders is None:
                 return False
             if candidates is None or len(holders) < len(candidates):
                 candidates = holders
-        return any(selects(selector, self.labels[i]) for i in candidates or ())
+        return any(selects(selector, self._labels[i]) for i in candidates or ())
 
 
 class HostIndex(Generic[T]):
@@ -167,6 +196,13 @@ class HostIndex(Generic[T]):
 
     def add(self, host: str, value: T) -> None:
         self._by_host.setdefault(host, []).append(value)
+
+    def remove(self, host: str, value: T) -> None:
+        """Remove one ``value`` added for ``host``."""
+        values = self._by_host[host]
+        values.remove(value)
+        if not values:
+            del self._by_host[host]
 
     def matching(self, host: str) -> list[str]:
         """The indexed hosts ``host`` matches (``wildcard_matches``), sorted."""

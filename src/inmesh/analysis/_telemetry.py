@@ -19,21 +19,26 @@ from typing import Any
 from .._namespaces import selects
 from ._message import Message, resource_label
 
-__all__ = ["check_telemetries", "workloads_by_namespace"]
+__all__ = ["check_telemetries", "workloads_by_namespace", "workloads_of"]
 
 
 def workloads_by_namespace(resources: Sequence[Any]) -> list[tuple[str, str, Mapping[str, str]]]:
     """(namespace, name, labels) of every workload the configuration describes."""
-    out: list[tuple[str, str, Mapping[str, str]]] = []
-    for r in resources:
-        if r.kind == "WorkloadEntry":
-            out.append((r.namespace, r.name, dict(r.spec.labels or {})))
-        elif r.kind == "ServiceEntry":
-            for i, e in enumerate(r.spec.endpoints or ()):
-                out.append((r.namespace, f"{r.name}[{i}]", dict(e.labels or {})))
-        elif r.kind == "Deployment":
-            out.append((r.namespace, r.name, dict(r.pod_labels)))
-    return out
+    return [w for r in resources for w in workloads_of(r)]
+
+
+def workloads_of(r: Any) -> list[tuple[str, str, Mapping[str, str]]]:
+    """(namespace, name, labels) of each workload one resource describes."""
+    if r.kind == "WorkloadEntry":
+        return [(r.namespace, r.name, dict(r.spec.labels or {}))]
+    if r.kind == "ServiceEntry":
+        return [
+            (r.namespace, f"{r.name}[{i}]", dict(e.labels or {}))
+            for i, e in enumerate(r.spec.endpoints or ())
+        ]
+    if r.kind == "Deployment":
+        return [(r.namespace, r.name, dict(r.pod_labels))]
+    return []
 
 
 def _go_list(names: Sequence[str]) -> str:

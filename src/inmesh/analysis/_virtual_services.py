@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from ._index import ALL, HostIndex, Services, fqdn, vs_scopes, wildcard_matches
@@ -71,7 +71,7 @@ def _ports(service: Any, dest: Any, label: str) -> list[Message]:
     return []
 
 
-def destinations(r: Any, services: Services, subsets: set[tuple[str, str]]) -> list[Message]:
+def destinations(r: Any, services: Services, subsets: Collection[tuple[str, str]]) -> list[Message]:
     """IST0101 (host, mirror host, host:port, host+subset, mirror+subset) and IST0112."""
     label, spec, ns = resource_label(r), r.spec, r.namespace
     msgs: list[Message] = []
@@ -97,12 +97,14 @@ def destinations(r: Any, services: Services, subsets: set[tuple[str, str]]) -> l
 
 def subsets_of(resources: Sequence[Any]) -> set[tuple[str, str]]:
     """initDestHostsAndSubsets: (host as an FQDN in the rule's namespace, subset name)."""
-    return {
-        (fqdn(r.spec.host, r.namespace), s.name)
-        for r in resources
-        if r.kind == "DestinationRule"
-        for s in r.spec.subsets or ()
-    }
+    return {pair for r in resources for pair in subsets_defined(r)}
+
+
+def subsets_defined(r: Any) -> list[tuple[str, str]]:
+    """The (host FQDN, subset name) pairs one resource (a DestinationRule) defines."""
+    if r.kind != "DestinationRule":
+        return []
+    return [(fqdn(r.spec.host, r.namespace), s.name) for s in r.spec.subsets or ()]
 
 
 def subset_splits(resources: Sequence[Any]) -> dict[str, list[str]]:
@@ -110,16 +112,24 @@ def subset_splits(resources: Sequence[Any]) -> dict[str, list[str]]:
     own hosts) -> those VirtualServices (``namespace/name``), computed once per analysis."""
     split: dict[str, list[str]] = defaultdict(list)
     for other in resources:
-        if other.kind != "VirtualService":
-            continue
-        for rule in other.spec.http or ():
-            for d in rule.route or ():
-                if d.destination.subset and d.destination.host in other.spec.hosts:
-                    split[d.destination.host].append(f"{other.namespace}/{other.name}")
+        for host in split_hosts(other):
+            split[host].append(f"{other.namespace}/{other.name}")
     return split
 
 
-def ingress_subsets(r: Any, split: dict[str, list[str]]) -> list[Message]:
+def split_hosts(r: Any) -> list[str]:
+    """The hosts (of its own) a VirtualService routes to by subset, once per route."""
+    if r.kind != "VirtualService":
+        return []
+    return [
+        d.destination.host
+        for rule in r.spec.http or ()
+        for d in rule.route or ()
+        if d.destination.subset and d.destination.host in r.spec.hosts
+    ]
+
+
+def ingress_subsets(r: Any, split: Mapping[str, Sequence[str]]) -> list[Message]:
     """IST0140 IngressRouteRulesNotAffected (``analyzeSubset``): on a VirtualService with
     gateways, a route without a subset to a host that a VirtualService routes by subset
     (to one of its own hosts, :func:`subset_splits`) has no effect on those requests."""
@@ -144,7 +154,7 @@ def ingress_subsets(r: Any, split: dict[str, list[str]]) -> list[Message]:
     return msgs
 
 
-def gateways(r: Any, gateway_hosts: dict[tuple[str, str], list[str]]) -> list[Message]:
+def gateways(r: Any, gateway_hosts: Mapping[tuple[str, str], Sequence[str]]) -> list[Message]:
     """GatewayAnalyzer: IST0165, IST0101 gateway, IST0132."""
     label, msgs = resource_label(r), []
     for gw in r.spec.gateways or ():
@@ -193,25 +203,39 @@ def gateway_hosts_of(resources: Sequence[Any]) -> dict[tuple[str, str], list[str
     out: dict[tuple[str, str], list[str]] = {}
     for r in resources:
         if r.kind == "Gateway":
-            hosts = out.setdefault((r.namespace, r.name), [])
-            for server in r.spec.servers or ():
-                hosts.extend(
-                    f"{r.namespace}/{h[2:]}" if h.startswith("./") else h for h in server.hosts
-                )
+            out.setdefault((r.namespace, r.name), []).extend(gateway_server_hosts(r))
     return out
+
+
+def gateway_server_hosts(r: Any) -> list[str]:
+    """One Gateway's server hosts, as :func:`gateway_hosts_of` lists them."""
+    return [
+        f"{r.namespace}/{h[2:]}" if h.startswith("./") else h
+        for server in r.spec.servers or ()
+        for h in server.hosts
+    ]
+
+
+def mesh_hosts(r: Any) -> list[tuple[str, str]]:
+    """The (scope, host FQDN) keys under which :func:`mesh_host_conflicts` compares a
+    VirtualService bound to the mesh gateway (none for anything else)."""
+    if r.kind != "VirtualService":
+        return []
+    if r.spec.gateways and "mesh" not in r.spec.gateways:
+        return []  # not bound to the mesh gateway
+    return [
+        (scope, fqdn(h, r.namespace))
+        for scope in vs_scopes(r.spec.export_to, r.namespace)
+        for h in r.spec.hosts
+    ]
 
 
 def mesh_host_conflicts(resources: Sequence[Any]) -> list[Message]:
     """IST0109, once per VirtualService (ConflictingMeshGatewayHostsAnalyzer)."""
     scoped: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for r in resources:
-        if r.kind != "VirtualService":
-            continue
-        if r.spec.gateways and "mesh" not in r.spec.gateways:
-            continue  # not bound to the mesh gateway
-        for scope in vs_scopes(r.spec.export_to, r.namespace):
-            for h in r.spec.hosts:
-                scoped[(scope, fqdn(h, r.namespace))].append(r)
+        for key in mesh_hosts(r):
+            scoped[key].append(r)
     msgs: list[Message] = []
     reported: set[tuple[str, str]] = set()
     mesh_wide: HostIndex[Any] = HostIndex()

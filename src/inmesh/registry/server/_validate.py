@@ -6,9 +6,11 @@ An apply costs what it changes. Each document is first compared with what is sto
 its key (``kubectl apply`` reports such a resource "unchanged"): a document equal to the
 stored one (as ``inmesh apply`` sends it, the stored form itself), or equal to the last
 document applied for that key since it was stored, is not validated, analyzed or written
-again. Only the changed documents are validated, written and analyzed (the analyzers'
-indexes still cover everything stored); an apply that changes nothing writes nothing,
-bumps no revision and pushes nothing.
+again. Only the changed documents are validated, written and analyzed; an apply that changes
+nothing writes nothing, bumps no revision and pushes nothing. The analysis covers
+everything stored through indexes kept across applies (``_stored_analysis.py``): an
+apply re-indexes what changed in the store since the last one and checks its changed
+resources against them, with the messages a full analysis would give.
 
 Which analysis messages block an apply: every Error about a changed resource in the apply,
 except the ones about what other resources or workloads exist: IST0101
@@ -29,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..._errors import ConfigError
-from ...analysis import check
 from ...analysis._message import resource_label
 from ...config import dump_resource, parse_documents, yaml_documents
 from ...config._files import gc_paused
@@ -38,6 +39,7 @@ from .._errors import BadRequest
 from ..store import ResourceKey, StoredResource, Write, WriteResult
 from ..store._base import canonical_json
 from ._problems import Problems
+from ._stored_analysis import StoredAnalysis
 
 __all__ = [
     "KINDS",
@@ -211,6 +213,8 @@ class Validator:
         self._parsed: dict[tuple[ResourceKey, int], Any] = {}
         #: key -> (digest of the document last applied, the version it became)
         self._applied: dict[ResourceKey, tuple[bytes, int]] = {}
+        #: the analysis of everything stored, kept across applies
+        self._analysis = StoredAnalysis(self._parsed)
 
     def parse(self, docs: Iterable[Mapping[str, Any] | None], source: str) -> list[Any]:
         """Validate ``docs`` (``None`` entries are skipped but keep their number)."""
@@ -248,19 +252,6 @@ class Validator:
                 return None  # stored by an older version with looser rules
             self._parsed[cache_key] = model
         return model
-
-    def stored(self, items: Iterable[StoredResource]) -> list[Any]:
-        """Stored resources as models (cached; they were valid when stored)."""
-        out: list[Any] = []
-        live: dict[tuple[ResourceKey, int], Any] = {}
-        for item in items:
-            model = self._model(item)
-            if model is None:
-                continue  # stored by an older version with looser rules: skip it
-            live[(item.key, item.version)] = model
-            out.append(model)
-        self._parsed = live
-        return out
 
     def remember(self, checked: Validated, written: Sequence[WriteResult]) -> None:
         """After a commit: cache the written resources' models at their new versions, and
@@ -320,7 +311,7 @@ class Validator:
         workloads: Sequence[StoredResource],
     ) -> Validated:
         defaulted = _defaulted([dict(d) for d in docs], namespace)
-        by_key = {item.key: item for item in stored}
+        by_key = self._analysis.sync(workloads, stored, self._model)
         checked = Validated(writes=[])
         changed: list[dict[str, Any] | None] = []
         bodies: list[dict[str, Any]] = []
@@ -389,14 +380,15 @@ class Validator:
         workloads: Sequence[StoredResource],
     ) -> list[str]:
         """The analysis of the changed ``resources`` among everything stored: raises for
-        a blocking error, returns the warnings."""
-        combined = {(m.kind, m.namespace, m.name): m for m in self.stored([*workloads, *stored])}
-        for r in resources:
-            combined[(r.kind, r.namespace, r.name)] = r
+        a blocking error, returns the warnings. The same messages as ``check`` over
+        every stored resource with ``resources`` in place (``analysis._incremental``),
+        from indexes kept across applies: the changed resources are put in for the
+        check and taken out after it (the next apply finds them stored, if committed)."""
+        found = self._analysis.check(resources, workloads, stored)
         mine = {resource_label(r) for r in resources}
         errors: list[str] = []
         warnings: list[str] = []
-        for message in check(list(combined.values()), focus=mine):
+        for message in found:
             if message.resource not in mine:
                 continue
             if message.level != "Error":

@@ -78,7 +78,8 @@ class SqliteStore:
         self._store_id = ""
         #: The resources of the last ``state()``, by key: a row whose version is the same
         #: is not read and JSON-decoded again (only the store's one thread touches it).
-        self._resources: dict[ResourceKey, StoredResource] = {}
+        #: what was last read, by (kind, namespace, name)
+        self._resources: dict[tuple[str, str, str], StoredResource] = {}
 
     @property
     def store_id(self) -> str:
@@ -194,7 +195,7 @@ class SqliteStore:
         def read(db: sqlite3.Connection) -> State:
             with transaction(db, write=False):
                 resources = read_resources(db, self._resources)
-                self._resources = {r.key: r for r in resources}
+                self._resources = {(r.key.kind, r.key.namespace, r.key.name): r for r in resources}
                 wls = db.execute(
                     "SELECT * FROM workloads WHERE expires > ? ORDER BY namespace, name", (now,)
                 )
@@ -234,13 +235,14 @@ class SqliteStore:
                     key = ResourceKey(kind, namespace, name)
                     row = found.get(key)
                     if row is not None:
-                        stored = self._resources.get(key)
+                        stored = self._resources.get((kind, namespace, name))
                         if stored is None or stored.version != row["version"]:
                             stored = resource_row(row)
-                            self._resources[key] = stored  # the next state() need not read it
+                            # the next state() need not read it
+                            self._resources[(kind, namespace, name)] = stored
                         documents[key] = stored.document()
                         continue
-                    self._resources.pop(key, None)
+                    self._resources.pop((kind, namespace, name), None)
                     live = None
                     if kind == "WorkloadEntry":
                         live = db.execute(

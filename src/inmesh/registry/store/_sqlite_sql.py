@@ -177,9 +177,10 @@ def existing_rows(
 
 
 def read_resources(
-    db: sqlite3.Connection, cached: Mapping[ResourceKey, StoredResource]
+    db: sqlite3.Connection, cached: Mapping[tuple[str, str, str], StoredResource]
 ) -> tuple[StoredResource, ...]:
-    """Every resource, in key order; the bodies of those in ``cached`` at the same
+    """Every resource, in key order; the bodies of those in ``cached`` (by (kind,
+    namespace, name): a tuple hashes in C, a ``ResourceKey`` in Python) at the same
     version are reused (the rows' keys and versions are read, not their bodies)."""
     rows = db.execute(
         "SELECT kind, namespace, name, version FROM resources ORDER BY kind, namespace, name"
@@ -187,7 +188,7 @@ def read_resources(
     out: list[StoredResource | None] = []
     missing: list[int] = []
     for row in rows:
-        hit = cached.get(ResourceKey(row[0], row[1], row[2]))
+        hit = cached.get(row[:3])
         if hit is None or hit.version != row[3]:
             missing.append(len(out))
             hit = None
