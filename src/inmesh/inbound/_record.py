@@ -53,8 +53,6 @@ class InboundRecorder:
 
     __slots__ = (
         "_decisions",
-        "_fast",
-        "_fast_for",
         "_local",
         "_mesh",
         "_peers",
@@ -73,12 +71,6 @@ class InboundRecorder:
         self._decisions: dict[int, tuple[Decision, str, str]] = {}
         # (the workload's current certificate, its SPIFFE id): renewed in place
         self._principal: tuple[Any, str] = (None, "")
-        # what the record's metric labels derive from -> (the series, the peer, source and
-        # labels objects whose ids the key holds, kept alive), while the standard
-        # MetricsHook is the only hook; valid for the hook and Telemetry policy in _fast_for
-        # (with whether that policy leaves the destination's metrics plain)
-        self._fast: dict[tuple[Any, ...], tuple[Any, object, object, object]] = {}
-        self._fast_for: tuple[Any, Any, bool] = (None, None, False)
 
     def _server(self, server: Any) -> tuple[str, str]:
         found = self._local.get(server)
@@ -154,42 +146,39 @@ class InboundRecorder:
         state = mesh._state
         local, cluster = self._server(scope.get("server") or _NO_ADDRESS)
         hooks = state.hooks
-        if len(hooks) == 1 and type(hooks[0]) is MetricsHook and not state.full_records:
-            # Only the standard metrics read the record: count it in its series, found by
-            # what its labels derive from; the record is built once per label set.
+        if (
+            len(hooks) == 1
+            and type(hooks[0]) is MetricsHook
+            and not state.full_records
+            and state.telemetry.server_metrics.plain
+        ):
+            # Only the standard metrics read the record: counted in its series, found by
+            # what its labels derive from (MetricsHook.learn, as the outbound path does);
+            # the record is built once per label set.
             hook: MetricsHook = hooks[0]
-            telemetry = state.telemetry
-            valid = self._fast_for
-            if valid[0] is not hook or valid[1] is not telemetry:
-                self._fast = {}
-                # the Telemetry API changes nothing for the destination reporter's metrics
-                plain = telemetry.server_metrics.plain
-                self._fast_for = valid = (hook, telemetry, plain)
-            if valid[2]:
-                key = (
-                    id(peer),
-                    id(source),
-                    mtls,
-                    status,
-                    grpc_status,
-                    content_type,
-                    cluster,
-                    self._destination_principal(),
-                    state.workload,
-                    id(mesh.labels),
-                )
-                found = self._fast.get(key)
-                if found is None:
-                    record = self._record(
-                        scope, peer, mtls, decision, status, response_bytes, start, end, source,
-                        request_bytes, grpc_status, content_type, local, cluster,
-                    )  # fmt: skip
-                    found = (hook.series_for(record), peer, source, mesh.labels)
-                    if len(self._fast) >= _CACHE_LIMIT:
-                        self._fast.clear()
-                    self._fast[key] = found
-                hook.count(found[0], end - start, request_bytes, response_bytes)
-                return
+            key = (
+                "destination",
+                id(peer),
+                id(source),
+                mtls,
+                status,
+                grpc_status,
+                content_type,
+                cluster,
+                self._destination_principal(),
+                state.workload,
+                id(mesh.labels),
+            )
+            series = hook.series_by(key)
+            if series is None:
+                record = self._record(
+                    scope, peer, mtls, decision, status, response_bytes, start, end, source,
+                    request_bytes, grpc_status, content_type, local, cluster,
+                )  # fmt: skip
+                hook.learn(key, (peer, source, mesh.labels), record)
+            else:
+                hook.count(series, end - start, request_bytes, response_bytes)
+            return
         record = self._record(
             scope, peer, mtls, decision, status, response_bytes, start, end, source,
             request_bytes, grpc_status, content_type, local, cluster,

@@ -107,11 +107,9 @@ def emit_call(call: Call, status: int, flags: str) -> None:
     hooks = state.hooks
     if not hooks:
         return
-    if len(hooks) == 1 and type(hooks[0]) is MetricsHook:
-        settings = state.telemetry.client_metrics
-        if not (settings.disabled or settings.overrides):
-            _count(hooks[0], call, status, flags)
-            return
+    if len(hooks) == 1 and type(hooks[0]) is MetricsHook and state.telemetry.client_metrics.plain:
+        _count(hooks[0], call, status, flags)
+        return
     rec = _record_of(call, status, flags)
     for hook in hooks:
         hook(rec)

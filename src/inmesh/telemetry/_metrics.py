@@ -181,9 +181,7 @@ class MetricsHook:
 
     def series_for(self, rec: RequestRecord) -> _Series:
         """The series of ``rec``'s standard labels (the caller has checked that its
-        Telemetry policy changes nothing for its reporter), for :meth:`observe`: a caller
-        that sees one label set again and again keeps it and builds no record (then
-        :meth:`count`)."""
+        Telemetry policy changes nothing for its reporter); :meth:`count` counts in it."""
         key = label_key(rec)
         entry = self._cache.get(key)
         return entry[0] if entry is not None else self._new_series(key, rec)

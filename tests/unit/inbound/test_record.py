@@ -231,7 +231,7 @@ def test_the_standard_metrics_alone_count_the_same_without_a_record_per_request(
         emit(fast_recorder, **overrides)
         emit(slow_recorder, **overrides)
     assert len(seen) == len(requests)
-    assert len(fast_recorder._fast) == 6  # one entry per distinct label set
+    assert len(fast._known) == 6  # one entry per distinct label set
     assert _counts(fast) == _counts(slow)
     assert sum(c[0] for c in _counts(fast).values()) == len(requests)
 
