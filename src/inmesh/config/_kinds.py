@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from inmesh.config._support import unsupported_kind_message
 
@@ -155,3 +155,29 @@ def unknown_kind_message(api_version: str, kind: str) -> str:
     """The refusal of a kind that is neither modelled nor skipped."""
     known = ", ".join(sorted(MODELLED))
     return f"unknown kind {kind!r} (apiVersion {api_version!r}); expected one of {known}"
+
+
+def is_list_kind(kind: object) -> TypeGuard[str]:
+    """A ``kind: List`` (or ``...List``) wrapper whose ``items`` are the documents."""
+    return isinstance(kind, str) and kind.endswith("List") and kind not in MODELLED
+
+
+def list_without_items_message(kind: str) -> str:
+    return f"a {kind} needs a list of items"
+
+
+def not_a_mapping_message(doc: object) -> str:
+    return f"expected a mapping with apiVersion, kind, metadata and spec, got {type(doc).__name__}"
+
+
+def skipped_in_files(api_version: object, kind: object) -> str | None:
+    """Why a file's document of this kind is skipped rather than read or refused (None:
+    it is read, or refused): a kind that is neither modelled nor refused as not supported
+    yet, with a reason from :func:`skip_reason`."""
+    if not isinstance(kind, str) or not kind or kind in MODELLED:
+        return None
+    if not isinstance(api_version, str) or not api_version:
+        return None
+    if unsupported_message(api_version, kind) is not None:
+        return None
+    return skip_reason(api_version, kind)

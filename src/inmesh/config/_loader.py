@@ -19,7 +19,10 @@ from inmesh._errors import ConfigError, ConfigProblem
 from inmesh.config._files import expand_paths, gc_paused, read_documents
 from inmesh.config._kinds import (
     MODELLED,
+    is_list_kind,
     kind_class,
+    list_without_items_message,
+    not_a_mapping_message,
     skip_reason,
     unknown_kind_message,
     unsupported_message,
@@ -252,17 +255,12 @@ def _parse(
         out.append(typing.cast("Resource", doc))
         return
     if not isinstance(doc, Mapping):
-        problems.append(
-            where.problem(
-                f"expected a mapping with apiVersion, kind, metadata and "
-                f"spec, got {type(doc).__name__}"
-            )
-        )
+        problems.append(where.problem(not_a_mapping_message(doc)))
         return
     kind, items = doc.get("kind"), doc.get("items")
-    if isinstance(kind, str) and kind.endswith("List") and kind not in MODELLED:
+    if is_list_kind(kind):
         if not isinstance(items, list):
-            problems.append(where.problem(f"a {kind} needs a list of items", ("items",)))
+            problems.append(where.problem(list_without_items_message(kind), ("items",)))
             return
         for i, item in enumerate(items):
             _parse(item, where.item(i, item), out, problems, compactor)

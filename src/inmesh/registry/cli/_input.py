@@ -22,7 +22,12 @@ from typing import Any
 
 from ..._errors import ConfigError, ConfigProblem
 from ...config._files import expand_paths, gc_paused, read_documents, yaml_documents
-from ...config._kinds import MODELLED, skip_reason, unsupported_message
+from ...config._kinds import (
+    is_list_kind,
+    list_without_items_message,
+    not_a_mapping_message,
+    skipped_in_files,
+)
 
 __all__ = ["Input", "Origin", "read_input"]
 
@@ -49,33 +54,19 @@ class Input:
         if doc is None:
             return  # an empty document, e.g. after a trailing '---'
         if not isinstance(doc, dict):
-            problems.append(
-                _problem(
-                    origin,
-                    {},
-                    f"expected a mapping with apiVersion, kind, metadata and spec, "
-                    f"got {type(doc).__name__}",
-                )
-            )
+            problems.append(_problem(origin, {}, not_a_mapping_message(doc)))
             return
-        kind, version = doc.get("kind"), doc.get("apiVersion")
-        if isinstance(kind, str) and kind.endswith("List") and kind not in MODELLED:
+        kind = doc.get("kind")
+        if is_list_kind(kind):
             items = doc.get("items")
             if not isinstance(items, list):
-                problems.append(_problem(origin, doc, f"a {kind} needs a list of items", "items"))
+                problems.append(_problem(origin, doc, list_without_items_message(kind), "items"))
                 return
             for i, item in enumerate(items):
                 path = f"{origin.prefix}.items[{i}]" if origin.prefix else f"items[{i}]"
                 self.add(item, Origin(origin.file, origin.document, path), problems)
             return
-        if (
-            isinstance(kind, str)
-            and isinstance(version, str)
-            and kind not in MODELLED
-            and version
-            and unsupported_message(version, kind) is None
-            and skip_reason(version, kind) is not None
-        ):
+        if skipped_in_files(doc.get("apiVersion"), kind) is not None:
             return  # not a mesh resource: load_config skips it in a file, and so do we
         self.docs.append(doc)
         self.origins.append(origin)
