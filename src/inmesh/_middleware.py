@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .inbound._peer import CONNECTION_KEY, InboundConnection, Peer, _current_peer
+from .inbound._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, Peer, _current_peer
 from .routing._hosts import to_fqdn
 from .telemetry._exchange import (
     PEER_METADATA_HEADER,
@@ -311,9 +311,24 @@ class MeshMiddleware:
                     sent += len(message.get("body", b""))
                 elif kind == "http.response.start":
                     status = message["status"]
-                    grpc = _grpc_status(message.get("headers"), grpc)
+                    app_headers = message.get("headers", ())
+                    grpc = _grpc_status(app_headers, grpc)
                     if answer:
-                        message = {**message, "headers": [*message.get("headers", ()), *answer]}
+                        # the mesh listener writes the pair validated once per workload
+                        # (inbound/_h11.py), where it would be in the message; else it goes
+                        # in the message
+                        hook = scope.get(ANSWER_KEY)
+                        if (
+                            hook is not None
+                            and type(app_headers) is list
+                            and hook(inner, answer, len(app_headers))
+                        ):
+                            try:
+                                await inner(message)
+                            finally:
+                                hook(None, answer, 0)
+                            return
+                        message = {**message, "headers": [*app_headers, *answer]}
                 elif kind == "http.response.trailers":  # gRPC's status, after the body
                     grpc = _grpc_status(message.get("headers"), grpc)
                 await inner(message)

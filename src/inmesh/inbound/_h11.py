@@ -16,6 +16,13 @@ without validating them again (``normalize_and_validate(..., _parsed=True)`` sti
 (tests/unit/inbound/test_h11.py compares them with h11's own for every framing case). It
 relies on h11's private helpers, so it is used with h11 0.16 only (checked at import);
 with another h11 the listener keeps ``h11.Connection`` as it is.
+
+It also writes the workload's metadata exchange pair into an answer without validating it
+again (:meth:`MeshH11Connection.answer_with`): the pair is the same for every answer of a
+workload (~500 bytes), so it is validated once per workload (:func:`validated`), and
+spliced into the answer's headers where ``MeshMiddleware`` would have put it (after the
+app's headers, before the ``Connection: close`` uvicorn may append), so the bytes on the
+wire are the ones h11 writes when the pair is in the app's headers (tests compare them).
 """
 
 from __future__ import annotations
@@ -24,7 +31,11 @@ from typing import Any
 
 import h11
 
-__all__ = ["MeshH11Connection", "connection_class"]
+__all__ = ["MeshH11Connection", "connection_class", "validated"]
+
+#: what the splice must never carry: h11 rewrites these headers for framing
+_FRAMING = frozenset((b"content-length", b"transfer-encoding", b"connection"))
+_VALIDATED: dict[tuple[tuple[bytes, bytes], ...], list[tuple[bytes, bytes, bytes]] | None] = {}
 
 try:
     from h11._connection import _body_framing
@@ -54,13 +65,52 @@ def _set_comma_header(headers: Any, name: bytes, new_values: list[bytes]) -> Any
     return normalize_and_validate(new_headers, _parsed=True)
 
 
+def validated(
+    pair: tuple[tuple[bytes, bytes], ...],
+) -> list[tuple[bytes, bytes, bytes]] | None:
+    """``pair`` as h11 holds validated headers (raw name, lower-case name, value), once per
+    distinct pair; None when h11 would refuse it or it names a framing header (the caller
+    then sends it the ordinary way, where h11 validates and rewrites as usual)."""
+    try:
+        return _VALIDATED[pair]
+    except KeyError:
+        pass
+    items: list[tuple[bytes, bytes, bytes]] | None
+    try:
+        items = list(normalize_and_validate(list(pair))._full_items)
+    except h11.LocalProtocolError:
+        items = None
+    if items is not None and any(name in _FRAMING for _, name, _ in items):
+        items = None
+    if len(_VALIDATED) >= 64:
+        _VALIDATED.clear()
+    _VALIDATED[pair] = items
+    return items
+
+
 class MeshH11Connection(h11.Connection):
     """``h11.Connection`` whose answers' headers are validated once (see the module)."""
+
+    #: (index, validated headers) to splice into the next answer's headers, or None
+    _inmesh_answer: tuple[int, list[tuple[bytes, bytes, bytes]]] | None = None
+
+    def answer_with(self, at: int, items: list[tuple[bytes, bytes, bytes]] | None) -> None:
+        """Splice ``items`` (from :func:`validated`) into the next answer's headers at
+        index ``at``; None: nothing (clears what was not sent)."""
+        self._inmesh_answer = (at, items) if items is not None else None
 
     def _clean_up_response_headers_for_sending(self, response: Any) -> Any:
         # h11 0.16's method, with _set_comma_header for set_comma_header
         assert type(response) is h11.Response
         headers = response.headers
+        splice = self._inmesh_answer
+        if splice is not None:
+            # the pair validated once per workload, where the app's headers end; its names
+            # are no framing header (validated()), so the framing below is the same
+            self._inmesh_answer = None
+            at, items = splice
+            full = headers._full_items
+            headers = Headers([*full[:at], *items, *full[at:]])
         need_close = False
         method: Any = self._request_method
         if method == b"HEAD":

@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..security import SpiffeId
 
-__all__ = ["CONNECTION_KEY", "InboundConnection", "Peer", "current_peer"]
+__all__ = ["ANSWER_KEY", "CONNECTION_KEY", "InboundConnection", "Peer", "current_peer"]
 
 #: The scope key the mesh listener sets for every request it serves (never from a header).
 CONNECTION_KEY = "inmesh.connection"
+#: The scope key under which the mesh listener offers ``MeshMiddleware`` its hook for the
+#: metadata exchange pair in an answer (``MeshProtocol._answer``, ``_h11.py``).
+ANSWER_KEY = "inmesh.answer"
 
 
 @dataclass(frozen=True, slots=True)

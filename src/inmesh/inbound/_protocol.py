@@ -9,7 +9,9 @@ workload's rotating server context (as ``TLSHolder.server_front``, also keeping 
 client certificate from the mesh roots is required, as Istio requires it for every mode
 but DISABLE), and only then lets h11 read. Each request's scope gets
 ``scope["extensions"]["tls"]`` (asgiref's TLS extension, which uvicorn 0.54 does not fill)
-and ``scope["inmesh.connection"]`` (:class:`InboundConnection`).
+and ``scope["inmesh.connection"]`` (:class:`InboundConnection`); with h11 0.16 also
+``scope["inmesh.answer"]``, the hook through which ``MeshMiddleware`` has the workload's
+metadata exchange pair written into its answer validated once per workload (``_h11.py``).
 
 With ``inmesh serve`` this is automatic. With a plain ``uvicorn`` command, the app is
 wrapped in ``MeshMiddleware(app, mesh=mesh)`` and the listener follows that Mesh (its
@@ -31,11 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
-from ._h11 import connection_class
+from ._h11 import MeshH11Connection, connection_class, validated
 from ._mtls_mode import DISABLE, STRICT
-from ._peer import CONNECTION_KEY, InboundConnection, Peer
+from ._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, Peer
 
 if TYPE_CHECKING:
     import uvicorn
@@ -150,6 +152,8 @@ def _front(holder: TLSHolder) -> ssl.SSLContext:
 
 
 _PLAINTEXT = InboundConnection(mtls=False)
+#: the method whose header layout _answer relies on (uvicorn's h11 cycle)
+_CYCLE_SEND = RequestResponseCycle.send
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +176,7 @@ class MeshProtocol(H11Protocol):
         # the same h11 connection, each answer's headers validated once (_h11.py); a
         # subclass without state of its own, so uvicorn's settings stay as it made them
         self.conn.__class__ = connection_class()
+        self._answer_hook = self._answer if isinstance(self.conn, MeshH11Connection) else None
         self._inner_app = self.app
         self._sources = self.sources or _default_sources(self.app)
         self.app = self._with_connection
@@ -190,7 +195,31 @@ class MeshProtocol(H11Protocol):
             else:
                 extensions["tls"] = self._tls_extension
         scope[CONNECTION_KEY] = self._connection
+        if self._answer_hook is not None:
+            scope[ANSWER_KEY] = self._answer_hook
         await self._inner_app(scope, receive, send)
+
+    def _answer(self, send: Any, pair: tuple[tuple[bytes, bytes], ...], app_headers: int) -> bool:
+        """``MeshMiddleware``'s hook: the next answer that ``send`` writes gets ``pair``
+        after the app's ``app_headers`` headers, validated once per workload. False (nothing
+        done) unless ``send`` is this connection's current ``RequestResponseCycle.send``
+        itself: uvicorn then makes the answer's headers its default headers + the app's
+        (+ ``Connection: close``), so the splice lands where the pair would have been.
+        ``send`` None clears what was not written."""
+        conn: Any = self.conn
+        if send is None:
+            conn.answer_with(0, None)
+            return True
+        cycle = getattr(send, "__self__", None)
+        if cycle is None or cycle is not self.cycle:
+            return False
+        if getattr(send, "__func__", None) is not _CYCLE_SEND:
+            return False
+        items = validated(pair)
+        if items is None:
+            return False
+        conn.answer_with(len(cycle.default_headers) + app_headers, items)
+        return True
 
     # -- the first step: sniff, decide, maybe handshake -----------------------------------
 

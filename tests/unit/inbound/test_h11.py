@@ -85,3 +85,36 @@ def test_the_chunked_rewrite_validates_once(monkeypatch: pytest.MonkeyPatch) -> 
         calls.clear()
         exchange(cls, REQUESTS["get 1.1"], 200, RESPONSES["exchange"][1])
         assert calls.count(value) == expected
+
+
+def test_a_spliced_pair_writes_the_bytes_of_the_pair_in_the_headers() -> None:
+    """answer_with: the pair, validated once (validated()), lands at the index given, and
+    the answer is byte for byte the one with the pair among the headers."""
+    from inmesh.inbound._h11 import validated
+
+    items = validated(tuple(EXCHANGE))
+    assert items is not None and validated(tuple(EXCHANGE)) is items  # once per pair
+    for request in REQUESTS.values():
+        app = [(b"content-type", b"application/json"), (b"x-app", b"1")]
+        spliced = MeshH11Connection(h11.SERVER)
+        spliced.receive_data(request)
+        spliced.next_event()
+        spliced.answer_with(1, items)
+        ours = spliced.send(h11.Response(status_code=200, headers=list(app), reason=b"OK"))
+        assert spliced._inmesh_answer is None  # used once
+        theirs = exchange(h11.Connection, request, 200, [app[0], *EXCHANGE, app[1]])
+        assert theirs.startswith(ours or b"")
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        ((b"x-bad", b"a\r\nb"),),  # h11 would refuse it: the ordinary path says so
+        ((b"content-length", b"5"),),  # framing: h11 rewrites it, never spliced
+        ((b"Connection", b"close"),),
+    ],
+)
+def test_what_is_never_spliced(pair: tuple[tuple[bytes, bytes], ...]) -> None:
+    from inmesh.inbound._h11 import validated
+
+    assert validated(pair) is None
