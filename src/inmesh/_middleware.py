@@ -43,14 +43,22 @@ from .telemetry._exchange import (
     PEER_METADATA_ID_HEADER,
     peer_from_headers,
 )
-from .telemetry._propagation import PROPAGATION_HEADERS, InboundContext, _inbound
-from .telemetry._spans import end_server_span, start_server_span
+from .telemetry._propagation import (
+    PROPAGATION_HEADERS,
+    InboundContext,
+    TraceContext,
+    _inbound,
+    parse_headers,
+    parse_traceparent,
+)
+from .telemetry._spans import end_server_span, start_sampled_server_span
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
     from .inbound._policy import InboundPolicy
     from .inbound._record import InboundRecorder
     from .security import Decision
+    from .telemetry._exchange import PeerMetadata
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -77,11 +85,22 @@ _DENIED_HEADERS = [
 _PEM_PEERS: dict[str, Peer | None] = {}
 # What the header scan does with a header, by name (identity objects, compared with ``is``;
 # a name absent is kept unless it starts with one of _DROPPED_PREFIXES).
-_CARRY, _HOST_, _ID, _METADATA, _METADATA_ID, _FORWARDED, _BAGGAGE_, _CONTENT_TYPE = (
-    object() for _ in range(8)
-)
+(
+    _CARRY,
+    _HOST_,
+    _ID,
+    _METADATA,
+    _METADATA_ID,
+    _FORWARDED,
+    _BAGGAGE_,
+    _CONTENT_TYPE,
+    _TRACEPARENT,
+    _TRACESTATE,
+) = (object() for _ in range(10))
 _SCAN: dict[bytes, object] = {
     **dict.fromkeys(PROPAGATION_HEADERS, _CARRY),
+    b"traceparent": _TRACEPARENT,
+    b"tracestate": _TRACESTATE,
     _HOST: _HOST_,
     _REQUEST_ID: _ID,
     PEER_METADATA_HEADER: _METADATA,
@@ -105,7 +124,7 @@ def _grpc_status(headers: Any, current: str) -> str:
     """The first ``grpc-status`` among ``headers`` (Istio's ``grpc_response_status``), else
     ``current`` (``header_value``'s rule, inlined: it runs on every response)."""
     for name, value in headers or ():
-        if name == _GRPC or name.lower() == _GRPC:
+        if name == _GRPC or (len(name) == 11 and name.lower() == _GRPC):
             return value.decode("latin-1")  # type: ignore[no-any-return]
     return current
 
@@ -150,6 +169,9 @@ class MeshMiddleware:
         #: the server span's host (Istio's trace operation names the service's FQDN)
         self._host = to_fqdn(mesh.service, mesh.namespace) if mesh is not None else ""
         self._records: InboundRecorder | None = None
+        #: the last x-envoy-peer-metadata value read and its decoding (peer_from_headers'
+        #: result for it: a pure function of the bytes)
+        self._last_metadata: tuple[bytes | None, PeerMetadata | None] = (None, None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -165,6 +187,8 @@ class MeshMiddleware:
         content_type: bytes | None = None
         metadata: bytes | None = None
         baggage: bytes | None = None
+        traceparent: bytes | None = None
+        simple_trace = True  # one traceparent, no tracestate: parse_traceparent alone
         dropped = False  # an identity or exchange header (kept: every other one, in order)
         exchanged = False
         forwarded: list[bytes] = []  # the XFCC values the client sent
@@ -183,6 +207,15 @@ class MeshMiddleware:
                     continue
             elif what is _CARRY:
                 carried.append(item)
+            elif what is _TRACEPARENT:
+                carried.append(item)
+                if traceparent is None:
+                    traceparent = item[1]
+                else:
+                    simple_trace = False  # repeated: parse_headers' rules
+            elif what is _TRACESTATE:
+                carried.append(item)
+                simple_trace = False
             elif what is _HOST_:
                 host = item[1]
             elif what is _ID:
@@ -211,14 +244,23 @@ class MeshMiddleware:
             # them too)
             headers = kept
             if details:  # mutual TLS: what the client forwarded, then this hop's element
-                headers.append((_XFCC, b",".join([*forwarded, details])))
+                headers.append((_XFCC, b",".join([*forwarded, details]) if forwarded else details))
         else:
             headers = raw if type(raw) is list else list(raw)
         if request_id is None and kind == "http":
             request_id = str(uuid.uuid4()).encode()
             headers = [*headers, (_REQUEST_ID, request_id)]
         peer = connection.peer if connection is not None else _peer_from_extension(scope)
-        source = peer_from_headers(metadata, baggage) if exchanged or baggage else None
+        if metadata is not None and baggage is None and metadata == self._last_metadata[0]:
+            # the same caller as the last request (a connection sends the same value): its
+            # metadata as decoded then (peer_from_headers would hash the ~500 bytes again)
+            source = self._last_metadata[1]
+        elif exchanged or baggage:
+            source = peer_from_headers(metadata, baggage)
+            if metadata is not None:
+                self._last_metadata = (metadata, source)
+        else:
+            source = None
         mesh = self.mesh
         # a caller that sent its metadata gets this workload's in the response (Istio's
         # peer_metadata filter); nobody else does, so nothing leaks outside the mesh
@@ -236,7 +278,19 @@ class MeshMiddleware:
         tracer = mesh._state.tracing if mesh is not None else None
         span = None
         if tracer is not None and kind == "http":
-            span = start_server_span(tracer, scope, inbound, service_host=self._host)
+            # the caller's context (W3C first, then B3: parse_headers' order; its one
+            # traceparent parsed alone when that is all there is to read), then the decision
+            parent: TraceContext | None = None
+            if traceparent is not None and simple_trace:
+                parent = parse_traceparent(traceparent)
+            if parent is None and carried:
+                parent = parse_headers(carried)
+            if tracer.decide(parent):
+                span = start_sampled_server_span(
+                    tracer, scope, inbound, parent, service_host=self._host
+                )
+            else:
+                inbound.continue_unsampled(parent)  # made when an outbound request reads it
         decision: Decision | None = None
         if self.policy is not None:
             authorizer = self.policy.current().authorizer

@@ -35,7 +35,13 @@ if TYPE_CHECKING:
 
     from ..resilience import LocalFailure
 
-__all__ = ["ClientTrace", "end_server_span", "outbound_headers", "start_server_span"]
+__all__ = [
+    "ClientTrace",
+    "end_server_span",
+    "outbound_headers",
+    "start_sampled_server_span",
+    "start_server_span",
+]
 
 _REQUEST_ID = b"x-request-id"
 _USER_AGENT = b"user-agent"
@@ -81,6 +87,19 @@ def start_server_span(
     if not tracer.decide(parent):
         inbound.continue_unsampled(parent)  # made when an outbound request reads it
         return None
+    return start_sampled_server_span(tracer, scope, inbound, parent, service_host=service_host)
+
+
+def start_sampled_server_span(
+    tracer: MeshTracer,
+    scope: MutableMapping[str, Any],
+    inbound: InboundContext,
+    parent: TraceContext | None,
+    *,
+    service_host: str,
+) -> Any:
+    """:func:`start_server_span` once the caller has read ``parent`` from the request and
+    ``tracer.decide(parent)`` sampled it (the middleware's path: it decides inline)."""
     from ._otel import SERVER, context_of, parent_context
 
     server = scope.get("server") or (None, None)
