@@ -228,3 +228,91 @@ def test_the_first_content_type_decides_the_request_protocol() -> None:
         headers = [(b"content-type", first), (b"x-request-id", b"a"), (b"content-type", second)]
         run(app, scope(headers=headers))
     assert [r.request_protocol for r in records] == ["grpc", "http"]
+
+
+def test_alternating_callers_each_get_their_own_metadata() -> None:
+    """The middleware reuses the last x-envoy-peer-metadata value's decoding: keyed by the
+    value itself, so requests alternating between two callers (two connections) never get
+    each other's workload."""
+    import inmesh
+    from inmesh.telemetry._exchange import exchange_headers
+
+    mesh = inmesh.Mesh(service="payments", namespace="shop", metrics=False)
+    records: list[inmesh.RequestRecord] = []
+    mesh.add_hook(records.append)
+    app = MeshMiddleware(Answer(), mesh=mesh)
+    callers = {
+        name: list(exchange_headers(workload=name, namespace=ns, labels={"app": name}))
+        for name, ns in (("front-v1", "shop"), ("batch-v2", "jobs"))
+    }
+    order = ["front-v1", "front-v1", "batch-v2", "front-v1", "batch-v2", "batch-v2"]
+    for name in order:
+        run(app, scope(headers=[(b"host", b"payments:8080"), *callers[name]]))
+    run(app, scope())  # a caller without metadata: no source workload
+    assert [r.source_workload for r in records] == [*order, ""]
+    assert [r.source_namespace for r in records] == [
+        "jobs" if name == "batch-v2" else "shop" for name in order
+    ] + [""]
+
+
+TRACE_CASES = {
+    "traceparent": [(b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")],
+    "with tracestate": [
+        (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        (b"tracestate", b"a=1"),
+        (b"tracestate", b"b=2"),
+    ],
+    "two traceparents: B3 multi": [
+        (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        (b"x-b3-traceid", b"80f198ee56343ba864fe8b2a57d3eff7"),
+        (b"x-b3-spanid", b"e457b5a2e4d86bd1"),
+        (b"x-b3-sampled", b"0"),
+        (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+    ],
+    "invalid traceparent: B3 single": [
+        (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-00"),
+        (b"b3", b"80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"),
+    ],
+    "B3 multi only": [
+        (b"x-b3-traceid", b"80f198ee56343ba8"),
+        (b"x-b3-spanid", b"e457b5a2e4d86bd1"),
+        (b"x-b3-sampled", b"0"),
+    ],
+    "upper-case traceparent: the regex's answer": [
+        (b"traceparent", b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-00"),
+        (b"x-b3-traceid", b"80f198ee56343ba864fe8b2a57d3eff7"),
+        (b"x-b3-spanid", b"e457b5a2e4d86bd1"),
+        (b"x-b3-sampled", b"0"),
+    ],
+}
+
+
+def test_the_trace_context_read_inline_is_parse_headers() -> None:
+    """The middleware parses a lone traceparent by itself and hands everything else to
+    parse_headers: the context the request continues is parse_headers' in every case."""
+    import inmesh
+    from inmesh.telemetry import Tracing
+    from inmesh.telemetry._propagation import current_inbound, parse_headers
+
+    continued: list[Any] = []
+
+    async def reads(scope: Any, receive: Any, send: Any) -> None:
+        inbound = current_inbound()
+        assert inbound is not None
+        continued.append(inbound.trace)
+        await Answer()(scope, receive, send)
+
+    mesh = inmesh.Mesh(service="payments", namespace="shop", tracing=Tracing(sampling=0))
+    app = MeshMiddleware(reads, mesh=mesh)
+    for name, headers in TRACE_CASES.items():
+        continued.clear()
+        run(app, scope(headers=[(b"host", b"payments:8080"), *headers]))
+        expected = parse_headers(headers)
+        (trace,) = continued
+        assert trace is not None and trace.sampled is False, name
+        if expected is None or not expected.has_ids:
+            assert trace.parent_span_id == b"", name  # a new trace
+        else:
+            got = (trace.trace_id, trace.parent_span_id, trace.tracestate, trace.format)
+            want = (expected.trace_id, expected.span_id, expected.tracestate, expected.format)
+            assert got == want, name
