@@ -296,11 +296,9 @@ class MeshMiddleware:
             authorizer = self.policy.current().authorizer
             if authorizer is not None:
                 # The request as the workload's sidecar sees it: method, the request
-                # target as sent (raw path and query), Host, ports, IPs, principal, SNI.
+                # target as sent (its raw path: the policies' path drops the query,
+                # normalize_path), Host, ports, IPs, principal, SNI.
                 target = scope.get("raw_path") or scope["path"].encode("utf-8")
-                query = scope.get("query_string")
-                if query:
-                    target = target + b"?" + query
                 server = scope.get("server") or _NO_ADDRESS
                 client = scope.get("client") or _NO_ADDRESS
                 try:

@@ -38,6 +38,7 @@ __all__ = ["Authorizer", "WorkloadAuthorizer", "check"]
 
 _ARGS = "p, u, ns, m, h, pa, po, hd, si, ri, di, sn"
 _Match = Callable[..., "Decision | None"]
+_UNSEEN: Any = object()  # a header name check_raw has not met yet
 _NO_ALLOW_POLICY = Decision(True, None, "ALLOW", reason="no ALLOW policy applies to the workload")
 _NO_ALLOW_MATCH = Decision(False, None, "DENY", reason="no ALLOW policy matched")
 _BAD_PATH = Decision(
@@ -90,6 +91,9 @@ class WorkloadAuthorizer:
                 except UnicodeEncodeError:
                     continue  # no header a client can send has this name
             self._raw_header_names = frozenset(raw)
+        #: a request's header name as spelled -> the header map's name for it (lower-case,
+        #: latin-1), or None when no condition reads it: check_raw's one lookup per header
+        self._header_names: dict[bytes, str | None] = {}
         sources: list[str] = []
         namespace: dict[str, Any] = dict(consts)
 
@@ -234,13 +238,14 @@ class WorkloadAuthorizer:
         hd: dict[str, str] | None = None
         if self._uses_headers:
             # Envoy joins repeated headers with ",", as AuthzRequest.header_map does.
-            wanted = self._raw_header_names
+            names = self._header_names
             hd = {}
             for raw_name, raw_value in headers:
-                raw_name = raw_name.lower()
-                if wanted is not None and raw_name not in wanted:
+                name = names.get(raw_name, _UNSEEN)
+                if name is _UNSEEN:
+                    name = self._header_name(raw_name)
+                if name is None:
                     continue
-                name = raw_name.decode("latin-1")
                 value = raw_value.decode("latin-1")
                 hd[name] = f"{hd[name]},{value}" if name in hd else value
         plan = self._by_connection.get(
@@ -263,6 +268,17 @@ class WorkloadAuthorizer:
             first_match(dry_deny, m, h, pa, port, hd) if dry_deny is not None else None,
             first_match(dry_allow, m, h, pa, port, hd) if dry_allow is not None else None,
         )
+
+    def _header_name(self, raw_name: bytes) -> str | None:
+        """The header map's name for ``raw_name`` (None: no condition reads it), kept for
+        the next request (at most 1,024 names: a client inventing names only refills it)."""
+        lowered = raw_name.lower()
+        wanted = self._raw_header_names
+        name = lowered.decode("latin-1") if wanted is None or lowered in wanted else None
+        if len(self._header_names) >= 1024:
+            self._header_names.clear()
+        self._header_names[raw_name] = name
+        return name
 
     def _plan(
         self,
