@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .inbound._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, Peer, _current_peer
+from .inbound._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, Peer
 from .routing._hosts import to_fqdn
 from .telemetry._exchange import (
     PEER_METADATA_HEADER,
@@ -274,7 +274,7 @@ class MeshMiddleware:
             scope["inmesh.mesh"] = mesh
         # what outbound requests made while handling this one continue (in-process
         # propagation, docs/observability.md); the server span when the mesh traces
-        inbound = InboundContext(request_id, carried)
+        inbound = InboundContext(request_id, carried, None, peer)  # current_peer() too
         tracer = mesh._state.tracing if mesh is not None else None
         span = None
         if tracer is not None and kind == "http":
@@ -392,7 +392,6 @@ class MeshMiddleware:
                     received += len(message.get("body", b""))
                 return message
 
-        token = _current_peer.set(peer)
         carrying = _inbound.set(inbound)
         self.in_flight += 1
         try:
@@ -400,25 +399,24 @@ class MeshMiddleware:
         finally:
             self.in_flight -= 1
             _inbound.reset(carrying)
-            _current_peer.reset(token)
             if span is not None:
                 end_server_span(span, status, scope.get("inmesh.authz"))
             if recording and kind == "http" and mesh is not None and mesh._state.hooks:
-                self._recorder().emit(
+                (self._records or self._recorder()).observe(
                     scope,
-                    peer=peer,
+                    peer,
                     # Istio: mutual_tls whenever the connection is mTLS, whatever the
                     # certificate
-                    mtls=connection.mtls if connection is not None else peer is not None,
-                    decision=scope.get("inmesh.authz"),
-                    status=status,
-                    response_bytes=sent,
-                    start=start,
-                    source=source,
-                    request_bytes=received,
-                    server_name=connection.sni if connection is not None else None,
-                    grpc_status=grpc,
-                    content_type=content_type,
+                    connection.mtls if connection is not None else peer is not None,
+                    scope.get("inmesh.authz"),
+                    status,
+                    sent,
+                    start,
+                    source,
+                    received,
+                    connection.sni if connection is not None else None,
+                    grpc,
+                    content_type,
                 )
 
     def _recorder(self) -> InboundRecorder:

@@ -7,9 +7,10 @@ the request it is serving (a context variable that ``MeshMiddleware`` sets).
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ..telemetry._propagation import _inbound
 
 if TYPE_CHECKING:
     from ..security import SpiffeId
@@ -58,10 +59,9 @@ class InboundConnection:
     client_cert_details: bytes = b""
 
 
-_current_peer: ContextVar[Peer | None] = ContextVar("inmesh_current_peer", default=None)
-
-
 def current_peer() -> Peer | None:
     """The verified peer of the request being served (``None`` for plaintext, or outside
     a request served under ``MeshMiddleware``)."""
-    return _current_peer.get()
+    # the middleware keeps it in the request's InboundContext (one contextvar a request)
+    inbound = _inbound.get()
+    return inbound.peer if inbound is not None else None

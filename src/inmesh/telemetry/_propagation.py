@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import contextvars
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from ..inbound._peer import Peer
 
 __all__ = [
     "B3_MULTI",
@@ -95,19 +98,23 @@ class InboundContext:
     The unsampled context is made when first read (:meth:`continue_unsampled`): most
     requests make no outbound request, and its fresh span id costs ~1 us."""
 
-    __slots__ = ("_parent", "_pending", "_trace", "headers", "request_id")
+    __slots__ = ("_parent", "_pending", "_trace", "headers", "peer", "request_id")
 
     def __init__(
         self,
         request_id: bytes | None,
         headers: list[tuple[bytes, bytes]],
         trace: TraceContext | None = None,
+        peer: Peer | None = None,
     ) -> None:
         self.request_id = request_id
         self.headers = headers
         self._trace = trace
         self._pending = False
         self._parent: TraceContext | None = None
+        #: the request's verified peer (``inmesh.current_peer()`` reads it here: one
+        #: contextvar for both)
+        self.peer = peer
 
     @property
     def trace(self) -> TraceContext | None:
