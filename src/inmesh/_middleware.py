@@ -111,6 +111,27 @@ _SCAN: dict[bytes, object] = {
 }
 #: the spoofable identity headers and Istio's exchange headers (x-envoy-peer-metadata*)
 _DROPPED_PREFIXES = (_IDENTITY_PREFIX, PEER_METADATA_HEADER)
+# Names _SCAN does not hold, classified once by _classify: kept as they are, or dropped
+# (an identity header; an exchange one).
+_KEEP, _DROP, _DROP_EXCHANGE = (object() for _ in range(3))
+_NAMES: dict[bytes, object] = dict(_SCAN)
+_NAMES_LIMIT = 1024  # a client inventing names only refills it
+
+
+def _classify(name: bytes) -> object:
+    """What the scan does with a header ``name`` that _SCAN does not hold (kept for the
+    next request)."""
+    if name.startswith(_DROPPED_PREFIXES):
+        what = _DROP_EXCHANGE if name.startswith(PEER_METADATA_HEADER) else _DROP
+    else:
+        what = _KEEP
+    if len(_NAMES) >= _NAMES_LIMIT:
+        _NAMES.clear()
+        _NAMES.update(_SCAN)
+    _NAMES[name] = what
+    return what
+
+
 _NO_ADDRESS = (None, None)
 
 
@@ -194,18 +215,19 @@ class MeshMiddleware:
         forwarded: list[bytes] = []  # the XFCC values the client sent
         carried: list[tuple[bytes, bytes]] = []  # trace headers for outbound requests
         kept: list[tuple[bytes, bytes]] = []
-        # one pass, one dict lookup per header (_SCAN); names the table does not hold are
-        # checked against the prefixes only
+        # one pass, one dict lookup per header (_NAMES: _SCAN's names, then every other
+        # name as _classify found it)
         for item in raw:
-            name = item[0]
-            what = _SCAN.get(name)
+            what = _NAMES.get(item[0])
+            if what is _KEEP:
+                kept.append(item)
+                continue
             if what is None:
-                if name.startswith(_DROPPED_PREFIXES):
-                    dropped = True
-                    if name.startswith(PEER_METADATA_HEADER):
-                        exchanged = True
+                what = _classify(item[0])
+                if what is _KEEP:
+                    kept.append(item)
                     continue
-            elif what is _CARRY:
+            if what is _CARRY:
                 carried.append(item)
             elif what is _TRACEPARENT:
                 carried.append(item)
@@ -235,6 +257,12 @@ class MeshMiddleware:
                 carried.append(item)
                 if _AMBIENT_KEY in item[1]:
                     baggage = item[1]
+            elif what is _DROP:
+                dropped = True
+                continue
+            elif what is _DROP_EXCHANGE:
+                dropped = exchanged = True
+                continue
             elif content_type is None:  # content-type: the first one, as Envoy reads it
                 content_type = item[1]
             kept.append(item)

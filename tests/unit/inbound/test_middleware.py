@@ -201,17 +201,35 @@ def test_one_header_pass_keeps_the_order_and_drops_identity_and_exchange_headers
         (b"x-request-id", b"abc"),
         (b"x-custom", b"kept"),
     ]
-    run(MeshMiddleware(seen), scope(headers=headers))  # plaintext: XFCC dropped, none added
-    assert seen.scopes[0]["headers"] == [
-        (b"host", b"payments:8080"),
-        (b"accept", b"*/*"),
-        (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        (b"x-request-id", b"abc"),
-        (b"x-custom", b"kept"),
-    ]
+    # twice: names first classified, then as the scan remembers them
+    for _ in range(2):
+        run(MeshMiddleware(seen), scope(headers=headers))  # plaintext: XFCC dropped
+        assert seen.scopes[-1]["headers"] == [
+            (b"host", b"payments:8080"),
+            (b"accept", b"*/*"),
+            (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            (b"x-request-id", b"abc"),
+            (b"x-custom", b"kept"),
+        ]
     plain = [(b"host", b"payments:8080"), (b"x-request-id", b"abc")]
     run(MeshMiddleware(seen), scope(headers=plain))
-    assert seen.scopes[1]["headers"] == plain  # nothing to drop: the list as it came
+    assert seen.scopes[-1]["headers"] == plain  # nothing to drop: the list as it came
+
+
+def test_the_names_the_scan_remembers_stay_bounded_and_classified() -> None:
+    """A client inventing header names refills the scan's table, never grows it past its
+    bound, and a dropped name stays dropped after the table is refilled."""
+    from inmesh import _middleware
+
+    seen = Seen()
+    app = MeshMiddleware(seen)
+    for i in range(_middleware._NAMES_LIMIT + 10):
+        headers = [(f"x-made-up-{i}".encode(), b"1"), (b"x-inmesh-peer-principal", b"spoofed")]
+        run(app, scope(headers=headers))
+        assert seen.scopes[-1]["headers"][0] == (f"x-made-up-{i}".encode(), b"1")
+        assert all(name != b"x-inmesh-peer-principal" for name, _ in seen.scopes[-1]["headers"])
+    assert len(_middleware._NAMES) <= _middleware._NAMES_LIMIT
+    assert _middleware._NAMES[b"traceparent"] is _middleware._SCAN[b"traceparent"]
 
 
 def test_the_first_content_type_decides_the_request_protocol() -> None:
