@@ -330,17 +330,17 @@ class MeshMiddleware:
                 server = scope.get("server") or _NO_ADDRESS
                 client = scope.get("client") or _NO_ADDRESS
                 try:
-                    decision = authorizer.check_request(  # check_raw's arguments, in order
-                        scope.get("method", "GET"),  # a websocket handshake is a GET
-                        target,
-                        host,
-                        server[1],  # port
-                        headers,
-                        peer.principal if peer is not None else None,
-                        connection.mtls if connection is not None else peer is not None,
-                        client[0],  # source IP
-                        server[0],  # destination IP
-                        connection.sni if connection is not None else None,
+                    decision = authorizer.check_raw(
+                        method=scope.get("method", "GET"),  # a websocket handshake is a GET
+                        target=target,
+                        host=host,
+                        port=server[1],
+                        headers=headers,
+                        principal=peer.principal if peer is not None else None,
+                        mtls=connection.mtls if connection is not None else peer is not None,
+                        source_ip=client[0],
+                        destination_ip=server[0],
+                        sni=connection.sni if connection is not None else None,
                     )
                 except ValueError as exc:  # e.g. a client address that is not an IP
                     decision = _refused(str(exc))

@@ -42,9 +42,6 @@ class _RefuseAll:
     def check_raw(self, **request: Any) -> Decision:
         return self._decision
 
-    def check_request(self, *request: Any) -> Decision:
-        return self._decision
-
 
 @dataclass(frozen=True, slots=True)
 class Resolved:

@@ -216,25 +216,6 @@ class WorkloadAuthorizer:
 
         Raises ValueError as :class:`AuthzRequest` does (a principal without mTLS, a port
         out of range, an address that is not an IP)."""
-        return self.check_request(
-            method, target, host, port, headers, principal, mtls, source_ip, destination_ip, sni
-        )
-
-    def check_request(
-        self,
-        method: str,
-        target: bytes,
-        host: bytes | None,
-        port: int | None,
-        headers: Iterable[tuple[bytes, bytes]],
-        principal: str | None,
-        mtls: bool,
-        source_ip: str | None,
-        destination_ip: str | None,
-        sni: str | None,
-    ) -> Decision:
-        """:meth:`check_raw` with positional arguments, in its order (the middleware's call,
-        once a request: ten keywords cost more than the call)."""
         if principal is not None and principal.startswith(SPIFFE_SCHEME):
             principal = principal[len(SPIFFE_SCHEME) :]
         if principal is not None and not mtls:
