@@ -146,6 +146,21 @@ def h11_send(connection: Any = None) -> Any:
     default = [(b"server", b"uvicorn"), (b"date", b"Mon, 30 Nov 2026 11:00:00 GMT")]
     end = h11.EndOfMessage()
 
+    def answer(to: Any, pair: Any, app_headers: int) -> bool:
+        """The mesh listener's hook (``MeshProtocol._answer``) for this ``send``."""
+        from inmesh.inbound._h11 import MeshH11Connection, validated
+
+        if not isinstance(conn, MeshH11Connection):
+            return False
+        if to is None:
+            conn.answer_with(0, None)
+            return True
+        items = validated(pair) if to is send else None
+        if items is None:
+            return False
+        conn.answer_with(len(default) + app_headers, items)
+        return True
+
     async def send(message: Any) -> None:
         kind = message["type"]
         if kind == "http.response.start":
@@ -164,6 +179,7 @@ def h11_send(connection: Any = None) -> Any:
             if not message.get("more_body", False):
                 conn.send(end)
 
+    send.answer = answer  # type: ignore[attr-defined]  # what the scope offers (run)
     return send
 
 
@@ -171,7 +187,7 @@ def run(variants: list[str], *, number: int, repeat: int, wire: bool = False) ->
     """Microseconds per request, best of ``repeat`` rounds, for each variant (``wire``: the
     answer goes through h11 as uvicorn sends it, :func:`h11_send`; ``bare`` with h11's
     connection as uvicorn's own protocol, the others with the mesh listener's)."""
-    from inmesh.inbound._peer import CONNECTION_KEY
+    from inmesh.inbound._peer import ANSWER_KEY, CONNECTION_KEY
 
     ca_dir = os.path.join(tempfile.mkdtemp(prefix="inmesh-bench-ca-"), "ca")
     ca = CertificateAuthority.init_root(ca_dir)
@@ -215,9 +231,12 @@ def run(variants: list[str], *, number: int, repeat: int, wire: bool = False) ->
     def timed(target: Any, n: int, send: Any) -> float:
         count = len(requests)
         t0 = time.perf_counter()
+        hook = getattr(send, "answer", None)  # the listener's hook, as it offers it
         for i in range(n):
             scope = dict(base)
             scope["headers"] = list(requests[i % count])
+            if hook is not None:
+                scope[ANSWER_KEY] = hook
             coro = target(scope, receive, send)
             try:  # noqa: SIM105  (cheaper than contextlib.suppress, inside the timing)
                 coro.send(None)
