@@ -293,7 +293,8 @@ def instrumented(mesh: Any, app: Any, kind: str) -> Any:
         return call
 
     middleware.peer_from_headers = timed("exchange decode", middleware.peer_from_headers)  # type: ignore[attr-defined]
-    middleware.start_server_span = timed("trace decision", middleware.start_server_span)  # type: ignore[attr-defined]
+    sampled = timed("sampled span", middleware.start_sampled_server_span)
+    middleware.start_sampled_server_span = sampled  # type: ignore[attr-defined]
     InboundRecorder.emit = timed("record + hooks", InboundRecorder.emit)  # type: ignore[method-assign]
     # on the class, so that the hook stays a MetricsHook (the record-free path checks)
     hook_class = inmesh.telemetry.MetricsHook

@@ -36,15 +36,29 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .inbound._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, Peer
-from .routing._hosts import to_fqdn
-from .telemetry._exchange import (
-    PEER_METADATA_HEADER,
-    PEER_METADATA_ID_HEADER,
-    peer_from_headers,
+from .inbound._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, peer_from_extension
+from .inbound._scan import (
+    _AMBIENT_KEY,
+    _BAGGAGE_,
+    _CARRY,
+    _DROP,
+    _DROP_EXCHANGE,
+    _FORWARDED,
+    _HOST_,
+    _ID,
+    _KEEP,
+    _METADATA,
+    _METADATA_ID,
+    _NAMES,
+    _REQUEST_ID,
+    _TRACEPARENT,
+    _TRACESTATE,
+    _XFCC,
+    _classify,
 )
+from .routing._hosts import to_fqdn
+from .telemetry._exchange import peer_from_headers
 from .telemetry._propagation import (
-    PROPAGATION_HEADERS,
     InboundContext,
     TraceContext,
     _inbound,
@@ -68,70 +82,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("inmesh.inbound")
 
-_REQUEST_ID = b"x-request-id"
 _GRPC = b"grpc-status"
-_HOST = b"host"
-#: Envoy removes XFCC from a client that is not mutual TLS and appends to it on mutual TLS
-#: (Istio's APPEND_FORWARD); inmesh itself never takes identity from a header.
-_XFCC = b"x-forwarded-client-cert"
-_IDENTITY_PREFIX = b"x-inmesh-peer"
-_BAGGAGE = b"baggage"
-_AMBIENT_KEY = b"k8s."  # every ambient workload key starts so
 _DENIED_BODY = b"RBAC: access denied"
 _DENIED_HEADERS = [
     (b"content-type", b"text/plain"),
     (b"content-length", str(len(_DENIED_BODY)).encode()),
 ]
-_PEM_PEERS: dict[str, Peer | None] = {}
-# What the header scan does with a header, by name (identity objects, compared with ``is``;
-# a name absent is kept unless it starts with one of _DROPPED_PREFIXES).
-(
-    _CARRY,
-    _HOST_,
-    _ID,
-    _METADATA,
-    _METADATA_ID,
-    _FORWARDED,
-    _BAGGAGE_,
-    _CONTENT_TYPE,
-    _TRACEPARENT,
-    _TRACESTATE,
-) = (object() for _ in range(10))
-_SCAN: dict[bytes, object] = {
-    **dict.fromkeys(PROPAGATION_HEADERS, _CARRY),
-    b"traceparent": _TRACEPARENT,
-    b"tracestate": _TRACESTATE,
-    _HOST: _HOST_,
-    _REQUEST_ID: _ID,
-    PEER_METADATA_HEADER: _METADATA,
-    PEER_METADATA_ID_HEADER: _METADATA_ID,
-    _XFCC: _FORWARDED,
-    _BAGGAGE: _BAGGAGE_,
-    b"content-type": _CONTENT_TYPE,
-}
-#: the spoofable identity headers and Istio's exchange headers (x-envoy-peer-metadata*)
-_DROPPED_PREFIXES = (_IDENTITY_PREFIX, PEER_METADATA_HEADER)
-# Names _SCAN does not hold, classified once by _classify: kept as they are, or dropped
-# (an identity header; an exchange one).
-_KEEP, _DROP, _DROP_EXCHANGE = (object() for _ in range(3))
-_NAMES: dict[bytes, object] = dict(_SCAN)
-_NAMES_LIMIT = 1024  # a client inventing names only refills it
-
-
-def _classify(name: bytes) -> object:
-    """What the scan does with a header ``name`` that _SCAN does not hold (kept for the
-    next request)."""
-    if name.startswith(_DROPPED_PREFIXES):
-        what = _DROP_EXCHANGE if name.startswith(PEER_METADATA_HEADER) else _DROP
-    else:
-        what = _KEEP
-    if len(_NAMES) >= _NAMES_LIMIT:
-        _NAMES.clear()
-        _NAMES.update(_SCAN)
-    _NAMES[name] = what
-    return what
-
-
 _NO_ADDRESS = (None, None)
 
 
@@ -148,25 +104,6 @@ def _grpc_status(headers: Any, current: str) -> str:
         if name == _GRPC or (len(name) == 11 and name.lower() == _GRPC):
             return value.decode("latin-1")  # type: ignore[no-any-return]
     return current
-
-
-def _peer_from_extension(scope: Scope) -> Peer | None:
-    """The peer of a server that fills asgiref's TLS extension itself."""
-    tls = (scope.get("extensions") or {}).get("tls")
-    chain = tls.get("client_cert_chain") if tls else None
-    if not chain:
-        return None
-    pem = chain[0]
-    if pem not in _PEM_PEERS:
-        import ssl
-
-        from .security import peer_identity
-
-        identity = peer_identity(ssl.PEM_cert_to_DER_cert(pem))
-        if len(_PEM_PEERS) >= 1024:
-            _PEM_PEERS.clear()
-        _PEM_PEERS[pem] = Peer.from_identity(identity) if identity is not None else None
-    return _PEM_PEERS[pem]
 
 
 class MeshMiddleware:
@@ -278,7 +215,7 @@ class MeshMiddleware:
         if request_id is None and kind == "http":
             request_id = str(uuid.uuid4()).encode()
             headers = [*headers, (_REQUEST_ID, request_id)]
-        peer = connection.peer if connection is not None else _peer_from_extension(scope)
+        peer = connection.peer if connection is not None else peer_from_extension(scope)
         if metadata is not None and baggage is None and metadata == self._last_metadata[0]:
             # the same caller as the last request (a connection sends the same value): its
             # metadata as decoded then (peer_from_headers would hash the ~500 bytes again)

@@ -7,15 +7,23 @@ the request it is serving (a context variable that ``MeshMiddleware`` sets).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..telemetry._propagation import _inbound
 
 if TYPE_CHECKING:
     from ..security import SpiffeId
 
-__all__ = ["ANSWER_KEY", "CONNECTION_KEY", "InboundConnection", "Peer", "current_peer"]
+__all__ = [
+    "ANSWER_KEY",
+    "CONNECTION_KEY",
+    "InboundConnection",
+    "Peer",
+    "current_peer",
+    "peer_from_extension",
+]
 
 #: The scope key the mesh listener sets for every request it serves (never from a header).
 CONNECTION_KEY = "inmesh.connection"
@@ -65,3 +73,25 @@ def current_peer() -> Peer | None:
     # the middleware keeps it in the request's InboundContext (one contextvar a request)
     inbound = _inbound.get()
     return inbound.peer if inbound is not None else None
+
+
+_PEM_PEERS: dict[str, Peer | None] = {}
+
+
+def peer_from_extension(scope: Mapping[str, Any]) -> Peer | None:
+    """The peer of a server that fills asgiref's TLS extension itself."""
+    tls = (scope.get("extensions") or {}).get("tls")
+    chain = tls.get("client_cert_chain") if tls else None
+    if not chain:
+        return None
+    pem = chain[0]
+    if pem not in _PEM_PEERS:
+        import ssl
+
+        from ..security import peer_identity
+
+        identity = peer_identity(ssl.PEM_cert_to_DER_cert(pem))
+        if len(_PEM_PEERS) >= 1024:
+            _PEM_PEERS.clear()
+        _PEM_PEERS[pem] = Peer.from_identity(identity) if identity is not None else None
+    return _PEM_PEERS[pem]

@@ -219,17 +219,17 @@ def test_one_header_pass_keeps_the_order_and_drops_identity_and_exchange_headers
 def test_the_names_the_scan_remembers_stay_bounded_and_classified() -> None:
     """A client inventing header names refills the scan's table, never grows it past its
     bound, and a dropped name stays dropped after the table is refilled."""
-    from inmesh import _middleware
+    from inmesh.inbound import _scan
 
     seen = Seen()
     app = MeshMiddleware(seen)
-    for i in range(_middleware._NAMES_LIMIT + 10):
+    for i in range(_scan._NAMES_LIMIT + 10):
         headers = [(f"x-made-up-{i}".encode(), b"1"), (b"x-inmesh-peer-principal", b"spoofed")]
         run(app, scope(headers=headers))
         assert seen.scopes[-1]["headers"][0] == (f"x-made-up-{i}".encode(), b"1")
         assert all(name != b"x-inmesh-peer-principal" for name, _ in seen.scopes[-1]["headers"])
-    assert len(_middleware._NAMES) <= _middleware._NAMES_LIMIT
-    assert _middleware._NAMES[b"traceparent"] is _middleware._SCAN[b"traceparent"]
+    assert len(_scan._NAMES) <= _scan._NAMES_LIMIT
+    assert _scan._NAMES[b"traceparent"] is _scan._SCAN[b"traceparent"]
 
 
 def test_the_first_content_type_decides_the_request_protocol() -> None:
