@@ -31,15 +31,14 @@ assembles the tables.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._cluster_state import ClusterStates
 from .._namespaces import selects
 from .._runtime_support import check_supported
 from ..balancing import ActiveRequests
+from ..config._files import gc_paused
 from ._clusters import Cluster
 from ._diff import latest, same_shape
 from ._diff import positions as positions_of
@@ -53,21 +52,6 @@ from ._services import Service
 from ._tables import ClusterKey, Tables, VirtualHost
 
 __all__ = ["Compiler", "Tables", "VirtualHost"]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while compiling. A compile allocates many
-    long-lived, acyclic objects; with 30,000 resources loaded, every full collection it
-    triggers walks all of them (half of a 5,000-service compile). What it leaves for the
-    collector is collected at the next collection after it resumes."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class _Full(Exception):
@@ -114,7 +98,7 @@ class Compiler(PartBuilder):
     def compile(self, resources: Iterable[Any]) -> Tables:
         """Compile ``resources`` (the whole configuration). Raises ConfigError and
         changes nothing when any resource cannot be used."""
-        with _gc_paused():
+        with gc_paused():  # see gc_paused: many long-lived objects, no cycles
             return self._compile(resources)
 
     def _compile(self, resources: Iterable[Any]) -> Tables:
