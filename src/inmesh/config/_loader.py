@@ -78,29 +78,36 @@ class LoadReport:
 
 
 class _Where:
-    """Where a document came from, and which resource it claims to be."""
+    """Where a document came from; which resource it claims to be is read from the
+    document only when a problem is reported (most documents have none)."""
+
+    __slots__ = ("doc", "number", "prefix", "report", "source")
 
     def __init__(
         self, *, source: str, number: int, prefix: Loc, doc: object, report: LoadReport | None
     ) -> None:
         self.source, self.number, self.prefix, self.report = source, number, prefix, report
-        raw = doc if isinstance(doc, Mapping) else {}
+        self.doc = doc
+
+    def claims(self) -> tuple[str | None, str | None, str | None]:
+        """The document's kind, namespace and name (each ``None`` unless a string)."""
+        raw = self.doc if isinstance(self.doc, Mapping) else {}
         meta = raw.get("metadata")
         meta = meta if isinstance(meta, Mapping) else {}
-        self.kind, self.name = _text(raw.get("kind")), _text(meta.get("name"))
-        self.namespace = _text(meta.get("namespace"))
+        return _text(raw.get("kind")), _text(meta.get("namespace")), _text(meta.get("name"))
 
     def problem(
         self, message: str, loc: Loc = (), *, code: str = "IST0106", severity: str = "Error"
     ) -> ConfigProblem:
         field = format_loc((*self.prefix, *loc)) or None
+        kind, namespace, name = self.claims()
         return ConfigProblem(
             message,
             file=self.source,
             document=self.number,
-            kind=self.kind,
-            namespace=self.namespace,
-            name=self.name,
+            kind=kind,
+            namespace=namespace,
+            name=name,
             field=field,
             code=code,
             severity=severity,
@@ -241,7 +248,15 @@ def _resolve_class(
             f"{', '.join(versions)}",
             ("apiVersion",),
         )
+    _SERVED[(kind, version)] = cls
     return cls
+
+
+#: (kind, apiVersion) -> the model class, for the pairs :func:`_resolve_class` accepted
+#: (the same answer every time: the tables it reads are constants).
+_SERVED: dict[tuple[str, str], type[BaseModel]] = {}
+_validation_error: type[ValidationError] | None = None
+_object_setattr = object.__setattr__
 
 
 def _parse(
@@ -251,36 +266,47 @@ def _parse(
     problems: list[ConfigProblem],
     compactor: Compactor | None,
 ) -> None:
-    if _is_resource(doc):
-        out.append(typing.cast("Resource", doc))
-        return
-    if not isinstance(doc, Mapping):
-        problems.append(where.problem(not_a_mapping_message(doc)))
-        return
-    kind, items = doc.get("kind"), doc.get("items")
-    if is_list_kind(kind):
-        if not isinstance(items, list):
-            problems.append(where.problem(list_without_items_message(kind), ("items",)))
-            return
-        for i, item in enumerate(items):
-            _parse(item, where.item(i, item), out, problems, compactor)
-        return
-    cls = _resolve_class(doc, where, where.report is not None)
+    cls: type[BaseModel] | None = None
+    if type(doc) is dict:  # what the YAML and JSON readers give: the served kinds' fast path
+        kind, version = doc.get("kind"), doc.get("apiVersion")
+        if type(kind) is str and type(version) is str:
+            cls = _SERVED.get((kind, version))
     if cls is None:
-        return
-    if isinstance(cls, ConfigProblem):
-        problems.append(cls)
-        return
-    from pydantic import ValidationError
+        if _is_resource(doc):
+            out.append(typing.cast("Resource", doc))
+            return
+        if not isinstance(doc, Mapping):
+            problems.append(where.problem(not_a_mapping_message(doc)))
+            return
+        kind, items = doc.get("kind"), doc.get("items")
+        if is_list_kind(kind):
+            if not isinstance(items, list):
+                problems.append(where.problem(list_without_items_message(kind), ("items",)))
+                return
+            for i, item in enumerate(items):
+                _parse(item, where.item(i, item), out, problems, compactor)
+            return
+        resolved = _resolve_class(doc, where, where.report is not None)
+        if resolved is None:
+            return
+        if isinstance(resolved, ConfigProblem):
+            problems.append(resolved)
+            return
+        cls = resolved
+    global _validation_error
+    if _validation_error is None:
+        from pydantic import ValidationError
 
+        _validation_error = ValidationError
     try:
         resource = cls.model_validate(doc, context=_CONTEXT)
-        if compactor is not None:
-            resource = compactor.resource(resource)
-        typing.cast(Any, resource)._origin = (where.source, where.number)
-        out.append(typing.cast("Resource", resource))
-    except ValidationError as exc:
+    except _validation_error as exc:
         problems.extend(_problems_from(exc, cls, where))
+        return
+    if compactor is not None:
+        resource = compactor.resource(resource)
+    _object_setattr(resource, "_origin", (where.source, where.number))  # a slot
+    out.append(typing.cast("Resource", resource))
 
 
 def _is_resource(doc: object) -> bool:
