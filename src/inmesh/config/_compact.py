@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from itertools import repeat
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Any
 
 from pydantic import BaseModel
@@ -69,7 +69,13 @@ def _same_all(a: tuple[Any, ...] | list[Any], b: tuple[Any, ...] | list[Any]) ->
 
 
 class Compactor:
-    """The shared values of one load (nothing is kept across loads)."""
+    """The shared values of one load (nothing is kept across loads).
+
+    The walk is written for speed (it runs over every value of every resource loaded):
+    strings and kept scalars are handled inline, not through a call each; a candidate
+    found by its hash is first checked by identity, value by value (what a hit almost
+    always is: the children were shared first, the strings are the load's copies), and
+    only then by :func:`_same_all`."""
 
     def __init__(self) -> None:
         #: content hash -> the first value with that hash (a colliding one is not shared)
@@ -78,24 +84,43 @@ class Compactor:
 
     def resource(self, resource: BaseModel) -> BaseModel:
         """``resource`` rebuilt compactly (a new object equal to it, never shared)."""
-        new: BaseModel = self._model(resource, top=True)
+        new: BaseModel = self._model(resource, True)
         return new
 
-    def _model(self, model: BaseModel, *, top: bool = False) -> Any:
+    def _model(self, model: BaseModel, top: bool = False) -> Any:
         cls = type(model)
         fields = model.__dict__
-        values = [v if type(v) in _KEPT else self._value(v) for v in fields.values()]
+        strs = self._strs
+        values: list[Any] = []
+        append = values.append
+        for v in fields.values():
+            kind = type(v)
+            if kind is str:
+                shared_str = strs.get(v)
+                if shared_str is None:
+                    shared_str = strs[v] = "".join(("", v))  # a copy: see the module docstring
+                append(shared_str)
+            elif kind in _KEPT:
+                append(v)
+            else:
+                append(self._value(v))
         extra = model.__pydantic_extra__
         fields_set = model.__pydantic_fields_set__
-        if not extra:  # with extra fields, the set names them: user data, not shared
-            fields_set = shared_fields_set(fields_set)
         key = None
-        if not (top or extra):
-            parts = [v if type(v) in _SCALARS else id(v) for v in values]
-            key = hash((cls, id(fields_set), *parts))
-            shared = self._table.get(key)
-            if shared is not None and self._equal(shared, cls, fields_set, values):
-                return shared
+        if not extra:  # with extra fields, the set names them: user data, not shared
+            frozen = frozenset(fields_set)
+            fields_set = _FIELDS_SETS.get(frozen) or shared_fields_set(fields_set)
+            if not top:
+                parts = [v if type(v) in _SCALARS else id(v) for v in values]
+                key = hash((cls, id(fields_set), *parts))
+                shared = self._table.get(key)
+                if (
+                    shared is not None
+                    and type(shared) is cls
+                    and shared.__pydantic_fields_set__ is fields_set
+                    and self._equal(shared, cls, values)
+                ):
+                    return shared
         new = _new(cls)
         _consume(map(_set_attr, repeat(new), fields, values))
         _set_attr(new, "__pydantic_fields_set__", fields_set)
@@ -107,17 +132,17 @@ class Compactor:
         return new
 
     @staticmethod
-    def _equal(shared: Any, cls: type[BaseModel], fields_set: set[str], values: list[Any]) -> bool:
-        """Whether ``shared`` can stand for a ``cls`` with these fields set and values."""
-        if type(shared) is not cls or shared.__pydantic_fields_set__ is not fields_set:
-            return False
+    def _equal(shared: Any, cls: type[BaseModel], values: list[Any]) -> bool:
+        """Whether ``shared`` (a ``cls`` with the same fields set) holds these values."""
         if not values:
             return True
         getter = _GETTERS.get(cls)
         if getter is None:
             getter = _GETTERS[cls] = attrgetter(*cls.model_fields)
         old = getter(shared)
-        return _same_all(old if len(values) > 1 else (old,), values)
+        if len(values) == 1:
+            return _same(old, values[0])
+        return all(map(is_, old, values)) or _same_all(old, values)
 
     def _value(self, value: Any) -> Any:
         """``value`` compacted, the shared copy of an equal one if this load has one."""
@@ -129,13 +154,28 @@ class Compactor:
         if kind is tuple:
             if not value:
                 return value
-            items = tuple([v if type(v) in _KEPT else self._value(v) for v in value])
+            strs = self._strs
+            items = tuple(
+                [
+                    v
+                    if type(v) in _KEPT
+                    else (strs.get(v) or self._str(v))
+                    if type(v) is str
+                    else self._value(v)
+                    for v in value
+                ]
+            )
             return self._shared(items, items)
         if kind is dict:
             if not value:
                 return _EMPTY
+            strs = self._strs
             mapping = {
-                self._str(k) if type(k) is str else k: v if type(v) in _KEPT else self._value(v)
+                (strs.get(k) or self._str(k)) if type(k) is str else k: v
+                if type(v) in _KEPT
+                else (strs.get(v) or self._str(v))
+                if type(v) is str
+                else self._value(v)
                 for k, v in value.items()
             }
             return self._shared(mapping, (*mapping, *mapping.values()))
@@ -158,6 +198,6 @@ class Compactor:
             return value
         if type(shared) is type(value) and len(shared) == len(value):
             old = (*shared, *shared.values()) if type(value) is dict else shared
-            if _same_all(old, flat):
+            if all(map(is_, old, flat)) or _same_all(old, flat):
                 return shared
         return value
