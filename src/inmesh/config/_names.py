@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
     "PROTOCOLS",
@@ -48,9 +49,50 @@ _LABEL_RULE = "(alphanumerics, '-', '_' and '.', at most 63 characters)"
 _HEADER_NAME_RE = re.compile(r"[-_A-Za-z0-9]+")  # validation.go validHeaderRegex
 _HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
-#: Entries each cached check keeps (the least recently used are dropped past it).
+#: Entries each cached check keeps (its cache is emptied when it is full).
 CACHED = 8192
-_cached = functools.lru_cache(maxsize=CACHED)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+#: each cached check's cache (for tests)
+_CACHES: list[dict[Any, Any]] = []
+
+
+def _own(value: Any) -> Any:
+    """``value`` with its strings copied (see :func:`_cached`)."""
+    if type(value) is str:
+        return "".join(("", value))
+    if type(value) is tuple:
+        return tuple(_own(v) for v in value)
+    return value
+
+
+def _cached(check: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``check`` answering from a bounded cache keyed by its (positional) arguments.
+
+    A key is stored as a copy: the caller's strings belong to parsed documents, and a
+    cache holding them would keep the allocator's memory of those documents from being
+    returned once they are dropped (24 MB of RSS at 5,000 services with
+    ``functools.lru_cache``)."""
+    cache: dict[Any, _R] = {}
+    _CACHES.append(cache)
+
+    @functools.wraps(check)
+    def cached(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if kwargs:
+            return check(*args, **kwargs)
+        key = args if len(args) > 1 else args[0]
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        result = check(*args, **kwargs)
+        if len(cache) >= CACHED:
+            cache.clear()
+        cache[_own(key)] = result
+        return result
+
+    return cached
+
 
 #: Protocol names istio/pkg/config/protocol.Parse accepts (case-insensitive).
 PROTOCOLS = frozenset(

@@ -31,9 +31,16 @@ def test_cached_host_and_name_checks_answer_as_the_first_time() -> None:
         assert names.check_namespace("shop") is None
 
 
-def test_the_caches_are_bounded() -> None:
+def test_the_caches_are_bounded_and_keep_copies_of_the_callers_strings() -> None:
+    name = "".join(["ns-", "copied"])
+    assert names.check_namespace(name) is None
+    (cache,) = [c for c in names._CACHES if name in c]
+    (key,) = [k for k in cache if k == name]
+    assert key is not name  # the cache does not keep the caller's (the document's) string
     for i in range(names.CACHED + 10):
         names.check_namespace(f"ns-{i}")
-    info = names.check_namespace.cache_info()
-    assert info.maxsize == names.CACHED
-    assert info.currsize <= names.CACHED
+    assert 0 < len(cache) <= names.CACHED
+    labels = names._CACHES[-1]  # _label_problems, keyed by (key, value)
+    names.check_labels({"app": name})
+    (pair,) = [k for k in labels if k == ("app", name)]
+    assert pair[1] is not name
