@@ -94,6 +94,8 @@ class Compactor:
                 append(shared_str)
             elif kind in _KEPT:
                 append(v)
+            elif not v and (kind is tuple or kind is dict):  # a default, mostly
+                append(v if kind is tuple else _EMPTY)
             elif kind in _MODELS:
                 append(self._model(v))
             elif kind is int:
