@@ -46,7 +46,7 @@ from ._index import ROUTING_KINDS, ConfigIndex, Key, kube_host, se_hosts, vs_hos
 from ._match import SourceInfo
 from ._parts import PartBuilder
 from ._policy import DestinationRules
-from ._routes import Route
+from ._routes import MatcherMemo, Route
 from ._scope import Scope, destination_hosts, scope_for
 from ._services import Service
 from ._tables import ClusterKey, Tables, VirtualHost
@@ -73,6 +73,7 @@ class Compiler(PartBuilder):
         self.active = active
         self.states = states
         self._source = SourceInfo(client.namespace, client.labels)
+        self._matchers: MatcherMemo = {}
         self._reset()
         #: how many parts the last compile built, by kind (for tests and benchmarks)
         self.rebuilt: dict[str, int] = {}
@@ -98,8 +99,12 @@ class Compiler(PartBuilder):
     def compile(self, resources: Iterable[Any]) -> Tables:
         """Compile ``resources`` (the whole configuration). Raises ConfigError and
         changes nothing when any resource cannot be used."""
-        with gc_paused():  # see gc_paused: many long-lived objects, no cycles
-            return self._compile(resources)
+        self._matchers = {}
+        try:
+            with gc_paused():  # see gc_paused: many long-lived objects, no cycles
+                return self._compile(resources)
+        finally:
+            self._matchers = {}  # it holds the match blocks of this compile
 
     def _compile(self, resources: Iterable[Any]) -> Tables:
         items = list(resources)  # a copy: the caller may reuse its list
