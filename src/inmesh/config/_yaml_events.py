@@ -208,6 +208,17 @@ class _Walk:
                     if anchor is not None:
                         anchored[anchor] = value
                     container, key, in_mapping = outer, outer_key, outer_mapping
+                    # attached here (no node was added: the tail's bound check is moot)
+                    if container is None:
+                        continue  # the document's root: kept in ``value`` until its end
+                    if not in_mapping:
+                        container.append(value)
+                    elif key is missing:
+                        raise NotPlain("a collection as a key")
+                    else:
+                        container[key] = value
+                        key = missing
+                    continue
             elif cls is alias_event:
                 size, levels = sizes.get(event.anchor, (1, 0))
                 nodes += size
