@@ -86,6 +86,9 @@ class Compactor:
         values: list[Any] = []
         append = values.append
         for v in fields.values():
+            if v is None:  # most values: every unset optional field
+                append(v)
+                continue
             kind = type(v)
             if kind is str:
                 shared_str = strs.get(v)
