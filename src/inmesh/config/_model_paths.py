@@ -56,11 +56,13 @@ def _dumped(value: Any) -> Any:
 class PathTree:
     """Several paths merged by their common prefixes; a leaf carries its path's tags."""
 
-    __slots__ = ("children", "tags")
+    __slots__ = ("children", "plans", "tags")
 
     def __init__(self) -> None:
         self.children: dict[str, PathTree] = {}
         self.tags: list[Any] = []
+        #: model class -> (attribute, camelCase name, child) of the children it has
+        self.plans: dict[type[Any], tuple[tuple[str, str, PathTree], ...]] = {}
 
     def find(self, model: Any) -> list[tuple[Any, Loc, Any]]:
         """``(tag, location, value)`` of every value set at the tree's paths in ``model``,
@@ -68,6 +70,15 @@ class PathTree:
         out: list[tuple[Any, Loc, Any]] = []
         self._find(model, (), out)
         return out
+
+    def _plan(self, cls: type[Any]) -> tuple[tuple[str, str, PathTree], ...]:
+        """The children a ``cls`` model has, in the tree's order, as attribute names."""
+        attrs = _attributes(cls) or {}
+        plan = tuple(
+            (attrs[head], head, child) for head, child in self.children.items() if head in attrs
+        )
+        self.plans[cls] = plan
+        return plan
 
     def _find(self, value: Any, loc: Loc, out: list[tuple[Any, Loc, Any]]) -> None:
         if value is None:
@@ -77,7 +88,19 @@ class PathTree:
             out.extend((tag, loc, dumped) for tag in self.tags)
         if not self.children:
             return
-        attrs = _attributes(type(value))
+        cls = type(value)
+        if _attributes(cls) is not None:
+            # A model: only its fields can be at a path ('[]' and '*' never are). A child
+            # without tags finds nothing in a falsy value (None, an empty list or map, a
+            # zero or empty scalar: no fields, items or keys), so it is not visited.
+            plan = self.plans.get(cls)
+            if plan is None:
+                plan = self._plan(cls)
+            for name, head, child in plan:
+                item = getattr(value, name)
+                if item or child.tags:
+                    child._find(item, (*loc, head), out)
+            return
         for head, child in self.children.items():
             if head == "[]":
                 if isinstance(value, (list, tuple)):
@@ -87,10 +110,6 @@ class PathTree:
                 if isinstance(value, Mapping):
                     for key, item in value.items():
                         child._find(item, (*loc, str(key)), out)
-            elif attrs is not None:
-                name = attrs.get(head)
-                if name is not None:
-                    child._find(getattr(value, name), (*loc, head), out)
             elif isinstance(value, Mapping) and head in value:
                 child._find(value[head], (*loc, head), out)
 

@@ -2,13 +2,20 @@
 
 Each check returns an error message, or ``None`` when the value is valid, so a model
 validator can collect every problem of a resource instead of stopping at the first.
+
+The checks of names, hosts and labels are pure functions of their arguments and answer
+from a bounded cache (:data:`CACHED` entries each): a mesh repeats its hosts, namespaces,
+subset names and labels in every resource that names them (a 5,000-service mesh checks
+45,000 hosts and 75,000 label sets, a fraction of them distinct).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = [
     "PROTOCOLS",
@@ -42,6 +49,51 @@ _LABEL_RULE = "(alphanumerics, '-', '_' and '.', at most 63 characters)"
 _HEADER_NAME_RE = re.compile(r"[-_A-Za-z0-9]+")  # validation.go validHeaderRegex
 _HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
+#: Entries each cached check keeps (its cache is emptied when it is full).
+CACHED = 8192
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+#: each cached check's cache (for tests)
+_CACHES: list[dict[Any, Any]] = []
+
+
+def _own(value: Any) -> Any:
+    """``value`` with its strings copied (see :func:`_cached`)."""
+    if type(value) is str:
+        return "".join(("", value))
+    if type(value) is tuple:
+        return tuple(_own(v) for v in value)
+    return value
+
+
+def _cached(check: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``check`` answering from a bounded cache keyed by its (positional) arguments.
+
+    A key is stored as a copy: the caller's strings belong to parsed documents, and a
+    cache holding them would keep the allocator's memory of those documents from being
+    returned once they are dropped (24 MB of RSS at 5,000 services with
+    ``functools.lru_cache``)."""
+    cache: dict[Any, _R] = {}
+    _CACHES.append(cache)
+
+    @functools.wraps(check)
+    def cached(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if kwargs:
+            return check(*args, **kwargs)
+        key = args if len(args) > 1 else args[0]
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        result = check(*args, **kwargs)
+        if len(cache) >= CACHED:
+            cache.clear()
+        cache[_own(key)] = result
+        return result
+
+    return cached
+
+
 #: Protocol names istio/pkg/config/protocol.Parse accepts (case-insensitive).
 PROTOCOLS = frozenset(
     {
@@ -69,6 +121,7 @@ def is_ip(value: str) -> bool:
     return True
 
 
+@_cached
 def check_dns1123_label(value: str, what: str = "name") -> str | None:
     """Istio's ``labels.IsDNS1123Label`` (subset names, port names, gateway names)."""
     if len(value) > 63 or not _DNS1123_LABEL_RE.fullmatch(value):
@@ -78,6 +131,7 @@ def check_dns1123_label(value: str, what: str = "name") -> str | None:
     return None
 
 
+@_cached
 def check_object_name(value: str) -> str | None:
     """Kubernetes object names are lower-case DNS-1123 subdomains of at most 253 characters."""
     if not value:
@@ -90,6 +144,7 @@ def check_object_name(value: str) -> str | None:
     return None
 
 
+@_cached
 def check_namespace(value: str) -> str | None:
     if len(value) > 63 or not _K8S_LABEL_RE.fullmatch(value):
         return f"namespace {value!r} is not a valid DNS-1123 label (lower-case, at most 63)"
@@ -118,11 +173,13 @@ def _check_domain_preconditions(domain: str) -> str | None:
     return None
 
 
+@_cached
 def check_fqdn(domain: str) -> str | None:
     """agent.ValidateFQDN: a host name without wildcards."""
     return _check_domain_preconditions(domain) or _check_dns_labels(domain)
 
 
+@_cached
 def check_wildcard_domain(domain: str) -> str | None:
     """agent.ValidateWildcardDomain: a host name whose first label may be a wildcard."""
     problem = _check_domain_preconditions(domain)
@@ -162,14 +219,24 @@ def check_labels(labels: Mapping[str, str]) -> list[tuple[str, str]]:
     """labels.Instance.Validate: Kubernetes label keys and values; returns (key, message)."""
     problems: list[tuple[str, str]] = []
     for key, value in labels.items():
-        prefix, slash, name = key.rpartition("/")
-        if slash and (len(prefix) > 253 or not _DNS_PREFIX_RE.fullmatch(prefix)):
-            problems.append((key, f"invalid label key prefix {prefix!r} (must be a DNS subdomain)"))
-        if len(name) > 63 or not _QUALIFIED_NAME_RE.fullmatch(name):
-            problems.append((key, f"invalid label key {key!r} {_LABEL_RULE}"))
-        if value and (len(value) > 63 or not _QUALIFIED_NAME_RE.fullmatch(value)):
-            problems.append((key, f"invalid label value {value!r} {_LABEL_RULE}"))
+        found = _label_problems(key, value)
+        if found:
+            problems.extend((key, message) for message in found)
     return problems
+
+
+@_cached
+def _label_problems(key: str, value: str) -> tuple[str, ...]:
+    """What is wrong with one label (key prefix, key name, value), in that order."""
+    problems: list[str] = []
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS_PREFIX_RE.fullmatch(prefix)):
+        problems.append(f"invalid label key prefix {prefix!r} (must be a DNS subdomain)")
+    if len(name) > 63 or not _QUALIFIED_NAME_RE.fullmatch(name):
+        problems.append(f"invalid label key {key!r} {_LABEL_RULE}")
+    if value and (len(value) > 63 or not _QUALIFIED_NAME_RE.fullmatch(value)):
+        problems.append(f"invalid label value {value!r} {_LABEL_RULE}")
+    return tuple(problems)
 
 
 def check_header_name(name: str) -> str | None:

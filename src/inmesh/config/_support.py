@@ -302,12 +302,14 @@ def unsupported_problems(
     found: dict[int, list[tuple[Loc, Any]]] = {}
     for tag, loc, value in _paths_of(kind).find(resource):
         found.setdefault(tag, []).append((loc, value))
-    for i in range(len(paths)):
-        for loc, value in found.get(i, ()):
-            if _is_set(value):
-                problems.append(problem(f"{loc[-1]} is not supported yet", loc))
-    for j, (_, bad) in enumerate(values, start=len(paths)):
-        for loc, value in found.get(j, ()):
+    for tag in sorted(found):  # the fields' paths first, then the values', as tagged
+        if tag < len(paths):
+            for loc, value in found[tag]:
+                if _is_set(value):
+                    problems.append(problem(f"{loc[-1]} is not supported yet", loc))
+            continue
+        bad = values[tag - len(paths)][1]
+        for loc, value in found[tag]:
             if bad.refuses(value) if isinstance(bad, Above) else value == bad:
                 problems.append(problem(f"{loc[-1]} {bad} is not supported yet", loc))
     return problems

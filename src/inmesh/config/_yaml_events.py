@@ -120,38 +120,63 @@ class _Walk:
         while True:
             event = get_event()
             cls = type(event)
-            if cls is scalar_event:
+            if cls is scalar_event:  # most events: attached here, not by the shared tail
                 nodes += 1
-                if event.anchor is not None:
-                    sizes[event.anchor] = (1, 0)
-                if build:
-                    tag, text = event.tag, event.value
-                    if tag is not None and tag != "!":
-                        raise NotPlain(f"tag {tag}")
-                    implicit = event.implicit
-                    if not implicit[0]:
-                        value = text  # quoted (or '!'): a string
-                    else:
-                        value = plain.get(text, missing)
-                        if value is missing:
-                            tag = resolve(scalar_node, text, implicit)
-                            if tag == _STR:
-                                value = text
-                            elif tag in _SCALAR_TAGS:
-                                node = scalar_node(
-                                    tag, text, event.start_mark, event.end_mark, event.style
-                                )
-                                try:
-                                    value = constructors[tag](loader, node)
-                                except Exception as exc:
-                                    raise NotPlain(f"scalar {text!r}") from exc
-                            else:
-                                raise NotPlain(f"tag {tag}")
-                            plain[text] = value
-                    if event.anchor is not None:
-                        if event.anchor in anchored:
-                            raise NotPlain("duplicate anchor")
-                        anchored[event.anchor] = value
+                anchor = event.anchor
+                if anchor is not None:
+                    sizes[anchor] = (1, 0)
+                if not build:
+                    if nodes > MAX_NODES:
+                        raise _Bound(
+                            self.document,
+                            f"has more than {MAX_NODES} nodes (aliases expanded)",
+                            event,
+                        )
+                    continue
+                tag = event.tag
+                if tag is not None and tag != "!":
+                    raise NotPlain(f"tag {tag}")
+                text = event.value
+                implicit = event.implicit
+                if not implicit[0]:
+                    value = text  # quoted (or '!'): a string
+                else:
+                    value = plain.get(text, missing)
+                    if value is missing:
+                        tag = resolve(scalar_node, text, implicit)
+                        if tag == _STR:
+                            value = text
+                        elif tag in _SCALAR_TAGS:
+                            node = scalar_node(
+                                tag, text, event.start_mark, event.end_mark, event.style
+                            )
+                            try:
+                                value = constructors[tag](loader, node)
+                            except Exception as exc:
+                                raise NotPlain(f"scalar {text!r}") from exc
+                        else:
+                            raise NotPlain(f"tag {tag}")
+                        plain[text] = value
+                if anchor is not None:
+                    if anchor in anchored:
+                        raise NotPlain("duplicate anchor")
+                    anchored[anchor] = value
+                if nodes > MAX_NODES:
+                    raise _Bound(
+                        self.document, f"has more than {MAX_NODES} nodes (aliases expanded)", event
+                    )
+                if container is None:
+                    continue  # a document's root value stays in ``value`` until its end
+                if not in_mapping:
+                    container.append(value)
+                elif key is missing:
+                    if value in container:  # a scalar: hashable
+                        raise NotPlain("a duplicate key")
+                    key = value
+                else:
+                    container[key] = value
+                    key = missing
+                continue
             elif cls is mapping_start or cls is sequence_start:
                 nodes += 1
                 depth += 1
@@ -183,6 +208,17 @@ class _Walk:
                     if anchor is not None:
                         anchored[anchor] = value
                     container, key, in_mapping = outer, outer_key, outer_mapping
+                    # attached here (no node was added: the tail's bound check is moot)
+                    if container is None:
+                        continue  # the document's root: kept in ``value`` until its end
+                    if not in_mapping:
+                        container.append(value)
+                    elif key is missing:
+                        raise NotPlain("a collection as a key")
+                    else:
+                        container[key] = value
+                        key = missing
+                    continue
             elif cls is alias_event:
                 size, levels = sizes.get(event.anchor, (1, 0))
                 nodes += size

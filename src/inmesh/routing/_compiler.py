@@ -31,15 +31,14 @@ assembles the tables.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._cluster_state import ClusterStates
 from .._namespaces import selects
 from .._runtime_support import check_supported
 from ..balancing import ActiveRequests
+from ..config._files import gc_paused
 from ._clusters import Cluster
 from ._diff import latest, same_shape
 from ._diff import positions as positions_of
@@ -47,27 +46,12 @@ from ._index import ROUTING_KINDS, ConfigIndex, Key, kube_host, se_hosts, vs_hos
 from ._match import SourceInfo
 from ._parts import PartBuilder
 from ._policy import DestinationRules
-from ._routes import Route
+from ._routes import MatcherMemo, Route
 from ._scope import Scope, destination_hosts, scope_for
 from ._services import Service
 from ._tables import ClusterKey, Tables, VirtualHost
 
 __all__ = ["Compiler", "Tables", "VirtualHost"]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while compiling. A compile allocates many
-    long-lived, acyclic objects; with 30,000 resources loaded, every full collection it
-    triggers walks all of them (half of a 5,000-service compile). What it leaves for the
-    collector is collected at the next collection after it resumes."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class _Full(Exception):
@@ -89,6 +73,7 @@ class Compiler(PartBuilder):
         self.active = active
         self.states = states
         self._source = SourceInfo(client.namespace, client.labels)
+        self._matchers: MatcherMemo = {}
         self._reset()
         #: how many parts the last compile built, by kind (for tests and benchmarks)
         self.rebuilt: dict[str, int] = {}
@@ -114,8 +99,12 @@ class Compiler(PartBuilder):
     def compile(self, resources: Iterable[Any]) -> Tables:
         """Compile ``resources`` (the whole configuration). Raises ConfigError and
         changes nothing when any resource cannot be used."""
-        with _gc_paused():
-            return self._compile(resources)
+        self._matchers = {}
+        try:
+            with gc_paused():  # see gc_paused: many long-lived objects, no cycles
+                return self._compile(resources)
+        finally:
+            self._matchers = {}  # it holds the match blocks of this compile
 
     def _compile(self, resources: Iterable[Any]) -> Tables:
         items = list(resources)  # a copy: the caller may reuse its list

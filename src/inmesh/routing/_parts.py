@@ -20,7 +20,7 @@ from ._hosts import HostMap, host_matches
 from ._index import ConfigIndex, Key, vs_hosts
 from ._located import located
 from ._match import SourceInfo
-from ._routes import Route, compile_http_routes
+from ._routes import MatcherMemo, Route, compile_http_routes
 from ._scope import Scope
 from ._services import Service, kube_service_of, service_of
 from ._tables import ClusterKey, Clusters, Tables, VirtualHost, clusters_of
@@ -47,6 +47,8 @@ class PartBuilder:
     _vhosts: dict[str, VirtualHost]
     #: hosts whose virtual host is a wildcard or has service addresses
     _special: dict[str, None]
+    #: the match blocks compiled by this compile (emptied after it)
+    _matchers: MatcherMemo
 
     def _build(
         self,
@@ -99,7 +101,7 @@ class PartBuilder:
         if not self._scope.imports_virtual_service(vs.namespace, vs_hosts(vs)):
             return
         with located(vs, "spec.http[]"):
-            self._routes[key] = compile_http_routes(vs, self._source)
+            self._routes[key] = compile_http_routes(vs, self._source, self._matchers)
 
     def _imported(self, host: str, namespace: str) -> bool:
         scope = self._scope

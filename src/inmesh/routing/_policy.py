@@ -36,6 +36,9 @@ class EffectivePolicy:
     retry_budget: Any = None
 
 
+_NO_POLICY = EffectivePolicy()
+
+
 class DestinationRules:
     """The DestinationRules visible to one client, indexed by (namespace, host) with
     Istio's lookup precedence: a lookup reads a few buckets, never every rule.
@@ -137,7 +140,7 @@ def merge_policy(dr: Any | None, subset: str | None, port: int) -> EffectivePoli
     """The effective policy of ``dr`` for ``subset`` on ``port`` (Istio's
     MergeSubsetTrafficPolicy)."""
     if dr is None:
-        return EffectivePolicy()
+        return _NO_POLICY
     fields: dict[str, Any] = {}
     top = dr.spec.traffic_policy
     if top is not None:
@@ -149,6 +152,8 @@ def merge_policy(dr: Any | None, subset: str | None, port: int) -> EffectivePoli
                 for f, v in sub.items():
                     if v is not None or (port_level and f in _PORT_FIELDS):
                         fields[f] = v
+    if not fields:
+        return _NO_POLICY  # most clusters: one frozen instance, not one each
     return EffectivePolicy(**{k: v for k, v in fields.items() if k in EffectivePolicy.__slots__})
 
 

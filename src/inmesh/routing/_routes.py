@@ -19,6 +19,9 @@ from ._hosts import to_fqdn
 from ._match import Matcher, SourceInfo, compile_match
 from ._request import RequestView
 
+#: id of a match block -> (the block, its compiled matcher), for one compile
+MatcherMemo = dict[int, tuple[Any, Matcher | None]]
+
 
 @dataclass(frozen=True, slots=True)
 class Destination:
@@ -125,12 +128,19 @@ class Route:
     )
 
     def __init__(
-        self, spec: Any, *, vs_namespace: str, vs_name: str, source: SourceInfo, index: int
+        self,
+        spec: Any,
+        *,
+        vs_namespace: str,
+        vs_name: str,
+        source: SourceInfo,
+        index: int,
+        compiled: MatcherMemo | None = None,
     ) -> None:
         self.name: str = spec.name or f"{vs_name}.{vs_namespace}.{index}"
         matchers: list[Matcher] = []
         for m in spec.match or ():
-            cm = compile_match(m, source)
+            cm = _matcher(m, source, compiled)
             if cm is not None:
                 matchers.append(cm)
         self.matchers: tuple[Matcher, ...] | None = tuple(matchers) if spec.match else None
@@ -244,11 +254,35 @@ def _default_retries() -> tuple[RetryPolicy, RetryPolicy]:
     return RetryPolicy.from_istio(None), RetryPolicy.from_istio(None, consistent_hash=True)
 
 
-def compile_http_routes(vs: Any, source: SourceInfo) -> tuple[Route, ...]:
-    """The routes of one VirtualService that can apply to ``source``, in order."""
+def _matcher(m: Any, source: SourceInfo, compiled: MatcherMemo | None) -> Matcher | None:
+    """``compile_match(m, source)``, once per match block object when ``compiled`` is
+    given: a loaded configuration shares equal blocks (``config._compact``), and a
+    Matcher holds no state, so routes may share it."""
+    if compiled is None:
+        return compile_match(m, source)
+    hit = compiled.get(id(m))
+    if hit is not None and hit[0] is m:
+        return hit[1]
+    cm = compile_match(m, source)
+    compiled[id(m)] = (m, cm)  # the block is kept: its id stays its own
+    return cm
+
+
+def compile_http_routes(
+    vs: Any, source: SourceInfo, compiled: MatcherMemo | None = None
+) -> tuple[Route, ...]:
+    """The routes of one VirtualService that can apply to ``source``, in order
+    (``compiled``: see :func:`_matcher`)."""
     out = []
     for i, spec in enumerate(vs.spec.http or ()):
-        r = Route(spec, vs_namespace=vs.namespace, vs_name=vs.name, source=source, index=i)
+        r = Route(
+            spec,
+            vs_namespace=vs.namespace,
+            vs_name=vs.name,
+            source=source,
+            index=i,
+            compiled=compiled,
+        )
         if not r.unreachable:
             out.append(r)
     return tuple(out)

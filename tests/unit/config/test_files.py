@@ -4,6 +4,7 @@ and document, never a RecursionError or a crash)."""
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -187,3 +188,27 @@ def test_service_entry_with_an_unquoted_ipv6_address(tmp_path: Path) -> None:
     )
     [se] = load_config(path)
     assert list(se.spec.addresses or ()) == ["1.2.3.4", "001:db8::"]
+
+
+def test_a_big_pause_hands_its_objects_to_the_oldest_generation() -> None:
+    assert gc.isenabled() and not gc.get_freeze_count()
+    with files.gc_paused():
+        assert not gc.isenabled()
+        kept = [[i] for i in range(files.PROMOTE_AFTER + 10)]
+        assert gc.get_count()[0] > files.PROMOTE_AFTER
+    assert gc.isenabled()
+    assert gc.get_count()[0] < 1000  # the young generation was handed over, not walked
+    assert gc.get_freeze_count() == 0  # nothing left frozen
+    assert all(gc.is_tracked(x) for x in kept[:3])
+
+
+def test_a_pause_does_not_release_objects_someone_else_froze() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with files.gc_paused():
+            kept = [[i] for i in range(files.PROMOTE_AFTER + 10)]
+        assert gc.get_freeze_count() == frozen
+        assert len(kept) == files.PROMOTE_AFTER + 10
+    finally:
+        gc.unfreeze()

@@ -4,6 +4,7 @@ everything else (tags, merge keys, complex keys, odd anchors) to it."""
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from inmesh.config import _files as files
 from inmesh.config import yaml_documents
 from inmesh.config._yaml_events import NotPlain, walk_documents
 
+ROOT = Path(__file__).resolve().parents[3]
 LOADERS = [pytest.param(True, id="c"), pytest.param(False, id="python")]
 
 
@@ -135,3 +137,46 @@ spec:
     corsPolicy: {allowCredentials: true}
 """
     assert walked(text) == strict(text)
+
+
+def _same_typed(a: Any, b: Any, where: str = "") -> None:
+    """Equal, and of the same types all the way down (``1``, ``1.0`` and ``True`` differ)."""
+    assert type(a) is type(b), where
+    if isinstance(a, dict):
+        assert list(a) == list(b), where
+        for key in a:
+            assert type(key) is type(next(k for k in b if k == key)), where
+            _same_typed(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same_typed(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def _scale_file() -> str:
+    """The synthetic mesh of the scale benchmarks (200 services, 1,200 documents)."""
+    import importlib.util
+
+    path = ROOT / "benchmarks" / "_scale_mesh.py"
+    spec = importlib.util.spec_from_file_location("_scale_mesh", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text: str = module.mesh_yaml(200)
+    return text
+
+
+def test_examples_corpus_and_scale_file_read_as_libyaml_safe_loader_reads_them() -> None:
+    paths = sorted(ROOT.glob("examples/**/*.yaml"))
+    paths += sorted((ROOT.parent / "shared" / "conformance").glob("**/*.yaml"))
+    texts = [(str(p), p.read_text(encoding="utf-8")) for p in paths]
+    texts.append(("scale", _scale_file()))
+    assert len(texts) > 10
+    for name, text in texts:
+        try:
+            expected = list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+        except yaml.YAMLError:
+            continue  # a deliberately broken file: the loaders' errors are tested elsewhere
+        _same_typed(yaml_documents(text, source=name), expected, name)

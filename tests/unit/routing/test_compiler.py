@@ -318,3 +318,19 @@ def test_one_object_replaced_in_the_same_list_is_an_in_place_edit() -> None:
     assert after.resources[i] is edited[i] and before.resources[i] is rs[i]
     rs.clear()  # the caller reusing its list does not confuse the next compile
     assert describe(c.compile(edited)) == describe(after)
+
+
+def test_equal_match_blocks_of_one_load_share_one_compiled_matcher() -> None:
+    c = compiler()
+    loaded = resources(docs(*base()))
+    c.compile(loaded)
+    firsts = [routes[0].matchers for routes in c._routes.values()]
+    assert len(firsts) == len(HOSTS)
+    assert all(m is not None and len(m) == 1 for m in firsts)
+    assert len({id(m[0]) for m in firsts if m is not None}) == 1  # one Matcher for the 3
+    assert c._matchers == {}  # the memo holds nothing past its compile
+    # a compile of blocks that are equal but not shared compiles each
+    c2 = compiler()
+    c2.compile([r for d in base() for r in resources(docs(d))])
+    seconds = [routes[0].matchers for routes in c2._routes.values()]
+    assert len({id(m[0]) for m in seconds if m is not None}) == len(HOSTS)
