@@ -8,7 +8,8 @@ header the mesh adds (the metadata exchange pair, ~480 bytes; the W3C + B3 trace
 adds its share. h11's ``Request`` takes a ``Headers`` list it normalised before as it is,
 so the mesh hands it one: each header as ``normalize_and_validate`` made it, remembered
 per distinct ``(name, value)`` (the same application headers come on every request, and
-the function's result for the same bytes is the same), and the headers the mesh formatted
+the function's result for the same bytes is the same; at most 1,024, none longer than 512
+bytes, no credentials), and the headers the mesh formatted
 itself from checked parts (:class:`~inmesh.telemetry._propagation.MeshHeader`: trace ids,
 new on every request) as they are. The bytes on the wire are the same. A request with a
 header that fails the check, or with ``Content-Length``/``Transfer-Encoding`` (which h11
@@ -56,6 +57,10 @@ _SPECIAL = (b"content-length", b"transfer-encoding")  # h11 checks these across 
 #: headers (httpx's Host, Accept, User-Agent...) come on every request; cleared when full
 _CHECKED: dict[Header, tuple[bytes, bytes, bytes]] = {}
 _CHECKED_LIMIT = 1024
+#: not remembered: long values (bounded memory) and credentials (kept no longer than the
+#: request that carries them)
+_LONGEST = 512
+_SECRET = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
 
 
 def wire_headers(headers: list[Header]) -> Sequence[Header]:
@@ -76,11 +81,13 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
             item = checked.get(h)
             if item is None:
                 item = normalize_and_validate([h])._full_items[0]
-                if item[1] in _SPECIAL:
+                name = item[1]
+                if name in _SPECIAL:
                     return headers
-                if len(checked) >= _CHECKED_LIMIT:
-                    checked.clear()
-                checked[h] = item
+                if len(item[2]) <= _LONGEST and name not in _SECRET:
+                    if len(checked) >= _CHECKED_LIMIT:
+                        checked.clear()
+                    checked[h] = item
             items.append(item)
     except (LocalProtocolError, TypeError, ValueError):
         return headers  # h11 raises it when httpcore sends the request, as it always did

@@ -97,3 +97,14 @@ def test_the_memo_is_bounded() -> None:
     for i in range(_wire._CHECKED_LIMIT + 10):
         wire_headers([(b"host", b"h"), (b"x-n", str(i).encode()), *trace_headers()])
     assert len(_wire._CHECKED) <= _wire._CHECKED_LIMIT
+
+
+def test_credentials_and_long_values_are_checked_but_not_remembered() -> None:
+    secret = (b"Authorization", b"Bearer abc")
+    long = (b"x-long", b"v" * 513)
+    wire = wire_headers([(b"host", b"h"), secret, long, *trace_headers()])
+    assert isinstance(wire, WireHeaders)
+    assert sent(wire) == sent([(b"host", b"h"), secret, long, *trace_headers()])
+    assert secret not in _wire._CHECKED
+    assert long not in _wire._CHECKED
+    assert (b"host", b"h") in _wire._CHECKED
