@@ -40,6 +40,7 @@ from overhead import HEADERS
 
 WARMUP = 300
 COLUMNS = ["raw httpx", "inmesh", "trace 1%"]
+SIM_EVENTS = ("I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw", "Bc", "Bcm", "Bi", "Bim")
 
 
 # -- the child: one client, driven by its stdin ----------------------------------------------
@@ -188,13 +189,15 @@ def _argv(column: str, ports: list[int], requests: int, sync: bool) -> list[str]
     ] + (["--sync"] if sync else [])
 
 
-def _instructions(column: str, ports: list[int], requests: int, sync: bool) -> float:
+def _instructions(column: str, ports: list[int], requests: int, sync: bool) -> dict[str, float]:
     out = os.path.join(tempfile.mkdtemp(prefix="inmesh-callgrind-"), "out")
     c = _Child(
         [
             "valgrind",
             "--tool=callgrind",
             "--instr-atstart=no",
+            "--cache-sim=yes",
+            "--branch-sim=yes",
             f"--callgrind-out-file={out}.%p",
             *_argv(column, ports, requests, sync),
         ]
@@ -208,12 +211,16 @@ def _instructions(column: str, ports: list[int], requests: int, sync: bool) -> f
         subprocess.run([*control, "off", str(c.proc.pid)], check=True, capture_output=True)
     finally:
         c.close()
-    best = 0
+    events: list[str] = []
+    totals = [0]
     for name in glob.glob(out + ".*"):
         with open(name) as f:
             for line in f:
-                if line.startswith(("totals:", "summary:")):
-                    best = max(best, int(line.split()[1]))
+                if line.startswith("events:"):
+                    events = line.split()[1:]
+                elif line.startswith(("totals:", "summary:")):
+                    found = [int(x) for x in line.split()[1:]]
+                    totals = found if found[0] > totals[0] else totals
     keep = os.environ.get("INMESH_BENCH_KEEP")  # a directory: keep callgrind's files there
     if keep:
         os.makedirs(keep, exist_ok=True)
@@ -221,7 +228,7 @@ def _instructions(column: str, ports: list[int], requests: int, sync: bool) -> f
         for name in glob.glob(out + ".*"):
             shutil.copy(name, os.path.join(keep, f"callgrind.{tag}.{os.path.basename(name)}"))
     shutil.rmtree(os.path.dirname(out), ignore_errors=True)
-    return best / requests
+    return {e: t / requests for e, t in zip(events, totals, strict=False)}
 
 
 def _calls_and_syscalls(
@@ -270,8 +277,8 @@ def counts(ports: list[int], requests: int, sync: bool, *, callgrind: bool = Tru
     found: dict[str, dict[str, Any]] = {}
     for column in COLUMNS:
         calls, syscalls = _calls_and_syscalls(column, ports, requests, sync)
-        ir = _instructions(column, ports, requests, sync) if callgrind else 0.0
-        found[column] = {"ir": ir, "calls": calls, "syscalls": syscalls}
+        sim = _instructions(column, ports, requests, sync) if callgrind else {}
+        found[column] = {"ir": sim.get("Ir", 0.0), "sim": sim, "calls": calls, "syscalls": syscalls}
     base = found[COLUMNS[0]]
     print(f"{'':10} {'instructions':>13} {'x raw':>7} {'py calls':>9} {'syscalls':>9}")
     for column, f in found.items():
@@ -279,6 +286,12 @@ def counts(ports: list[int], requests: int, sync: bool, *, callgrind: bool = Tru
             f"{column:10} {f['ir']:13.0f} {f['ir'] / (base['ir'] or 1):7.3f} "
             f"{sum(f['calls'].values()):9.1f} {sum(f['syscalls'].values()):9.1f}"
         )
+    if callgrind:
+        print("simulated per request (callgrind): L1 misses (I1mr D1mr D1mw), last-level misses")
+        print("(ILmr DLmr DLmw), conditional and indirect branches and their mispredictions")
+        for column, f in found.items():
+            sim = f["sim"]
+            print(f"  {column:10} " + " ".join(f"{e} {sim.get(e, 0):.0f}" for e in SIM_EVENTS))
     for column, f in found.items():
         print(
             f"  {column} syscalls: "
