@@ -31,9 +31,13 @@ try:  # h11's normalised header list: what h11.Request takes as it is
     from h11 import _events
     from h11._headers import Headers as _H11Headers
     from h11._headers import normalize_and_validate
+    from h11._version import __version__ as _h11_version
 
-    # h11.Request keeps a Headers as it is (``isinstance(headers, Headers)``)
-    _ENABLED = getattr(_events, "Headers", None) is _H11Headers
+    # h11 0.16's Request keeps a Headers as it is (``isinstance(headers, Headers)``), as
+    # the listener's connection relies on (inbound/_h11.py); another h11: h11 does it all
+    _ENABLED = _h11_version.startswith("0.16.") and (
+        getattr(_events, "Headers", None) is _H11Headers
+    )
 except ImportError:  # pragma: no cover - another h11: every header checked by h11, as before
     _H11Headers = object  # type: ignore[assignment,misc]
     _ENABLED = False
