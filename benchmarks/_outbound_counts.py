@@ -7,10 +7,15 @@ unmeasured requests, ``gc.freeze()``s what it has, then waits on its stdin; the 
 counts N requests of it three ways:
 
 - **instructions** (valgrind's callgrind, instrumentation switched on with
-  ``callgrind_control -i on`` for the N measured requests only): the same on an idle or a
-  loaded machine;
+  ``callgrind_control -i on`` for the N measured requests only), with callgrind's simulated
+  L1/last-level cache misses and branch mispredictions: the same on an idle or a loaded
+  machine;
 - **Python calls** (cProfile's ncalls over N more requests, by function);
 - **system calls** (``strace -c -f`` attached for N more requests).
+
+``INMESH_BENCH_VARIANT=no-trace-headers``: the trace context is decided and formatted but
+none of its headers sent (the mesh's tracing work without the headers' cost downstream);
+``INMESH_BENCH_KEEP=DIR``: callgrind's files kept there, for ``callgrind_annotate``.
 
 Requests as in ``tracing.py``: every one sent while an inbound request is handled (an
 ``x-request-id`` and an undecided trace context in the middleware's contextvar).
