@@ -9,12 +9,14 @@ adds its share. h11's ``Request`` takes a ``Headers`` list it normalised before 
 so the mesh hands it one: each header as ``normalize_and_validate`` made it, remembered
 per distinct ``(name, value)`` (the same application headers come on every request, and
 the function's result for the same bytes is the same; at most 1,024, none longer than 512
-bytes, no credentials), and the headers the mesh formatted
-itself from checked parts (:class:`~inmesh.telemetry._propagation.MeshHeader`: trace ids,
-new on every request) as they are. The bytes on the wire are the same. A request with a
-header that fails the check, or with ``Content-Length``/``Transfer-Encoding`` (which h11
-checks across headers), is handed over as the plain list: h11 does all of it as it always
-did, and raises where it always did (``httpx.LocalProtocolError``).
+bytes, no credentials; a header whose name and value are ASCII letters, digits and dashes
+only, such as a propagated ``x-request-id``, is within h11's patterns by construction and
+normalised without them); the headers the mesh formatted itself from
+checked parts (:class:`~inmesh.telemetry._propagation.MeshHeader`: trace ids, new on every
+request) as they are. The bytes on the wire are the same. A request with a header that
+fails the check, or with ``Content-Length``/``Transfer-Encoding`` (which h11 checks across
+headers), is handed over as the plain list: h11 does all of it as it always did, and
+raises where it always did (``httpx.LocalProtocolError``).
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ _SECRET = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
 def wire_headers(headers: list[Header]) -> Sequence[Header]:
     """``headers`` as httpcore gives them to h11: h11's normalised list, each header as
     h11's ``normalize_and_validate`` made it (once per distinct header: the result for
-    the same bytes is the same), the mesh's own (:class:`MeshHeader`) as they are.
+    the same bytes is the same; one of ASCII letters, digits and dashes only, within h11's
+    patterns by construction, without them), the mesh's own (:class:`MeshHeader`) as they
+    are.
     ``headers`` unchanged, for h11 to check as it always did, when one fails the check or
     is a ``Content-Length`` or ``Transfer-Encoding`` (h11 checks those across headers)."""
     if not _ENABLED:
@@ -84,11 +88,22 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
                 continue
             item = checked.get(h)
             if item is None:
-                item = normalize_and_validate([h])._full_items[0]
-                name = item[1]
-                if name in _SPECIAL:
+                name, value = h
+                if (
+                    type(name) is bytes
+                    and type(value) is bytes
+                    and name.replace(b"-", b"").isalnum()
+                    and value.replace(b"-", b"").isalnum()
+                ):
+                    # ASCII letters, digits and dashes only (an x-request-id's UUID): within
+                    # h11's patterns by construction, normalised without them
+                    item = (name, name.lower(), value)
+                else:
+                    item = normalize_and_validate([h])._full_items[0]
+                lower = item[1]
+                if lower in _SPECIAL:
                     return headers
-                if len(item[2]) <= _LONGEST and name not in _SECRET:
+                if len(item[2]) <= _LONGEST and lower not in _SECRET:
                     if len(checked) >= _CHECKED_LIMIT:
                         checked.clear()
                     checked[h] = item
