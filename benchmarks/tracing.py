@@ -2,6 +2,7 @@
 tracing at Istio's 1%, and inmesh sampling every request, against the same server, one run.
 
     .venv/bin/python benchmarks/tracing.py [--sync] [--quick] [--requests 2000] [--rounds 10]
+    .venv/bin/python benchmarks/tracing.py --counts 500 [--sync] [--no-callgrind]
 
 The clients and rounds are ``overhead.py``'s (the foundation's configuration, sequential
 GETs over loopback, interleaved rounds, paired ratios). The mesh clients:
@@ -24,6 +25,11 @@ not configured, the outbound headers with and without tracing, the unsampled dec
 sampled server span and a sampled client span (start, headers, end, through the SDK with a
 ``BatchSpanProcessor`` whose exporter drops them). Figures that a loaded machine disturbs
 less than a run over loopback.
+
+``--counts N``: no timing at all: instructions (callgrind), Python calls (cProfile ncalls)
+and system calls (``strace -c -f``) per request for raw httpx, inmesh and trace 1%, each
+client alone in a child process (``_outbound_counts.py``), then the functions whose calls
+per request differ between the columns. For a shared or loaded machine.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ from typing import Any
 
 import httpx
 from _common import Servers
+from _outbound_counts import COLUMNS as COUNT_COLUMNS
+from _outbound_counts import child as count_child
+from _outbound_counts import counts
 from overhead import VERSIONS, Series, _order, measure_async, measure_sync, mesh_config, report
 
 import inmesh
@@ -214,9 +223,26 @@ def main() -> None:
     ap.add_argument("--sync", action="store_true", help="measure httpx.Client instead")
     ap.add_argument("--quick", action="store_true", help="500 requests x 4 rounds")
     ap.add_argument("--micro", action="store_true", help="only the tracing code, pure CPU")
+    ap.add_argument(
+        "--counts",
+        type=int,
+        metavar="N",
+        help="count, do not time: instructions (callgrind), Python calls and syscalls per "
+        "request over N requests, raw httpx / inmesh / trace 1%% (see _outbound_counts.py)",
+    )
+    ap.add_argument("--no-callgrind", action="store_true", help="--counts without callgrind")
+    ap.add_argument("--count-child", choices=COUNT_COLUMNS, help=argparse.SUPPRESS)
+    ap.add_argument("--ports", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.micro:
         micro()
+        return
+    if a.count_child:
+        count_child(a.count_child, [int(p) for p in a.ports.split(",")], a.requests, a.sync)
+        return
+    if a.counts:
+        with Servers([0.0] * len(VERSIONS)) as servers:
+            counts(servers.ports, a.counts, a.sync, callgrind=not a.no_callgrind)
         return
     requests, rounds = (500, 4) if a.quick else (a.requests, a.rounds)
     with Servers([0.0] * len(VERSIONS)) as servers:

@@ -37,6 +37,7 @@ from ._endpoint import Exchange, exchange_for
 from ._errors import cause, failure_of, raise_as_httpx
 from ._exchange import mesh_internal
 from ._record import emit_call
+from ._wire import wire_headers
 
 if TYPE_CHECKING:
     from .._state import MeshState
@@ -240,6 +241,9 @@ class Call(Answers):
         )
         if self.trace is not None:
             self.trace.attempt(self, ex)  # its span, and its context on its headers
+        core = ex.core
+        # the mesh's own headers go to h11 already checked; the bytes sent are the same
+        core.headers = wire_headers(core.headers)  # type: ignore[assignment]
         self._state.active.inc(key)
         self._exchange = ex
         return ex

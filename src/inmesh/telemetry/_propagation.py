@@ -30,6 +30,7 @@ __all__ = [
     "TRACE_HEADERS",
     "W3C",
     "InboundContext",
+    "MeshHeader",
     "TraceContext",
     "current_inbound",
     "format_headers",
@@ -67,6 +68,15 @@ _B3_SPAN_RE = re.compile(rb"[0-9a-fA-F]{16}")
 _ZERO_TRACE = b"0" * 32
 _ZERO_SPAN = b"0" * 16
 _PAD64 = b"0" * 16
+
+
+class MeshHeader(tuple[bytes, bytes]):
+    """A ``(name, value)`` header the mesh formatted itself from parts it checked: a
+    lower-case name and a value of ASCII letters, digits and dashes. Equal to the plain
+    tuple; the outbound path hands it to h11 without h11's per-header pattern checks
+    (``outbound/_wire.py``), which cost more than the mesh's own work on every request."""
+
+    __slots__ = ()
 
 
 class TraceContext(NamedTuple):
@@ -167,6 +177,7 @@ def current_inbound() -> InboundContext | None:
 
 
 _new_context = tuple.__new__
+_new_pair = tuple.__new__
 #: the flags' low digit with the sampled bit (bit 0) set: lower-case hex, as the regex allows
 _ODD_HEX = frozenset(b"13579bdf")
 _DASH = ord("-")
@@ -305,19 +316,30 @@ def format_headers(ctx: TraceContext, *, b3_single: bool = False) -> list[tuple[
     ``tracestate`` when there is one) and B3 multi, plus B3 single when asked."""
     trace = ctx.trace_id
     span = ctx.span_id
-    sampled = b"1" if ctx.sampled else b"0"
-    out = [(_TRACEPARENT, b"00-" + trace + b"-" + span + (b"-01" if ctx.sampled else b"-00"))]
-    if ctx.tracestate:
-        out.append((_TRACESTATE, ctx.tracestate))
-    out.append((_B3_TRACE, trace))
-    out.append((_B3_SPAN, span))
     parent = ctx.parent_span_id
+    sampled = b"1" if ctx.sampled else b"0"
+    # ids that are letters and digits only (parsed as hex, or made here) cannot break a
+    # header: MeshHeader; anything else (a context built by hand) goes through h11's checks
+    kind: type[tuple[bytes, bytes]] = (
+        MeshHeader
+        if trace.isalnum() and span.isalnum() and (not parent or parent.isalnum())
+        else tuple
+    )
+    out = [
+        _new_pair(
+            kind, (_TRACEPARENT, b"00-" + trace + b"-" + span + (b"-01" if ctx.sampled else b"-00"))
+        )
+    ]
+    if ctx.tracestate:
+        out.append((_TRACESTATE, ctx.tracestate))  # as it came in: h11 checks it
+    out.append(_new_pair(kind, (_B3_TRACE, trace)))
+    out.append(_new_pair(kind, (_B3_SPAN, span)))
     if parent:
-        out.append((_B3_PARENT, parent))
-    out.append((_B3_SAMPLED, sampled))
+        out.append(_new_pair(kind, (_B3_PARENT, parent)))
+    out.append(_new_pair(kind, (_B3_SAMPLED, sampled)))
     if b3_single:
         single = trace + b"-" + span + b"-" + sampled
-        out.append((_B3, single + b"-" + parent if parent else single))
+        out.append(_new_pair(kind, (_B3, single + b"-" + parent if parent else single)))
     return out
 
 
