@@ -5,11 +5,10 @@ Each request is one coroutine run to completion with ``coro.send(None)`` (the ap
 waits), with a fresh scope dict as uvicorn builds one per request and the headers a mesh
 peer sends: Host, Accept, User-Agent, an ``x-request-id``, the caller's metadata exchange
 pair (``x-envoy-peer-metadata-id``, ``x-envoy-peer-metadata``) and its trace context
-(``traceparent`` and B3 multi, a new trace id per request, sampled 1 request in 100 as a
-1% caller samples them). The figures are microseconds per request of pure CPU (GC on),
-the best of ``--repeat`` rounds of ``--number`` requests (rounds interleave the
-variants); "x bare" is against the app
-called directly with the same scope.
+(``traceparent``, as a mesh peer writes it; a new trace id per request, sampled 1
+request in 100 as a 1% caller samples them). The figures are microseconds per request of
+pure CPU (GC on), the best of ``--repeat`` rounds of ``--number`` requests (rounds
+interleave the variants); "x bare" is against the app called directly with the same scope.
 
 Variants (the server's Mesh is ``payments`` in ``shop``, ``app``/``version`` labels, the
 listener's mTLS connection from ``spiffe://cluster.local/ns/shop/sa/front``):

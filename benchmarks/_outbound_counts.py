@@ -74,7 +74,7 @@ def child(column: str, ports: list[int], requests: int, sync: bool) -> None:
     if variant == "no-trace-headers":  # a measuring tool: the decision made, nothing sent
         import inmesh.telemetry._spans as spans
 
-        setattr(spans, "format_headers", lambda ctx, b3_single=False: [])  # noqa: B010
+        setattr(spans, "format_headers", lambda ctx, b3=None: [])  # noqa: B010
     inbound()
     off, one, _ = meshes(ports)
     raw_url = f"http://127.0.0.1:{ports[0]}/"

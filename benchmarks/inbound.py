@@ -25,9 +25,10 @@ small JSON app over mTLS with certificates from one throwaway mesh CA (the clien
 One client (``httpx.Client``, keep-alive) sends sequential GETs with the headers a mesh
 peer (``front-v1``, tracing at 1%) sends: a new ``x-request-id``, its metadata exchange
 pair (``x-envoy-peer-metadata-id``, ``x-envoy-peer-metadata``) and its trace context
-(``traceparent`` + B3 multi, a new trace per request, 1 in 100 sampled); the same requests
-go to every server. ``--no-telemetry``: the servers' Mesh without metrics or tracing and a
-client that sends none of those headers (the figures before issue 10).
+(``traceparent``, as a mesh peer writes a W3C trace; a new trace per request, 1 in 100
+sampled); the same requests go to every server. ``--no-telemetry``: the servers' Mesh
+without metrics or tracing and a client that sends none of those headers (the figures
+before issue 10).
 
 Server CPU per request is the server process's CPU time (``/proc/<pid>/stat``) over a round
 divided by its requests; client latency is ``time.perf_counter`` around each request.

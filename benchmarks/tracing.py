@@ -9,8 +9,8 @@ GETs over loopback, interleaved rounds, paired ratios). The mesh clients:
 
 - ``inmesh``: tracing not configured (``Mesh(tracing=False)``);
 - ``trace 1%``: ``Tracing(sampling=1)``: 99 requests in 100 take the unsampled path (the
-  decision, fresh ids and the W3C + B3 headers; no OpenTelemetry object), 1 in 100 a real
-  SDK span;
+  decision, fresh ids and the W3C headers, B3 too for a trace that came in B3; no
+  OpenTelemetry object), 1 in 100 a real SDK span;
 - ``trace 100%``: every request a client span through the OpenTelemetry SDK (a
   ``BatchSpanProcessor`` whose exporter drops the spans: the SDK's cost without a network).
 

@@ -4,7 +4,7 @@ h11 checks every header of every request against its header-name and header-valu
 patterns (``normalize_and_validate``: ~11,000 instructions a header on CPython 3.11, ~110
 more a byte of its value), so a request's headers cost more than the mesh's own work: a
 sync request through raw httpx spends ~65k of its ~1,640k instructions there, and every
-header the mesh adds (the metadata exchange pair, ~480 bytes; the W3C + B3 trace headers)
+header the mesh adds (the metadata exchange pair, ~480 bytes; the trace headers)
 adds its share. h11's ``Request`` takes a ``Headers`` list it normalised before as it is,
 so the mesh hands it one: each header as ``normalize_and_validate`` made it, remembered
 per distinct ``(name, value)`` (the same application headers come on every request, and

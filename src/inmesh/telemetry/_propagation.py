@@ -3,9 +3,13 @@
 Pure parsing and formatting, no OpenTelemetry import, so that propagation costs nothing
 when tracing is off. Read (first match wins): W3C ``traceparent`` (with ``tracestate``),
 then B3 single ``b3``, then B3 multi ``x-b3-*``. Invalid input is ignored as the specs say
-(a malformed ``traceparent`` is as if absent; the next format is tried). Written: W3C and
-B3 multi, as Istio's default Zipkin provider propagates them
-(``USE_B3_WITH_W3C_PROPAGATION``), plus B3 single when the caller used it.
+(a malformed ``traceparent`` is as if absent; the next format is tried). Written: W3C
+``traceparent`` (and ``tracestate``), as Envoy's OpenTelemetry tracer (the one Istio's
+``opentelemetry`` provider configures, and what inmesh exports to) injects them
+(``Span::injectContext`` in source/extensions/tracers/opentelemetry); when the trace came
+in as B3, B3 too, in the form it came (multi; single adds ``b3``), so that a chain of
+Zipkin-instrumented services keeps its trace (Istio's Zipkin provider writes B3 multi; its
+``USE_B3_WITH_W3C_PROPAGATION`` writes both, and is not its default).
 
 Rules followed: W3C Trace Context level 1 (``version-traceid-parentid-flags``, lower-case
 hex, all-zero ids invalid, version ``ff`` invalid, a higher version may append fields);
@@ -32,6 +36,7 @@ __all__ = [
     "InboundContext",
     "MeshHeader",
     "TraceContext",
+    "b3_of",
     "current_inbound",
     "format_headers",
     "parse_headers",
@@ -311,13 +316,13 @@ def parse_headers(headers: list[tuple[bytes, bytes]]) -> TraceContext | None:
     return parse_b3_multi(found)
 
 
-def format_headers(ctx: TraceContext, *, b3_single: bool = False) -> list[tuple[bytes, bytes]]:
+def format_headers(ctx: TraceContext, *, b3: str | None = None) -> list[tuple[bytes, bytes]]:
     """The headers that carry ``ctx`` to the next hop: W3C ``traceparent`` (and
-    ``tracestate`` when there is one) and B3 multi, plus B3 single when asked."""
+    ``tracestate`` when there is one); with ``b3`` (the format the trace came in:
+    :data:`B3_MULTI` or :data:`B3_SINGLE`) B3 multi too, and B3 single for the latter."""
     trace = ctx.trace_id
     span = ctx.span_id
     parent = ctx.parent_span_id
-    sampled = b"1" if ctx.sampled else b"0"
     # ids that are letters and digits only (parsed as hex, or made here) cannot break a
     # header: MeshHeader; anything else (a context built by hand) goes through h11's checks
     kind: type[tuple[bytes, bytes]] = (
@@ -332,15 +337,25 @@ def format_headers(ctx: TraceContext, *, b3_single: bool = False) -> list[tuple[
     ]
     if ctx.tracestate:
         out.append((_TRACESTATE, ctx.tracestate))  # as it came in: h11 checks it
+    if b3 is None:
+        return out
+    sampled = b"1" if ctx.sampled else b"0"
     out.append(_new_pair(kind, (_B3_TRACE, trace)))
     out.append(_new_pair(kind, (_B3_SPAN, span)))
     if parent:
         out.append(_new_pair(kind, (_B3_PARENT, parent)))
     out.append(_new_pair(kind, (_B3_SAMPLED, sampled)))
-    if b3_single:
+    if b3 == B3_SINGLE:
         single = trace + b"-" + span + b"-" + sampled
         out.append(_new_pair(kind, (_B3, single + b"-" + parent if parent else single)))
     return out
+
+
+def b3_of(parent: TraceContext | None) -> str | None:
+    """The B3 form an outbound request continues ``parent``'s trace in (None: W3C only)."""
+    if parent is None or parent.format == W3C:
+        return None
+    return parent.format
 
 
 def low64(trace_id: bytes) -> int:

@@ -20,11 +20,11 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ._propagation import (
-    B3_SINGLE,
     TRACE_HEADERS,
     W3C,
     InboundContext,
     TraceContext,
+    b3_of,
     format_headers,
     parse_headers,
 )
@@ -65,7 +65,9 @@ def _unsampled(parent: TraceContext | None) -> TraceContext:
                 parent.format,
             ),
         )
-    return TraceContext(new_trace_id(), new_span_id(), False)
+    # a new trace; a caller's bare decision (B3 ``b3: 0``) is continued in its format
+    fmt = parent.format if parent is not None else W3C
+    return TraceContext(new_trace_id(), new_span_id(), False, format=fmt)
 
 
 def _header_tags(
@@ -212,21 +214,21 @@ def outbound_headers(
         parent = None
     if extra:
         base = [*base, *extra]
-    b3_single = parent is not None and parent.format == B3_SINGLE
+    b3 = b3_of(parent)
     if not tracer.decide(parent):
-        return [*base, *format_headers(_unsampled(parent), b3_single=b3_single)], None
-    return base, ClientTrace(tracer, parent, b3_single)
+        return [*base, *format_headers(_unsampled(parent), b3=b3)], None
+    return base, ClientTrace(tracer, parent, b3)
 
 
 class ClientTrace:
     """The client spans of one sampled outbound request: one per attempt."""
 
-    __slots__ = ("_b3_single", "_ended", "_parent", "_span", "_tracer")
+    __slots__ = ("_b3", "_ended", "_parent", "_span", "_tracer")
 
-    def __init__(self, tracer: MeshTracer, parent: TraceContext | None, b3_single: bool) -> None:
+    def __init__(self, tracer: MeshTracer, parent: TraceContext | None, b3: str | None) -> None:
         self._tracer = tracer
         self._parent = parent
-        self._b3_single = b3_single
+        self._b3 = b3
         self._span: Any = None
         self._ended = 0  # the open span's attempt ended at (ns), 0: still running
 
@@ -292,7 +294,7 @@ class ClientTrace:
         parent_id = self._parent.span_id if self._parent is not None else b""
         ctx = context_of(span, parent_span_id=parent_id)
         core = ex.core
-        core.headers = [*core.headers, *format_headers(ctx, b3_single=self._b3_single)]
+        core.headers = [*core.headers, *format_headers(ctx, b3=self._b3)]
         self._span = span
 
     def attempt_over(self, outcome: int | LocalFailure) -> None:

@@ -16,7 +16,7 @@ import yaml
 
 import inmesh
 from inmesh.telemetry import TraceContext, Tracing
-from inmesh.telemetry._propagation import InboundContext, _inbound
+from inmesh.telemetry._propagation import B3_MULTI, InboundContext, _inbound
 
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
 
@@ -82,7 +82,9 @@ spec:
 def test_the_mesh_s_headers_on_the_wire(server: HeadServer) -> None:
     mesh = inmesh.Mesh(service="client", config=config(server.port), tracing=Tracing(sampling=0))
     ctx = InboundContext(b"req-1", [])
-    ctx.trace = TraceContext(b"4bf92f3577b34da6a3ce929d0e0e4736", b"00f067aa0ba902b7", False)
+    ctx.trace = TraceContext(
+        b"4bf92f3577b34da6a3ce929d0e0e4736", b"00f067aa0ba902b7", False, format=B3_MULTI
+    )
     token = _inbound.set(ctx)
     try:
         with mesh.sync_client() as client:
@@ -104,7 +106,7 @@ def test_the_mesh_s_headers_on_the_wire(server: HeadServer) -> None:
             b"End-User",
             b"x-request-id",
         ]
-        assert names[7:] == [
+        assert names[7:] == [  # a trace that came in B3 multi goes on in W3C and B3 multi
             b"traceparent",
             b"x-b3-traceid",
             b"x-b3-spanid",

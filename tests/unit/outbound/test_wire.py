@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from inmesh.outbound import _wire
 from inmesh.outbound._wire import WireHeaders, wire_headers
-from inmesh.telemetry._propagation import MeshHeader, TraceContext, format_headers
+from inmesh.telemetry._propagation import (
+    B3_MULTI,
+    B3_SINGLE,
+    MeshHeader,
+    TraceContext,
+    format_headers,
+)
 
 TRACE = b"4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = b"00f067aa0ba902b7"
@@ -36,16 +42,18 @@ def sent(headers: object) -> bytes:
     return conn.send(h11.Request(method=b"GET", target=b"/a?b=1", headers=headers))  # type: ignore[arg-type]
 
 
-def trace_headers(tracestate: bytes = b"", *, b3_single: bool = False) -> list[tuple[bytes, bytes]]:
+def trace_headers(
+    tracestate: bytes = b"", *, b3: str | None = B3_MULTI
+) -> list[tuple[bytes, bytes]]:
     ctx = TraceContext(TRACE, SPAN, False, tracestate, parent_span_id=b"00f067aa0ba902b8")
-    return format_headers(ctx, b3_single=b3_single)
+    return format_headers(ctx, b3=b3)
 
 
 @pytest.mark.parametrize(
     "headers",
     [
         [*APP, *trace_headers(), *EXCHANGE],
-        [*APP, *EXCHANGE, *trace_headers(b"k=v,a=b", b3_single=True)],
+        [*APP, *EXCHANGE, *trace_headers(b"k=v,a=b", b3=B3_SINGLE)],
         [*trace_headers(), *APP],  # the mesh's headers first, the application's after
         [(b"host", b"bench")],
     ],

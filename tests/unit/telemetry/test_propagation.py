@@ -9,6 +9,7 @@ from inmesh.telemetry._propagation import (
     B3_SINGLE,
     W3C,
     TraceContext,
+    b3_of,
     format_headers,
     parse_b3_single,
     parse_headers,
@@ -151,9 +152,17 @@ def test_no_trace_headers() -> None:
     assert parse_headers([(b"host", b"x"), (b"baggage", b"k=v")]) is None
 
 
-def test_format_writes_w3c_and_b3_multi() -> None:
+def test_format_writes_w3c_alone_for_a_w3c_or_new_trace() -> None:
+    """Envoy's OpenTelemetry tracer injects traceparent and tracestate, nothing else."""
     ctx = TraceContext(T, S, True, b"k=v", parent_span_id=b"0000000000000005")
-    out = dict(format_headers(ctx))
+    assert dict(format_headers(ctx)) == {b"traceparent": TP, b"tracestate": b"k=v"}
+    assert b3_of(None) is None and b3_of(ctx) is None
+
+
+def test_format_adds_b3_multi_for_a_trace_that_came_in_b3() -> None:
+    ctx = TraceContext(T, S, True, b"k=v", parent_span_id=b"0000000000000005", format=B3_MULTI)
+    assert b3_of(ctx) == B3_MULTI
+    out = dict(format_headers(ctx, b3=b3_of(ctx)))
     assert out == {
         b"traceparent": TP,
         b"tracestate": b"k=v",
@@ -166,7 +175,7 @@ def test_format_writes_w3c_and_b3_multi() -> None:
 
 def test_format_round_trips_each_format() -> None:
     ctx = TraceContext(T, S, False)
-    out = format_headers(ctx, b3_single=True)
+    out = format_headers(ctx, b3=B3_SINGLE)
     assert parse_traceparent(dict(out)[b"traceparent"]) == ctx
     single = parse_b3_single(dict(out)[b"b3"])
     assert single is not None and (single.trace_id, single.span_id, single.sampled) == (

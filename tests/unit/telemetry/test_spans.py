@@ -15,6 +15,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from inmesh import Mesh, MeshMiddleware
 from inmesh.config import parse_documents
 from inmesh.telemetry import InboundContext, TraceContext, Tracing, current_inbound
+from inmesh.telemetry._propagation import B3_MULTI
 
 DENY_ALL_BUT_FRONTEND = """
 apiVersion: security.istio.io/v1
@@ -194,10 +195,27 @@ def test_outbound_unsampled_continues_the_trace_with_sampled_0() -> None:
     assert trace is None  # the caller's decision holds: nothing recorded
     sent = dict(headers)
     assert sent[b"x-request-id"] == b"r-1"
+    assert sent[b"traceparent"].startswith(b"00-4bf92f3577b34da6a3ce929d0e0e4736-")
+    assert sent[b"traceparent"].endswith(b"-00")
+    # a W3C trace goes on in W3C alone, as Envoy's OpenTelemetry tracer injects it
+    assert not any(name.startswith(b"x-b3-") or name == b"b3" for name in sent)
+
+
+def test_outbound_unsampled_b3_trace_continues_in_b3_multi() -> None:
+    from inmesh.telemetry._spans import outbound_headers
+
+    inbound = InboundContext(b"r-1", [])
+    inbound.trace = TraceContext(
+        b"4bf92f3577b34da6a3ce929d0e0e4736", b"00f067aa0ba902b7", False, format=B3_MULTI
+    )
+    headers, trace = outbound_headers(RAW, inbound, tracer(100))
+    assert trace is None
+    sent = dict(headers)
     assert sent[b"x-b3-traceid"] == b"4bf92f3577b34da6a3ce929d0e0e4736"
     assert sent[b"x-b3-parentspanid"] == b"00f067aa0ba902b7"
     assert sent[b"x-b3-sampled"] == b"0"
-    assert sent[b"traceparent"].endswith(b"-00")
+    assert sent[b"traceparent"].endswith(b"-00")  # and W3C, always
+    assert b"b3" not in sent  # single only for a caller that used single
 
 
 def test_outbound_parent_from_headers_when_the_middleware_did_not_trace() -> None:
