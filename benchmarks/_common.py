@@ -9,6 +9,7 @@ its stdin closes.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import platform
 import signal
@@ -227,3 +228,19 @@ def machine() -> str:
         f"{os.cpu_count()} CPUs, load average {load}; Python {platform.python_version()}, "
         f"httpx {version('httpx')}, httpcore {version('httpcore')}"
     )
+
+
+def callgrind_totals(out: str, requests: int) -> dict[str, float]:
+    """Per request, each event callgrind counted in its files ``out.*`` (``--callgrind-out-
+    file=out`` with ``%p``-style suffixes): the largest thread's totals (its main thread)."""
+    events: list[str] = []
+    totals = [0]
+    for name in glob.glob(out + ".*"):
+        with open(name) as f:
+            for line in f:
+                if line.startswith("events:"):
+                    events = line.split()[1:]
+                elif line.startswith(("totals:", "summary:")):
+                    found = [int(x) for x in line.split()[1:]]
+                    totals = found if found[0] > totals[0] else totals
+    return {e: t / requests for e, t in zip(events, totals, strict=False)}

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from _common import callgrind_totals
 from overhead import HEADERS
 
 WARMUP = 300
@@ -216,16 +217,7 @@ def _instructions(column: str, ports: list[int], requests: int, sync: bool) -> d
         subprocess.run([*control, "off", str(c.proc.pid)], check=True, capture_output=True)
     finally:
         c.close()
-    events: list[str] = []
-    totals = [0]
-    for name in glob.glob(out + ".*"):
-        with open(name) as f:
-            for line in f:
-                if line.startswith("events:"):
-                    events = line.split()[1:]
-                elif line.startswith(("totals:", "summary:")):
-                    found = [int(x) for x in line.split()[1:]]
-                    totals = found if found[0] > totals[0] else totals
+    figures = callgrind_totals(out, requests)
     keep = os.environ.get("INMESH_BENCH_KEEP")  # a directory: keep callgrind's files there
     if keep:
         os.makedirs(keep, exist_ok=True)
@@ -233,7 +225,7 @@ def _instructions(column: str, ports: list[int], requests: int, sync: bool) -> d
         for name in glob.glob(out + ".*"):
             shutil.copy(name, os.path.join(keep, f"callgrind.{tag}.{os.path.basename(name)}"))
     shutil.rmtree(os.path.dirname(out), ignore_errors=True)
-    return {e: t / requests for e, t in zip(events, totals, strict=False)}
+    return figures
 
 
 def _calls_and_syscalls(

@@ -342,9 +342,10 @@ def instructions(
     """``--instructions N``: each server alone under valgrind's callgrind (instrumentation
     on for the N measured requests only, after 100 unmeasured ones): instructions executed
     and simulated cache misses per request, the same on an idle or a loaded machine."""
-    import glob
     import shutil
     import tempfile
+
+    from _common import callgrind_totals
 
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
@@ -388,17 +389,7 @@ def instructions(
         finally:
             proc.stdin.close()
             proc.wait(timeout=120)
-        events: list[str] = []
-        totals = [0]
-        for name in glob.glob(out + ".*"):
-            with open(name) as f:
-                for line in f:
-                    if line.startswith("events:"):
-                        events = line.split()[1:]
-                    elif line.startswith(("totals:", "summary:")):
-                        found = [int(x) for x in line.split()[1:]]
-                        totals = found if found[0] > totals[0] else totals
-        figures = dict(zip(events, (t / requests for t in totals), strict=False))
+        figures = callgrind_totals(out, requests)
         ir = figures.get("Ir", 0.0)
         base = ir if base is None else base
         misses = " ".join(f"{e} {figures.get(e, 0):.0f}" for e in ("I1mr", "D1mr", "D1mw"))
