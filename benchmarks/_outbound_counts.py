@@ -1,6 +1,6 @@
 """What ``tracing.py --counts N`` reads: figures of the outbound path that do not depend on
-the machine's load, per request, for each client (raw httpx, inmesh, inmesh with tracing
-at 1%), sync and async.
+the machine's load, per request, for each client (raw httpx, inmesh, inmesh with
+``overhead.py``'s full resilience policy, inmesh with tracing at 1%), sync and async.
 
 Each client runs alone in a child process (``tracing.py --count-child``) that sends 300
 unmeasured requests, ``gc.freeze()``s what it has, then waits on its stdin; the parent then
@@ -27,10 +27,10 @@ import asyncio
 import cProfile
 import gc
 import glob
-import itertools
 import json
 import os
 import pstats
+import re
 import shutil
 import signal
 import subprocess
@@ -42,10 +42,13 @@ from typing import Any
 
 import httpx
 from _common import callgrind_totals
-from overhead import HEADERS
+from overhead import HEADERS, mesh_config
+
+import inmesh
 
 WARMUP = 300
-COLUMNS = ["raw httpx", "inmesh", "trace 1%"]
+COLUMNS = ["raw httpx", "inmesh", "inmesh+policy", "trace 1%"]
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 SIM_EVENTS = ("I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw", "Bc", "Bcm", "Bi", "Bim")
 
 
@@ -59,10 +62,12 @@ def _command() -> str:
 
 def _profile_report(profile: cProfile.Profile, n: int) -> dict[str, Any]:
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    calls = {
-        f"{path.rsplit('/', 1)[-1]}:{line}({name})": entry[1] / n
-        for (path, line, name), entry in stats.items()
-    }
+    calls: dict[str, float] = {}
+    for (path, line, name), entry in stats.items():
+        # "<built-in method __new__ of type object at 0x7f...>": the address differs
+        # between processes, so columns would not line up
+        key = f"{path.rsplit('/', 1)[-1]}:{line}({_ADDRESS.sub('', name)})"
+        calls[key] = calls.get(key, 0.0) + entry[1] / n
     return {"calls": calls}
 
 
@@ -78,11 +83,17 @@ def child(column: str, ports: list[int], requests: int, sync: bool) -> None:
         setattr(spans, "format_headers", lambda ctx, b3=None: [])  # noqa: B010
     inbound()
     off, one, _ = meshes(ports)
+    # overhead.py's inmesh+policy: timeout, retries, pool limits, outlier detection
+    policy = inmesh.Mesh(
+        service="bench-client", config=mesh_config(ports, policy=True), tracing=False
+    )
     raw_url = f"http://127.0.0.1:{ports[0]}/"
     if sync:
-        client: Any = {"raw httpx": httpx.Client, "inmesh": off.sync_client}.get(
-            column, one.sync_client
-        )()
+        client: Any = {
+            "raw httpx": httpx.Client,
+            "inmesh": off.sync_client,
+            "inmesh+policy": policy.sync_client,
+        }.get(column, one.sync_client)()
         url = raw_url if column == "raw httpx" else "http://bench/"
 
         def run(n: int) -> None:
@@ -94,7 +105,11 @@ def child(column: str, ports: list[int], requests: int, sync: bool) -> None:
         return
 
     async def main() -> None:
-        c: Any = {"raw httpx": httpx.AsyncClient, "inmesh": off.client}.get(column, one.client)()
+        c: Any = {
+            "raw httpx": httpx.AsyncClient,
+            "inmesh": off.client,
+            "inmesh+policy": policy.client,
+        }.get(column, one.client)()
         url = raw_url if column == "raw httpx" else "http://bench/"
         async with c:
             loop_run: Callable[[int], Any] = lambda n: _requests_async(c, url, n)  # noqa: E731
@@ -262,9 +277,29 @@ def _calls_and_syscalls(
     return calls, syscalls
 
 
-def counts(ports: list[int], requests: int, sync: bool, *, callgrind: bool = True) -> None:
-    """Print per-request instructions, Python calls and syscalls for each column, and the
-    functions whose calls differ most between consecutive columns."""
+def _against(column: str, columns: list[str]) -> str | None:
+    """The column a column's calls are compared with: inmesh against raw httpx, every mesh
+    variant (policy, tracing) against plain inmesh when it was counted."""
+    i = columns.index(column)
+    if i == 0:
+        return None
+    if column not in ("raw httpx", "inmesh") and "inmesh" in columns:
+        return "inmesh"
+    return columns[i - 1]
+
+
+def counts(
+    ports: list[int],
+    requests: int,
+    sync: bool,
+    *,
+    callgrind: bool = True,
+    columns: list[str] | None = None,
+) -> None:
+    """Print per-request instructions, Python calls and syscalls for each column (all of
+    ``COLUMNS`` unless given, raw httpx always first), and the functions whose calls
+    differ most from the column each is compared with (``_against``)."""
+    columns = ["raw httpx"] + [c for c in (columns or COLUMNS) if c != "raw httpx"]
     if callgrind and (
         shutil.which("valgrind") is None or shutil.which("callgrind_control") is None
     ):
@@ -272,15 +307,15 @@ def counts(ports: list[int], requests: int, sync: bool, *, callgrind: bool = Tru
     mode = "sync" if sync else "async"
     print(f"{requests} requests per client, {mode}, counted (load does not move these)")
     found: dict[str, dict[str, Any]] = {}
-    for column in COLUMNS:
+    for column in columns:
         calls, syscalls = _calls_and_syscalls(column, ports, requests, sync)
         sim = _instructions(column, ports, requests, sync) if callgrind else {}
         found[column] = {"ir": sim.get("Ir", 0.0), "sim": sim, "calls": calls, "syscalls": syscalls}
-    base = found[COLUMNS[0]]
-    print(f"{'':10} {'instructions':>13} {'x raw':>7} {'py calls':>9} {'syscalls':>9}")
+    base = found[columns[0]]
+    print(f"{'':13} {'instructions':>13} {'x raw':>7} {'py calls':>9} {'syscalls':>9}")
     for column, f in found.items():
         print(
-            f"{column:10} {f['ir']:13.0f} {f['ir'] / (base['ir'] or 1):7.3f} "
+            f"{column:13} {f['ir']:13.0f} {f['ir'] / (base['ir'] or 1):7.3f} "
             f"{sum(f['calls'].values()):9.1f} {sum(f['syscalls'].values()):9.1f}"
         )
     if callgrind:
@@ -288,7 +323,7 @@ def counts(ports: list[int], requests: int, sync: bool, *, callgrind: bool = Tru
         print("(ILmr DLmr DLmw), conditional and indirect branches and their mispredictions")
         for column, f in found.items():
             sim = f["sim"]
-            print(f"  {column:10} " + " ".join(f"{e} {sim.get(e, 0):.0f}" for e in SIM_EVENTS))
+            print(f"  {column:13} " + " ".join(f"{e} {sim.get(e, 0):.0f}" for e in SIM_EVENTS))
     for column, f in found.items():
         print(
             f"  {column} syscalls: "
@@ -296,7 +331,10 @@ def counts(ports: list[int], requests: int, sync: bool, *, callgrind: bool = Tru
                 f"{k} {v:.2f}" for k, v in sorted(f["syscalls"].items(), key=lambda kv: -kv[1])
             )
         )
-    for a, b in itertools.pairwise(COLUMNS):
+    for b in columns:
+        a = _against(b, columns)
+        if a is None:
+            continue
         ca, cb = found[a]["calls"], found[b]["calls"]
         diff = {k: cb.get(k, 0.0) - ca.get(k, 0.0) for k in set(ca) | set(cb)}
         top = sorted((kv for kv in diff.items() if abs(kv[1]) >= 0.5), key=lambda kv: -abs(kv[1]))

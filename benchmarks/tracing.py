@@ -27,7 +27,8 @@ sampled server span and a sampled client span (start, headers, end, through the 
 less than a run over loopback.
 
 ``--counts N``: no timing at all: instructions (callgrind), Python calls (cProfile ncalls)
-and system calls (``strace -c -f``) per request for raw httpx, inmesh and trace 1%, each
+and system calls (``strace -c -f``) per request for raw httpx, inmesh, inmesh+policy
+(``overhead.py``'s full resilience policy) and trace 1% (``--columns`` for a subset), each
 client alone in a child process (``_outbound_counts.py``), then the functions whose calls
 per request differ between the columns. For a shared or loaded machine.
 """
@@ -228,9 +229,15 @@ def main() -> None:
         type=int,
         metavar="N",
         help="count, do not time: instructions (callgrind), Python calls and syscalls per "
-        "request over N requests, raw httpx / inmesh / trace 1%% (see _outbound_counts.py)",
+        "request over N requests, raw httpx / inmesh / inmesh+policy / trace 1%% "
+        "(see _outbound_counts.py)",
     )
     ap.add_argument("--no-callgrind", action="store_true", help="--counts without callgrind")
+    ap.add_argument(
+        "--columns",
+        help="--counts: a comma-separated subset of " + ", ".join(COUNT_COLUMNS) + " (raw httpx "
+        "always counted first)",
+    )
     ap.add_argument("--count-child", choices=COUNT_COLUMNS, help=argparse.SUPPRESS)
     ap.add_argument("--ports", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -242,7 +249,11 @@ def main() -> None:
         return
     if a.counts:
         with Servers([0.0] * len(VERSIONS)) as servers:
-            counts(servers.ports, a.counts, a.sync, callgrind=not a.no_callgrind)
+            columns = a.columns.split(",") if a.columns else None
+            for c in columns or []:
+                if c not in COUNT_COLUMNS:
+                    ap.error(f"--columns: {c!r} is not one of {', '.join(COUNT_COLUMNS)}")
+            counts(servers.ports, a.counts, a.sync, callgrind=not a.no_callgrind, columns=columns)
         return
     requests, rounds = (500, 4) if a.quick else (a.requests, a.rounds)
     with Servers([0.0] * len(VERSIONS)) as servers:
