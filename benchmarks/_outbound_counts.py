@@ -11,7 +11,10 @@ counts N requests of it three ways:
   L1/last-level cache misses and branch mispredictions: the same on an idle or a loaded
   machine;
 - **Python calls** (cProfile's ncalls over N more requests, by function);
-- **system calls** (``strace -c -f`` attached for N more requests).
+- **system calls** (``strace -c -f`` attached for N more requests);
+- **Python bytecodes** by function (``sys.settrace`` opcode events over N more requests):
+  where a column's Python work goes, which callgrind's view of the interpreter cannot say
+  (in async, the event loop's share moves a little with how fast the server answers).
 
 ``INMESH_BENCH_VARIANT=no-trace-headers``: the trace context is decided and formatted but
 none of its headers sent (the mesh's tracing work without the headers' cost downstream);
@@ -124,6 +127,26 @@ async def _requests_async(client: httpx.AsyncClient, url: str, n: int) -> None:
         await r.aread()
 
 
+class _Opcodes:
+    """Python bytecodes executed, by function (``sys.settrace`` with opcode events): where
+    the Python work of a request goes, deterministic, which callgrind's C-level view of
+    the interpreter cannot say."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def trace(self, frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            code = frame.f_code
+            key = f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}({code.co_name})"
+            self.counts[key] = self.counts.get(key, 0) + 1
+        return self.trace
+
+    def report(self, n: int) -> str:
+        return json.dumps({"opcodes": {k: v / n for k, v in self.counts.items()}})
+
+
 def _serve(run: Callable[[int], None], requests: int) -> None:
     run(WARMUP)
     gc.collect()
@@ -137,6 +160,12 @@ def _serve(run: Callable[[int], None], requests: int) -> None:
             run(requests)
             p.disable()
             print(json.dumps(_profile_report(p, requests)), flush=True)
+        elif cmd == "opcodes":
+            ops = _Opcodes()
+            sys.settrace(ops.trace)
+            run(requests)
+            sys.settrace(None)
+            print(ops.report(requests), flush=True)
 
 
 async def _serve_async(run: Callable[[int], Any], requests: int) -> None:
@@ -152,6 +181,12 @@ async def _serve_async(run: Callable[[int], Any], requests: int) -> None:
             await run(requests)
             p.disable()
             print(json.dumps(_profile_report(p, requests)), flush=True)
+        elif cmd == "opcodes":
+            ops = _Opcodes()
+            sys.settrace(ops.trace)
+            await run(requests)
+            sys.settrace(None)
+            print(ops.report(requests), flush=True)
 
 
 # -- the parent ------------------------------------------------------------------------------
@@ -245,7 +280,7 @@ def _instructions(column: str, ports: list[int], requests: int, sync: bool) -> d
 
 def _calls_and_syscalls(
     column: str, ports: list[int], requests: int, sync: bool
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     strace = shutil.which("strace")
     c = _Child(_argv(column, ports, requests, sync))
     syscalls: dict[str, float] = {}
@@ -271,10 +306,13 @@ def _calls_and_syscalls(
         c.send("profile")
         calls: dict[str, float] = c.read_json()["calls"]
         c.wait_ready()
+        c.send("opcodes")
+        opcodes: dict[str, float] = c.read_json()["opcodes"]
+        c.wait_ready()
     finally:
         c.close()
     # the child's own stdin read and "ready" write are in the strace window: 1 read, 1 write
-    return calls, syscalls
+    return calls, syscalls, opcodes
 
 
 def _against(column: str, columns: list[str]) -> str | None:
@@ -308,15 +346,25 @@ def counts(
     print(f"{requests} requests per client, {mode}, counted (load does not move these)")
     found: dict[str, dict[str, Any]] = {}
     for column in columns:
-        calls, syscalls = _calls_and_syscalls(column, ports, requests, sync)
+        calls, syscalls, opcodes = _calls_and_syscalls(column, ports, requests, sync)
         sim = _instructions(column, ports, requests, sync) if callgrind else {}
-        found[column] = {"ir": sim.get("Ir", 0.0), "sim": sim, "calls": calls, "syscalls": syscalls}
+        found[column] = {
+            "ir": sim.get("Ir", 0.0),
+            "sim": sim,
+            "calls": calls,
+            "syscalls": syscalls,
+            "opcodes": opcodes,
+        }
     base = found[columns[0]]
-    print(f"{'':13} {'instructions':>13} {'x raw':>7} {'py calls':>9} {'syscalls':>9}")
+    print(
+        f"{'':13} {'instructions':>13} {'x raw':>7} {'py calls':>9} {'bytecodes':>10} "
+        f"{'syscalls':>9}"
+    )
     for column, f in found.items():
         print(
             f"{column:13} {f['ir']:13.0f} {f['ir'] / (base['ir'] or 1):7.3f} "
-            f"{sum(f['calls'].values()):9.1f} {sum(f['syscalls'].values()):9.1f}"
+            f"{sum(f['calls'].values()):9.1f} {sum(f['opcodes'].values()):10.1f} "
+            f"{sum(f['syscalls'].values()):9.1f}"
         )
     if callgrind:
         print("simulated per request (callgrind): L1 misses (I1mr D1mr D1mw), last-level misses")
@@ -335,9 +383,13 @@ def counts(
         a = _against(b, columns)
         if a is None:
             continue
-        ca, cb = found[a]["calls"], found[b]["calls"]
-        diff = {k: cb.get(k, 0.0) - ca.get(k, 0.0) for k in set(ca) | set(cb)}
-        top = sorted((kv for kv in diff.items() if abs(kv[1]) >= 0.5), key=lambda kv: -abs(kv[1]))
-        print(f"calls per request, {b} minus {a} ({sum(diff.values()):+.1f}):")
-        for name, d in top[:40]:
-            print(f"  {d:+6.1f}  {name}")
+        for what, limit in (("calls", 40), ("opcodes", 30)):
+            ca, cb = found[a][what], found[b][what]
+            diff = {k: cb.get(k, 0.0) - ca.get(k, 0.0) for k in set(ca) | set(cb)}
+            top = sorted(
+                (kv for kv in diff.items() if abs(kv[1]) >= 0.5), key=lambda kv: -abs(kv[1])
+            )
+            label = "calls" if what == "calls" else "bytecodes"
+            print(f"{label} per request, {b} minus {a} ({sum(diff.values()):+.1f}):")
+            for name, d in top[:limit]:
+                print(f"  {d:+7.1f}  {name}")
