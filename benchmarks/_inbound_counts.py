@@ -53,7 +53,9 @@ def unspecialized(prefixes: tuple[str, ...] = ("inmesh", "h11", "uvicorn", "_inb
     and failed to specialize (``*_ADAPTIVE`` with a backoff counter: each one takes the
     generic path, a dict lookup or a type check more, on every execution), one line each:
     ``module.function:line opname argument backoff`` (a higher backoff: failed more
-    often). Instructions never executed are left out (their counter is still 0)."""
+    often). Instructions never executed are left out (their counter is still 0).
+    Attribute accesses specialized for an instance with a materialized dict (``*_WITH_HINT``,
+    a dict lookup each time) are listed too, with ``dict`` for the backoff."""
     import dis
     import types
 
@@ -66,10 +68,13 @@ def unspecialized(prefixes: tuple[str, ...] = ("inmesh", "h11", "uvicorn", "_inb
         raw = getattr(obj.__code__, "_co_code_adaptive", None)
         if raw is None:
             return "needs CPython 3.11's adaptive bytecode\n"
-        for i in dis.get_instructions(obj, adaptive=True):  # type: ignore[call-arg]
-            if not i.opname.endswith("_ADAPTIVE"):
+        for i in dis.get_instructions(obj, adaptive=True):
+            if i.opname.endswith("_WITH_HINT"):  # an instance whose dict is materialized
+                backoff: str | int = "dict"
+            elif i.opname.endswith("_ADAPTIVE"):
+                backoff = int.from_bytes(raw[i.offset + 2 : i.offset + 4], "little") & 0xF
+            else:
                 continue
-            backoff = int.from_bytes(raw[i.offset + 2 : i.offset + 4], "little") & 0xF
             if backoff:
                 line = i.positions.lineno if i.positions else "?"
                 lines.add(

@@ -55,6 +55,14 @@ instructions executed and simulated L1 cache misses per request (load does not m
 (the middleware, but no metadata exchange pair in the answers), ``stock-h11`` (the
 listener with h11's own connection, ``inmesh/inbound/_h11.py`` off).
 
+``--branch-sim`` (with ``--instructions``): callgrind's branch predictor too, conditional
+(``Bc``) and indirect (``Bi``) branches executed and mispredicted (``Bcm``, ``Bim``) per
+request; each server's callgrind file is kept (its path is printed) for
+``callgrind_annotate``. ``INMESH_BENCH_ADAPTIVE=DIR``: each server writes ``DIR/<kind>.txt``
+when it stops, the bytecode instructions of inmesh, h11 and uvicorn that CPython 3.11
+failed to specialize, and the attribute accesses on instances with a materialized dict
+(``_inbound_counts.unspecialized``).
+
 ``--micro``: no sockets, the in-process harness (``_inbound_harness.py``): the middleware
 driven with the scope uvicorn and the listener hand it, microseconds of pure CPU per
 request, for variants from the bare app to everything on (stable on a shared machine).
