@@ -46,6 +46,8 @@ _BAD_PATH = Decision(
     False, None, "DENY", reason="the path holds %00: rejected before authorization (400)"
 )
 _IP_CACHE: dict[str, int] = {}
+#: longer request targets are normalized every time: the table stays small (1,024 x this)
+_MAX_KEPT_TARGET = 256
 
 
 def _ip(text: str | None) -> int | None:
@@ -238,9 +240,10 @@ class WorkloadAuthorizer:
             pa = self._paths.get(target, _UNSEEN)
             if pa is _UNSEEN:
                 pa = normalize_path(target.decode("latin-1"))
-                if len(self._paths) >= 1024:
-                    self._paths.clear()
-                self._paths[target] = pa
+                if len(target) <= _MAX_KEPT_TARGET:
+                    if len(self._paths) >= 1024:
+                        self._paths.clear()
+                    self._paths[target] = pa
             if pa is None:
                 return _BAD_PATH
         hd: dict[str, str] | None = None

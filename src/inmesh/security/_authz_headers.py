@@ -18,6 +18,8 @@ __all__ = ["HeaderNames"]
 _NAME = itemgetter(0)
 #: a client inventing names only refills the table
 _MAX_NAMES = 1024
+#: longer names are classified every time they come: the table stays small
+_MAX_KEPT_NAME = 128
 
 
 class HeaderNames(dict[bytes, "str | None"]):
@@ -35,9 +37,10 @@ class HeaderNames(dict[bytes, "str | None"]):
         lowered = raw_name.lower()
         wanted = self._wanted
         name = lowered.decode("latin-1") if wanted is None or lowered in wanted else None
-        if len(self) >= _MAX_NAMES:
-            self.clear()
-        self[raw_name] = name
+        if len(raw_name) <= _MAX_KEPT_NAME:
+            if len(self) >= _MAX_NAMES:
+                self.clear()
+            self[raw_name] = name
         return name
 
     def any_read(self, headers: Sequence[tuple[bytes, bytes]]) -> bool:

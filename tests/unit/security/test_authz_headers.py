@@ -46,3 +46,13 @@ def test_the_table_is_bounded() -> None:
         assert names.any_read([(b"x-invented-%d" % n, b"1")]) is False
     assert len(names) <= 1024
     assert names.any_read([(b"X-Debug", b"1")]) is True
+
+
+def test_a_long_name_is_classified_each_time_and_not_kept() -> None:
+    names = HeaderNames(frozenset({b"x-" + b"a" * 200}))
+    long_read, long_other = b"X-" + b"A" * 200, b"x-" + b"b" * 200
+    for _ in range(2):
+        assert names.any_read([(long_other, b"1")]) is False
+        assert names.any_read([(long_read, b"1")]) is True
+        assert names.header_map([(long_read, b"1")]) == {"x-" + "a" * 200: "1"}
+    assert len(names) == 0

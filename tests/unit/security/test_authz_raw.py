@@ -250,8 +250,11 @@ def test_a_path_seen_before_decides_as_the_first_time() -> None:
         "destination_ip": None,
         "sni": None,
     }
+    long = b"/a/../pay/%34%32?" + b"q" * 300  # normalized each time, not kept
     for _ in range(2):  # the second time from the table of normalized paths
         allowed, _ = _both(authorizer, {**base, "target": b"/a/../pay/%34%32?q"})
+        allowed_long, _ = _both(authorizer, {**base, "target": long})
+        assert allowed_long == allowed
         refused = authorizer.check_raw(
             **{k: v for k, v in base.items() if k != "peer"},
             target=b"/pay/%00",
