@@ -57,10 +57,11 @@ def materialized(obj: object) -> bool:
 def test_the_connection_keeps_its_attributes_in_the_shared_keys() -> None:
     made = protocol()
     assert not materialized(made.conn)
-    # what assigning __class__ did (the test's premise: the probe sees the difference)
-    other = h11.Connection(h11.SERVER)
-    other.__class__ = MeshH11Connection
-    assert materialized(other)
+    if sys.version_info < (3, 13):
+        # what assigning __class__ did on 3.11 and 3.12 (the probe sees the difference)
+        other = h11.Connection(h11.SERVER)
+        other.__class__ = MeshH11Connection
+        assert materialized(other)
 
 
 def test_the_default_incomplete_event_size_is_uvicorns() -> None:
