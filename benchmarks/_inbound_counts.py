@@ -46,3 +46,38 @@ class Counts:
                 "calls": calls,
             }
         return {"error": f"unknown command {line!r}"}
+
+
+def unspecialized(prefixes: tuple[str, ...] = ("inmesh", "h11", "uvicorn", "_inbound")) -> str:
+    """The instructions of the functions of ``prefixes``' modules that CPython 3.11 tried
+    and failed to specialize (``*_ADAPTIVE`` with a backoff counter: each one takes the
+    generic path, a dict lookup or a type check more, on every execution), one line each:
+    ``module.function:line opname argument backoff`` (a higher backoff: failed more
+    often). Instructions never executed are left out (their counter is still 0).
+    Attribute accesses specialized for an instance with a materialized dict (``*_WITH_HINT``,
+    a dict lookup each time) are listed too, with ``dict`` for the backoff."""
+    import dis
+    import types
+
+    lines: set[str] = set()
+    for obj in gc.get_objects():
+        if not isinstance(obj, types.FunctionType):
+            continue
+        if not (obj.__module__ or "").startswith(prefixes):
+            continue
+        raw = getattr(obj.__code__, "_co_code_adaptive", None)
+        if raw is None:
+            return "needs CPython 3.11's adaptive bytecode\n"
+        for i in dis.get_instructions(obj, adaptive=True):
+            if i.opname.endswith("_WITH_HINT"):  # an instance whose dict is materialized
+                backoff: str | int = "dict"
+            elif i.opname.endswith("_ADAPTIVE"):
+                backoff = int.from_bytes(raw[i.offset + 2 : i.offset + 4], "little") & 0xF
+            else:
+                continue
+            if backoff:
+                line = i.positions.lineno if i.positions else "?"
+                lines.add(
+                    f"{obj.__module__}.{obj.__qualname__}:{line} {i.opname} {i.argrepr} {backoff}"
+                )
+    return "\n".join(sorted(lines)) + "\n"

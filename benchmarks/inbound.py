@@ -3,7 +3,8 @@ listener and ``MeshMiddleware`` with everything a user gets on, same requests, o
 
     .venv/bin/python benchmarks/inbound.py [--quick] [--requests 2000] [--rounds 8]
         [--no-telemetry] [--micro [--h11] [--number 20000] [--repeat 7]]
-        [--counts N [--counts-out FILE]] [--instructions N [--kinds bare,listener,mesh]]
+        [--counts N [--counts-out FILE]]
+        [--instructions N [--kinds bare,listener,mesh] [--branch-sim]]
 
 Three server processes on 127.0.0.1 (this file with ``--serve``), each serving the same
 small JSON app over mTLS with certificates from one throwaway mesh CA (the client presents
@@ -53,6 +54,14 @@ instructions executed and simulated L1 cache misses per request (load does not m
 ``--instructions``: ``listener-only`` (the listener, no ``MeshMiddleware``), ``no-answer``
 (the middleware, but no metadata exchange pair in the answers), ``stock-h11`` (the
 listener with h11's own connection, ``inmesh/inbound/_h11.py`` off).
+
+``--branch-sim`` (with ``--instructions``): callgrind's branch predictor too, conditional
+(``Bc``) and indirect (``Bi``) branches executed and mispredicted (``Bcm``, ``Bim``) per
+request; each server's callgrind file is kept (its path is printed) for
+``callgrind_annotate``. ``INMESH_BENCH_ADAPTIVE=DIR``: each server writes ``DIR/<kind>.txt``
+when it stops, the bytecode instructions of inmesh, h11 and uvicorn that CPython 3.11
+failed to specialize, and the attribute accesses on instances with a materialized dict
+(``_inbound_counts.unspecialized``).
 
 ``--micro``: no sockets, the in-process harness (``_inbound_harness.py``): the middleware
 driven with the scope uvicorn and the listener hand it, microseconds of pure CPU per
@@ -202,6 +211,11 @@ def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
     profile_dir = os.environ.get("INMESH_BENCH_PROFILE")
     if not profile_dir:
         asyncio.run(run())
+        if os.environ.get("INMESH_BENCH_ADAPTIVE"):
+            from _inbound_counts import unspecialized
+
+            with open(os.path.join(os.environ["INMESH_BENCH_ADAPTIVE"], f"{kind}.txt"), "w") as f:
+                f.write(unspecialized())
         return
     import cProfile
 
@@ -337,7 +351,12 @@ def counts(ca_dir: str, client_tls: Any, telemetry: bool, requests: int, out: st
 
 
 def instructions(
-    ca_dir: str, client_tls: Any, telemetry: bool, requests: int, kinds: list[str]
+    ca_dir: str,
+    client_tls: Any,
+    telemetry: bool,
+    requests: int,
+    kinds: list[str],
+    branch_sim: bool = False,
 ) -> None:
     """``--instructions N``: each server alone under valgrind's callgrind (instrumentation
     on for the N measured requests only, after 100 unmeasured ones): instructions executed
@@ -361,6 +380,7 @@ def instructions(
         out = os.path.join(tempfile.mkdtemp(prefix="inmesh-callgrind-"), "out")
         proc = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--cache-sim=yes"]
+            + (["--branch-sim=yes"] if branch_sim else [])
             + [f"--callgrind-out-file={out}.%p", sys.executable, __file__]
             + ["--serve", kind, "--ca", ca_dir]
             + ([] if telemetry else ["--no-telemetry"]),
@@ -393,8 +413,15 @@ def instructions(
         ir = figures.get("Ir", 0.0)
         base = ir if base is None else base
         misses = " ".join(f"{e} {figures.get(e, 0):.0f}" for e in ("I1mr", "D1mr", "D1mw"))
+        branches = (
+            ", mispredicted: "
+            + " ".join(f"{e} {figures.get(e, 0):.0f}" for e in ("Bc", "Bcm", "Bi", "Bim"))
+            if branch_sim
+            else ""
+        )
         print(
-            f"{kind:9} instructions {ir:10.0f} ({ir / base:.3f}x {kinds[0]}), L1 misses: {misses}"
+            f"{kind:9} instructions {ir:10.0f} ({ir / base:.3f}x {kinds[0]}), "
+            f"L1 misses: {misses}{branches}; {out}.*"
         )
 
 
@@ -427,6 +454,12 @@ def main() -> None:
     ap.add_argument(
         "--kinds", default=",".join(KINDS), help="--instructions: the servers (comma-separated)"
     )
+    ap.add_argument(
+        "--branch-sim",
+        action="store_true",
+        help="--instructions: also callgrind's branch predictor (conditional and indirect "
+        "branches executed and mispredicted)",
+    )
     ap.add_argument("--number", type=int, default=20000, help="--micro: requests per round")
     ap.add_argument(
         "--h11", action="store_true", help="--micro: the answer through h11 as uvicorn sends it"
@@ -457,7 +490,14 @@ def main() -> None:
         counts(ca_dir, client_tls, telemetry, args.counts, args.counts_out)
         return
     if args.instructions:
-        instructions(ca_dir, client_tls, telemetry, args.instructions, args.kinds.split(","))
+        instructions(
+            ca_dir,
+            client_tls,
+            telemetry,
+            args.instructions,
+            args.kinds.split(","),
+            branch_sim=args.branch_sim,
+        )
         return
     procs = {
         kind: subprocess.Popen(

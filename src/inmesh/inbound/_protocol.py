@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 from ._h11 import MeshH11Connection, connection_class, validated
@@ -171,11 +172,31 @@ class MeshProtocol(H11Protocol):
     #: ``MeshMiddleware``, else the process's current Mesh (see :func:`protocol_class`).
     sources: ClassVar[Sources | None] = None
 
+    # The listener's own state in slots: uvicorn's H11Protocol keeps 25 attributes in the
+    # instance dict and CPython (3.11+) shares one key table per class up to 30 keys; past
+    # that every instance's dict is materialized and each attribute access in uvicorn's
+    # per-request methods takes the slower dict path (docs/performance.md, "branches").
+    __slots__ = (
+        "_answer_hook",
+        "_connection",
+        "_handshaking",
+        "_inner_app",
+        "_pending",
+        "_raw",
+        "_ready",
+        "_sources",
+        "_tls_extension",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # the same h11 connection, each answer's headers validated once (_h11.py); a
-        # subclass without state of its own, so uvicorn's settings stay as it made them
-        self.conn.__class__ = connection_class()
+        # the same h11 connection, each answer's headers validated once (_h11.py): made
+        # anew with uvicorn's settings rather than by assigning __class__, which would
+        # materialize the connection's instance dict (CPython 3.11+) and leave h11's
+        # attribute accesses unspecialized for the connection's life
+        cls = connection_class()
+        if type(self.conn) is not cls:
+            self.conn = cls(h11.SERVER, self.conn._max_incomplete_event_size)
         self._answer_hook = self._answer if isinstance(self.conn, MeshH11Connection) else None
         self._inner_app = self.app
         self._sources = self.sources or _default_sources(self.app)

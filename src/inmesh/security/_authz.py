@@ -29,6 +29,7 @@ from typing import Any
 from .._errors import ConfigError, ConfigProblem
 from ._authz_compile import Emitter, ip_key
 from ._authz_connection import Candidates, GroupPlan, first_match
+from ._authz_headers import HeaderNames
 from ._authz_path import normalize_path
 from ._authz_policy import ROOT_NAMESPACE, CompiledPolicy, compile_policy
 from ._authz_request import AuthzRequest, Decision
@@ -45,6 +46,8 @@ _BAD_PATH = Decision(
     False, None, "DENY", reason="the path holds %00: rejected before authorization (400)"
 )
 _IP_CACHE: dict[str, int] = {}
+#: longer request targets are normalized every time: the table stays small (1,024 x this)
+_MAX_KEPT_TARGET = 256
 
 
 def _ip(text: str | None) -> int | None:
@@ -82,7 +85,7 @@ class WorkloadAuthorizer:
         self._uses_ips = bool(uses & {"si", "ri", "di"})
         #: The raw (latin-1) names of the headers the conditions read, for
         #: :meth:`check_raw`'s header map (``None``: every header).
-        self._raw_header_names: frozenset[bytes] | None = None
+        raw_names: frozenset[bytes] | None = None
         if header_names is not None:
             raw: set[bytes] = set()
             for name in header_names:
@@ -90,10 +93,12 @@ class WorkloadAuthorizer:
                     raw.add(name.encode("latin-1"))
                 except UnicodeEncodeError:
                     continue  # no header a client can send has this name
-            self._raw_header_names = frozenset(raw)
-        #: a request's header name as spelled -> the header map's name for it (lower-case,
-        #: latin-1), or None when no condition reads it: check_raw's one lookup per header
-        self._header_names: dict[bytes, str | None] = {}
+            raw_names = frozenset(raw)
+        #: a request's header name as spelled -> the header map's name, or None when no
+        #: condition reads it: check_raw's one lookup per header
+        self._header_names = HeaderNames(raw_names)
+        #: a request target as sent -> its normalized path (None: rejected, %00)
+        self._paths: dict[bytes, str | None] = {}
         sources: list[str] = []
         namespace: dict[str, Any] = dict(consts)
 
@@ -232,22 +237,22 @@ class WorkloadAuthorizer:
                 u = SPIFFE_SCHEME + principal
         pa = None
         if self._uses_path:
-            pa = normalize_path(target.decode("latin-1"))
+            pa = self._paths.get(target, _UNSEEN)
+            if pa is _UNSEEN:
+                pa = normalize_path(target.decode("latin-1"))
+                if len(target) <= _MAX_KEPT_TARGET:
+                    if len(self._paths) >= 1024:
+                        self._paths.clear()
+                    self._paths[target] = pa
             if pa is None:
                 return _BAD_PATH
         hd: dict[str, str] | None = None
         if self._uses_headers:
-            # Envoy joins repeated headers with ",", as AuthzRequest.header_map does.
+            # Most requests carry no header a condition reads: decided in C, then the map
             names = self._header_names
-            hd = {}
-            for raw_name, raw_value in headers:
-                name = names.get(raw_name, _UNSEEN)
-                if name is _UNSEEN:
-                    name = self._header_name(raw_name)
-                if name is None:
-                    continue
-                value = raw_value.decode("latin-1")
-                hd[name] = f"{hd[name]},{value}" if name in hd else value
+            if type(headers) is not list and type(headers) is not tuple:
+                headers = list(headers)  # read twice below
+            hd = names.header_map(headers) if names.any_read(headers) else {}
         plan = self._by_connection.get(
             (principal, mtls, source_ip, destination_ip, sni, port)
         ) or self._plan(principal, mtls, source_ip, destination_ip, sni, port, p, u)
@@ -268,17 +273,6 @@ class WorkloadAuthorizer:
             first_match(dry_deny, m, h, pa, port, hd) if dry_deny is not None else None,
             first_match(dry_allow, m, h, pa, port, hd) if dry_allow is not None else None,
         )
-
-    def _header_name(self, raw_name: bytes) -> str | None:
-        """The header map's name for ``raw_name`` (None: no condition reads it), kept for
-        the next request (at most 1,024 names: a client inventing names only refills it)."""
-        lowered = raw_name.lower()
-        wanted = self._raw_header_names
-        name = lowered.decode("latin-1") if wanted is None or lowered in wanted else None
-        if len(self._header_names) >= 1024:
-            self._header_names.clear()
-        self._header_names[raw_name] = name
-        return name
 
     def _plan(
         self,

@@ -217,3 +217,49 @@ def test_a_nul_in_the_path_is_refused_before_the_policies() -> None:
         sni=None,
     )
     assert not decision.allowed and "%00" in decision.reason
+
+
+def test_headers_given_once_as_an_iterator_decide_as_a_list() -> None:
+    authorizer = _authorizer()
+    request: dict[str, Any] = {
+        "method": "GET",
+        "target": b"/pay/42",
+        "host": None,
+        "port": 8080,
+        "headers": [(b"user-agent", b"u"), (b"x-debug", b"1")],
+        "peer": (FRONT, True),
+        "source_ip": None,
+        "destination_ip": None,
+        "sni": None,
+    }
+    listed, _ = _both(authorizer, request)
+    once, _ = _both(authorizer, {**request, "headers": iter(request["headers"])})
+    assert not listed.allowed and listed.policy == "shop/deny-debug"
+    assert once == listed
+
+
+def test_a_path_seen_before_decides_as_the_first_time() -> None:
+    authorizer = _authorizer()
+    base: dict[str, Any] = {
+        "method": "GET",
+        "host": None,
+        "port": 8080,
+        "headers": [],
+        "peer": (FRONT, True),
+        "source_ip": None,
+        "destination_ip": None,
+        "sni": None,
+    }
+    long = b"/a/../pay/%34%32?" + b"q" * 300  # normalized each time, not kept
+    for _ in range(2):  # the second time from the table of normalized paths
+        allowed, _ = _both(authorizer, {**base, "target": b"/a/../pay/%34%32?q"})
+        allowed_long, _ = _both(authorizer, {**base, "target": long})
+        assert allowed_long == allowed
+        refused = authorizer.check_raw(
+            **{k: v for k, v in base.items() if k != "peer"},
+            target=b"/pay/%00",
+            principal=FRONT,
+            mtls=True,
+        )
+        assert allowed.allowed and allowed.policy == "shop/allow"
+        assert not refused.allowed and "%00" in refused.reason
