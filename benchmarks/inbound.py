@@ -419,9 +419,14 @@ def instructions(
             if branch_sim
             else ""
         )
+        kept = ""
+        if branch_sim:  # kept for callgrind_annotate
+            kept = f"; {out}.*"
+        else:
+            shutil.rmtree(os.path.dirname(out), ignore_errors=True)
         print(
             f"{kind:9} instructions {ir:10.0f} ({ir / base:.3f}x {kinds[0]}), "
-            f"L1 misses: {misses}{branches}; {out}.*"
+            f"L1 misses: {misses}{branches}{kept}"
         )
 
 
