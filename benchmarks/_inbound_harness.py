@@ -24,7 +24,9 @@ listener's mTLS connection from ``spiffe://cluster.local/ns/shop/sa/front``):
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import ssl
 import tempfile
 import time
@@ -190,6 +192,7 @@ def run(variants: list[str], *, number: int, repeat: int, wire: bool = False) ->
 
     ca_dir = os.path.join(tempfile.mkdtemp(prefix="inmesh-bench-ca-"), "ca")
     ca = CertificateAuthority.init_root(ca_dir)
+    atexit.register(shutil.rmtree, os.path.dirname(ca_dir), True)
     conn = connection(ca)
     extension = {"tls": {"client_cert_chain": [], "tls_version": 0x0304}}
     requests = [peer_headers(n) for n in range(1000)]

@@ -114,6 +114,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
+    import atexit
+    import shutil
     import tempfile
 
     import uvicorn
@@ -167,6 +169,7 @@ def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
     else:  # uvicorn's own TLS, with the same certificates and a required client certificate
         key, issued = ca.issue(PAYMENTS)
         files = tempfile.mkdtemp(prefix="inmesh-bench-")
+        atexit.register(shutil.rmtree, files, True)  # uvicorn reads them as it starts
         for name, data in (
             ("cert.pem", issued.chain_pem),
             ("key.pem", private_key_pem(key)),
@@ -486,9 +489,12 @@ def main() -> None:
         _inbound_harness.report(figures)
         return
     requests, rounds = (500, 4) if args.quick else (args.requests, args.rounds)
+    import atexit
+    import shutil
     import tempfile
 
     ca_dir = os.path.join(tempfile.mkdtemp(prefix="inmesh-bench-ca-"), "ca")
+    atexit.register(shutil.rmtree, os.path.dirname(ca_dir), True)  # the servers are gone by then
     ca = CertificateAuthority.init_root(ca_dir)
     client_tls = WorkloadTLS.build(*ca.issue(FRONT))
     if args.counts:
