@@ -301,7 +301,7 @@ def instrumented(mesh: Any, app: Any, kind: str) -> Any:
     # on the class, so that the hook stays a MetricsHook (the record-free path checks)
     hook_class = inmesh.telemetry.MetricsHook
     hook_class.__call__ = timed("metrics hook", hook_class.__call__)  # type: ignore[method-assign]
-    hook_class.observe = timed("metrics hook", hook_class.observe)  # type: ignore[method-assign]
+    hook_class.count = timed("metrics hook", hook_class.count)  # type: ignore[method-assign]
     inner_times: list[float] = []
     outer_times: list[float] = []
 

@@ -367,7 +367,7 @@ class MeshMiddleware:
             if span is not None:
                 end_server_span(span, status, scope.get("inmesh.authz"))
             if recording and kind == "http" and mesh is not None and mesh._state.hooks:
-                (self._records or self._recorder()).observe(
+                (self._records or self._recorder()).emit(
                     scope,
                     peer,
                     # Istio: mutual_tls whenever the connection is mTLS, whatever the

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..routing._hosts import to_fqdn
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
-from ..telemetry._metrics import MetricsHook
+from ..telemetry._metrics import counting_hook
 from ..telemetry._record import AsgiHeaders
 
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -125,7 +125,6 @@ class InboundRecorder:
     def emit(
         self,
         scope: MutableMapping[str, Any],
-        *,
         peer: Peer | None,
         mtls: bool,
         decision: Decision | None,
@@ -140,57 +139,20 @@ class InboundRecorder:
     ) -> None:
         """Build the record and call the Mesh's hooks. ``server_name`` is the SNI the client
         asked for on a TLS connection (Envoy's ``%REQUESTED_SERVER_NAME%``);
-        ``content_type`` the request's first ``content-type`` value (None: none)."""
-        self.observe(
-            scope, peer, mtls, decision, status, response_bytes, start, source,
-            request_bytes, server_name, grpc_status, content_type,
-        )  # fmt: skip
-
-    def observe(
-        self,
-        scope: MutableMapping[str, Any],
-        peer: Peer | None,
-        mtls: bool,
-        decision: Decision | None,
-        status: int,
-        response_bytes: int,
-        start: float,
-        source: PeerMetadata | None,
-        request_bytes: int,
-        server_name: str | None,
-        grpc_status: str,
-        content_type: bytes | None,
-    ) -> None:
-        """:meth:`emit` with positional arguments (the middleware's call, once a request:
-        keywords cost more than the rest of the call)."""
+        ``content_type`` the request's first ``content-type`` value (None: none).
+        Positional or by keyword: the middleware passes them positionally (once a request,
+        where keywords cost more than the rest of the call)."""
         end = time.perf_counter()
         mesh = self._mesh
         state = mesh._state
-        found = self._local.get(scope.get("server") or _NO_ADDRESS)
-        local, cluster = (
-            found if found is not None else self._server(scope.get("server") or _NO_ADDRESS)
-        )
+        local, cluster = self._server(scope.get("server") or _NO_ADDRESS)
         hooks = state.hooks
-        if (
-            len(hooks) == 1
-            and type(hooks[0]) is MetricsHook
-            and not state.full_records
-            and not (metrics := state.telemetry.server_metrics).disabled
-            and not metrics.overrides
-        ):
-            # Only the standard metrics read the record (server_metrics.plain, inlined):
-            # counted in its series, found by what its labels derive from
-            # (MetricsHook.learn, as the outbound path does); the record is built once per
-            # label set.
-            hook: MetricsHook = hooks[0]
-            tls = state.tls
-            if tls is None:
-                principal = ""
-            else:  # _destination_principal, inlined while the certificate is the same
-                cached = self._principal
-                principal = (
-                    cached[1] if tls.current() is cached[0] else self._destination_principal()
-                )
+        hook = counting_hook(hooks, state.telemetry.server_metrics)
+        if hook is not None:
+            # Only the standard metrics read the record: counted in its series, found by
+            # what its labels derive from (MetricsHook.learn, as the outbound path does);
+            # the record is built once per label set.
+            principal = self._destination_principal()
             key = (
                 "destination",
                 id(peer),

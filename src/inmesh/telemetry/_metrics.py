@@ -33,9 +33,14 @@ from ._overrides import OverriddenSeries
 from ._record import RequestRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from prometheus_client import CollectorRegistry
 
-__all__ = ["ENVOY_BUCKETS", "MetricsHook", "default_metrics"]
+    from ._policy import ModeMetrics
+    from ._record import RecordHook
+
+__all__ = ["ENVOY_BUCKETS", "MetricsHook", "counting_hook", "default_metrics"]
 
 #: Envoy's default histogram buckets (``stats_config.histogram_bucket_settings`` unset),
 #: in the metric's unit: milliseconds for durations, bytes for sizes.
@@ -78,6 +83,16 @@ class _Series:
         self.dur_sum = 0.0
         self.req_sum = 0
         self.resp_sum = 0
+
+
+def counting_hook(hooks: Sequence[RecordHook], metrics: ModeMetrics) -> MetricsHook | None:
+    """The hook that may count a request without its record (:meth:`MetricsHook.learn`,
+    :meth:`MetricsHook.count`): the only hook is the standard metrics, and the Telemetry
+    API changes nothing in ``metrics`` (the mode's settings), so only the standard labels
+    are read. None: build the record and call every hook."""
+    if len(hooks) == 1 and type(hooks[0]) is MetricsHook and metrics.plain:
+        return hooks[0]
+    return None
 
 
 class MetricsHook:
