@@ -80,7 +80,7 @@ class Servers:
                 self.ports += ports
                 self._owner += [len(self._procs) - 1] * len(ports)
             for port in self.ports:
-                _wait_listening(port)
+                wait_listening(port)
         except BaseException:
             self.close()
             raise
@@ -123,7 +123,9 @@ class Servers:
         self._procs = []
 
 
-def _wait_listening(port: int, timeout: float = 10.0) -> None:
+def wait_listening(port: int, timeout: float = 10.0) -> None:
+    """Until a server on 127.0.0.1:``port`` accepts connections (it binds before it
+    listens)."""
     deadline = time.monotonic() + timeout
     while True:
         try:

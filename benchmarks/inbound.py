@@ -271,6 +271,8 @@ def counts(ca_dir: str, client_tls: Any, telemetry: bool, requests: int, out: st
     import signal
     import tempfile
 
+    from _common import wait_listening
+
     env = {**os.environ, "INMESH_BENCH_COUNTS": "1"}
     strace = shutil.which("strace")
     headers = [request_headers(n, telemetry) for n in range(requests)]
@@ -293,14 +295,10 @@ def counts(ca_dir: str, client_tls: Any, telemetry: bool, requests: int, out: st
             return json.loads(proc.stdout.readline())
 
         try:
-            url = f"https://127.0.0.1:{int(proc.stdout.readline())}{PATH}"
+            port = int(proc.stdout.readline())
+            wait_listening(port)
+            url = f"https://127.0.0.1:{port}{PATH}"
             with httpx.Client(verify=client_tls.client) as client:
-                for _ in range(100):  # the port is bound before uvicorn listens on it
-                    try:
-                        client.get(url, headers=headers[0]).read()
-                        break
-                    except httpx.ConnectError:
-                        time.sleep(0.1)
                 for h in headers[:300]:
                     client.get(url, headers=h).read()
                 ask("mark")
@@ -367,7 +365,7 @@ def instructions(
     import shutil
     import tempfile
 
-    from _common import callgrind_totals
+    from _common import callgrind_totals, wait_listening
 
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
@@ -394,14 +392,10 @@ def instructions(
         )
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            url = f"https://127.0.0.1:{int(proc.stdout.readline())}{PATH}"
+            port = int(proc.stdout.readline())
+            wait_listening(port, timeout=120)  # under valgrind
+            url = f"https://127.0.0.1:{port}{PATH}"
             with httpx.Client(verify=client_tls.client, timeout=60) as client:
-                for _ in range(600):  # the port is bound before uvicorn listens on it
-                    try:
-                        client.get(url, headers=headers[0]).read()
-                        break
-                    except httpx.ConnectError:
-                        time.sleep(0.2)
                 for h in headers[:100]:
                     client.get(url, headers=h).read()
                 control = ["callgrind_control", "-i"]
