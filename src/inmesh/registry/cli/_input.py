@@ -81,19 +81,14 @@ class Input:
             if not isinstance(index, int) or not 1 <= index <= len(self.origins):
                 out.append(ConfigProblem(message))
                 continue
-            origin = self.origins[index - 1]
-            where = str(p["field"]) if p.get("field") else ""
-            if origin.prefix:
-                where = f"{origin.prefix}.{where}" if where else origin.prefix
             out.append(
-                ConfigProblem(
+                _located(
+                    self.origins[index - 1],
                     message,
-                    file=origin.file,
-                    document=origin.document,
+                    at=str(p["field"]) if p.get("field") else "",
                     kind=_text(p.get("kind")),
                     namespace=_text(p.get("namespace")),
                     name=_text(p.get("name")),
-                    field=where or None,
                     code=str(p.get("code") or "IST0106"),
                 )
             )
@@ -105,17 +100,41 @@ def _text(value: object) -> str | None:
 
 
 def _problem(origin: Origin, doc: Mapping[str, Any], message: str, at: str = "") -> ConfigProblem:
+    """A problem of ``doc`` itself, found before it was sent."""
     meta = doc.get("metadata")
     meta = meta if isinstance(meta, Mapping) else {}
+    return _located(
+        origin,
+        message,
+        at=at,
+        kind=_text(doc.get("kind")),
+        namespace=_text(meta.get("namespace")),
+        name=_text(meta.get("name")),
+    )
+
+
+def _located(
+    origin: Origin,
+    message: str,
+    *,
+    at: str = "",
+    kind: str | None = None,
+    namespace: str | None = None,
+    name: str | None = None,
+    code: str = "IST0106",
+) -> ConfigProblem:
+    """``message`` at field ``at`` of the document ``origin`` names (its file, document
+    and, for an item of a List, the item's path before ``at``)."""
     where = ".".join(p for p in (origin.prefix, at) if p)
     return ConfigProblem(
         message,
         file=origin.file,
         document=origin.document,
-        kind=_text(doc.get("kind")),
-        namespace=_text(meta.get("namespace")),
-        name=_text(meta.get("name")),
+        kind=kind,
+        namespace=namespace,
+        name=name,
         field=where or None,
+        code=code,
     )
 
 
