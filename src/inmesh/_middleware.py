@@ -215,7 +215,11 @@ class MeshMiddleware:
         if request_id is None and kind == "http":
             request_id = str(uuid.uuid4()).encode()
             headers = [*headers, (_REQUEST_ID, request_id)]
-        peer = connection.peer if connection is not None else peer_from_extension(scope)
+        if connection is not None:
+            peer, mtls, sni = connection.peer, connection.mtls, connection.sni
+        else:  # another server's TLS extension: mutual TLS when it gave a client certificate
+            peer = peer_from_extension(scope)
+            mtls, sni = peer is not None, None
         if metadata is not None and baggage is None and metadata == self._last_metadata[0]:
             # the same caller as the last request (a connection sends the same value): its
             # metadata as decoded then (peer_from_headers would hash the ~500 bytes again)
@@ -274,10 +278,10 @@ class MeshMiddleware:
                         port=server[1],
                         headers=headers,
                         principal=peer.principal if peer is not None else None,
-                        mtls=connection.mtls if connection is not None else peer is not None,
+                        mtls=mtls,
                         source_ip=client[0],
                         destination_ip=server[0],
-                        sni=connection.sni if connection is not None else None,
+                        sni=sni,
                     )
                 except ValueError as exc:  # e.g. a client address that is not an IP
                     decision = _refused(str(exc))
@@ -299,13 +303,13 @@ class MeshMiddleware:
                         self._recorder().emit(
                             scope,
                             peer=peer,
-                            mtls=connection.mtls if connection is not None else peer is not None,
+                            mtls=mtls,
                             decision=decision,
                             status=403,
                             response_bytes=len(_DENIED_BODY),
                             start=start,
                             source=source,
-                            server_name=connection.sni if connection is not None else None,
+                            server_name=sni,
                             content_type=content_type,
                         )
                     return
@@ -365,21 +369,21 @@ class MeshMiddleware:
             self.in_flight -= 1
             _inbound.reset(carrying)
             if span is not None:
-                end_server_span(span, status, scope.get("inmesh.authz"))
+                end_server_span(span, status, decision)
             if recording and kind == "http" and mesh is not None and mesh._state.hooks:
                 (self._records or self._recorder()).emit(
                     scope,
                     peer,
                     # Istio: mutual_tls whenever the connection is mTLS, whatever the
                     # certificate
-                    connection.mtls if connection is not None else peer is not None,
-                    scope.get("inmesh.authz"),
+                    mtls,
+                    decision,
                     status,
                     sent,
                     start,
                     source,
                     received,
-                    connection.sni if connection is not None else None,
+                    sni,
                     grpc,
                     content_type,
                 )
