@@ -4,8 +4,10 @@ machine's load (Python calls, garbage collections, syscalls, bytes per request).
 The server (``INMESH_BENCH_COUNTS=1``) answers two commands on its stdin, one JSON line each
 on its stdout: ``mark`` (start counting: ``gc.get_stats()`` and a cProfile that only counts)
 and ``report`` (the deltas since ``mark``: collections and objects collected per
-generation, Python calls by function). The client runs ``strace -c -f`` on the server
-between the two when ``strace`` is installed, and counts the bytes it sends and receives.
+generation, Python calls by function, and the bytecode size of each function called, its
+inline caches included: the code footprint of a request). The client runs ``strace -c -f``
+on the server between the two when ``strace`` is installed, and counts the bytes it sends
+and receives.
 """
 
 from __future__ import annotations
@@ -38,14 +40,40 @@ class Counts:
                 f"{path.rsplit('/', 1)[-1]}:{line_no}({name})": entry[1]
                 for (path, line_no, name), entry in stats.items()
             }
+            sizes = _bytecode_sizes()
+            code_bytes = {
+                f"{path.rsplit('/', 1)[-1]}:{line_no}({name})": sizes[path, line_no, name]
+                for (path, line_no, name) in stats
+                if (path, line_no, name) in sizes
+            }
             pairs = list(zip(after, self._gc, strict=True))
             return {
                 "collections": [a["collections"] - b["collections"] for a, b in pairs],
                 "collected": [a["collected"] - b["collected"] for a, b in pairs],
                 "objects": len(gc.get_objects()),
                 "calls": calls,
+                "code_bytes": code_bytes,
             }
         return {"error": f"unknown command {line!r}"}
+
+
+def _bytecode_sizes() -> dict[tuple[str, int, str], int]:
+    """(file, first line, name) -> the bytes of that code object's adaptive bytecode (with
+    its inline caches), for every function alive and the code nested in it (closures made
+    per request included: their code is a constant of the function that makes them)."""
+    import types
+
+    sizes: dict[tuple[str, int, str], int] = {}
+    todo = [f.__code__ for f in gc.get_objects() if isinstance(f, types.FunctionType)]
+    while todo:
+        code = todo.pop()
+        key = (code.co_filename, code.co_firstlineno, code.co_name)
+        if key in sizes:
+            continue
+        raw = getattr(code, "_co_code_adaptive", code.co_code)
+        sizes[key] = len(raw)
+        todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return sizes
 
 
 def unspecialized(prefixes: tuple[str, ...] = ("inmesh", "h11", "uvicorn", "_inbound")) -> str:

@@ -31,11 +31,12 @@ sampled); the same requests go to every server. ``--no-telemetry``: the servers'
 without metrics or tracing and a client that sends none of those headers (the figures
 before issue 10).
 
-Server CPU per request is the server process's CPU time (``/proc/<pid>/stat``) over a round
-divided by its requests; client latency is ``time.perf_counter`` around each request.
-Rounds interleave the servers (bare, listener, mesh, then listener, mesh, bare, ...), each
-with 50 unmeasured requests first; each ratio is the median over rounds of the round's
-figure over the same round's bare figure.
+Server CPU per request is the server process's CPU time (the scheduler's nanosecond sum over
+its threads, ``/proc/<pid>/task/*/schedstat``) over a round divided by its requests; client
+latency is ``time.perf_counter`` around each request. Rounds interleave the servers (bare,
+listener, mesh, then listener, mesh, bare, ...), each with 50 unmeasured requests first;
+each ratio is the median over rounds of the round's figure over the same round's bare
+figure.
 Budget: at most 1.10x on server CPU per request and on client p50. ``--quick``: 500
 requests x 4 rounds. With ``INMESH_BENCH_PROFILE=DIR`` each server runs under cProfile
 and writes ``DIR/<kind>.prof`` when it stops (the figures are then the profiled ones).
@@ -228,9 +229,15 @@ def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """A server's CPU time so far, user and system, to the nanosecond: the scheduler's own
+    sum for each of its threads (``/proc/PID/task/*/schedstat``; a server's threads live as
+    long as it does). ``/proc/PID/stat`` counts the same time in 10 ms ticks, ~2% of a
+    round's 2,000 requests at each reading."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
 
 
 def request_headers(n: int, telemetry: bool) -> list[tuple[bytes, bytes]]:
@@ -266,7 +273,10 @@ def measure(
 def counts(ca_dir: str, client_tls: Any, telemetry: bool, requests: int, out: str | None) -> None:
     """``--counts``: each server alone, ``requests`` sequential requests after 300 unmeasured
     ones; per request: Python calls, objects the GC collected, syscalls (``strace -c -f``
-    when installed), bytes each way; collections per 1,000 requests by generation."""
+    when installed), bytes each way; collections per 1,000 requests by generation; the code
+    footprint: the Python functions that run on every request (called at least ``requests``
+    times) and the KiB of their bytecode (with inline caches), the code a request brings back
+    into the CPU's caches when other work ran in between."""
     import shutil
     import signal
     import tempfile
@@ -336,14 +346,18 @@ def counts(ca_dir: str, client_tls: Any, telemetry: bool, requests: int, out: st
     what = "everything on (metrics, exchange, tracing 1%)" if telemetry else "no telemetry"
     print(f"{requests} requests per server, counted inside it; {what}")
     print(
-        f"{'':9} {'py calls':>9} {'gc collected':>13} {'gen0/1/2 per 1k':>16} "
-        f"{'syscalls':>9} {'req bytes':>10} {'resp bytes':>11}"
+        f"{'':9} {'py calls':>9} {'functions':>10} {'bytecode KiB':>13} {'gc collected':>13} "
+        f"{'gen0/1/2 per 1k':>16} {'syscalls':>9} {'req bytes':>10} {'resp bytes':>11}"
     )
     for kind, r in found.items():
         gens = "/".join(f"{c * 1000 / requests:.1f}" for c in r["collections"])
+        # the code footprint: the Python functions run on every request, and their bytecode
+        sizes = r["code_bytes"]
+        every = [name for name, n in r["calls"].items() if n >= requests and name in sizes]
+        code_kib = sum(sizes[name] for name in every) / 1024
         print(
-            f"{kind:9} {sum(r['calls'].values()) / requests:9.1f} "
-            f"{sum(r['collected']) / requests:13.2f} {gens:>16} "
+            f"{kind:9} {sum(r['calls'].values()) / requests:9.1f} {len(every):10d} "
+            f"{code_kib:13.1f} {sum(r['collected']) / requests:13.2f} {gens:>16} "
             f"{sum(r['syscalls'].values()) / requests:9.1f} {r['sent']:10.0f} {r['received']:11.0f}"
         )
     if out:
