@@ -91,6 +91,14 @@ _DENIED_HEADERS = [
 _NO_ADDRESS = (None, None)
 
 
+def _pair_item(pair: tuple[tuple[bytes, bytes], ...]) -> Any:
+    """The listener's rendering of the workload's exchange pair (None: it cannot write it
+    itself; the pair then goes in the answer's message)."""
+    from .inbound._h11 import pair_item
+
+    return pair_item(pair)
+
+
 def _refused(reason: str) -> Decision:
     from .security import Decision
 
@@ -127,6 +135,8 @@ class MeshMiddleware:
         #: the server span's host (Istio's trace operation names the service's FQDN)
         self._host = to_fqdn(mesh.service, mesh.namespace) if mesh is not None else ""
         self._records: InboundRecorder | None = None
+        #: the workload's exchange pair and its rendering for the listener (_h11.pair_item)
+        self._pair: tuple[object, Any] = (None, None)
         #: the last x-envoy-peer-metadata value read and its decoding (peer_from_headers'
         #: result for it: a pure function of the bytes)
         self._last_metadata: tuple[bytes | None, PeerMetadata | None] = (None, None)
@@ -233,11 +243,22 @@ class MeshMiddleware:
         mesh = self.mesh
         # a caller that sent its metadata gets this workload's in the response (Istio's
         # peer_metadata filter); nobody else does, so nothing leaks outside the mesh
-        answer: tuple[tuple[bytes, bytes], ...] = (
-            mesh._state.exchange
-            if metadata is not None and mesh is not None and kind == "http"
-            else ()
-        )
+        answer: tuple[tuple[bytes, bytes], ...] = ()
+        answer_to: Any = None  # the listener's connection, which writes the pair itself
+        pair: Any = None
+        if metadata is not None and mesh is not None and kind == "http":
+            answer = mesh._state.exchange
+            if answer:
+                answer_to = scope.get(ANSWER_KEY)
+                if answer_to is not None and answer_to.inmesh_send is send:
+                    # nothing between the listener and here changes the answer: it writes
+                    # the pair rendered once per workload after the app's headers
+                    cached = self._pair
+                    if cached[0] is not answer:
+                        cached = self._pair = (answer, _pair_item(answer))
+                    pair = cached[1]
+                if pair is None:
+                    answer_to = None
         scope = {**scope, "headers": headers, "inmesh.peer": peer}
         if mesh is not None:
             scope["inmesh.mesh"] = mesh
@@ -320,6 +341,10 @@ class MeshMiddleware:
         sent = 0  # response body bytes
         received = 0  # request body bytes
         grpc = ""  # the response's grpc-status (headers of a trailers-only answer, trailers)
+        listener_send = send
+        if pair is not None:
+            answer_to.inmesh_pair = pair  # written with the answer's head (inbound/_h11.py)
+            answer = ()
         if recording or answer:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
@@ -334,21 +359,7 @@ class MeshMiddleware:
                     status = message["status"]
                     app_headers = message.get("headers", ())
                     grpc = _grpc_status(app_headers, grpc)
-                    if answer:
-                        # the mesh listener writes the pair validated once per workload
-                        # (inbound/_h11.py), where it would be in the message; else it goes
-                        # in the message
-                        hook = scope.get(ANSWER_KEY)
-                        if (
-                            hook is not None
-                            and type(app_headers) is list
-                            and hook(inner, answer, len(app_headers))
-                        ):
-                            try:
-                                await inner(message)
-                            finally:
-                                hook(None, answer, 0)
-                            return
+                    if answer:  # not written by the listener: in the message
                         message = {**message, "headers": [*app_headers, *answer]}
                 elif kind == "http.response.trailers":  # gRPC's status, after the body
                     grpc = _grpc_status(message.get("headers"), grpc)
@@ -368,6 +379,10 @@ class MeshMiddleware:
         finally:
             self.in_flight -= 1
             _inbound.reset(carrying)
+            if pair is not None and answer_to.inmesh_send is listener_send:
+                # no answer written (the app raised first): uvicorn's 500 carries no pair;
+                # a later request's own (a keep-alive connection) is left alone
+                answer_to.inmesh_pair = None
             if span is not None:
                 end_server_span(span, status, decision)
             if recording and kind == "http" and mesh is not None and mesh._state.hooks:
