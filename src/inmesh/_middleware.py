@@ -81,6 +81,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("inmesh.inbound")
+#: ``log.isEnabledFor``'s own cache (level -> enabled), which logging clears whenever a
+#: level changes: a request reads it instead of calling the method (False: not enabled)
+_LOG_CACHE: dict[int, bool] = log._cache  # type: ignore[attr-defined]
 
 _GRPC = b"grpc-status"
 _DENIED_BODY = b"RBAC: access denied"
@@ -307,7 +310,7 @@ class MeshMiddleware:
                 except ValueError as exc:  # e.g. a client address that is not an IP
                     decision = _refused(str(exc))
                 scope["inmesh.authz"] = decision
-                if log.isEnabledFor(logging.DEBUG):
+                if _LOG_CACHE.get(logging.DEBUG) is not False and log.isEnabledFor(logging.DEBUG):
                     log.debug(
                         "authz %s %s from %s: %s (%s)",
                         scope.get("method", "GET"),
@@ -357,10 +360,13 @@ class MeshMiddleware:
                     sent += len(message.get("body", b""))
                 elif kind == "http.response.start":
                     status = message["status"]
-                    app_headers = message.get("headers", ())
-                    grpc = _grpc_status(app_headers, grpc)
+                    # the first grpc-status (_grpc_status, inlined: once a request)
+                    for name, value in message.get("headers") or ():
+                        if name == _GRPC or (len(name) == 11 and name.lower() == _GRPC):
+                            grpc = value.decode("latin-1")
+                            break
                     if answer:  # not written by the listener: in the message
-                        message = {**message, "headers": [*app_headers, *answer]}
+                        message = {**message, "headers": [*message.get("headers", ()), *answer]}
                 elif kind == "http.response.trailers":  # gRPC's status, after the body
                     grpc = _grpc_status(message.get("headers"), grpc)
                 await inner(message)
