@@ -69,6 +69,7 @@ from .telemetry._spans import end_server_span, start_sampled_server_span
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
+    from .inbound._peer import Peer
     from .inbound._policy import InboundPolicy
     from .inbound._record import InboundRecorder
     from .security import Decision
@@ -84,6 +85,7 @@ log = logging.getLogger("inmesh.inbound")
 #: ``log.isEnabledFor``'s own cache (level -> enabled), which logging clears whenever a
 #: level changes: a request reads it instead of calling the method (False: not enabled)
 _LOG_CACHE: dict[int, bool] = log._cache  # type: ignore[attr-defined]
+_DEBUG = logging.DEBUG
 
 _GRPC = b"grpc-status"
 _DENIED_BODY = b"RBAC: access denied"
@@ -100,6 +102,11 @@ def _pair_item(pair: tuple[tuple[bytes, bytes], ...]) -> Any:
     from .inbound._h11 import pair_item
 
     return pair_item(pair)
+
+
+def _new_request_id() -> bytes:
+    """A new ``x-request-id`` (Envoy's: a UUID4)."""
+    return str(uuid.uuid4()).encode()
 
 
 def _refused(reason: str) -> Decision:
@@ -226,7 +233,7 @@ class MeshMiddleware:
         else:
             headers = raw if type(raw) is list else list(raw)
         if request_id is None and kind == "http":
-            request_id = str(uuid.uuid4()).encode()
+            request_id = _new_request_id()
             headers = [*headers, (_REQUEST_ID, request_id)]
         if connection is not None:
             peer, mtls, sni = connection.peer, connection.mtls, connection.sni
@@ -310,36 +317,16 @@ class MeshMiddleware:
                 except ValueError as exc:  # e.g. a client address that is not an IP
                     decision = _refused(str(exc))
                 scope["inmesh.authz"] = decision
-                if _LOG_CACHE.get(logging.DEBUG) is not False and log.isEnabledFor(logging.DEBUG):
-                    log.debug(
-                        "authz %s %s from %s: %s (%s)",
-                        scope.get("method", "GET"),
-                        scope.get("path"),
-                        peer.principal if peer is not None else "plaintext",
-                        "allowed" if decision.allowed else "denied",
-                        decision.reason,
-                    )
+                if _LOG_CACHE.get(_DEBUG) is not False:  # maybe on: _log_decision asks
+                    _log_decision(scope, peer, decision)
                 if not decision.allowed:
-                    await self._deny(kind, send, answer)
-                    if span is not None:
-                        end_server_span(span, 403, decision)
-                    if kind == "http" and mesh is not None and mesh._state.hooks:
-                        self._recorder().emit(
-                            scope,
-                            peer=peer,
-                            mtls=mtls,
-                            decision=decision,
-                            status=403,
-                            response_bytes=len(_DENIED_BODY),
-                            start=start,
-                            source=source,
-                            server_name=sni,
-                            content_type=content_type,
-                        )
+                    await self._denied(
+                        scope, send, answer, span, decision, peer, mtls, start, source, sni,
+                        content_type,
+                    )  # fmt: skip
                     return
-        recording = span is not None or (
-            kind == "http" and mesh is not None and bool(mesh._state.hooks)
-        )
+        hooked = kind == "http" and mesh is not None and bool(mesh._state.hooks)
+        recording = span is not None or hooked
         status = 500  # raising: a 500
         sent = 0  # response body bytes
         received = 0  # request body bytes
@@ -348,7 +335,9 @@ class MeshMiddleware:
         if pair is not None:
             answer_to.inmesh_pair = pair  # written with the answer's head (inbound/_h11.py)
             answer = ()
-        if recording or answer:
+        if answer:  # not written by the listener: in the answer's message
+            send = _answering(send, answer)
+        if recording:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
             inner_receive = receive
@@ -365,8 +354,6 @@ class MeshMiddleware:
                         if name == _GRPC or (len(name) == 11 and name.lower() == _GRPC):
                             grpc = value.decode("latin-1")
                             break
-                    if answer:  # not written by the listener: in the message
-                        message = {**message, "headers": [*message.get("headers", ()), *answer]}
                 elif kind == "http.response.trailers":  # gRPC's status, after the body
                     grpc = _grpc_status(message.get("headers"), grpc)
                 await inner(message)
@@ -419,6 +406,42 @@ class MeshMiddleware:
             recorder = self._records = InboundRecorder(self.mesh)
         return recorder
 
+    async def _denied(
+        self,
+        scope: Scope,
+        send: Send,
+        answer: tuple[tuple[bytes, bytes], ...],
+        span: Any,
+        decision: Decision,
+        peer: Peer | None,
+        mtls: bool,
+        start: float,
+        source: PeerMetadata | None,
+        sni: str | None,
+        content_type: bytes | None,
+    ) -> None:
+        """Answer a request the policies deny (Envoy's RBAC filter: 403 ``RBAC: access
+        denied``; a websocket handshake closed before it is accepted), end its span and
+        record it."""
+        kind = scope["type"]
+        await self._deny(kind, send, answer)
+        if span is not None:
+            end_server_span(span, 403, decision)
+        mesh = self.mesh
+        if kind == "http" and mesh is not None and mesh._state.hooks:
+            self._recorder().emit(
+                scope,
+                peer=peer,
+                mtls=mtls,
+                decision=decision,
+                status=403,
+                response_bytes=len(_DENIED_BODY),
+                start=start,
+                source=source,
+                server_name=sni,
+                content_type=content_type,
+            )
+
     @staticmethod
     async def _deny(kind: str, send: Send, answer: tuple[tuple[bytes, bytes], ...] = ()) -> None:
         if kind == "websocket":
@@ -428,3 +451,30 @@ class MeshMiddleware:
         headers = [*_DENIED_HEADERS, *answer] if answer else _DENIED_HEADERS
         await send({"type": "http.response.start", "status": 403, "headers": headers})
         await send({"type": "http.response.body", "body": _DENIED_BODY})
+
+
+def _answering(send: Send, answer: tuple[tuple[bytes, bytes], ...]) -> Send:
+    """``send`` with ``answer`` (the workload's exchange pair) after the answer's headers,
+    where the listener cannot write it itself (another server, or a ``send`` wrapped
+    between the listener and the middleware)."""
+
+    async def answering(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *answer]}
+        await send(message)
+
+    return answering
+
+
+def _log_decision(scope: Scope, peer: Peer | None, decision: Decision) -> None:
+    """The decision in the DEBUG log, when it is on."""
+    if not log.isEnabledFor(_DEBUG):
+        return
+    log.debug(
+        "authz %s %s from %s: %s (%s)",
+        scope.get("method", "GET"),
+        scope.get("path"),
+        peer.principal if peer is not None else "plaintext",
+        "allowed" if decision.allowed else "denied",
+        decision.reason,
+    )
