@@ -154,7 +154,13 @@ class MeshH11Connection(h11.Connection):
             tail.extend((b"Connection", b"connection", value) for value in sorted(connection))
         if not drop and pair is None:
             return response  # h11 would make the same Response again
-        items = [item for item in full if item[1] not in drop] if drop else list(full)
+        if drop:
+            items = []
+            for item in full:  # a loop, not a comprehension (its own function in 3.11)
+                if item[1] not in drop:
+                    items.append(item)
+        else:
+            items = list(full)
         if pair is not None:
             items.append(pair)
         if tail:

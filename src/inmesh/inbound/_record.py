@@ -18,7 +18,7 @@ record itself and the hooks.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .._mesh import Mesh
     from ..security import Decision
     from ..telemetry._exchange import PeerMetadata
+    from ..telemetry._record import RecordHook
     from ._peer import Peer
 
 __all__ = ["InboundRecorder", "authorization_of"]
@@ -191,6 +192,33 @@ class InboundRecorder:
                 )  # fmt: skip
                 hook.learn(key, (peer, source, mesh.labels), record)
             return
+        self._emit_record(
+            scope, peer, mtls, decision, status, response_bytes, start, end, source,
+            request_bytes, server_name, grpc_status, content_type, local, cluster, hooks,
+        )  # fmt: skip
+
+    def _emit_record(
+        self,
+        scope: MutableMapping[str, Any],
+        peer: Peer | None,
+        mtls: bool,
+        decision: Decision | None,
+        status: int,
+        response_bytes: int,
+        start: float,
+        end: float,
+        source: PeerMetadata | None,
+        request_bytes: int,
+        server_name: str | None,
+        grpc_status: str,
+        content_type: bytes | None,
+        local: str,
+        cluster: str,
+        hooks: Sequence[RecordHook],
+    ) -> None:
+        """The record for every hook (more hooks than the standard metrics, or a Telemetry
+        API policy that changes them), with the access-log fields when one may read them."""
+        state = self._mesh._state
         record = self._record(
             scope, peer, mtls, decision, status, response_bytes, start, end, source,
             request_bytes, grpc_status, content_type, local, cluster,
