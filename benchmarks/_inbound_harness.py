@@ -292,6 +292,7 @@ def instrumented(mesh: Any, app: Any, kind: str) -> Any:
     hook_class = inmesh.telemetry.MetricsHook
     hook_class.__call__ = timed("metrics hook", hook_class.__call__)  # type: ignore[method-assign]
     hook_class.count = timed("metrics hook", hook_class.count)  # type: ignore[method-assign]
+    hook_class.count_by = timed("metrics hook", hook_class.count_by)  # type: ignore[method-assign]
     inner_times: list[float] = []
     outer_times: list[float] = []
 
