@@ -147,21 +147,6 @@ def h11_send(connection: Any = None) -> Any:
     default = [(b"server", b"uvicorn"), (b"date", b"Mon, 30 Nov 2026 11:00:00 GMT")]
     end = h11.EndOfMessage()
 
-    def answer(to: Any, pair: Any, app_headers: int) -> bool:
-        """The mesh listener's hook (``MeshProtocol._answer``) for this ``send``."""
-        from inmesh.inbound._h11 import MeshH11Connection, validated
-
-        if not isinstance(conn, MeshH11Connection):
-            return False
-        if to is None:
-            conn.answer_with(0, None)
-            return True
-        items = validated(pair) if to is send else None
-        if items is None:
-            return False
-        conn.answer_with(len(default) + app_headers, items)
-        return True
-
     async def send(message: Any) -> None:
         kind = message["type"]
         if kind == "http.response.start":
@@ -180,7 +165,11 @@ def h11_send(connection: Any = None) -> Any:
             if not message.get("more_body", False):
                 conn.send(end)
 
-    send.answer = answer  # type: ignore[attr-defined]  # what the scope offers (run)
+    from inmesh.inbound._h11 import MeshH11Connection
+
+    # what the mesh listener offers in the scope (run): its connection, which writes the
+    # workload's pair when the middleware sets it
+    send.answer_to = conn if isinstance(conn, MeshH11Connection) else None  # type: ignore[attr-defined]
     return send
 
 
@@ -233,12 +222,13 @@ def run(variants: list[str], *, number: int, repeat: int, wire: bool = False) ->
     def timed(target: Any, n: int, send: Any) -> float:
         count = len(requests)
         t0 = time.perf_counter()
-        hook = getattr(send, "answer", None)  # the listener's hook, as it offers it
+        answer_to = getattr(send, "answer_to", None)  # the listener's connection
         for i in range(n):
             scope = dict(base)
             scope["headers"] = list(requests[i % count])
-            if hook is not None:
-                scope[ANSWER_KEY] = hook
+            if answer_to is not None:  # as MeshProtocol._with_connection offers it
+                answer_to.inmesh_send = send
+                scope[ANSWER_KEY] = answer_to
             coro = target(scope, receive, send)
             try:  # noqa: SIM105  (cheaper than contextlib.suppress, inside the timing)
                 coro.send(None)
@@ -302,6 +292,7 @@ def instrumented(mesh: Any, app: Any, kind: str) -> Any:
     hook_class = inmesh.telemetry.MetricsHook
     hook_class.__call__ = timed("metrics hook", hook_class.__call__)  # type: ignore[method-assign]
     hook_class.count = timed("metrics hook", hook_class.count)  # type: ignore[method-assign]
+    hook_class.count_by = timed("metrics hook", hook_class.count_by)  # type: ignore[method-assign]
     inner_times: list[float] = []
     outer_times: list[float] = []
 

@@ -69,6 +69,7 @@ from .telemetry._spans import end_server_span, start_sampled_server_span
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
+    from .inbound._peer import Peer
     from .inbound._policy import InboundPolicy
     from .inbound._record import InboundRecorder
     from .security import Decision
@@ -81,6 +82,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("inmesh.inbound")
+#: ``log.isEnabledFor``'s own cache (level -> enabled), which logging clears whenever a
+#: level changes: a request reads it instead of calling the method (False: not enabled)
+_LOG_CACHE: dict[int, bool] = log._cache  # type: ignore[attr-defined]
+_DEBUG = logging.DEBUG
 
 _GRPC = b"grpc-status"
 _DENIED_BODY = b"RBAC: access denied"
@@ -89,6 +94,19 @@ _DENIED_HEADERS = [
     (b"content-length", str(len(_DENIED_BODY)).encode()),
 ]
 _NO_ADDRESS = (None, None)
+
+
+def _pair_item(pair: tuple[tuple[bytes, bytes], ...]) -> Any:
+    """The listener's rendering of the workload's exchange pair (None: it cannot write it
+    itself; the pair then goes in the answer's message)."""
+    from .inbound._h11 import pair_item
+
+    return pair_item(pair)
+
+
+def _new_request_id() -> bytes:
+    """A new ``x-request-id`` (Envoy's: a UUID4)."""
+    return str(uuid.uuid4()).encode()
 
 
 def _refused(reason: str) -> Decision:
@@ -127,6 +145,8 @@ class MeshMiddleware:
         #: the server span's host (Istio's trace operation names the service's FQDN)
         self._host = to_fqdn(mesh.service, mesh.namespace) if mesh is not None else ""
         self._records: InboundRecorder | None = None
+        #: the workload's exchange pair and its rendering for the listener (_h11.pair_item)
+        self._pair: tuple[object, Any] = (None, None)
         #: the last x-envoy-peer-metadata value read and its decoding (peer_from_headers'
         #: result for it: a pure function of the bytes)
         self._last_metadata: tuple[bytes | None, PeerMetadata | None] = (None, None)
@@ -213,7 +233,7 @@ class MeshMiddleware:
         else:
             headers = raw if type(raw) is list else list(raw)
         if request_id is None and kind == "http":
-            request_id = str(uuid.uuid4()).encode()
+            request_id = _new_request_id()
             headers = [*headers, (_REQUEST_ID, request_id)]
         if connection is not None:
             peer, mtls, sni = connection.peer, connection.mtls, connection.sni
@@ -233,11 +253,22 @@ class MeshMiddleware:
         mesh = self.mesh
         # a caller that sent its metadata gets this workload's in the response (Istio's
         # peer_metadata filter); nobody else does, so nothing leaks outside the mesh
-        answer: tuple[tuple[bytes, bytes], ...] = (
-            mesh._state.exchange
-            if metadata is not None and mesh is not None and kind == "http"
-            else ()
-        )
+        answer: tuple[tuple[bytes, bytes], ...] = ()
+        answer_to: Any = None  # the listener's connection, which writes the pair itself
+        pair: Any = None
+        if metadata is not None and mesh is not None and kind == "http":
+            answer = mesh._state.exchange
+            if answer:
+                answer_to = scope.get(ANSWER_KEY)
+                if answer_to is not None and answer_to.inmesh_send is send:
+                    # nothing between the listener and here changes the answer: it writes
+                    # the pair rendered once per workload after the app's headers
+                    cached = self._pair
+                    if cached[0] is not answer:
+                        cached = self._pair = (answer, _pair_item(answer))
+                    pair = cached[1]
+                if pair is None:
+                    answer_to = None
         scope = {**scope, "headers": headers, "inmesh.peer": peer}
         if mesh is not None:
             scope["inmesh.mesh"] = mesh
@@ -286,41 +317,27 @@ class MeshMiddleware:
                 except ValueError as exc:  # e.g. a client address that is not an IP
                     decision = _refused(str(exc))
                 scope["inmesh.authz"] = decision
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug(
-                        "authz %s %s from %s: %s (%s)",
-                        scope.get("method", "GET"),
-                        scope.get("path"),
-                        peer.principal if peer is not None else "plaintext",
-                        "allowed" if decision.allowed else "denied",
-                        decision.reason,
-                    )
+                if _LOG_CACHE.get(_DEBUG) is not False:  # maybe on: _log_decision asks
+                    _log_decision(scope, peer, decision)
                 if not decision.allowed:
-                    await self._deny(kind, send, answer)
-                    if span is not None:
-                        end_server_span(span, 403, decision)
-                    if kind == "http" and mesh is not None and mesh._state.hooks:
-                        self._recorder().emit(
-                            scope,
-                            peer=peer,
-                            mtls=mtls,
-                            decision=decision,
-                            status=403,
-                            response_bytes=len(_DENIED_BODY),
-                            start=start,
-                            source=source,
-                            server_name=sni,
-                            content_type=content_type,
-                        )
+                    await self._denied(
+                        scope, send, answer, span, decision, peer, mtls, start, source, sni,
+                        content_type,
+                    )  # fmt: skip
                     return
-        recording = span is not None or (
-            kind == "http" and mesh is not None and bool(mesh._state.hooks)
-        )
+        hooked = kind == "http" and mesh is not None and bool(mesh._state.hooks)
+        recording = span is not None or hooked
         status = 500  # raising: a 500
         sent = 0  # response body bytes
         received = 0  # request body bytes
         grpc = ""  # the response's grpc-status (headers of a trailers-only answer, trailers)
-        if recording or answer:
+        listener_send = send
+        if pair is not None:
+            answer_to.inmesh_pair = pair  # written with the answer's head (inbound/_h11.py)
+            answer = ()
+        if answer:  # not written by the listener: in the answer's message
+            send = _answering(send, answer)
+        if recording:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
             inner_receive = receive
@@ -332,24 +349,11 @@ class MeshMiddleware:
                     sent += len(message.get("body", b""))
                 elif kind == "http.response.start":
                     status = message["status"]
-                    app_headers = message.get("headers", ())
-                    grpc = _grpc_status(app_headers, grpc)
-                    if answer:
-                        # the mesh listener writes the pair validated once per workload
-                        # (inbound/_h11.py), where it would be in the message; else it goes
-                        # in the message
-                        hook = scope.get(ANSWER_KEY)
-                        if (
-                            hook is not None
-                            and type(app_headers) is list
-                            and hook(inner, answer, len(app_headers))
-                        ):
-                            try:
-                                await inner(message)
-                            finally:
-                                hook(None, answer, 0)
-                            return
-                        message = {**message, "headers": [*app_headers, *answer]}
+                    # the first grpc-status (_grpc_status, inlined: once a request)
+                    for name, value in message.get("headers") or ():
+                        if name == _GRPC or (len(name) == 11 and name.lower() == _GRPC):
+                            grpc = value.decode("latin-1")
+                            break
                 elif kind == "http.response.trailers":  # gRPC's status, after the body
                     grpc = _grpc_status(message.get("headers"), grpc)
                 await inner(message)
@@ -368,6 +372,10 @@ class MeshMiddleware:
         finally:
             self.in_flight -= 1
             _inbound.reset(carrying)
+            if pair is not None and answer_to.inmesh_send is listener_send:
+                # no answer written (the app raised first): uvicorn's 500 carries no pair;
+                # a later request's own (a keep-alive connection) is left alone
+                answer_to.inmesh_pair = None
             if span is not None:
                 end_server_span(span, status, decision)
             if recording and kind == "http" and mesh is not None and mesh._state.hooks:
@@ -398,6 +406,42 @@ class MeshMiddleware:
             recorder = self._records = InboundRecorder(self.mesh)
         return recorder
 
+    async def _denied(
+        self,
+        scope: Scope,
+        send: Send,
+        answer: tuple[tuple[bytes, bytes], ...],
+        span: Any,
+        decision: Decision,
+        peer: Peer | None,
+        mtls: bool,
+        start: float,
+        source: PeerMetadata | None,
+        sni: str | None,
+        content_type: bytes | None,
+    ) -> None:
+        """Answer a request the policies deny (Envoy's RBAC filter: 403 ``RBAC: access
+        denied``; a websocket handshake closed before it is accepted), end its span and
+        record it."""
+        kind = scope["type"]
+        await self._deny(kind, send, answer)
+        if span is not None:
+            end_server_span(span, 403, decision)
+        mesh = self.mesh
+        if kind == "http" and mesh is not None and mesh._state.hooks:
+            self._recorder().emit(
+                scope,
+                peer=peer,
+                mtls=mtls,
+                decision=decision,
+                status=403,
+                response_bytes=len(_DENIED_BODY),
+                start=start,
+                source=source,
+                server_name=sni,
+                content_type=content_type,
+            )
+
     @staticmethod
     async def _deny(kind: str, send: Send, answer: tuple[tuple[bytes, bytes], ...] = ()) -> None:
         if kind == "websocket":
@@ -407,3 +451,30 @@ class MeshMiddleware:
         headers = [*_DENIED_HEADERS, *answer] if answer else _DENIED_HEADERS
         await send({"type": "http.response.start", "status": 403, "headers": headers})
         await send({"type": "http.response.body", "body": _DENIED_BODY})
+
+
+def _answering(send: Send, answer: tuple[tuple[bytes, bytes], ...]) -> Send:
+    """``send`` with ``answer`` (the workload's exchange pair) after the answer's headers,
+    where the listener cannot write it itself (another server, or a ``send`` wrapped
+    between the listener and the middleware)."""
+
+    async def answering(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *answer]}
+        await send(message)
+
+    return answering
+
+
+def _log_decision(scope: Scope, peer: Peer | None, decision: Decision) -> None:
+    """The decision in the DEBUG log, when it is on."""
+    if not log.isEnabledFor(_DEBUG):
+        return
+    log.debug(
+        "authz %s %s from %s: %s (%s)",
+        scope.get("method", "GET"),
+        scope.get("path"),
+        peer.principal if peer is not None else "plaintext",
+        "allowed" if decision.allowed else "denied",
+        decision.reason,
+    )

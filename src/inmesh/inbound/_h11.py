@@ -10,19 +10,23 @@ metadata exchange pair (``x-envoy-peer-metadata[-id]``, in every answer to a mes
 that is ~18 us of the listener's CPU per request (``docs/performance.md``).
 
 :class:`MeshH11Connection` is ``h11.Connection`` with one method replaced: the framing
-headers are rewritten as h11 does, from the headers the ``Response`` already validated,
-without validating them again (``normalize_and_validate(..., _parsed=True)`` still checks
-``Content-Length`` and ``Transfer-Encoding`` as h11 does). The bytes written are the same
-(tests/unit/inbound/test_h11.py compares them with h11's own for every framing case). It
-relies on h11's private helpers, so it is used with h11 0.16 only (checked at import);
-with another h11 the listener keeps ``h11.Connection`` as it is.
+headers are rewritten as h11 does (``_clean_up_response_headers_for_sending``: the same
+headers removed, the same appended, in the same order), in one pass over the headers the
+``Response`` already validated, without validating them again (what h11's second
+validation would check, ``Content-Length`` and ``Transfer-Encoding``, the first one
+already did, and the rewrite only removes those or sets h11's own constants). The bytes
+written are the same (tests/unit/inbound/test_h11.py compares them with h11's own for
+every framing case). It relies on h11's private helpers, so it is used with h11 0.16 only
+(checked at import); with another h11 the listener keeps ``h11.Connection`` as it is.
 
-It also writes the workload's metadata exchange pair into an answer without validating it
-again (:meth:`MeshH11Connection.answer_with`): the pair is the same for every answer of a
-workload (~500 bytes), so it is validated once per workload (:func:`validated`), and
-spliced into the answer's headers where ``MeshMiddleware`` would have put it (after the
-app's headers, before the ``Connection: close`` uvicorn may append), so the bytes on the
-wire are the ones h11 writes when the pair is in the app's headers (tests compare them).
+It also writes the workload's metadata exchange pair into the next answer when
+``MeshMiddleware`` sets :attr:`MeshH11Connection.inmesh_pair` (the listener offers the
+connection in the scope, ``_protocol.py``): the pair is the same for every answer of a
+workload (~500 bytes), so it is validated and rendered once per workload
+(:func:`pair_item`) as the very lines h11 would write for it, and it goes where
+``MeshMiddleware`` would have put it in the message (after the app's headers, before the
+framing headers h11 appends), so the bytes on the wire are the ones h11 writes when the
+pair is in the app's headers (tests compare them).
 """
 
 from __future__ import annotations
@@ -31,11 +35,15 @@ from typing import Any
 
 import h11
 
-__all__ = ["MeshH11Connection", "connection_class", "validated"]
+__all__ = ["MeshH11Connection", "connection_class", "pair_item", "validated"]
 
-#: what the splice must never carry: h11 rewrites these headers for framing
-_FRAMING = frozenset((b"content-length", b"transfer-encoding", b"connection"))
+#: what the pair must never carry: h11 rewrites these headers for framing, and writes
+#: ``host`` first
+_FRAMING = frozenset((b"content-length", b"transfer-encoding", b"connection", b"host"))
 _VALIDATED: dict[tuple[tuple[bytes, bytes], ...], list[tuple[bytes, bytes, bytes]] | None] = {}
+_ITEMS: dict[tuple[tuple[bytes, bytes], ...], tuple[bytes, bytes, bytes] | None] = {}
+_CHUNKED = (b"Transfer-Encoding", b"transfer-encoding", b"chunked")  # set_comma_header's
+_NO_FRAMING = (b"content-length", b"transfer-encoding")
 
 try:
     from h11._connection import _body_framing
@@ -51,26 +59,12 @@ except ImportError:  # pragma: no cover - another h11 layout: h11's own connecti
     _AVAILABLE = False
 
 
-def _set_comma_header(headers: Any, name: bytes, new_values: list[bytes]) -> Any:
-    """h11's ``set_comma_header`` without validating again what ``headers`` holds (they
-    were validated when the ``Response`` was made; the new values are h11's constants)."""
-    new_headers = [
-        (raw_name, value)
-        for raw_name, found_name, value in headers._full_items
-        if found_name != name
-    ]
-    title = name.title()
-    for value in new_values:
-        new_headers.append((title, value))
-    return normalize_and_validate(new_headers, _parsed=True)
-
-
 def validated(
     pair: tuple[tuple[bytes, bytes], ...],
 ) -> list[tuple[bytes, bytes, bytes]] | None:
     """``pair`` as h11 holds validated headers (raw name, lower-case name, value), once per
-    distinct pair; None when h11 would refuse it or it names a framing header (the caller
-    then sends it the ordinary way, where h11 validates and rewrites as usual)."""
+    distinct pair; None when h11 would refuse it or it names a framing header or ``host``
+    (the caller then sends it the ordinary way, where h11 validates and rewrites as usual)."""
     try:
         return _VALIDATED[pair]
     except KeyError:
@@ -80,7 +74,7 @@ def validated(
         items = list(normalize_and_validate(list(pair))._full_items)
     except h11.LocalProtocolError:
         items = None
-    if items is not None and any(name in _FRAMING for _, name, _ in items):
+    if items is not None and (not items or any(name in _FRAMING for _, name, _ in items)):
         items = None
     if len(_VALIDATED) >= 64:
         _VALIDATED.clear()
@@ -88,53 +82,95 @@ def validated(
     return items
 
 
+def pair_item(pair: tuple[tuple[bytes, bytes], ...]) -> tuple[bytes, bytes, bytes] | None:
+    """``pair`` (:func:`validated`) as one header item whose line, as h11's writer makes it
+    (``raw_name + b": " + value + b"\\r\\n"``), is the lines h11 writes for the whole pair:
+    the first name, and as its value the rest of those lines. Made once per distinct pair;
+    None when the pair cannot be written this way (see :func:`validated`). Only
+    :class:`MeshH11Connection` puts it in an answer's headers, after every check h11 makes
+    on them (no check reads the pair: its names are no framing header and not ``host``)."""
+    try:
+        return _ITEMS[pair]
+    except KeyError:
+        pass
+    items = validated(pair)
+    item: tuple[bytes, bytes, bytes] | None = None
+    if items is not None:
+        lines = b"".join(b"%s: %s\r\n" % (raw_name, value) for raw_name, _, value in items)
+        raw_name, name, _ = items[0]
+        item = (raw_name, name, lines[len(raw_name) + 2 : -2])
+    if len(_ITEMS) >= 64:
+        _ITEMS.clear()
+    _ITEMS[pair] = item
+    return item
+
+
 class MeshH11Connection(h11.Connection):
     """``h11.Connection`` whose answers' headers are validated once (see the module)."""
 
-    #: (index, validated headers) to splice into the next answer's headers, or None
-    _inmesh_answer: tuple[int, list[tuple[bytes, bytes, bytes]]] | None = None
+    #: the workload's pair (:func:`pair_item`) for the next answer (``MeshMiddleware`` sets
+    #: it; writing the answer clears it), or None
+    inmesh_pair: tuple[bytes, bytes, bytes] | None
+    #: the ASGI ``send`` of the request being served, as the listener received it (the
+    #: middleware sets ``inmesh_pair`` only when its own ``send`` is that one: nothing in
+    #: between can change the answer's headers after the pair)
+    inmesh_send: Any
 
-    def answer_with(self, at: int, items: list[tuple[bytes, bytes, bytes]] | None) -> None:
-        """Splice ``items`` (from :func:`validated`) into the next answer's headers at
-        index ``at``; None: nothing (clears what was not sent)."""
-        self._inmesh_answer = (at, items) if items is not None else None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inmesh_pair = None
+        self.inmesh_send = None
 
     def _clean_up_response_headers_for_sending(self, response: Any) -> Any:
-        # h11 0.16's method, with _set_comma_header for set_comma_header
+        # h11 0.16's method in one pass: h11 removes Content-Length and Transfer-Encoding
+        # (then appends Transfer-Encoding: chunked) for a body of unknown length, and
+        # removes every Connection header (then appends its values with close) when the
+        # connection closes; the pair goes after the app's headers, before what h11 appends
         assert type(response) is h11.Response
+        pair = self.inmesh_pair
+        if pair is not None:
+            self.inmesh_pair = None
         headers = response.headers
-        splice = self._inmesh_answer
-        if splice is not None:
-            # the pair validated once per workload, where the app's headers end; its names
-            # are no framing header (validated()), so the framing below is the same
-            self._inmesh_answer = None
-            at, items = splice
-            full = headers._full_items
-            headers = Headers([*full[:at], *items, *full[at:]])
-        need_close = False
+        full = headers._full_items
         method: Any = self._request_method
         if method == b"HEAD":
             method = b"GET"
+        need_close = False
+        drop: tuple[bytes, ...] = ()
+        tail: list[tuple[bytes, bytes, bytes]] = []
         framing_type, _ = _body_framing(method, response)
         if framing_type in ("chunked", "http/1.0"):
-            headers = _set_comma_header(headers, b"content-length", [])
+            drop = _NO_FRAMING
             if self.their_http_version is None or self.their_http_version < b"1.1":
-                headers = _set_comma_header(headers, b"transfer-encoding", [])
                 if self._request_method != b"HEAD":
                     need_close = True
             else:
-                headers = _set_comma_header(headers, b"transfer-encoding", [b"chunked"])
+                tail.append(_CHUNKED)
         if not self._cstate.keep_alive or need_close:
             connection = set(get_comma_header(headers, b"connection"))
             connection.discard(b"keep-alive")
             connection.add(b"close")
-            headers = _set_comma_header(headers, b"connection", sorted(connection))
-        assert isinstance(headers, Headers)
+            drop = (*drop, b"connection")
+            tail.extend((b"Connection", b"connection", value) for value in sorted(connection))
+        if not drop and pair is None:
+            return response  # h11 would make the same Response again
+        if drop:
+            items = []
+            for item in full:  # a loop, not a comprehension (its own function in 3.11)
+                if item[1] not in drop:
+                    items.append(item)
+        else:
+            items = list(full)
+        if pair is not None:
+            items.append(pair)
+        if tail:
+            items.extend(tail)
         return h11.Response(
-            headers=headers,
+            headers=Headers(items),
             status_code=response.status_code,
             http_version=response.http_version,
             reason=response.reason,
+            _parsed=True,
         )
 
 

@@ -27,8 +27,8 @@ __all__ = [
 
 #: The scope key the mesh listener sets for every request it serves (never from a header).
 CONNECTION_KEY = "inmesh.connection"
-#: The scope key under which the mesh listener offers ``MeshMiddleware`` its hook for the
-#: metadata exchange pair in an answer (``MeshProtocol._answer``, ``_h11.py``).
+#: The scope key under which the mesh listener offers ``MeshMiddleware`` the request's h11
+#: connection, on which it sets the metadata exchange pair for the answer (``_h11.py``).
 ANSWER_KEY = "inmesh.answer"
 
 

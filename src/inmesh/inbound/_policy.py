@@ -98,7 +98,7 @@ class InboundPolicy:
     def current(self) -> Resolved:
         """The answers for the configuration in force (cached per revision)."""
         if self._mesh is not None:
-            snapshot = self._mesh.snapshot
+            snapshot = self._mesh._state.snapshot  # Mesh.snapshot, without the property
             revision, resources = snapshot.revision, snapshot.resources
         else:
             revision, resources = self._revision, self._resources

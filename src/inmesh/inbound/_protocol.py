@@ -10,8 +10,9 @@ client certificate from the mesh roots is required, as Istio requires it for eve
 but DISABLE), and only then lets h11 read. Each request's scope gets
 ``scope["extensions"]["tls"]`` (asgiref's TLS extension, which uvicorn 0.54 does not fill)
 and ``scope["inmesh.connection"]`` (:class:`InboundConnection`); with h11 0.16 also
-``scope["inmesh.answer"]``, the hook through which ``MeshMiddleware`` has the workload's
-metadata exchange pair written into its answer validated once per workload (``_h11.py``).
+``scope["inmesh.answer"]``, the connection (``_h11.py``) on which ``MeshMiddleware`` sets
+the workload's metadata exchange pair for the answer, written as rendered once per
+workload.
 
 With ``inmesh serve`` this is automatic. With a plain ``uvicorn`` command, the app is
 wrapped in ``MeshMiddleware(app, mesh=mesh)`` and the listener follows that Mesh (its
@@ -34,9 +35,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ._h11 import MeshH11Connection, connection_class, validated
+from ._h11 import MeshH11Connection, connection_class
 from ._mtls_mode import DISABLE, STRICT
 from ._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, Peer
 
@@ -153,8 +154,6 @@ def _front(holder: TLSHolder) -> ssl.SSLContext:
 
 
 _PLAINTEXT = InboundConnection(mtls=False)
-#: the method whose header layout _answer relies on (uvicorn's h11 cycle)
-_CYCLE_SEND = RequestResponseCycle.send
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +176,7 @@ class MeshProtocol(H11Protocol):
     # that every instance's dict is materialized and each attribute access in uvicorn's
     # per-request methods takes the slower dict path (docs/performance.md, "branches").
     __slots__ = (
-        "_answer_hook",
+        "_answer_to",
         "_connection",
         "_handshaking",
         "_inner_app",
@@ -197,7 +196,7 @@ class MeshProtocol(H11Protocol):
         cls = connection_class()
         if type(self.conn) is not cls:
             self.conn = cls(h11.SERVER, self.conn._max_incomplete_event_size)
-        self._answer_hook = self._answer if isinstance(self.conn, MeshH11Connection) else None
+        self._answer_to = self.conn if isinstance(self.conn, MeshH11Connection) else None
         self._inner_app = self.app
         self._sources = self.sources or _default_sources(self.app)
         self.app = self._with_connection
@@ -208,7 +207,9 @@ class MeshProtocol(H11Protocol):
         self._tls_extension: dict[str, Any] | None = None
         self._connection = _PLAINTEXT
 
-    async def _with_connection(self, scope: Any, receive: Any, send: Any) -> None:
+    def _with_connection(self, scope: Any, receive: Any, send: Any) -> Any:
+        # a plain function returning the app's coroutine, which uvicorn awaits: no
+        # coroutine of its own between uvicorn and the app (one frame less on every await)
         if self._tls_extension is not None:
             extensions = scope.get("extensions")
             if extensions is None:
@@ -216,31 +217,13 @@ class MeshProtocol(H11Protocol):
             else:
                 extensions["tls"] = self._tls_extension
         scope[CONNECTION_KEY] = self._connection
-        if self._answer_hook is not None:
-            scope[ANSWER_KEY] = self._answer_hook
-        await self._inner_app(scope, receive, send)
-
-    def _answer(self, send: Any, pair: tuple[tuple[bytes, bytes], ...], app_headers: int) -> bool:
-        """``MeshMiddleware``'s hook: the next answer that ``send`` writes gets ``pair``
-        after the app's ``app_headers`` headers, validated once per workload. False (nothing
-        done) unless ``send`` is this connection's current ``RequestResponseCycle.send``
-        itself: uvicorn then makes the answer's headers its default headers + the app's
-        (+ ``Connection: close``), so the splice lands where the pair would have been.
-        ``send`` None clears what was not written."""
-        conn: Any = self.conn
-        if send is None:
-            conn.answer_with(0, None)
-            return True
-        cycle = getattr(send, "__self__", None)
-        if cycle is None or cycle is not self.cycle:
-            return False
-        if getattr(send, "__func__", None) is not _CYCLE_SEND:
-            return False
-        items = validated(pair)
-        if items is None:
-            return False
-        conn.answer_with(len(cycle.default_headers) + app_headers, items)
-        return True
+        answer_to = self._answer_to
+        if answer_to is not None:
+            # MeshMiddleware sets the workload's pair on it when its own send is this one
+            # (nothing in between to change the answer's headers after the pair: _h11.py)
+            answer_to.inmesh_send = send
+            scope[ANSWER_KEY] = answer_to
+        return self._inner_app(scope, receive, send)
 
     # -- the first step: sniff, decide, maybe handshake -----------------------------------
 

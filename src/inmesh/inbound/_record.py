@@ -18,14 +18,14 @@ record itself and the hooks.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..routing._hosts import to_fqdn
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
-from ..telemetry._metrics import counting_hook
+from ..telemetry._metrics import MetricsHook, counting_hook
 from ..telemetry._record import AsgiHeaders
 
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .._mesh import Mesh
     from ..security import Decision
     from ..telemetry._exchange import PeerMetadata
+    from ..telemetry._record import RecordHook
     from ._peer import Peer
 
 __all__ = ["InboundRecorder", "authorization_of"]
@@ -52,6 +53,7 @@ class InboundRecorder:
     """Builds the destination-side records of one Mesh's workload (see the module)."""
 
     __slots__ = (
+        "_counting",
         "_decisions",
         "_local",
         "_mesh",
@@ -71,6 +73,8 @@ class InboundRecorder:
         self._decisions: dict[int, tuple[Decision, str, str]] = {}
         # (the workload's current certificate, its SPIFFE id): renewed in place
         self._principal: tuple[Any, str] = (None, "")
+        # (hooks, server metrics settings, counting_hook's answer for them)
+        self._counting: tuple[object, object, MetricsHook | None] = (None, None, None)
 
     def _server(self, server: Any) -> tuple[str, str]:
         found = self._local.get(server)
@@ -145,14 +149,29 @@ class InboundRecorder:
         end = time.perf_counter()
         mesh = self._mesh
         state = mesh._state
-        local, cluster = self._server(scope.get("server") or _NO_ADDRESS)
+        server = scope.get("server") or _NO_ADDRESS
+        found = self._local.get(server)  # _server's lookup, inlined (once a request)
+        local, cluster = found if found is not None else self._server(server)
         hooks = state.hooks
-        hook = counting_hook(hooks, state.telemetry.server_metrics)
+        metrics = state.telemetry.server_metrics
+        counting = self._counting
+        if counting[0] is not hooks or counting[1] is not metrics:
+            # counting_hook once per (hooks, metrics): both immutable, held here (their
+            # ids cannot be reused while this holds them)
+            counting = self._counting = (hooks, metrics, counting_hook(hooks, metrics))
+        hook = counting[2]
         if hook is not None:
             # Only the standard metrics read the record: counted in its series, found by
             # what its labels derive from (MetricsHook.learn, as the outbound path does);
             # the record is built once per label set.
-            principal = self._destination_principal()
+            tls = state.tls
+            if tls is None:
+                principal = ""
+            else:  # _destination_principal, inlined
+                cached = self._principal
+                principal = (
+                    cached[1] if cached[0] is tls.current() else self._destination_principal()
+                )
             key = (
                 "destination",
                 id(peer),
@@ -166,16 +185,40 @@ class InboundRecorder:
                 state.workload,
                 id(mesh.labels),
             )
-            series = hook.series_by(key)
-            if series is None:
+            if not hook.count_by(key, end - start, request_bytes, response_bytes):
                 record = self._record(
                     scope, peer, mtls, decision, status, response_bytes, start, end, source,
                     request_bytes, grpc_status, content_type, local, cluster,
                 )  # fmt: skip
                 hook.learn(key, (peer, source, mesh.labels), record)
-            else:
-                hook.count(series, end - start, request_bytes, response_bytes)
             return
+        self._emit_record(
+            scope, peer, mtls, decision, status, response_bytes, start, end, source,
+            request_bytes, server_name, grpc_status, content_type, local, cluster, hooks,
+        )  # fmt: skip
+
+    def _emit_record(
+        self,
+        scope: MutableMapping[str, Any],
+        peer: Peer | None,
+        mtls: bool,
+        decision: Decision | None,
+        status: int,
+        response_bytes: int,
+        start: float,
+        end: float,
+        source: PeerMetadata | None,
+        request_bytes: int,
+        server_name: str | None,
+        grpc_status: str,
+        content_type: bytes | None,
+        local: str,
+        cluster: str,
+        hooks: Sequence[RecordHook],
+    ) -> None:
+        """The record for every hook (more hooks than the standard metrics, or a Telemetry
+        API policy that changes them), with the access-log fields when one may read them."""
+        state = self._mesh._state
         record = self._record(
             scope, peer, mtls, decision, status, response_bytes, start, end, source,
             request_bytes, grpc_status, content_type, local, cluster,

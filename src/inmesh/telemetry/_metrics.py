@@ -168,6 +168,27 @@ class MetricsHook:
                 self._known = {}
             self._known[key] = (series, keep)
 
+    def count_by(
+        self, key: tuple[Any, ...], duration: float, request_bytes: int, response_bytes: int
+    ) -> bool:
+        """:meth:`count` in the series a caller's own ``key`` stands for (:meth:`learn`);
+        False (nothing counted) when the key is unknown: the caller then learns it."""
+        entry = self._known.get(key)
+        if entry is None:
+            return False
+        series = entry[0]
+        ms = duration * 1000.0
+        req, resp = request_bytes, response_bytes
+        with self._lock:  # count's body, inlined: once a request
+            series.count += 1
+            series.dur[bisect_left(ENVOY_BUCKETS, ms)] += 1
+            series.dur_sum += ms
+            series.req[bisect_left(ENVOY_BUCKETS, req)] += 1
+            series.req_sum += req
+            series.resp[bisect_left(ENVOY_BUCKETS, resp)] += 1
+            series.resp_sum += resp
+        return True
+
     def count(
         self, series: _Series, duration: float, request_bytes: int, response_bytes: int
     ) -> None:

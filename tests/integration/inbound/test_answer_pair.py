@@ -1,5 +1,5 @@
 """The workload's metadata exchange pair in its answers: the mesh listener writes it
-validated once per workload (``MeshProtocol._answer``, ``inbound/_h11.py``), and the bytes
+rendered once per workload (``MeshH11Connection.inmesh_pair``, ``inbound/_h11.py``), and the bytes
 on the wire are the ones of the ordinary path (the pair in the app's headers, validated by
 h11 with the rest), for every framing case, over real sockets."""
 
@@ -40,6 +40,8 @@ ANSWERS: dict[str, list[tuple[bytes, bytes]]] = {
 
 async def app(scope: Any, receive: Any, send: Any) -> None:
     name = scope["path"].strip("/")
+    if name == "raise":  # before answering: uvicorn answers 500
+        raise RuntimeError("the app failed")
     await send({"type": "http.response.start", "status": 200, "headers": ANSWERS[name]})
     await send({"type": "http.response.body", "body": b"hello"})
 
@@ -97,15 +99,15 @@ def test_same_bytes_as_the_ordinary_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     spliced, ordinary, mesh = pair
-    splices: list[int] = []
-    answer_with = MeshH11Connection.answer_with
+    splices: list[Any] = []
+    clean_up = MeshH11Connection._clean_up_response_headers_for_sending
 
-    def counting(self: MeshH11Connection, at: int, items: Any) -> None:
-        if items is not None:
-            splices.append(at)
-        answer_with(self, at, items)
+    def counting(self: MeshH11Connection, response: Any) -> Any:
+        if self.inmesh_pair is not None:
+            splices.append(self.inmesh_pair)
+        return clean_up(self, response)
 
-    monkeypatch.setattr(MeshH11Connection, "answer_with", counting)
+    monkeypatch.setattr(MeshH11Connection, "_clean_up_response_headers_for_sending", counting)
     request = REQUESTS[request_name] % (answer_name.encode(), EXCHANGE)
     ours = answer(spliced.port, request)
     assert len(splices) == 1  # the listener wrote the pair
@@ -125,3 +127,31 @@ def test_no_pair_for_a_caller_that_sent_none(
     ours = answer(spliced.port, request)
     assert ours == answer(ordinary.port, request)
     assert b"x-envoy-peer-metadata" not in ours
+
+
+def test_an_app_that_raises_gets_uvicorns_500_without_the_pair(
+    pair: tuple[RunningServer, RunningServer, inmesh.Mesh],
+) -> None:
+    """The pair set for the answer is cleared when the app raises before answering, as
+    the ordinary path never adds it: uvicorn's 500 is the same on both."""
+    spliced, ordinary, _ = pair
+    request = REQUESTS["keep-alive"] % (b"raise", EXCHANGE)
+    ours = answer(spliced.port, request)
+    assert ours.startswith(b"HTTP/1.1 500 ")
+    assert ours == answer(ordinary.port, request)
+    assert b"x-envoy-peer-metadata" not in ours
+
+
+def test_on_one_connection_only_the_answers_to_a_mesh_peer_carry_the_pair(
+    pair: tuple[RunningServer, RunningServer, inmesh.Mesh],
+) -> None:
+    spliced, _, _ = pair
+    with socket.create_connection(("127.0.0.1", spliced.port), timeout=5) as sock:
+        answers = []
+        for extra in (EXCHANGE, b"x-other: 1", EXCHANGE, b"x-other: 1"):
+            sock.sendall(REQUESTS["keep-alive"] % (b"length", extra))
+            data = b""
+            while not data.endswith(b"hello"):
+                data += sock.recv(65536)
+            answers.append(data)
+    assert [b"x-envoy-peer-metadata" in data for data in answers] == [True, False, True, False]

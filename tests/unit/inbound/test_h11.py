@@ -29,19 +29,40 @@ RESPONSES = {
     "no content": (204, [*EXCHANGE]),
     "not modified": (304, [(b"etag", b'"x"')]),
     "error": (503, [(b"retry-after", b"1"), (b"content-length", b"5")]),
+    "app close": (200, [(b"x-app", b"1"), (b"Connection", b"close")]),
+    "host first": (200, [(b"x-app", b"1"), (b"Host", b"h"), (b"content-length", b"5")]),
+    "none": (200, []),
 }
+#: uvicorn appends this to the answer's headers when the request had it
+CLOSE = (b"connection", b"close")
 
 
-def exchange(cls: type[h11.Connection], request: bytes, status: int, headers: list) -> bytes:
-    """The bytes ``cls`` writes for one answer, as uvicorn drives it, then its states."""
+def exchange(
+    cls: type[h11.Connection],
+    request: bytes,
+    status: int,
+    headers: list,
+    pair: tuple[bytes, bytes, bytes] | None = None,
+    informational: bool = False,
+) -> bytes:
+    """The bytes ``cls`` writes for one answer, as uvicorn drives it, then its states
+    (``pair``: set on the connection for the answer; ``informational``: a 100 first)."""
     conn = cls(h11.SERVER)
     conn.receive_data(request)
     assert type(conn.next_event()) is h11.Request
-    out = conn.send(h11.Response(status_code=status, headers=list(headers), reason=b"OK")) or b""
+    if pair is not None:
+        assert isinstance(conn, MeshH11Connection)
+        conn.inmesh_pair = pair
+    out = b""
+    if informational:
+        out += conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+    out += conn.send(h11.Response(status_code=status, headers=list(headers), reason=b"OK")) or b""
     if conn.our_state is h11.SEND_BODY:
         body = b"" if request.startswith(b"HEAD") or status in (204, 304) else b"hello"
         out += conn.send(h11.Data(data=body)) or b""
         out += conn.send(h11.EndOfMessage()) or b""
+    if pair is not None:
+        assert conn.inmesh_pair is None  # used once: the next answer carries none
     return out + repr((conn.our_state, conn.their_state)).encode()
 
 
@@ -87,23 +108,57 @@ def test_the_chunked_rewrite_validates_once(monkeypatch: pytest.MonkeyPatch) -> 
         assert calls.count(value) == expected
 
 
-def test_a_spliced_pair_writes_the_bytes_of_the_pair_in_the_headers() -> None:
-    """answer_with: the pair, validated once (validated()), lands at the index given, and
-    the answer is byte for byte the one with the pair among the headers."""
-    from inmesh.inbound._h11 import validated
+@pytest.mark.parametrize("informational", [False, True])
+@pytest.mark.parametrize("request_name", sorted(REQUESTS))
+@pytest.mark.parametrize("response_name", sorted(RESPONSES))
+def test_the_pair_the_connection_writes_gives_the_bytes_of_the_pair_in_the_headers(
+    request_name: str, response_name: str, informational: bool
+) -> None:
+    """inmesh_pair: the pair, rendered once (pair_item()), is written where MeshMiddleware
+    would have put it (after the app's headers, before uvicorn's Connection: close), and
+    the answer is byte for byte h11's with the pair among the headers, once."""
+    from inmesh.inbound._h11 import pair_item
+
+    item = pair_item(tuple(EXCHANGE))
+    assert item is not None and pair_item(tuple(EXCHANGE)) is item  # once per pair
+    request = REQUESTS[request_name]
+    status, app = RESPONSES[response_name]
+    close = [CLOSE] if b"Connection: close" in request else []
+    ours = exchange(MeshH11Connection, request, status, [*app, *close], item, informational)
+    theirs = exchange(
+        h11.Connection, request, status, [*app, *EXCHANGE, *close], None, informational
+    )
+    assert ours == theirs
+    in_app = sum(name == b"x-envoy-peer-metadata-id" for name, _ in app)
+    assert ours.count(b"x-envoy-peer-metadata-id: ") == 1 + in_app
+
+
+def test_the_pair_goes_in_one_answer_only() -> None:
+    from inmesh.inbound._h11 import pair_item
+
+    conn = MeshH11Connection(h11.SERVER)
+    conn.receive_data(REQUESTS["get 1.1"] * 2)
+    conn.next_event()
+    conn.next_event()  # the request's end
+    conn.inmesh_pair = pair_item(tuple(EXCHANGE))
+    first = conn.send(h11.Response(status_code=200, headers=[(b"content-length", b"0")]))
+    conn.send(h11.EndOfMessage())
+    assert conn.inmesh_pair is None
+    conn.start_next_cycle()
+    conn.next_event()
+    second = conn.send(h11.Response(status_code=200, headers=[(b"content-length", b"0")]))
+    assert b"x-envoy-peer-metadata" in first and b"x-envoy-peer-metadata" not in second
+
+
+def test_the_rendered_pair_is_h11s_lines() -> None:
+    from inmesh.inbound._h11 import pair_item, validated
 
     items = validated(tuple(EXCHANGE))
-    assert items is not None and validated(tuple(EXCHANGE)) is items  # once per pair
-    for request in REQUESTS.values():
-        app = [(b"content-type", b"application/json"), (b"x-app", b"1")]
-        spliced = MeshH11Connection(h11.SERVER)
-        spliced.receive_data(request)
-        spliced.next_event()
-        spliced.answer_with(1, items)
-        ours = spliced.send(h11.Response(status_code=200, headers=list(app), reason=b"OK"))
-        assert spliced._inmesh_answer is None  # used once
-        theirs = exchange(h11.Connection, request, 200, [app[0], *EXCHANGE, app[1]])
-        assert theirs.startswith(ours or b"")
+    item = pair_item(tuple(EXCHANGE))
+    assert items is not None and item is not None
+    line = b"%s: %s\r\n" % (item[0], item[2])  # as h11's writer makes a header line
+    assert line == b"".join(b"%s: %s\r\n" % (name, value) for name, value in EXCHANGE)
+    assert item[1] == b"x-envoy-peer-metadata-id"
 
 
 @pytest.mark.parametrize(
@@ -112,9 +167,12 @@ def test_a_spliced_pair_writes_the_bytes_of_the_pair_in_the_headers() -> None:
         ((b"x-bad", b"a\r\nb"),),  # h11 would refuse it: the ordinary path says so
         ((b"content-length", b"5"),),  # framing: h11 rewrites it, never spliced
         ((b"Connection", b"close"),),
+        ((b"x-ok", b"1"), (b"Host", b"h")),  # h11 writes host first
+        (),
     ],
 )
-def test_what_is_never_spliced(pair: tuple[tuple[bytes, bytes], ...]) -> None:
-    from inmesh.inbound._h11 import validated
+def test_what_is_never_written_by_the_connection(pair: tuple[tuple[bytes, bytes], ...]) -> None:
+    from inmesh.inbound._h11 import pair_item, validated
 
     assert validated(pair) is None
+    assert pair_item(pair) is None

@@ -334,3 +334,24 @@ def test_the_trace_context_read_inline_is_parse_headers() -> None:
             got = (trace.trace_id, trace.parent_span_id, trace.tracestate, trace.format)
             want = (expected.trace_id, expected.span_id, expected.tracestate, expected.format)
             assert got == want, name
+
+
+def test_the_decision_is_logged_at_debug_as_soon_as_debug_is_on(caplog: Any) -> None:
+    """The middleware reads logging's own cache of the level: a level changed between two
+    requests applies to the next one (the cache is cleared by every level change)."""
+    import logging
+
+    policy = InboundPolicy(resources=resources(ALLOW_FRONTEND), namespace="shop")
+    app = MeshMiddleware(Seen(), policy=policy)
+    logger = logging.getLogger("inmesh.inbound")
+    caplog.set_level(logging.INFO, logger="inmesh.inbound")
+    run(app, scope(connection=InboundConnection(mtls=True, peer=FRONTEND)))
+    assert logger._cache.get(logging.DEBUG) is False  # read (and cached) by the request
+    assert not [r for r in caplog.records if r.message.startswith("authz ")]
+    caplog.set_level(logging.DEBUG, logger="inmesh.inbound")
+    run(app, scope(connection=InboundConnection(mtls=True, peer=FRONTEND)))
+    logged = [r.message for r in caplog.records if r.message.startswith("authz ")]
+    assert logged == [
+        "authz GET /pay from cluster.local/ns/shop/sa/frontend: allowed "
+        "(ALLOW policy shop/payments matched)"
+    ]

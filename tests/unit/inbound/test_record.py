@@ -250,12 +250,20 @@ def test_the_record_free_path_follows_hooks_policy_and_certificate_changes() -> 
     emit(recorder)  # another destination principal: another series
     principals = sorted(labels[11] for labels in _counts(hook))
     assert principals == ["spiffe://cluster.local/ns/shop/sa/payments", "unknown"]
+    holder.now = _Current("spiffe://other/ns/shop/sa/payments")  # renewed in place
+    emit(recorder)
+    principals = sorted(labels[11] for labels in _counts(hook))
+    assert principals == [
+        "spiffe://cluster.local/ns/shop/sa/payments",
+        "spiffe://other/ns/shop/sa/payments",
+        "unknown",
+    ]
     # a Telemetry policy that changes the destination's metrics: the hook gets records
     mesh._state.telemetry = TelemetryPolicy(server_metrics=ModeMetrics(disabled=True))
     emit(recorder)
-    assert sum(c[0] for c in _counts(hook).values()) == 2  # disabled: not counted
+    assert sum(c[0] for c in _counts(hook).values()) == 3  # disabled: not counted
     # a hook added: records again, to every hook
     mesh._state.telemetry = TelemetryPolicy()
     mesh._state.hooks = (hook, records.append)
     emit(recorder)
-    assert len(records) == 1 and sum(c[0] for c in _counts(hook).values()) == 3
+    assert len(records) == 1 and sum(c[0] for c in _counts(hook).values()) == 4

@@ -97,3 +97,20 @@ def test_series_for_and_count_count_as_a_record_does() -> None:
         kept.count(kept.series_for(rec), rec.duration, rec.request_bytes, rec.response_bytes)
     assert kept.series_for(recs[0]) is kept.series_for(recs[1])  # one label set, one series
     assert kept.exposition() == called.exposition()
+
+
+def test_count_by_counts_as_count_once_the_key_is_learned() -> None:
+    called, keyed = MetricsHook(), MetricsHook()
+    recs = [
+        record(duration=0.012, request_bytes=0, response_bytes=300),
+        record(duration=0.0004, request_bytes=10, response_bytes=300),
+        record(duration=2.5, request_bytes=70000, response_bytes=0, status=503),
+    ]
+    for rec in recs:
+        called(rec)
+        key = ("mine", rec.status)
+        if not keyed.count_by(key, rec.duration, rec.request_bytes, rec.response_bytes):
+            keyed.learn(key, None, rec)
+    assert keyed.exposition() == called.exposition()
+    assert keyed.count_by(("unknown",), 1.0, 1, 1) is False
+    assert keyed.exposition() == called.exposition()  # an unknown key counts nothing
