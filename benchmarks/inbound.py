@@ -37,7 +37,8 @@ latency is ``time.perf_counter`` around each request. Rounds interleave the serv
 listener, mesh, then listener, mesh, bare, ...), each with 50 unmeasured requests first;
 each ratio is the median over rounds of the round's figure over the same round's bare
 figure.
-Budget: at most 1.10x on server CPU per request and on client p50. ``--quick``: 500
+Budget (issue 10): the listener server (everything on but authorization) at most 1.10x on
+server CPU per request and on client p50; the mesh server's ratio is reported. ``--quick``: 500
 requests x 4 rounds. With ``INMESH_BENCH_PROFILE=DIR`` each server runs under cProfile
 and writes ``DIR/<kind>.prof`` when it stops (the figures are then the profiled ones).
 With ``INMESH_BENCH_SECTIONS=1`` the mesh servers time the middleware's own work and its
@@ -554,9 +555,13 @@ def main() -> None:
         cpu = statistics.median(r[0] for r in results[kind])
         p50 = statistics.median(r[1] for r in results[kind])
         print(f"{kind:9} {cpu:20.1f} {p50:16.1f} {ratio(kind, 0):7.3f} {ratio(kind, 1):7.3f}")
-    worst = max(ratio("mesh", 0), ratio("mesh", 1))
+    # issue 10's budget: the middleware with the telemetry on (the listener server); the
+    # policies on top are reported (issue 9 set its 1.10x with authorization before the
+    # telemetry existed)
+    worst = max(ratio("listener", 0), ratio("listener", 1))
     print(
-        f"mesh/bare at most {worst:.3f}x: {'within' if worst <= 1.10 else 'OVER'} the 1.10x budget"
+        f"listener/bare at most {worst:.3f}x: {'within' if worst <= 1.10 else 'OVER'} the "
+        f"1.10x budget; with the policies on top {max(ratio('mesh', 0), ratio('mesh', 1)):.3f}x"
     )
 
 
