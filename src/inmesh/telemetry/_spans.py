@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ._propagation import (
@@ -24,7 +25,6 @@ from ._propagation import (
     W3C,
     InboundContext,
     TraceContext,
-    b3_of,
     format_headers,
     parse_headers,
 )
@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _REQUEST_ID = b"x-request-id"
+_name = itemgetter(0)
 _new_context = tuple.__new__
 _USER_AGENT = b"user-agent"
 
@@ -182,7 +183,8 @@ def outbound_headers(
     ``x-request-id``, its ``baggage`` and other propagation headers, and its trace context
     (forwarded unchanged when the mesh does not trace; continued when it does).
     """
-    present = {name.lower() for name, _ in raw}
+    # lower-cased in C calls (a set comprehension is a Python call of its own)
+    present = set(map(bytes.lower, map(_name, raw)))
     extra: list[tuple[bytes, bytes]] = []
     if inbound is not None:
         if inbound.request_id is not None and _REQUEST_ID not in present:
@@ -214,7 +216,8 @@ def outbound_headers(
         parent = None
     if extra:
         base = [*base, *extra]
-    b3 = b3_of(parent)
+    # b3_of, inlined (every traced request)
+    b3 = None if parent is None or parent.format == W3C else parent.format
     if not tracer.decide(parent):
         return [*base, *format_headers(_unsampled(parent), b3=b3)], None
     return base, ClientTrace(tracer, parent, b3)
