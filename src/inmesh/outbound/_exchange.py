@@ -4,7 +4,6 @@ response before the application sees it (docs/observability.md)."""
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..telemetry._exchange import PEER_METADATA_HEADER, peer_from_headers
@@ -15,7 +14,6 @@ if TYPE_CHECKING:
 
 MESH_EXTERNAL = "MESH_EXTERNAL"
 _PREFIX = len(PEER_METADATA_HEADER)
-_name = itemgetter(0)
 
 
 def mesh_internal(cluster: Cluster | None) -> bool:
@@ -29,10 +27,6 @@ def take_peer(
 ) -> tuple[list[tuple[bytes, bytes]], PeerMetadata | None]:
     """The response headers without the exchange pair, and what the destination said about
     itself (None when it said nothing: not a mesh workload, or an older one)."""
-    # the common case (a response without the pair) known from the names joined and
-    # lower-cased in C calls: no Python step a header, no copy
-    if PEER_METADATA_HEADER not in b"\n".join(map(_name, headers)).lower():
-        return headers, None
     metadata: bytes | None = None
     found = False
     for name, value in headers:
@@ -41,7 +35,7 @@ def take_peer(
             if len(name) == _PREFIX:  # x-envoy-peer-metadata, not its -id
                 metadata = value
     if not found:
-        return headers, None
+        return headers, None  # the common case without a peer: one pass, no copy
     kept = [h for h in headers if not _is_exchange(h[0])]
     return kept, peer_from_headers(metadata)
 

@@ -22,7 +22,6 @@ raises where it always did (``httpx.LocalProtocolError``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from operator import itemgetter
 
 from h11 import LocalProtocolError
 
@@ -46,21 +45,17 @@ except ImportError:  # pragma: no cover - another h11: every header checked by h
     _ENABLED = False
 
 Header = tuple[bytes, bytes]
-_lower_name = itemgetter(1)
-_value = itemgetter(2)
 
 
 class WireHeaders(_H11Headers):
     """h11's normalised headers, iterated as h11 iterates them (lower-case names) without
-    h11's ``Sequence.__iter__`` (one Python call a header) or a generator (one resume a
-    header)."""
+    h11's ``Sequence.__iter__`` (one Python call a header)."""
 
     __slots__ = ()
 
     def __iter__(self) -> Iterator[Header]:
-        # a C iterator (zip over itemgetters): no Python frame a header
-        items = self._full_items
-        return zip(map(_lower_name, items), map(_value, items), strict=True)
+        for _, name, value in self._full_items:
+            yield name, value
 
 
 _SPECIAL = (b"content-length", b"transfer-encoding")  # h11 checks these across headers
@@ -85,37 +80,34 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
     if not _ENABLED:
         return headers
     checked = _CHECKED
+    items: list[tuple[bytes, bytes, bytes]] = []
     try:
-        # every header seen before in one C pass (no Python step a header); only the new
-        # ones (an x-request-id, the trace headers) are worked out below
-        items: list[tuple[bytes, bytes, bytes] | None] = list(map(checked.get, headers))
-        i = 0
-        for _ in range(items.count(None)):
-            i = items.index(None, i)
-            h = headers[i]
+        for h in headers:
             if type(h) is MeshHeader:
-                items[i] = (h[0], h[0], h[1])  # its name is lower-case already
+                items.append((h[0], h[0], h[1]))  # its name is lower-case already
                 continue
-            name, value = h
-            if (
-                type(name) is bytes
-                and type(value) is bytes
-                and name.replace(b"-", b"").isalnum()
-                and value.replace(b"-", b"").isalnum()
-            ):
-                # ASCII letters, digits and dashes only (an x-request-id's UUID): within
-                # h11's patterns by construction, normalised without them
-                item = (name, name.lower(), value)
-            else:
-                item = normalize_and_validate([h])._full_items[0]
-            lower = item[1]
-            if lower in _SPECIAL:
-                return headers
-            if len(item[2]) <= _LONGEST and lower not in _SECRET:
-                if len(checked) >= _CHECKED_LIMIT:
-                    checked.clear()
-                checked[h] = item
-            items[i] = item
+            item = checked.get(h)
+            if item is None:
+                name, value = h
+                if (
+                    type(name) is bytes
+                    and type(value) is bytes
+                    and name.replace(b"-", b"").isalnum()
+                    and value.replace(b"-", b"").isalnum()
+                ):
+                    # ASCII letters, digits and dashes only (an x-request-id's UUID): within
+                    # h11's patterns by construction, normalised without them
+                    item = (name, name.lower(), value)
+                else:
+                    item = normalize_and_validate([h])._full_items[0]
+                lower = item[1]
+                if lower in _SPECIAL:
+                    return headers
+                if len(item[2]) <= _LONGEST and lower not in _SECRET:
+                    if len(checked) >= _CHECKED_LIMIT:
+                        checked.clear()
+                    checked[h] = item
+            items.append(item)
     except (LocalProtocolError, TypeError, ValueError):
         return headers  # h11 raises it when httpcore sends the request, as it always did
-    return WireHeaders(items)  # type: ignore[arg-type]  # (every None replaced above)
+    return WireHeaders(items)

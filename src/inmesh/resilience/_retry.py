@@ -29,7 +29,6 @@ import enum
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, Final, cast
 
 from .._errors import ConfigError, ConfigProblem
@@ -140,23 +139,15 @@ search (0.13 us against 0.9 us for ``httpx.Headers.get``), so transports should 
 
 
 def header_value(headers: ResponseHeaders, name: bytes) -> str | None:
-    """The first value of header ``name`` (lower-case bytes), or ``None``.
-
-    Asked on every response (``grpc-status``) and usually absent: the names, joined and
-    lower-cased in C calls (no Python step a header), show the absence at once; only a
-    name found there is looked for pair by pair."""
+    """The first value of header ``name`` (lower-case bytes), or ``None``."""
     if isinstance(headers, (list, tuple)):
-        if name not in b"\n".join(map(_header_name, headers)).lower():
-            return None
         size = len(name)
-        for key, value in headers:
-            if len(key) == size and (key == name or key.lower() == name):
-                return value.decode("latin-1")  # type: ignore[no-any-return]
+        pair: tuple[bytes, bytes]
+        for pair in headers:
+            if len(pair[0]) == size and (pair[0] == name or pair[0].lower() == name):
+                return pair[1].decode("latin-1")
         return None
     return cast("Mapping[str, str]", headers).get(name.decode("ascii"))
-
-
-_header_name = itemgetter(0)
 
 
 def parse_retry_on(

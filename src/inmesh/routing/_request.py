@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import itemgetter
 from urllib.parse import parse_qsl
 
 
@@ -12,44 +11,30 @@ class HeaderSource:
     """What matching needs of request headers: a value by lower-case name, or None.
 
     Several values of one header are joined with ``,`` as Envoy presents them to header
-    matchers. The first lookup indexes the raw pairs by lower-case name in one pass of C
-    calls (no Python frame a header: matching and the record ask for one or two names on
-    every request); the values of a repeated name are joined once, in order. Nothing is
-    decoded but the value asked for. Names are case-insensitive (Envoy's matchers see
-    lower-case names).
+    matchers. A lookup scans the raw pairs (a request has a handful of headers and a route
+    asks for one or two), comparing only names of the right length: nothing is decoded but
+    the value asked for.
     """
 
-    __slots__ = ("_index", "raw")
+    __slots__ = ("raw",)
 
     def __init__(self, raw: list[tuple[bytes, bytes]] | Mapping[str, str]) -> None:
         if type(raw) is not list and isinstance(raw, Mapping):  # (a list: no ABC check)
             raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in raw.items()]
         #: the request's header pairs as sent (read once per request)
         self.raw: list[tuple[bytes, bytes]] = raw
-        #: lower-case name -> value, made by the first lookup; None until then
-        self._index: dict[bytes, bytes] | None = None
 
     def get(self, name: str) -> str | None:
         wanted = _NAMES.get(name)
         if wanted is None:
             wanted = _encoded(name)
-        index = self._index
-        if index is None:
-            raw = self.raw
-            # map/zip over C functions: one pass, no Python call a header
-            index = dict(zip(map(bytes.lower, map(_name, raw)), map(_value, raw), strict=True))
-            if len(index) != len(raw):  # a repeated name: its values joined, in order
-                index = {}
-                for key, v in raw:
-                    key = key.lower()
-                    index[key] = v if key not in index else index[key] + b"," + v
-            self._index = index
-        found = index.get(wanted)
+        size = len(wanted)
+        found: bytes | None = None
+        for key, value in self.raw:
+            if len(key) == size and (key == wanted or key.lower() == wanted):
+                found = value if found is None else found + b"," + value
         return None if found is None else found.decode("latin-1")
 
-
-_name = itemgetter(0)
-_value = itemgetter(1)
 
 # Header names asked for, encoded once (routes ask for the same few on every request).
 _NAMES: dict[str, bytes] = {}
@@ -58,7 +43,7 @@ _NAMES: dict[str, bytes] = {}
 def _encoded(name: str) -> bytes:
     if len(_NAMES) >= 1024:
         _NAMES.clear()
-    wanted = _NAMES[name] = name.lower().encode("latin-1")
+    wanted = _NAMES[name] = name.encode("latin-1")
     return wanted
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ._propagation import (
@@ -44,7 +43,6 @@ __all__ = [
 ]
 
 _REQUEST_ID = b"x-request-id"
-_name = itemgetter(0)
 _new_context = tuple.__new__
 _USER_AGENT = b"user-agent"
 
@@ -183,8 +181,7 @@ def outbound_headers(
     ``x-request-id``, its ``baggage`` and other propagation headers, and its trace context
     (forwarded unchanged when the mesh does not trace; continued when it does).
     """
-    # lower-cased in C calls (a set comprehension is a Python call of its own)
-    present = set(map(bytes.lower, map(_name, raw)))
+    present = {name.lower() for name, _ in raw}
     extra: list[tuple[bytes, bytes]] = []
     if inbound is not None:
         if inbound.request_id is not None and _REQUEST_ID not in present:

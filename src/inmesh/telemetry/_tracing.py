@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+from binascii import hexlify
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -256,14 +257,14 @@ def tracer_for(
 
 def new_trace_id() -> bytes:
     """A random trace id, as it travels (32 lower-case hex digits, never all zero)."""
-    # one C call: random.randbytes is a Python wrapper around getrandbits (same bits)
-    out = b"%032x" % _RNG.getrandbits(128)
+    # random.randbytes(16) without its Python frame: the same bits, the same bytes
+    out = hexlify(_RNG.getrandbits(128).to_bytes(16, "little"))
     return out if out != _ZERO_TRACE else new_trace_id()
 
 
 def new_span_id() -> bytes:
     """A random span id (16 lower-case hex digits, never all zero)."""
-    out = b"%016x" % _RNG.getrandbits(64)  # (as new_trace_id: one C call)
+    out = hexlify(_RNG.getrandbits(64).to_bytes(8, "little"))  # (as new_trace_id)
     return out if out != _ZERO_SPAN else new_span_id()
 
 
