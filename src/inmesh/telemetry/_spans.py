@@ -181,9 +181,21 @@ def outbound_headers(
     ``x-request-id``, its ``baggage`` and other propagation headers, and its trace context
     (forwarded unchanged when the mesh does not trace; continued when it does).
     """
-    present = {name.lower() for name, _ in raw}
     extra: list[tuple[bytes, bytes]] = []
-    if inbound is not None:
+    if inbound is None or not inbound.headers:
+        # the common case, no propagation header came in: one loop for the request id and
+        # the application's trace headers (no set comprehension: a Python call of its own)
+        has_id = app_trace = False
+        for name, _ in raw:
+            lower = name.lower()
+            if lower == _REQUEST_ID:
+                has_id = True
+            elif lower in TRACE_HEADERS:
+                app_trace = True
+        if inbound is not None and inbound.request_id is not None and not has_id:
+            extra.append((_REQUEST_ID, inbound.request_id))
+    else:
+        present = {name.lower() for name, _ in raw}
         if inbound.request_id is not None and _REQUEST_ID not in present:
             extra.append((_REQUEST_ID, inbound.request_id))
         app_trace = not present.isdisjoint(TRACE_HEADERS)
@@ -193,8 +205,6 @@ def outbound_headers(
             if tracer is not None and name in TRACE_HEADERS:
                 continue  # replaced by the mesh's context below
             extra.append((name, value))
-    else:
-        app_trace = not present.isdisjoint(TRACE_HEADERS)
     if tracer is None:
         return ([*raw, *extra] if extra else raw), None
     base = raw
