@@ -12,15 +12,23 @@ from typing import TYPE_CHECKING
 from ..balancing import Endpoint
 
 if TYPE_CHECKING:
+    from .._cluster_state import ClusterState
     from ..resilience import RetryState
     from ..routing import Cluster
 
 
 def pick(
-    cluster: Cluster, hash_key: int | None, retry: RetryState, now: float, *, retrying: bool
+    cluster: Cluster,
+    state: ClusterState | None,
+    hash_key: int | None,
+    retry: RetryState,
+    now: float,
+    *,
+    retrying: bool,
 ) -> Endpoint | None:
-    """The endpoint for the next attempt, or None: no healthy upstream (503 UH)."""
-    outlier = cluster.state.outlier
+    """The endpoint for the next attempt, or None: no healthy upstream (503 UH).
+    ``state``: ``cluster.state`` when the caller has read it (a property), else None."""
+    outlier = (state if state is not None else cluster.state).outlier
     ejected = outlier.ejected_keys(now) if outlier is not None else frozenset()
     balancer = cluster.balancer
     ep = balancer.pick(hash_key, retry.excluding(ejected))

@@ -31,15 +31,17 @@ from .._flags import (
     join_flags,
 )
 from ..resilience import Deadline, LocalFailure, RetryPolicy, RetryState, Step
+from ..resilience._deadline import UNBOUNDED
 from ._answers import Answers
 from ._balance import original_destination, pick
 from ._endpoint import Exchange, exchange_for
 from ._errors import cause, failure_of, raise_as_httpx
-from ._exchange import mesh_internal
+from ._exchange import MESH_EXTERNAL as _MESH_EXTERNAL
 from ._record import emit_call
 from ._wire import wire_headers
 
 if TYPE_CHECKING:
+    from .._cluster_state import ClusterState
     from .._state import MeshState
     from ..balancing import Endpoint
     from ..resilience import Ticket
@@ -67,6 +69,7 @@ class Call(Answers):
     """One request through the mesh: its route, its cluster, its retry loop, its record."""
 
     __slots__ = (
+        "_cstate",
         "_done",
         "_exchange",
         "_last_ep",
@@ -131,7 +134,10 @@ class Call(Answers):
         self.peer: PeerMetadata | None = None
         #: Istio's metadata exchange with the destination: this workload's headers go with
         #: the request, the destination's are read from (and kept from) the response
-        self.exchanging = bool(state.exchange) and mesh_internal(cluster)
+        self.exchanging = bool(state.exchange) and (
+            # mesh_internal(cluster), inlined (every request)
+            cluster is not None and cluster.service.location != _MESH_EXTERNAL
+        )
         if self.exchanging:
             self.headers = [*self.headers, *state.exchange]
         self.response_edits = response_edits
@@ -140,9 +146,12 @@ class Call(Answers):
         self._ticket = ticket
         self.replayable = isinstance(request.stream, httpx.ByteStream)  # (replayable, inline)
         if cluster is not None:
-            self.retry = RetryState(policy, limiter=cluster.state.limiter, rng=RNG)
+            #: the cluster's state (gate, limiter, outlier detector), read once: a property
+            self._cstate: ClusterState | None = cluster.state
+            self.retry = RetryState(policy, limiter=self._cstate.limiter, rng=RNG)
             self.tls = cluster.tls
         else:
+            self._cstate = None
             self.retry = RetryState(policy, rng=RNG)
             self.tls = None
         self.delay = 0.0
@@ -191,15 +200,20 @@ class Call(Answers):
             per_try = retry.policy.per_try_timeout
             if timeout or per_try:
                 retry.deadline = Deadline(start=now, route_timeout=timeout, per_try_timeout=per_try)
-        t = retry.begin(now)
+        # retry.begin(now), inlined; no deadline at all (the default) is no timeout
+        deadline = retry.deadline
+        t = None if deadline is UNBOUNDED else deadline.attempt_timeout(now)
         if t == 0.0:
             return self.answer(UPSTREAM_TIMEOUT)
         cluster = self.cluster
         view = self.view
-        if cluster is None or cluster.original_destination:
+        # (cluster.original_destination, a property, inlined: ServiceEntry resolution NONE)
+        if cluster is None or cluster.service.resolution == "NONE":
             ep = original_destination(self.request.url.raw_host, view.port)
         else:
-            found = pick(cluster, self.hash_key, retry, now, retrying=self.attempts > 0)
+            found = pick(
+                cluster, self._cstate, self.hash_key, retry, now, retrying=self.attempts > 0
+            )
             if found is None:
                 return self.answer(NO_HEALTHY_UPSTREAM)
             ep = found
@@ -315,9 +329,9 @@ class Call(Answers):
         if ex.recorded:
             return
         ex.recorded = True
-        cluster = self.cluster
-        if cluster is not None and cluster.state.outlier is not None:
-            cluster.state.outlier.record(ex.endpoint_key, outcome, _now())
+        cstate = self._cstate
+        if cstate is not None and cstate.outlier is not None:
+            cstate.outlier.record(ex.endpoint_key, outcome, _now())
 
     def _attempt_over(self, outcome: int | LocalFailure) -> None:
         ex = self._exchange

@@ -12,7 +12,7 @@ from httpx import ByteStream
 from .._flags import PASSTHROUGH_CLUSTER
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
-from ..telemetry._metrics import MetricsHook, counting_hook
+from ..telemetry._metrics import MetricsHook
 
 _NONE: Mapping[str, str] = MappingProxyType({})
 _PORTS = {"http": 80, "https": 443}
@@ -102,14 +102,14 @@ def emit_call(call: Call, status: int, flags: str) -> None:
 
     When the only hook is a :class:`MetricsHook` and the Telemetry API changes nothing in
     the client's metrics (the default), no record is made once the hook knows the call's
-    label set: :func:`_metrics_key` names it by what the labels derive from."""
+    label set: :func:`_count` names it by what the labels derive from."""
     state = call._state
     hooks = state.hooks
     if not hooks:
         return
-    metrics = counting_hook(hooks, state.telemetry.client_metrics)
-    if metrics is not None:
-        _count(metrics, call, status, flags)
+    # counting_hook's test, inlined (once a request)
+    if len(hooks) == 1 and type(hooks[0]) is MetricsHook and state.telemetry.client_metrics.plain:
+        _count(hooks[0], call, status, flags)
         return
     rec = _record_of(call, status, flags)
     for hook in hooks:
@@ -143,45 +143,28 @@ def _record_of(call: Call, status: int, flags: str) -> RequestRecord:
 
 
 def _count(metrics: MetricsHook, call: Call, status: int, flags: str) -> None:
-    """The call counted in ``metrics`` by its key; its record made only the first time."""
+    """The call counted in ``metrics`` by its key (one call: ``count_by``); its record made
+    only the first time.
+
+    The key is what every standard label of the call's record derives from
+    (telemetry/_labels.py): the workload (its state: identity, version and labels never
+    change; the principal by value), the cluster (service, namespace, name) or the host of
+    a request sent as it is, the endpoint's labels and the peer's metadata by identity
+    (both kept alive by the hook), the server's principal, the protocol, flags, status and
+    gRPC status. (Built here, not in a function of its own: once a request.)"""
     ep = call._last_ep
     labels = ep.labels if ep is not None else None
     peer = call.peer
-    key = _metrics_key(call, status, flags, labels, peer)
-    series = metrics.series_by(key)
-    if series is None:
-        metrics.learn(key, (labels, peer), _record_of(call, status, flags))
-        return
-    request = call.request
-    metrics.count(
-        series,
-        time.perf_counter() - call.start,
-        len(request.content) if isinstance(request.stream, ByteStream) else 0,
-        call.response_bytes,
-    )
-
-
-def _metrics_key(
-    call: Call,
-    status: int,
-    flags: str,
-    labels: Mapping[str, str] | None,
-    peer: PeerMetadata | None,
-) -> tuple[Any, ...]:
-    """What every standard label of the call's record derives from (telemetry/_labels.py):
-    the workload (its state: identity, version and labels never change; the principal by
-    value), the cluster (service, namespace, name) or the host of a request sent as it is,
-    the endpoint's labels and the peer's metadata by identity (both kept alive by the
-    hook), the server's principal, the protocol, flags, status and gRPC status."""
     state = call._state
     tls = state.tls
     cluster = call.cluster
-    content_type = call.view.headers.get("content-type")
-    return (
+    view = call.view
+    content_type = view.headers.get("content-type")
+    key = (
         state,
         tls.current().identity.uri if tls is not None else "",
         cluster,
-        call.view.host if cluster is None else "",
+        view.host if cluster is None else "",
         id(labels),
         id(peer),
         call.server_principal,
@@ -190,6 +173,14 @@ def _metrics_key(
         status,
         call.grpc_status,
     )
+    request = call.request
+    if not metrics.count_by(
+        key,
+        time.perf_counter() - call.start,
+        len(request.content) if isinstance(request.stream, ByteStream) else 0,
+        call.response_bytes,
+    ):
+        metrics.learn(key, (labels, peer), _record_of(call, status, flags))
 
 
 def _record(

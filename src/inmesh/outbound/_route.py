@@ -51,11 +51,12 @@ _DEFAULT_POLICY = RetryPolicy.from_istio(None)
 
 def request_view(request: httpx.Request) -> RequestView:
     """Read what routing matches on from an httpx request, once."""
-    return _view(request)[0]
+    return _view(request, request.headers.raw)[0]
 
 
-def _view(request: httpx.Request) -> tuple[RequestView, bytes]:
-    """The request's view and its raw target (path and query, as sent)."""
+def _view(request: httpx.Request, raw: list[tuple[bytes, bytes]]) -> tuple[RequestView, bytes]:
+    """The request's view, with the headers ``raw`` it goes with, and its raw target (path
+    and query, as sent)."""
     url = request.url
     scheme = url.scheme
     port = url.port
@@ -73,7 +74,7 @@ def _view(request: httpx.Request) -> tuple[RequestView, bytes]:
         explicit,
         raw_path.decode("latin-1"),
         query.decode("latin-1"),
-        HeaderSource(request.headers.raw),
+        HeaderSource(raw),
     )
     return view, target
 
@@ -121,17 +122,17 @@ class RouteTier:
         if state.not_ready is not None:
             raise MeshStateError(state.not_ready)
         snap = state.snapshot  # one read: the whole request uses this view
-        view, target = _view(request)
+        raw = request.headers.raw  # (a new list at each read: read once)
         inbound = _inbound.get()
         trace: ClientTrace | None = None
         propagated: list[tuple[bytes, bytes]] | None = None
         if inbound is not None or state.client_tracing is not None:
             # in-process propagation: x-request-id and the trace continue from the
             # inbound request being handled (routing sees them, as a sidecar would)
-            raw, trace = outbound_headers(view.headers.raw, inbound, state.client_tracing)
-            if raw is not view.headers.raw:
-                view.headers = HeaderSource(raw)
-                propagated = raw
+            sent, trace = outbound_headers(raw, inbound, state.client_tracing)
+            if sent is not raw:
+                raw = propagated = sent
+        view, target = _view(request, raw)
         d = snap.decide(view)
         if isinstance(d, Forward):
             found, mirrors = self._forward(snap, request, view, target, d, start, propagated)

@@ -18,7 +18,7 @@ from ._clusters import Cluster, cluster_name
 from ._match import Matcher
 from ._request import RequestView
 from ._routes import Destination, Route
-from ._services import Port, Service
+from ._services import Service
 
 if TYPE_CHECKING:
     from ._compiler import Tables
@@ -161,7 +161,12 @@ class Snapshot:
         svc = vh.service
         routes: tuple[Route, ...] | None = vh.routes
         if svc is not None:
-            port = self._request_port(svc, req)
+            port = svc.port(req.port)
+            if port is None and not req.explicit_port:
+                # inmesh convenience, documented: with no port in the URL, a service with
+                # one declared port is reached on it (there is no ClusterIP/DNS layer
+                # in-process).
+                port = svc.port(None)
             if port is None:
                 return Reply(NO_ROUTE, service=svc)
             if port.protocol in ("HTTPS", "TLS") or req.scheme == "https":
@@ -198,14 +203,6 @@ class Snapshot:
             )
         return Reply(NO_ROUTE, service=svc)
 
-    def _request_port(self, svc: Service, req: RequestView) -> Port | None:
-        p = svc.port(req.port)
-        if p is None and not req.explicit_port:
-            # inmesh convenience, documented: with no port in the URL, a service with one
-            # declared port is reached on it (there is no ClusterIP/DNS layer in-process).
-            p = svc.port(None)
-        return p
-
     def cluster_for(self, host: str, subset: str | None, port: int | None) -> Cluster | None:
         """The cluster of (host, subset, port), the host resolved as route destinations are."""
         svc = self._service_hosts.get(host)
@@ -233,7 +230,11 @@ class Snapshot:
         svc = self._service_hosts.get(host)
         if svc is None:
             return Reply(NO_CLUSTER, route=route)
-        cluster = self._cluster_of(svc, subset, port)
+        # _cluster_of, inlined for a known port (every request)
+        if port is not None:
+            cluster = self.clusters.get((svc.host, subset, port))
+        else:
+            cluster = self._cluster_of(svc, subset, port)
         if cluster is None:
             # A route to a subset no DestinationRule defines, or to an undeclared port:
             # Envoy has no such cluster and answers 503 NC.

@@ -24,7 +24,6 @@ from ._propagation import (
     W3C,
     InboundContext,
     TraceContext,
-    b3_of,
     format_headers,
     parse_headers,
 )
@@ -182,9 +181,21 @@ def outbound_headers(
     ``x-request-id``, its ``baggage`` and other propagation headers, and its trace context
     (forwarded unchanged when the mesh does not trace; continued when it does).
     """
-    present = {name.lower() for name, _ in raw}
     extra: list[tuple[bytes, bytes]] = []
-    if inbound is not None:
+    if inbound is None or not inbound.headers:
+        # the common case, no propagation header came in: one loop for the request id and
+        # the application's trace headers (no set comprehension: a Python call of its own)
+        has_id = app_trace = False
+        for name, _ in raw:
+            lower = name.lower()
+            if lower == _REQUEST_ID:
+                has_id = True
+            elif lower in TRACE_HEADERS:
+                app_trace = True
+        if inbound is not None and inbound.request_id is not None and not has_id:
+            extra.append((_REQUEST_ID, inbound.request_id))
+    else:
+        present = {name.lower() for name, _ in raw}
         if inbound.request_id is not None and _REQUEST_ID not in present:
             extra.append((_REQUEST_ID, inbound.request_id))
         app_trace = not present.isdisjoint(TRACE_HEADERS)
@@ -194,8 +205,6 @@ def outbound_headers(
             if tracer is not None and name in TRACE_HEADERS:
                 continue  # replaced by the mesh's context below
             extra.append((name, value))
-    else:
-        app_trace = not present.isdisjoint(TRACE_HEADERS)
     if tracer is None:
         return ([*raw, *extra] if extra else raw), None
     base = raw
@@ -214,7 +223,8 @@ def outbound_headers(
         parent = None
     if extra:
         base = [*base, *extra]
-    b3 = b3_of(parent)
+    # b3_of, inlined (every traced request)
+    b3 = None if parent is None or parent.format == W3C else parent.format
     if not tracer.decide(parent):
         return [*base, *format_headers(_unsampled(parent), b3=b3)], None
     return base, ClientTrace(tracer, parent, b3)

@@ -25,3 +25,9 @@ def test_without_the_pair_nothing_is_copied() -> None:
 def test_an_id_alone_says_nothing_and_is_removed() -> None:
     kept, peer = take_peer([*RESPONSE, PAIR[0]])
     assert kept == RESPONSE and peer is None
+
+
+def test_a_name_that_only_contains_the_pair_s_name_is_kept() -> None:
+    headers = [*RESPONSE, (b"x-my-x-envoy-peer-metadata", b"v")]
+    kept, peer = take_peer(headers)
+    assert kept == headers and peer is None

@@ -155,3 +155,16 @@ def test_headers_of_letters_digits_and_dashes_are_normalised_without_h11s_patter
         wire._full_items
         == normalize_and_validate([(b"host", b"h"), rid, *trace_headers()])._full_items
     )
+
+
+def test_new_headers_between_remembered_ones_keep_their_places() -> None:
+    first = [(b"Accept", b"*/*"), (b"X-Request-Id", b"a-1"), (b"User-Agent", b"t/1.0")]
+    wire_headers(first)  # remembered
+    for rid in (b"b-2", b"c-3"):
+        headers = [first[0], (b"X-Request-Id", rid), (b"x-new", b"v 1"), first[2]]
+        assert list(wire_headers(headers)) == [
+            (b"accept", b"*/*"),
+            (b"x-request-id", rid),
+            (b"x-new", b"v 1"),
+            (b"user-agent", b"t/1.0"),
+        ]

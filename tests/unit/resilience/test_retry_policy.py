@@ -316,3 +316,16 @@ def test_backoff_explicit_max_interval() -> None:
     p = RetryPolicy(base_interval=0.1, max_interval=0.15)
     rng = random.Random(3)
     assert max(p.backoff(5, rng) for _ in range(500)) < 0.15
+
+
+def test_header_value_first_value_any_case() -> None:
+    from inmesh.resilience._retry import header_value
+
+    headers = [(b"Content-Type", b"x"), (b"GRPC-Status", b"14"), (b"grpc-status", b"0")]
+    assert header_value(headers, b"grpc-status") == "14"
+    assert header_value(headers, b"content-type") == "x"
+    assert header_value(headers, b"retry-after") is None
+    assert header_value([], b"grpc-status") is None
+    # the joined names contain it, no single name is it: still absent
+    assert header_value([(b"grpc", b"1"), (b"status", b"2")], b"grpc\nstatus") is None
+    assert header_value([(b"x-grpc-status-y", b"1")], b"grpc-status") is None

@@ -163,3 +163,31 @@ def test_tracer_for(monkeypatch: pytest.MonkeyPatch) -> None:
     assert from_env is not None and from_env.settings.sampling == 1.0
     given = tracer_for(Tracing(sampling=5), **kw)  # type: ignore[arg-type]
     assert given is not None and given.settings.sampling == 5
+
+
+def test_new_ids_are_lower_hex_of_their_size_and_never_zero() -> None:
+    import random
+    import re
+    from binascii import hexlify
+
+    from inmesh.telemetry import _tracing
+
+    # the bytes random.randbytes would give for the same bits
+    fixed = random.Random(7)
+    _tracing._RNG, saved = random.Random(7), _tracing._RNG
+    try:
+        assert _tracing.new_trace_id() == hexlify(fixed.randbytes(16))
+        assert _tracing.new_span_id() == hexlify(fixed.randbytes(8))
+    finally:
+        _tracing._RNG = saved
+    for _ in range(200):
+        assert re.fullmatch(rb"[0-9a-f]{32}", _tracing.new_trace_id())
+        assert re.fullmatch(rb"[0-9a-f]{16}", _tracing.new_span_id())
+    # the all-zero id is invalid (W3C): drawn again
+    draws = iter([0, 5])
+    saved = _tracing._RNG
+    try:
+        _tracing._RNG = type("R", (), {"getrandbits": lambda self, k: next(draws)})()
+        assert _tracing.new_span_id() == b"0500000000000000"
+    finally:
+        _tracing._RNG = saved
