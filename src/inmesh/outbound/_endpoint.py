@@ -194,26 +194,15 @@ def exchange_for(
         if known is None:
             known = keys[key] = PoolKey(cluster.name, key, cluster.pool_settings)
         pool_key = known
-    if workload_tls is None:  # (the defaults: no mesh mTLS, passed as few keywords)
-        return Exchange(
-            core=core,
-            endpoint_key=key,
-            pool_key=pool_key,
-            cluster=cluster,
-            tls=tls,
-            snapshot=snapshot,
-            timeout=timeout,
-            timed_by_mesh=ours,
-        )
     return Exchange(
         core=core,
         endpoint_key=key,
         pool_key=pool_key,
         cluster=cluster,
         tls=tls,
-        mtls=mtls,
+        mtls=mtls if workload_tls is not None else None,
         workload_tls=workload_tls,
-        generation=generation,
+        generation=generation if workload_tls is not None else 0,
         snapshot=snapshot,
         timeout=timeout,
         timed_by_mesh=ours,

@@ -176,17 +176,7 @@ class MetricsHook:
         entry = self._known.get(key)
         if entry is None:
             return False
-        series = entry[0]
-        ms = duration * 1000.0
-        req, resp = request_bytes, response_bytes
-        with self._lock:  # count's body, inlined: once a request
-            series.count += 1
-            series.dur[bisect_left(ENVOY_BUCKETS, ms)] += 1
-            series.dur_sum += ms
-            series.req[bisect_left(ENVOY_BUCKETS, req)] += 1
-            series.req_sum += req
-            series.resp[bisect_left(ENVOY_BUCKETS, resp)] += 1
-            series.resp_sum += resp
+        self.count(entry[0], duration, request_bytes, response_bytes)
         return True
 
     def count(
