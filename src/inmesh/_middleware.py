@@ -83,8 +83,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("inmesh.inbound")
 #: ``log.isEnabledFor``'s own cache (level -> enabled), which logging clears whenever a
-#: level changes: a request reads it instead of calling the method (False: not enabled)
-_LOG_CACHE: dict[int, bool] = log._cache  # type: ignore[attr-defined]
+#: level changes: a request reads it instead of calling the method (False: not enabled;
+#: a logging without that cache gives an empty dict here, and the method is always asked)
+_LOG_CACHE: dict[int, bool] = getattr(log, "_cache", {})
 _DEBUG = logging.DEBUG
 
 _GRPC = b"grpc-status"
