@@ -31,12 +31,11 @@ from .._flags import (
     join_flags,
 )
 from ..resilience import Deadline, LocalFailure, RetryPolicy, RetryState, Step
-from ..resilience._deadline import UNBOUNDED
 from ._answers import Answers
 from ._balance import original_destination, pick
 from ._endpoint import Exchange, exchange_for
 from ._errors import cause, failure_of, raise_as_httpx
-from ._exchange import MESH_EXTERNAL as _MESH_EXTERNAL
+from ._exchange import mesh_internal
 from ._record import emit_call
 from ._wire import wire_headers
 
@@ -134,10 +133,7 @@ class Call(Answers):
         self.peer: PeerMetadata | None = None
         #: Istio's metadata exchange with the destination: this workload's headers go with
         #: the request, the destination's are read from (and kept from) the response
-        self.exchanging = bool(state.exchange) and (
-            # mesh_internal(cluster), inlined (every request)
-            cluster is not None and cluster.service.location != _MESH_EXTERNAL
-        )
+        self.exchanging = bool(state.exchange) and mesh_internal(cluster)
         if self.exchanging:
             self.headers = [*self.headers, *state.exchange]
         self.response_edits = response_edits
@@ -200,15 +196,12 @@ class Call(Answers):
             per_try = retry.policy.per_try_timeout
             if timeout or per_try:
                 retry.deadline = Deadline(start=now, route_timeout=timeout, per_try_timeout=per_try)
-        # retry.begin(now), inlined; no deadline at all (the default) is no timeout
-        deadline = retry.deadline
-        t = None if deadline is UNBOUNDED else deadline.attempt_timeout(now)
+        t = retry.begin(now)
         if t == 0.0:
             return self.answer(UPSTREAM_TIMEOUT)
         cluster = self.cluster
         view = self.view
-        # (cluster.original_destination, a property, inlined: ServiceEntry resolution NONE)
-        if cluster is None or cluster.service.resolution == "NONE":
+        if cluster is None or cluster.original_destination:
             ep = original_destination(self.request.url.raw_host, view.port)
         else:
             found = pick(

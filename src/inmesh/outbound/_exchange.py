@@ -12,14 +12,14 @@ if TYPE_CHECKING:
     from ..routing import Cluster
     from ..telemetry._exchange import PeerMetadata
 
-MESH_EXTERNAL = "MESH_EXTERNAL"
+_MESH_EXTERNAL = "MESH_EXTERNAL"
 _PREFIX = len(PEER_METADATA_HEADER)
 
 
 def mesh_internal(cluster: Cluster | None) -> bool:
     """A request to a mesh service: Istio sends its metadata there, never to a request
     leaving the mesh (PassthroughCluster: no cluster; a ServiceEntry ``MESH_EXTERNAL``)."""
-    return cluster is not None and cluster.service.location != MESH_EXTERNAL
+    return cluster is not None and cluster.service.location != _MESH_EXTERNAL
 
 
 def take_peer(

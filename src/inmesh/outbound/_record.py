@@ -12,7 +12,7 @@ from httpx import ByteStream
 from .._flags import PASSTHROUGH_CLUSTER
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
-from ..telemetry._metrics import MetricsHook
+from ..telemetry._metrics import MetricsHook, counting_hook
 
 _NONE: Mapping[str, str] = MappingProxyType({})
 _PORTS = {"http": 80, "https": 443}
@@ -107,9 +107,9 @@ def emit_call(call: Call, status: int, flags: str) -> None:
     hooks = state.hooks
     if not hooks:
         return
-    # counting_hook's test, inlined (once a request)
-    if len(hooks) == 1 and type(hooks[0]) is MetricsHook and state.telemetry.client_metrics.plain:
-        _count(hooks[0], call, status, flags)
+    metrics = counting_hook(hooks, state.telemetry.client_metrics)
+    if metrics is not None:
+        _count(metrics, call, status, flags)
         return
     rec = _record_of(call, status, flags)
     for hook in hooks:

@@ -9,11 +9,12 @@ adds its share. h11's ``Request`` takes a ``Headers`` list it normalised before 
 so the mesh hands it one: each header as ``normalize_and_validate`` made it, remembered
 per distinct ``(name, value)`` (the same application headers come on every request, and
 the function's result for the same bytes is the same; at most 1,024, none longer than 512
-bytes, no credentials; a header whose name and value are ASCII letters, digits and dashes
-only, such as a propagated ``x-request-id``, is within h11's patterns by construction and
-normalised without them); the headers the mesh formatted itself from
-checked parts (:class:`~inmesh.telemetry._propagation.MeshHeader`: trace ids, new on every
-request) as they are. The bytes on the wire are the same. A request with a header that
+bytes, none whose name may carry a credential; a header whose name and value are ASCII
+letters, digits and dashes only, such as a propagated ``x-request-id``, is within h11's
+patterns by construction and normalised without them, and not remembered); the headers
+the mesh formatted itself from checked parts
+(:class:`~inmesh.telemetry._propagation.MeshHeader`: trace ids, new on every request) as
+they are. The bytes on the wire are the same. A request with a header that
 fails the check, or with ``Content-Length``/``Transfer-Encoding`` (which h11 checks across
 headers), is handed over as the plain list: h11 does all of it as it always did, and
 raises where it always did (``httpx.LocalProtocolError``).
@@ -63,10 +64,15 @@ _SPECIAL = (b"content-length", b"transfer-encoding")  # h11 checks these across 
 #: headers (httpx's Host, Accept, User-Agent...) come on every request; cleared when full
 _CHECKED: dict[Header, tuple[bytes, bytes, bytes]] = {}
 _CHECKED_LIMIT = 1024
-#: not remembered: long values (bounded memory) and credentials (kept no longer than the
-#: request that carries them)
+#: not remembered: long values (bounded memory) and what may be a credential (kept no
+#: longer than the request that carries them): a name with one of these parts
+#: (authorization, cookie, x-api-key, x-auth-token, x-session-id...)
 _LONGEST = 512
-_SECRET = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
+_SECRET_PARTS = (b"auth", b"cookie", b"key", b"token", b"secret", b"session", b"passw", b"sign")
+
+
+def _may_be_secret(lower: bytes) -> bool:
+    return any(part in lower for part in _SECRET_PARTS)
 
 
 def wire_headers(headers: list[Header]) -> Sequence[Header]:
@@ -96,17 +102,20 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
                     and value.replace(b"-", b"").isalnum()
                 ):
                     # ASCII letters, digits and dashes only (an x-request-id's UUID): within
-                    # h11's patterns by construction, normalised without them
+                    # h11's patterns by construction, normalised without them (and not
+                    # remembered: such a value is often new on every request)
                     item = (name, name.lower(), value)
+                    if item[1] in _SPECIAL:
+                        return headers
                 else:
                     item = normalize_and_validate([h])._full_items[0]
-                lower = item[1]
-                if lower in _SPECIAL:
-                    return headers
-                if len(item[2]) <= _LONGEST and lower not in _SECRET:
-                    if len(checked) >= _CHECKED_LIMIT:
-                        checked.clear()
-                    checked[h] = item
+                    lower = item[1]
+                    if lower in _SPECIAL:
+                        return headers
+                    if len(item[2]) <= _LONGEST and not _may_be_secret(lower):
+                        if len(checked) >= _CHECKED_LIMIT:
+                            checked.clear()
+                        checked[h] = item
             items.append(item)
     except (LocalProtocolError, TypeError, ValueError):
         return headers  # h11 raises it when httpcore sends the request, as it always did

@@ -230,11 +230,7 @@ class Snapshot:
         svc = self._service_hosts.get(host)
         if svc is None:
             return Reply(NO_CLUSTER, route=route)
-        # _cluster_of, inlined for a known port (every request)
-        if port is not None:
-            cluster = self.clusters.get((svc.host, subset, port))
-        else:
-            cluster = self._cluster_of(svc, subset, port)
+        cluster = self._cluster_of(svc, subset, port)
         if cluster is None:
             # A route to a subset no DestinationRule defines, or to an undeclared port:
             # Envoy has no such cluster and answers 503 NC.

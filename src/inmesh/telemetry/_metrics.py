@@ -151,11 +151,6 @@ class MetricsHook:
 
     # -- a caller's own key (the outbound path's: no record while the key is known) --------
 
-    def series_by(self, key: tuple[Any, ...]) -> _Series | None:
-        """The series a caller's own ``key`` stands for, if it told (:meth:`learn`)."""
-        entry = self._known.get(key)
-        return entry[0] if entry is not None else None
-
     def learn(self, key: tuple[Any, ...], keep: object, rec: RequestRecord) -> None:
         """Count ``rec`` (a plain one: the Telemetry API changes nothing for its mode) and
         remember that the caller's ``key`` stands for its label set from now on. The key

@@ -24,6 +24,7 @@ from ._propagation import (
     W3C,
     InboundContext,
     TraceContext,
+    b3_of,
     format_headers,
     parse_headers,
 )
@@ -223,8 +224,7 @@ def outbound_headers(
         parent = None
     if extra:
         base = [*base, *extra]
-    # b3_of, inlined (every traced request)
-    b3 = None if parent is None or parent.format == W3C else parent.format
+    b3 = b3_of(parent)
     if not tracer.decide(parent):
         return [*base, *format_headers(_unsampled(parent), b3=b3)], None
     return base, ClientTrace(tracer, parent, b3)

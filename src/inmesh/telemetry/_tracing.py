@@ -26,7 +26,7 @@ from typing import Any
 
 from .._errors import ConfigError
 from ._labels import canonical_revision, canonical_service
-from ._propagation import TraceContext
+from ._propagation import TraceContext, low64
 
 __all__ = ["DEFAULT_SAMPLING", "HeaderTag", "MeshTracer", "Tracing", "tracer_for"]
 
@@ -218,9 +218,8 @@ class MeshTracer:
         if parent is not None:
             if parent.sampled is not None and self.settings.parent_based:
                 return parent.sampled
-            trace_id = parent.trace_id
-            if trace_id:  # has_ids and low64, inlined: this runs on every traced request
-                return int(trace_id[16:], 16) < self._bound
+            if parent.has_ids:
+                return low64(parent.trace_id) < self._bound
         return _RNG.getrandbits(64) < self._bound
 
     def tracer(self) -> Any:
