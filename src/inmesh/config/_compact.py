@@ -14,7 +14,7 @@ are frozen, so right after validating a resource the loader rebuilds it once:
 - within one load, equal sub-models, tuples and mappings as one shared object
   (hash-consing). Equal means: the same type, the same fields set, and each value the
   very same object: children are shared before their parents, strings are the load's
-  copies and integers the load's one object per value, so equal values are the same
+  copies and integers and floats the load's one object per value, so equal values are the same
   object (``1``, ``1.0`` and ``True`` stay apart, being different objects), and ``==``
   and ``exclude_unset`` dumps are unchanged. The key is a hash of the values' identities
   (no Python-level pass over them) and a hit is checked value by value by identity, so a
@@ -39,9 +39,9 @@ from pydantic import BaseModel
 
 __all__ = ["Compactor", "shared_fields_set"]
 
-#: scalars kept as they are (strings are copied: see ``_str``; integers are made one
-#: object per value)
-_KEPT = frozenset({float, bool, type(None)})
+#: scalars kept as they are (strings are copied: see ``_str``; integers and floats, such
+#: as every duration, are made one object per value)
+_KEPT = frozenset({bool, type(None)})
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 _GETTERS: dict[type[BaseModel], attrgetter[Any]] = {}
 _EMPTY: dict[Any, Any] = {}
@@ -73,6 +73,8 @@ class Compactor:
         self._table: dict[int, Any] = {}
         self._strs: dict[str, str] = {}
         self._ints: dict[int, int] = {}
+        #: apart from the integers (``1 == 1.0``); zero kept as it is (``-0.0 == 0.0``)
+        self._floats: dict[float, float] = {}
 
     def resource(self, resource: BaseModel) -> BaseModel:
         """``resource`` rebuilt compactly (a new object equal to it, never shared)."""
@@ -103,13 +105,15 @@ class Compactor:
                 append(self._model(v))
             elif kind is int:
                 append(self._ints.setdefault(v, v))
+            elif kind is float:
+                append(self._floats.setdefault(v, v) if v else v)
             else:
                 append(self._value(v))
         extra = model.__pydantic_extra__
         fields_set = model.__pydantic_fields_set__
         key = None
         if not extra:  # with extra fields, the set names them: user data, not shared
-            fields_set = _FIELDS_SETS.get(frozenset(fields_set)) or shared_fields_set(fields_set)
+            fields_set = shared_fields_set(fields_set)
             if not top:
                 key = hash((cls, id(fields_set), *map(id, values)))
                 shared = self._table.get(key)
@@ -152,6 +156,8 @@ class Compactor:
             return self._shared(mapping, (*mapping, *mapping.values()))
         if kind is int:
             return self._ints.setdefault(value, value)
+        if kind is float:
+            return self._floats.setdefault(value, value) if value else value
         if isinstance(value, BaseModel):
             _MODELS.add(kind)
             return self._model(value)

@@ -170,7 +170,6 @@ def _resolve_class(
 #: (kind, apiVersion) -> the model class, for the pairs :func:`_resolve_class` accepted
 #: (the same answer every time: the tables it reads are constants).
 _SERVED: dict[tuple[str, str], type[BaseModel]] = {}
-_validation_error: type[ValidationError] | None = None
 _object_setattr = object.__setattr__
 
 
@@ -208,14 +207,11 @@ def _parse(
             problems.append(resolved)
             return
         cls = resolved
-    global _validation_error
-    if _validation_error is None:
-        from pydantic import ValidationError
+    from pydantic import ValidationError
 
-        _validation_error = ValidationError
     try:
         resource = cls.model_validate(doc, context=_CONTEXT)
-    except _validation_error as exc:
+    except ValidationError as exc:
         problems.extend(_problems_from(exc, cls, where))
         return
     if compactor is not None:

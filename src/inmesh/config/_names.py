@@ -57,6 +57,21 @@ _R = TypeVar("_R")
 _CACHES: list[dict[Any, Any]] = []
 
 
+#: the longest key remembered, in characters: a DNS subdomain is at most 253, a label key
+#: 253 + 1 + 63 (its prefix, ``/``, its name); checks of longer input (a request's, or
+#: a document's) are answered but not kept, so the cache's size stays bounded
+_LONGEST_KEPT = 320
+
+
+def _size(value: Any) -> int:
+    """The characters of the strings ``value`` holds (a key of :func:`_cached`)."""
+    if type(value) is str:
+        return len(value)
+    if type(value) is tuple:
+        return sum(_size(v) for v in value)
+    return 0
+
+
 def _own(value: Any) -> Any:
     """``value`` with its strings copied (see :func:`_cached`)."""
     if type(value) is str:
@@ -86,9 +101,10 @@ def _cached(check: Callable[_P, _R]) -> Callable[_P, _R]:
         except KeyError:
             pass
         result = check(*args, **kwargs)
-        if len(cache) >= CACHED:
-            cache.clear()
-        cache[_own(key)] = result
+        if _size(key) <= _LONGEST_KEPT:  # no valid name is longer; a long one is not kept
+            if len(cache) >= CACHED:
+                cache.clear()
+            cache[_own(key)] = result
         return result
 
     return cached

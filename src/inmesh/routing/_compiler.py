@@ -99,7 +99,6 @@ class Compiler(PartBuilder):
     def compile(self, resources: Iterable[Any]) -> Tables:
         """Compile ``resources`` (the whole configuration). Raises ConfigError and
         changes nothing when any resource cannot be used."""
-        self._matchers = {}
         try:
             with gc_paused():  # see gc_paused: many long-lived objects, no cycles
                 return self._compile(resources)

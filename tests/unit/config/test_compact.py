@@ -190,3 +190,14 @@ def test_extra_fields_of_kubernetes_objects_are_kept_and_not_shared() -> None:
     assert "custom0" in a.spec.model_fields_set
     assert a.spec.model_fields_set is not shared_fields_set(a.spec.model_fields_set)
     assert dump_resource(a)["spec"]["custom0"] is True
+
+
+def test_equal_durations_are_one_object_so_their_routes_are_shared() -> None:
+    docs = [_vs(name) for name in ("a", "b")]
+    for doc in docs:
+        doc["spec"]["http"][1]["timeout"] = "5s"
+        doc["spec"]["http"][1]["retries"] = {"attempts": 2, "perTryTimeout": "2s"}
+    a, b = _load(*docs)
+    assert a.spec.http[1].timeout == 5.0
+    assert a.spec.http[1].retries is b.spec.http[1].retries
+    assert a.spec is b.spec

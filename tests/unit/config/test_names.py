@@ -44,3 +44,10 @@ def test_the_caches_are_bounded_and_keep_copies_of_the_callers_strings() -> None
     names.check_labels({"app": name})
     (pair,) = [k for k in labels if k == ("app", name)]
     assert pair[1] is not name
+
+
+def test_a_long_input_is_answered_but_not_kept() -> None:
+    long = "a" * 100_000
+    assert names.check_namespace(long) is not None
+    assert names.check_namespace(long) == names.check_namespace(long)
+    assert not any(long in cache for cache in names._CACHES)
