@@ -336,7 +336,7 @@ class MeshMiddleware:
         if pair is not None:
             answer_to.inmesh_pair = pair  # written with the answer's head (inbound/_h11.py)
             answer = ()
-        if answer:  # not written by the listener: in the answer's message
+        if answer and not recording:  # not written by the listener: in the answer's message
             send = _answering(send, answer)
         if recording:
             # the app's answer observed through ``send``, as Starlette's middleware does
@@ -350,11 +350,9 @@ class MeshMiddleware:
                     sent += len(message.get("body", b""))
                 elif kind == "http.response.start":
                     status = message["status"]
-                    # the first grpc-status (_grpc_status, inlined: once a request)
-                    for name, value in message.get("headers") or ():
-                        if name == _GRPC or (len(name) == 11 and name.lower() == _GRPC):
-                            grpc = value.decode("latin-1")
-                            break
+                    grpc = _grpc_status(message.get("headers"), grpc)
+                    if answer:  # not written by the listener: in the answer's message
+                        message = {**message, "headers": [*message.get("headers", ()), *answer]}
                 elif kind == "http.response.trailers":  # gRPC's status, after the body
                     grpc = _grpc_status(message.get("headers"), grpc)
                 await inner(message)

@@ -40,7 +40,6 @@ __all__ = ["MeshH11Connection", "connection_class", "pair_item", "validated"]
 #: what the pair must never carry: h11 rewrites these headers for framing, and writes
 #: ``host`` first
 _FRAMING = frozenset((b"content-length", b"transfer-encoding", b"connection", b"host"))
-_VALIDATED: dict[tuple[tuple[bytes, bytes], ...], list[tuple[bytes, bytes, bytes]] | None] = {}
 _ITEMS: dict[tuple[tuple[bytes, bytes], ...], tuple[bytes, bytes, bytes] | None] = {}
 _CHUNKED = (b"Transfer-Encoding", b"transfer-encoding", b"chunked")  # set_comma_header's
 _NO_FRAMING = (b"content-length", b"transfer-encoding")
@@ -62,23 +61,16 @@ except ImportError:  # pragma: no cover - another h11 layout: h11's own connecti
 def validated(
     pair: tuple[tuple[bytes, bytes], ...],
 ) -> list[tuple[bytes, bytes, bytes]] | None:
-    """``pair`` as h11 holds validated headers (raw name, lower-case name, value), once per
-    distinct pair; None when h11 would refuse it or it names a framing header or ``host``
-    (the caller then sends it the ordinary way, where h11 validates and rewrites as usual)."""
-    try:
-        return _VALIDATED[pair]
-    except KeyError:
-        pass
-    items: list[tuple[bytes, bytes, bytes]] | None
+    """``pair`` as h11 holds validated headers (raw name, lower-case name, value); None when
+    h11 would refuse it or it names a framing header or ``host`` (the caller then sends it
+    the ordinary way, where h11 validates and rewrites as usual). :func:`pair_item`
+    remembers the outcome per distinct pair."""
     try:
         items = list(normalize_and_validate(list(pair))._full_items)
     except h11.LocalProtocolError:
-        items = None
-    if items is not None and (not items or any(name in _FRAMING for _, name, _ in items)):
-        items = None
-    if len(_VALIDATED) >= 64:
-        _VALIDATED.clear()
-    _VALIDATED[pair] = items
+        return None
+    if not items or any(name in _FRAMING for _, name, _ in items):
+        return None
     return items
 
 

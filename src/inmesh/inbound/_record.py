@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..routing._hosts import to_fqdn
 from ..telemetry import RequestRecord
 from ..telemetry._labels import request_protocol
-from ..telemetry._metrics import MetricsHook, counting_hook
+from ..telemetry._metrics import counting_hook
 from ..telemetry._record import AsgiHeaders
 
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -53,7 +53,6 @@ class InboundRecorder:
     """Builds the destination-side records of one Mesh's workload (see the module)."""
 
     __slots__ = (
-        "_counting",
         "_decisions",
         "_local",
         "_mesh",
@@ -73,8 +72,6 @@ class InboundRecorder:
         self._decisions: dict[int, tuple[Decision, str, str]] = {}
         # (the workload's current certificate, its SPIFFE id): renewed in place
         self._principal: tuple[Any, str] = (None, "")
-        # (hooks, server metrics settings, counting_hook's answer for them)
-        self._counting: tuple[object, object, MetricsHook | None] = (None, None, None)
 
     def _server(self, server: Any) -> tuple[str, str]:
         found = self._local.get(server)
@@ -150,28 +147,14 @@ class InboundRecorder:
         mesh = self._mesh
         state = mesh._state
         server = scope.get("server") or _NO_ADDRESS
-        found = self._local.get(server)  # _server's lookup, inlined (once a request)
-        local, cluster = found if found is not None else self._server(server)
+        local, cluster = self._server(server)
         hooks = state.hooks
-        metrics = state.telemetry.server_metrics
-        counting = self._counting
-        if counting[0] is not hooks or counting[1] is not metrics:
-            # counting_hook once per (hooks, metrics): both immutable, held here (their
-            # ids cannot be reused while this holds them)
-            counting = self._counting = (hooks, metrics, counting_hook(hooks, metrics))
-        hook = counting[2]
+        hook = counting_hook(hooks, state.telemetry.server_metrics)
         if hook is not None:
             # Only the standard metrics read the record: counted in its series, found by
             # what its labels derive from (MetricsHook.learn, as the outbound path does);
             # the record is built once per label set.
-            tls = state.tls
-            if tls is None:
-                principal = ""
-            else:  # _destination_principal, inlined
-                cached = self._principal
-                principal = (
-                    cached[1] if cached[0] is tls.current() else self._destination_principal()
-                )
+            principal = self._destination_principal()
             key = (
                 "destination",
                 id(peer),

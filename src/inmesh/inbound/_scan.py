@@ -6,7 +6,7 @@ name up once; a name outside the table is classified once and remembered (bounde
 
 from __future__ import annotations
 
-from ..telemetry._exchange import PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER
+from ..telemetry._exchange import BAGGAGE_HEADER, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER
 from ..telemetry._propagation import PROPAGATION_HEADERS
 
 _REQUEST_ID = b"x-request-id"
@@ -15,7 +15,6 @@ _HOST = b"host"
 #: (Istio's APPEND_FORWARD); inmesh itself never takes identity from a header.
 _XFCC = b"x-forwarded-client-cert"
 _IDENTITY_PREFIX = b"x-inmesh-peer"
-_BAGGAGE = b"baggage"
 _AMBIENT_KEY = b"k8s."  # every ambient workload key starts so
 # What the header scan does with a header, by name (identity objects, compared with ``is``;
 # a name absent is kept unless it starts with one of _DROPPED_PREFIXES).
@@ -40,7 +39,7 @@ _SCAN: dict[bytes, object] = {
     PEER_METADATA_HEADER: _METADATA,
     PEER_METADATA_ID_HEADER: _METADATA_ID,
     _XFCC: _FORWARDED,
-    _BAGGAGE: _BAGGAGE_,
+    BAGGAGE_HEADER: _BAGGAGE_,
     b"content-type": _CONTENT_TYPE,
 }
 #: the spoofable identity headers and Istio's exchange headers (x-envoy-peer-metadata*)
@@ -50,6 +49,7 @@ _DROPPED_PREFIXES = (_IDENTITY_PREFIX, PEER_METADATA_HEADER)
 _KEEP, _DROP, _DROP_EXCHANGE = (object() for _ in range(3))
 _NAMES: dict[bytes, object] = dict(_SCAN)
 _NAMES_LIMIT = 1024  # a client inventing names only refills it
+_LONGEST_KEPT_NAME = 128  # longer names are classified every time (as HeaderNames does)
 
 
 def _classify(name: bytes) -> object:
@@ -59,8 +59,9 @@ def _classify(name: bytes) -> object:
         what = _DROP_EXCHANGE if name.startswith(PEER_METADATA_HEADER) else _DROP
     else:
         what = _KEEP
-    if len(_NAMES) >= _NAMES_LIMIT:
-        _NAMES.clear()
-        _NAMES.update(_SCAN)
-    _NAMES[name] = what
+    if len(name) <= _LONGEST_KEPT_NAME:
+        if len(_NAMES) >= _NAMES_LIMIT:
+            _NAMES.clear()
+            _NAMES.update(_SCAN)
+        _NAMES[name] = what
     return what

@@ -55,7 +55,7 @@ _BAD_PATH = Decision(
     False, None, "DENY", reason="the path holds %00: rejected before authorization (400)"
 )
 _IP_CACHE: dict[str, int] = {}
-#: longer request targets are normalized every time: the table stays small (1,024 x this)
+#: longer paths are normalized every time: the table stays small (1,024 x this)
 _MAX_KEPT_TARGET = 256
 
 
@@ -106,7 +106,8 @@ class WorkloadAuthorizer:
         #: a request's header name as spelled -> the header map's name, or None when no
         #: condition reads it: check_raw's one lookup per header
         self._header_names = HeaderNames(raw_names)
-        #: a request target as sent -> its normalized path (None: rejected, %00)
+        #: a request's path as sent (before ``?``) -> its normalized path (None: rejected,
+        #: %00)
         self._paths: dict[bytes, str | None] = {}
         sources: list[str] = []
         namespace: dict[str, Any] = dict(consts)
@@ -242,13 +243,16 @@ class WorkloadAuthorizer:
                 u = SPIFFE_SCHEME + principal
         pa = None
         if self._uses_path:
-            pa = self._paths.get(target, _UNSEEN)
+            # keyed by the path as sent: normalize_path drops the query first, and a query
+            # (client data, new on every request) would only churn the table
+            sent = target.partition(b"?")[0]
+            pa = self._paths.get(sent, _UNSEEN)
             if pa is _UNSEEN:
-                pa = normalize_path(target.decode("latin-1"))
-                if len(target) <= _MAX_KEPT_TARGET:
+                pa = normalize_path(sent.decode("latin-1"))
+                if len(sent) <= _MAX_KEPT_TARGET:
                     if len(self._paths) >= 1024:
                         self._paths.clear()
-                    self._paths[target] = pa
+                    self._paths[sent] = pa
             if pa is None:
                 return _BAD_PATH
         hd: dict[str, str] | None = None
@@ -264,26 +268,12 @@ class WorkloadAuthorizer:
         deny, allow, audit, dry_deny, dry_allow = plan
         m = method
         h = host.decode("latin-1").lower() if host is not None else None
-        # first_match, inlined for the two enforced groups (once a request each)
-        if deny is not None:
-            for match, found in deny:
-                if match is None or match(m, h, pa, port, hd):
-                    decision = found
-                    break
-            else:
-                decision = None
-        else:
-            decision = None
+        decision = first_match(deny, m, h, pa, port, hd) if deny is not None else None
         if decision is None:
             if allow is None:
                 decision = _NO_ALLOW_POLICY
             else:
-                for match, found in allow:
-                    if match is None or match(m, h, pa, port, hd):
-                        decision = found
-                        break
-                else:
-                    decision = _NO_ALLOW_MATCH
+                decision = first_match(allow, m, h, pa, port, hd) or _NO_ALLOW_MATCH
         if not self._side:
             return decision
         return self._side_results(
