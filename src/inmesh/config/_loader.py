@@ -47,6 +47,15 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def claims(doc: object) -> tuple[str | None, str | None, str | None]:
+    """The kind, namespace and name a document claims (each ``None`` unless a string): what
+    a problem of a document that did not load names."""
+    raw = doc if isinstance(doc, Mapping) else {}
+    meta = raw.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    return _text(raw.get("kind")), _text(meta.get("namespace")), _text(meta.get("name"))
+
+
 @dataclass
 class LoadReport:
     """What :func:`load_report` loaded, the documents it skipped (as Info problems) and,
@@ -73,10 +82,7 @@ class _Where:
 
     def claims(self) -> tuple[str | None, str | None, str | None]:
         """The document's kind, namespace and name (each ``None`` unless a string)."""
-        raw = self.doc if isinstance(self.doc, Mapping) else {}
-        meta = raw.get("metadata")
-        meta = meta if isinstance(meta, Mapping) else {}
-        return _text(raw.get("kind")), _text(meta.get("namespace")), _text(meta.get("name"))
+        return claims(self.doc)
 
     def problem(
         self, message: str, loc: Loc = (), *, code: str = "IST0106", severity: str = "Error"

@@ -71,9 +71,11 @@ class PathTree:
         self._find(model, (), out)
         return out
 
-    def _plan(self, cls: type[Any]) -> tuple[tuple[str, str, PathTree], ...]:
-        """The children a ``cls`` model has, in the tree's order, as attribute names."""
-        attrs = _attributes(cls) or {}
+    def _plan(
+        self, cls: type[Any], attrs: Mapping[str, str]
+    ) -> tuple[tuple[str, str, PathTree], ...]:
+        """The children a ``cls`` model (its ``attrs``: :func:`_attributes`) has, in the
+        tree's order, as attribute names."""
         plan = tuple(
             (attrs[head], head, child) for head, child in self.children.items() if head in attrs
         )
@@ -89,13 +91,15 @@ class PathTree:
         if not self.children:
             return
         cls = type(value)
-        if _attributes(cls) is not None:
+        plan = self.plans.get(cls)
+        if plan is None:
+            attrs = _attributes(cls)
+            if attrs is not None:
+                plan = self._plan(cls, attrs)
+        if plan is not None:
             # A model: only its fields can be at a path ('[]' and '*' never are). A child
             # without tags finds nothing in a falsy value (None, an empty list or map, a
             # zero or empty scalar: no fields, items or keys), so it is not visited.
-            plan = self.plans.get(cls)
-            if plan is None:
-                plan = self._plan(cls)
             for name, head, child in plan:
                 item = getattr(value, name)
                 if item or child.tags:

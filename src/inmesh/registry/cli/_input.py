@@ -28,6 +28,7 @@ from ...config._kinds import (
     not_a_mapping_message,
     skipped_in_files,
 )
+from ...config._loader import _text, claims
 
 __all__ = ["Input", "Origin", "read_input"]
 
@@ -95,22 +96,10 @@ class Input:
         return out
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _problem(origin: Origin, doc: Mapping[str, Any], message: str, at: str = "") -> ConfigProblem:
     """A problem of ``doc`` itself, found before it was sent."""
-    meta = doc.get("metadata")
-    meta = meta if isinstance(meta, Mapping) else {}
-    return _located(
-        origin,
-        message,
-        at=at,
-        kind=_text(doc.get("kind")),
-        namespace=_text(meta.get("namespace")),
-        name=_text(meta.get("name")),
-    )
+    kind, namespace, name = claims(doc)
+    return _located(origin, message, at=at, kind=kind, namespace=namespace, name=name)
 
 
 def _located(
