@@ -11,7 +11,7 @@ per distinct ``(name, value)`` (the same application headers come on every reque
 the function's result for the same bytes is the same; at most 1,024, none longer than 512
 bytes, none whose name may carry a credential; a header whose name and value are ASCII
 letters, digits and dashes only, such as a propagated ``x-request-id``, is within h11's
-patterns by construction and normalised without them, and not remembered); the headers
+patterns by construction and normalised without them); the headers
 the mesh formatted itself from checked parts
 (:class:`~inmesh.telemetry._propagation.MeshHeader`: trace ids, new on every request) as
 they are. The bytes on the wire are the same. A request with a header that
@@ -102,20 +102,19 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
                     and value.replace(b"-", b"").isalnum()
                 ):
                     # ASCII letters, digits and dashes only (an x-request-id's UUID): within
-                    # h11's patterns by construction, normalised without them (and not
-                    # remembered: such a value is often new on every request)
+                    # h11's patterns by construction, normalised without them
                     item = (name, name.lower(), value)
-                    if item[1] in _SPECIAL:
-                        return headers
                 else:
                     item = normalize_and_validate([h])._full_items[0]
-                    lower = item[1]
-                    if lower in _SPECIAL:
-                        return headers
-                    if len(item[2]) <= _LONGEST and not _may_be_secret(lower):
-                        if len(checked) >= _CHECKED_LIMIT:
-                            checked.clear()
-                        checked[h] = item
+                lower = item[1]
+                if lower in _SPECIAL:
+                    return headers
+                # remembered (a value new on every request, such as a request id, only
+                # refills the table: cleared when full, ~1 miss a header per 1,024 requests)
+                if len(item[2]) <= _LONGEST and not _may_be_secret(lower):
+                    if len(checked) >= _CHECKED_LIMIT:
+                        checked.clear()
+                    checked[h] = item
             items.append(item)
     except (LocalProtocolError, TypeError, ValueError):
         return headers  # h11 raises it when httpcore sends the request, as it always did
