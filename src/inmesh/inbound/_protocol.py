@@ -12,7 +12,8 @@ but DISABLE), and only then lets h11 read. Each request's scope gets
 and ``scope["inmesh.connection"]`` (:class:`InboundConnection`); with h11 0.16 also
 ``scope["inmesh.answer"]``, the connection (``_h11.py``) on which ``MeshMiddleware`` sets
 the workload's metadata exchange pair for the answer, written as rendered once per
-workload.
+workload. Its transport (``_coalesce.py``) writes what uvicorn writes in one turn of the
+event loop as one write: an answer is one TLS record and one ``send``, not three.
 
 With ``inmesh serve`` this is automatic. With a plain ``uvicorn`` command, the app is
 wrapped in ``MeshMiddleware(app, mesh=mesh)`` and the listener follows that Mesh (its
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from ._coalesce import CoalescingTransport
 from ._h11 import MeshH11Connection, connection_class
 from ._mtls_mode import DISABLE, STRICT
 from ._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, Peer
@@ -326,7 +328,8 @@ class MeshProtocol(H11Protocol):
         self._begin(transport)
 
     def _begin(self, transport: asyncio.Transport) -> None:
-        super().connection_made(transport)
+        # uvicorn writes an answer in three writes: one, through the coalescing transport
+        super().connection_made(CoalescingTransport(transport, self.loop))
         self._ready = True
         # From now on every chunk goes straight to h11 (the transport looks the method up
         # per chunk): one Python call less per read.
@@ -334,6 +337,12 @@ class MeshProtocol(H11Protocol):
         pending, self._pending = self._pending, []
         for data in pending:
             super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        transport = self.transport
+        if type(transport) is CoalescingTransport:
+            transport.flush()  # the whole answer goes out now, in one write
+        super().on_response_complete()
 
     # -- until h11 takes over -------------------------------------------------------------
 
