@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .inbound._answers import answering, denied, log_decision, refused
 from .inbound._peer import ANSWER_KEY, CONNECTION_KEY, InboundConnection, peer_from_extension
 from .inbound._scan import (
     _AMBIENT_KEY,
@@ -69,7 +70,6 @@ from .telemetry._spans import end_server_span, start_sampled_server_span
 
 if TYPE_CHECKING:
     from ._mesh import Mesh
-    from .inbound._peer import Peer
     from .inbound._policy import InboundPolicy
     from .inbound._record import InboundRecorder
     from .security import Decision
@@ -89,11 +89,6 @@ _LOG_CACHE: dict[int, bool] = getattr(log, "_cache", {})
 _DEBUG = logging.DEBUG
 
 _GRPC = b"grpc-status"
-_DENIED_BODY = b"RBAC: access denied"
-_DENIED_HEADERS = [
-    (b"content-type", b"text/plain"),
-    (b"content-length", str(len(_DENIED_BODY)).encode()),
-]
 _NO_ADDRESS = (None, None)
 
 
@@ -108,12 +103,6 @@ def _pair_item(pair: tuple[tuple[bytes, bytes], ...]) -> Any:
 def _new_request_id() -> bytes:
     """A new ``x-request-id`` (Envoy's: a UUID4)."""
     return str(uuid.uuid4()).encode()
-
-
-def _refused(reason: str) -> Decision:
-    from .security import Decision
-
-    return Decision(False, None, "DENY", reason=reason)
 
 
 def _grpc_status(headers: Any, current: str) -> str:
@@ -316,14 +305,14 @@ class MeshMiddleware:
                         sni=sni,
                     )
                 except ValueError as exc:  # e.g. a client address that is not an IP
-                    decision = _refused(str(exc))
+                    decision = refused(str(exc))
                 scope["inmesh.authz"] = decision
-                if _LOG_CACHE.get(_DEBUG) is not False:  # maybe on: _log_decision asks
-                    _log_decision(scope, peer, decision)
+                if _LOG_CACHE.get(_DEBUG) is not False:  # maybe on: log_decision asks
+                    log_decision(scope, peer, decision)
                 if not decision.allowed:
-                    await self._denied(
-                        scope, send, answer, span, decision, peer, mtls, start, source, sni,
-                        content_type,
+                    await denied(
+                        self, scope, send, answer, span, decision, peer, mtls, start, source,
+                        sni, content_type,
                     )  # fmt: skip
                     return
         hooked = kind == "http" and mesh is not None and bool(mesh._state.hooks)
@@ -337,7 +326,7 @@ class MeshMiddleware:
             answer_to.inmesh_pair = pair  # written with the answer's head (inbound/_h11.py)
             answer = ()
         if answer and not recording:  # not written by the listener: in the answer's message
-            send = _answering(send, answer)
+            send = answering(send, answer)
         if recording:
             # the app's answer observed through ``send``, as Starlette's middleware does
             inner = send
@@ -404,76 +393,3 @@ class MeshMiddleware:
             assert self.mesh is not None
             recorder = self._records = InboundRecorder(self.mesh)
         return recorder
-
-    async def _denied(
-        self,
-        scope: Scope,
-        send: Send,
-        answer: tuple[tuple[bytes, bytes], ...],
-        span: Any,
-        decision: Decision,
-        peer: Peer | None,
-        mtls: bool,
-        start: float,
-        source: PeerMetadata | None,
-        sni: str | None,
-        content_type: bytes | None,
-    ) -> None:
-        """Answer a request the policies deny (Envoy's RBAC filter: 403 ``RBAC: access
-        denied``; a websocket handshake closed before it is accepted), end its span and
-        record it."""
-        kind = scope["type"]
-        await self._deny(kind, send, answer)
-        if span is not None:
-            end_server_span(span, 403, decision)
-        mesh = self.mesh
-        if kind == "http" and mesh is not None and mesh._state.hooks:
-            self._recorder().emit(
-                scope,
-                peer=peer,
-                mtls=mtls,
-                decision=decision,
-                status=403,
-                response_bytes=len(_DENIED_BODY),
-                start=start,
-                source=source,
-                server_name=sni,
-                content_type=content_type,
-            )
-
-    @staticmethod
-    async def _deny(kind: str, send: Send, answer: tuple[tuple[bytes, bytes], ...] = ()) -> None:
-        if kind == "websocket":
-            # Closing before accepting: the server answers the handshake with 403.
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        headers = [*_DENIED_HEADERS, *answer] if answer else _DENIED_HEADERS
-        await send({"type": "http.response.start", "status": 403, "headers": headers})
-        await send({"type": "http.response.body", "body": _DENIED_BODY})
-
-
-def _answering(send: Send, answer: tuple[tuple[bytes, bytes], ...]) -> Send:
-    """``send`` with ``answer`` (the workload's exchange pair) after the answer's headers,
-    where the listener cannot write it itself (another server, or a ``send`` wrapped
-    between the listener and the middleware)."""
-
-    async def answering(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), *answer]}
-        await send(message)
-
-    return answering
-
-
-def _log_decision(scope: Scope, peer: Peer | None, decision: Decision) -> None:
-    """The decision in the DEBUG log, when it is on."""
-    if not log.isEnabledFor(_DEBUG):
-        return
-    log.debug(
-        "authz %s %s from %s: %s (%s)",
-        scope.get("method", "GET"),
-        scope.get("path"),
-        peer.principal if peer is not None else "plaintext",
-        "allowed" if decision.allowed else "denied",
-        decision.reason,
-    )
