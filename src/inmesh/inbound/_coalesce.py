@@ -7,8 +7,9 @@ the writes made during one turn of the event loop and writes them as one:
 
 - at the end of an answer (the listener flushes in ``on_response_complete``), so a whole
   answer leaves as soon as it is complete;
-- when the held bytes reach :data:`FLUSH_AT`, so a body streamed without yielding is not
-  held whole and still meets the transport's flow control (``pause_writing``);
+- when the held bytes reach :data:`FLUSH_AT` (a write that large alone goes out as it
+  is), so a body streamed without yielding is not held whole and still meets the
+  transport's flow control (``pause_writing``);
 - before the transport closes or writes EOF;
 - otherwise at the next turn of the loop (``call_soon``), so a head or a chunk followed by
   a wait (a streamed answer, ``Expect: 100-continue``) is never held back longer.
@@ -34,7 +35,7 @@ class CoalescingTransport(asyncio.Transport):
     """``transport`` with the writes of one event-loop turn sent as one (see the module);
     everything else is the wrapped transport's."""
 
-    __slots__ = ("_held", "_loop", "_size", "transport")
+    __slots__ = ("__weakref__", "_eof", "_held", "_loop", "_size", "transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
@@ -43,6 +44,7 @@ class CoalescingTransport(asyncio.Transport):
         self._loop = loop
         self._held: list[bytes] | None = None
         self._size = 0
+        self._eof = False  # after write_eof, writes go straight through (and fail there)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -51,6 +53,9 @@ class CoalescingTransport(asyncio.Transport):
             return  # asyncio's own transports write nothing for nothing too
         held = self._held
         if held is None:
+            if len(data) >= FLUSH_AT or self._eof:  # nothing to join it with: as it is
+                self.transport.write(data)
+                return
             self._held = [bytes(data)]  # bytes: the same object; a buffer: a copy
             self._size = len(data)
             self._loop.call_soon(self.flush)
@@ -80,6 +85,7 @@ class CoalescingTransport(asyncio.Transport):
 
     def write_eof(self) -> None:
         self.flush()
+        self._eof = True
         self.transport.write_eof()
 
     def close(self) -> None:

@@ -28,6 +28,8 @@ class Recording(asyncio.Transport):
 
     def write(self, data: Any) -> None:
         assert not self.closed, "written after close"
+        if self.eof:  # as asyncio's socket transport
+            raise RuntimeError("Cannot call write() after write_eof()")
         self.writes.append(bytes(data))
 
     def is_closing(self) -> bool:
@@ -124,6 +126,20 @@ def test_flush_writes_now_and_the_turns_flush_finds_nothing() -> None:
     run(body)
 
 
+def test_a_write_of_the_threshold_alone_goes_out_as_it_is() -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        raw = Recording()
+        t = CoalescingTransport(raw, loop)
+        big = b"y" * FLUSH_AT
+        t.write(big)
+        assert raw.writes == [big]  # nothing to join it with: not held, not copied
+        assert raw.writes[0] is big
+        await turn()
+        assert raw.writes == [big]
+
+    run(body)
+
+
 def test_held_bytes_go_out_once_they_reach_the_threshold() -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         raw = Recording()
@@ -149,12 +165,29 @@ def test_close_and_write_eof_write_what_is_held_first() -> None:
         t.write(b"last words")
         t.write_eof()
         assert raw.writes == [b"last words"] and raw.eof
+        raw = Recording()
+        t = CoalescingTransport(raw, loop)
         t.write(b"bye")
         t.close()
-        assert raw.writes == [b"last words", b"bye"] and raw.closed and t.is_closing()
+        assert raw.writes == [b"bye"] and raw.closed and t.is_closing()
         t.write(b"late")  # after close: dropped at the flush, as the transport would
         await turn()
-        assert raw.writes == [b"last words", b"bye"]
+        assert raw.writes == [b"bye"]
+
+    run(body)
+
+
+def test_a_write_after_write_eof_fails_in_the_writer() -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        raw = Recording()
+        t = CoalescingTransport(raw, loop)
+        t.write_eof()
+        try:
+            t.write(b"too late")
+        except RuntimeError as exc:  # not later, in a loop callback
+            assert "write_eof" in str(exc)
+        else:
+            raise AssertionError("the write after write_eof was accepted")
 
     run(body)
 
@@ -167,6 +200,16 @@ def test_abort_drops_what_is_held() -> None:
         t.abort()
         await turn()
         assert raw.writes == [] and raw.aborted
+
+    run(body)
+
+
+def test_it_can_be_weakly_referenced_as_the_transports_it_wraps() -> None:
+    import weakref
+
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        t = CoalescingTransport(Recording(), loop)
+        assert weakref.ref(t)() is t
 
     run(body)
 
@@ -207,13 +250,17 @@ async def streamed(scope: Any, receive: Any, send: Any) -> None:
 REQUEST = b"GET /a HTTP/1.1\r\nhost: payments\r\n\r\n"
 
 
-def serve(protocol_class: type[H11Protocol], app: Any, requests: bytes) -> list[bytes]:
-    """The writes that reach the socket when ``protocol_class`` (uvicorn's, or the mesh
-    listener's on a plaintext connection) serves ``requests`` with ``app``."""
+def serve(
+    protocol_class: type[H11Protocol], app: Any, requests: bytes, raw: Recording | None = None
+) -> list[bytes]:
+    """The writes that reach the socket (``raw``, by default a new one) when
+    ``protocol_class`` (uvicorn's, or the mesh listener's on a plaintext connection) serves
+    ``requests`` with ``app``."""
     writes: list[bytes] = []
+    socket = raw if raw is not None else Recording()
 
     async def body(loop: asyncio.AbstractEventLoop) -> None:
-        raw = Recording()
+        raw = socket
         config = uvicorn.Config(app, lifespan="off", access_log=False, server_header=False)
         config.load()
         config.date_header = False
@@ -252,3 +299,66 @@ def test_a_head_followed_by_a_wait_goes_out_before_the_body() -> None:
     assert b"".join(mesh) == b"".join(own)
     # the head at the loop's next turn, not held until the body
     assert len(mesh) == 2 and mesh[0].startswith(b"HTTP/1.1 200 OK") and b"late" in mesh[1]
+
+
+def test_a_complete_answer_is_written_before_the_app_returns() -> None:
+    # the listener flushes in on_response_complete: code the app runs after its last send
+    # without yielding (cleanup, a background step) does not hold the answer back
+    raw = Recording()
+    seen: list[list[bytes]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await chunked(scope, receive, send)
+        seen.append(list(raw.writes))  # no await since the last send
+
+    writes = serve(MeshProtocol, app, REQUEST, raw)
+    assert seen == [writes] and len(writes) == 1 and writes[0].endswith(b"0\r\n\r\n")
+
+
+class Pausing(Recording):
+    """A socket whose buffer fills past 64 KiB: the transport calls the protocol's
+    ``pause_writing`` (asyncio's high-water mark), as a slow reader causes."""
+
+    protocol: Any = None
+
+    def write(self, data: Any) -> None:
+        super().write(data)
+        if sum(map(len, self.writes)) > 65536 and not getattr(self, "paused", False):
+            self.paused = True
+            self.protocol.pause_writing()
+
+
+def test_a_body_streamed_without_yielding_meets_flow_control() -> None:
+    sent: list[int] = []
+    chunk = b"z" * 32768
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(8):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent.append(i)
+        await send({"type": "http.response.body", "body": b""})
+
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        raw = Pausing()
+        config = uvicorn.Config(app, lifespan="off", access_log=False)
+        config.load()
+        protocol = MeshProtocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
+        raw.protocol = protocol
+        protocol.connection_made(raw)
+        protocol.data_received(REQUEST)
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+        # past the high-water mark the app waits in uvicorn's drain, with nothing held
+        assert len(sent) < 8
+        assert protocol.transport.get_write_buffer_size() == 7  # the socket's own: none held
+        written = sum(map(len, raw.writes))
+        assert 65536 < written <= 65536 + 2 * (len(chunk) + 16) + 256
+        protocol.resume_writing()
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+        assert len(sent) == 8
+        assert b"".join(raw.writes).endswith(b"0\r\n\r\n")
+        protocol.shutdown()
+
+    run(body)
