@@ -13,10 +13,11 @@ small JSON app over mTLS with certificates from one throwaway mesh CA (the clien
 - ``bare``: the app alone under uvicorn's own h11 protocol and TLS (``ssl_cert_reqs``
   CERT_REQUIRED, the same certificates);
 - ``listener``: the mesh listener (``MeshProtocol``: first-byte sniff, PeerAuthentication,
-  the ASGI TLS extension, each answer in one write) and ``MeshMiddleware`` of a Mesh ``payments`` (namespace
-  ``shop``, labels ``app``/``version``, its certificate from the same CA) as a user gets
-  it: metrics on (the destination-side record and the metrics hook), metadata exchange
-  (the peer's headers read and stripped, this workload's sent back), and tracing
+  the ASGI TLS extension, each answer in one write) and ``MeshMiddleware`` of a Mesh
+  ``payments`` (namespace ``shop``, labels ``app``/``version``, its certificate from the
+  same CA) as a user gets it: metrics on (the destination-side record and the metrics
+  hook), metadata exchange (the peer's headers read and stripped, this workload's sent
+  back), and tracing
   configured at Istio's 1% (``Tracing(sampling=1)``, an OpenTelemetry SDK provider whose
   exporter drops the spans: the SDK's cost without a network); no AuthorizationPolicy;
 - ``mesh``: the same with ``benchmarks/authz.py``'s 20 policies (4 DENY, 16 ALLOW) x 5

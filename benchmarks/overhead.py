@@ -2,6 +2,7 @@
 resilience policy, against the same server, same requests, one run.
 
     .venv/bin/python benchmarks/overhead.py [--sync] [--quick] [--requests 2000] [--rounds 10]
+        [--no-exchange] [--post N]
 
 Three clients send sequential GETs over loopback to one server process listening on 4 ports
 (``_server.py``; its CPU is not counted):
@@ -22,6 +23,7 @@ into the process's registry (``Mesh(metrics=True)``, the source-side record of e
 and the metadata exchange headers sent to the mesh service (the server, not a mesh workload,
 answers none back). ``--no-exchange`` leaves those two headers out (a tool to see their
 cost: h11 validates every header the client sends, and the metadata value is ~420 bytes).
+``--post N`` sends POSTs with an N-byte body instead (a ``Content-Length`` header).
 
 Latency is ``time.perf_counter`` around each request (the body is read). Client CPU per
 request is this process's CPU time (``time.process_time``) over a round divided by its
@@ -65,6 +67,9 @@ import inmesh
 BUDGET = 1.10
 WARMUP = 50
 HEADERS = {"end-user": "mary"}  # the header route does not match: weighted v1/v2 split
+#: GET without a body; ``--post N``: POST with an N-byte body (``Content-Length``)
+METHOD = "GET"
+BODY: bytes | None = None
 VERSIONS = ["v1", "v1", "v1", "v2"]
 
 # The full resilience policy, on a healthy backend: nothing in it ever fires.
@@ -147,15 +152,16 @@ def _check(r: httpx.Response, url: str) -> None:
 
 
 async def measure_async(client: httpx.AsyncClient, url: str, n: int) -> tuple[list[float], float]:
-    """``n`` sequential GETs: each latency, and the CPU time per request."""
+    """``n`` sequential requests (GETs; POSTs with ``--post``): each latency, and the CPU
+    time per request."""
     for _ in range(WARMUP):
-        _check(await client.get(url, headers=HEADERS), url)
+        _check(await client.request(METHOD, url, headers=HEADERS, content=BODY), url)
     lat: list[float] = []
     clock = time.perf_counter
     cpu0 = time.process_time()
     for _ in range(n):
         t0 = clock()
-        r = await client.get(url, headers=HEADERS)
+        r = await client.request(METHOD, url, headers=HEADERS, content=BODY)
         lat.append(clock() - t0)
         _check(r, url)
     return lat, (time.process_time() - cpu0) / n
@@ -164,13 +170,13 @@ async def measure_async(client: httpx.AsyncClient, url: str, n: int) -> tuple[li
 def measure_sync(client: httpx.Client, url: str, n: int) -> tuple[list[float], float]:
     """The same as :func:`measure_async`, with the sync client."""
     for _ in range(WARMUP):
-        _check(client.get(url, headers=HEADERS), url)
+        _check(client.request(METHOD, url, headers=HEADERS, content=BODY), url)
     lat: list[float] = []
     clock = time.perf_counter
     cpu0 = time.process_time()
     for _ in range(n):
         t0 = clock()
-        r = client.get(url, headers=HEADERS)
+        r = client.request(METHOD, url, headers=HEADERS, content=BODY)
         lat.append(clock() - t0)
         _check(r, url)
     return lat, (time.process_time() - cpu0) / n
@@ -272,7 +278,16 @@ def main() -> None:
         action="store_true",
         help="the mesh clients without the metadata exchange headers (to see their cost)",
     )
+    ap.add_argument(
+        "--post",
+        type=int,
+        metavar="N",
+        help="POSTs with an N-byte body (a Content-Length header) instead of GETs",
+    )
     a = ap.parse_args()
+    if a.post is not None:
+        global METHOD, BODY
+        METHOD, BODY = "POST", b"x" * a.post
     exchange = not a.no_exchange
     requests, rounds = (500, 4) if a.quick else (a.requests, a.rounds)
     with Servers([0.0] * len(VERSIONS)) as servers:
@@ -281,6 +296,8 @@ def main() -> None:
         else:
             series = asyncio.run(run_async(servers.ports, requests, rounds, exchange=exchange))
     mode = ("sync" if a.sync else "async") + ("" if exchange else ", no exchange headers")
+    if BODY is not None:
+        mode += f", POST {len(BODY)} bytes"
     report(series, requests=requests, rounds=rounds, mode=mode)
     sys.exit(0)
 

@@ -14,10 +14,12 @@ letters, digits and dashes only, such as a propagated ``x-request-id``, is withi
 patterns by construction and normalised without them); the headers
 the mesh formatted itself from checked parts
 (:class:`~inmesh.telemetry._propagation.MeshHeader`: trace ids, new on every request) as
-they are. The bytes on the wire are the same. A request with a header that
-fails the check, or with ``Content-Length``/``Transfer-Encoding`` (which h11 checks across
-headers), is handed over as the plain list: h11 does all of it as it always did, and
-raises where it always did (``httpx.LocalProtocolError``).
+they are. The bytes on the wire are the same. ``Content-Length`` and ``Transfer-Encoding``
+(a request with a body), which h11 checks across headers, are checked by h11 on every
+request and never remembered; one of them alone is checked as h11 checks it in the list
+(its rules across headers concern two or more). A request with a header that fails the
+check, or with more than one of those two, is handed over as the plain list: h11 does
+all of it as it always did, and raises where it always did (``httpx.LocalProtocolError``).
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ class WireHeaders(_H11Headers):
             yield name, value
 
 
-_SPECIAL = (b"content-length", b"transfer-encoding")  # h11 checks these across headers
+#: h11 checks these across headers (conflicting or repeated lengths, one transfer coding):
+#: one of them alone is checked alone, more go the plain way
+_SPECIAL = (b"content-length", b"transfer-encoding")
 #: each (name, value) h11's check passed on, as h11 normalised it: the same application
 #: headers (httpx's Host, Accept, User-Agent...) come on every request; cleared when full
 _CHECKED: dict[Header, tuple[bytes, bytes, bytes]] = {}
@@ -82,11 +86,13 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
     patterns by construction, without them), the mesh's own (:class:`MeshHeader`) as they
     are.
     ``headers`` unchanged, for h11 to check as it always did, when one fails the check or
-    is a ``Content-Length`` or ``Transfer-Encoding`` (h11 checks those across headers)."""
+    more than one is a ``Content-Length`` or ``Transfer-Encoding`` (h11 checks those
+    across headers; one alone, h11 checks here on every request)."""
     if not _ENABLED:
         return headers
     checked = _CHECKED
     items: list[tuple[bytes, bytes, bytes]] = []
+    framing = False  # a Content-Length or Transfer-Encoding seen
     try:
         for h in headers:
             if type(h) is MeshHeader:
@@ -108,7 +114,13 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
                     item = normalize_and_validate([h])._full_items[0]
                 lower = item[1]
                 if lower in _SPECIAL:
-                    return headers
+                    if framing:  # a second one: h11's rules across headers, its own way
+                        return headers
+                    framing = True
+                    # h11's own check of it (its value's rules too), never remembered: a
+                    # length changes with every body
+                    items.append(normalize_and_validate([h])._full_items[0])
+                    continue
                 # remembered (a value new on every request, such as a request id, only
                 # refills the table: cleared when full, ~1 miss a header per 1,024 requests)
                 if len(item[2]) <= _LONGEST and not _may_be_secret(lower):

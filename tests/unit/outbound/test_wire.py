@@ -90,11 +90,51 @@ def test_a_header_h11_refuses_leaves_the_list_for_h11_to_refuse() -> None:
     assert wire_headers(spaced) is spaced
 
 
-@pytest.mark.parametrize("name", [b"Content-Length", b"transfer-encoding"])
-def test_body_framing_headers_stay_with_h11(name: bytes) -> None:
-    value = b"chunked" if name == b"transfer-encoding" else b"5"
-    headers = [*APP, (name, value), *trace_headers()]
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (b"Content-Length", b"5"),
+        (b"content-length", b"5, 5"),  # h11 collapses equal lengths
+        (b"transfer-encoding", b"Chunked"),  # h11 lower-cases the coding
+    ],
+)
+def test_one_body_framing_header_is_checked_as_h11_checks_it(name: bytes, value: bytes) -> None:
+    headers = [*APP, (name, value), *trace_headers(), *EXCHANGE]
+    for _ in range(2):  # never remembered: checked again on the next request
+        wire = wire_headers(headers)
+        assert isinstance(wire, WireHeaders)
+        assert sent(wire) == sent(list(headers))
+        assert wire._full_items == normalize_and_validate(headers)._full_items
+        assert (name, value) not in _wire._CHECKED
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        [(b"Content-Length", b"5"), (b"content-length", b"5")],  # h11 keeps the first
+        [(b"Content-Length", b"5"), (b"content-length", b"6")],  # h11 refuses
+        [(b"Content-Length", b"5"), (b"transfer-encoding", b"chunked")],
+        [(b"transfer-encoding", b"chunked"), (b"transfer-encoding", b"chunked")],
+    ],
+)
+def test_two_body_framing_headers_stay_with_h11(framing: list[tuple[bytes, bytes]]) -> None:
+    headers = [*APP, *framing, *trace_headers()]
     assert wire_headers(headers) is headers
+
+
+@pytest.mark.parametrize("value", [b"1a", b"-1", b"5, 6", b"9" * 30])
+def test_a_bad_length_is_left_for_h11_to_refuse(value: bytes) -> None:
+    headers = [*APP, (b"Content-Length", value), *trace_headers()]
+    assert wire_headers(headers) is headers
+    with pytest.raises(h11.LocalProtocolError):
+        sent(headers)
+
+
+def test_a_bad_transfer_coding_is_left_for_h11_to_refuse() -> None:
+    headers = [*APP, (b"Transfer-Encoding", b"gzip"), *trace_headers()]
+    assert wire_headers(headers) is headers
+    with pytest.raises(h11.LocalProtocolError):
+        sent(headers)
 
 
 def test_the_application_s_headers_alone_are_checked_once() -> None:
@@ -120,8 +160,12 @@ def test_credentials_and_long_values_are_checked_but_not_remembered() -> None:
 @given(
     st.lists(
         st.tuples(
-            st.binary(max_size=12) | st.sampled_from([b"Host", b"x-b3-traceid", b"X-Id"]),
-            st.binary(max_size=20) | st.sampled_from([TRACE, b"a-B-9", b"a b", b" x", b""]),
+            st.binary(max_size=12)
+            | st.sampled_from(
+                [b"Host", b"x-b3-traceid", b"X-Id", b"Content-Length", b"transfer-encoding"]
+            ),
+            st.binary(max_size=20)
+            | st.sampled_from([TRACE, b"a-B-9", b"a b", b" x", b"", b"12", b"chunked", b"3, 3"]),
         ),
         max_size=6,
     )
@@ -136,8 +180,9 @@ def test_any_header_is_normalised_as_h11_does_or_left_to_h11(
     except h11.LocalProtocolError:
         assert wire is headers  # h11 refuses it when httpcore sends it, as before
         return
-    if wire is headers:  # h11 accepts it all: only its body framing headers are left to it
-        assert any(n.lower() in (b"content-length", b"transfer-encoding") for n, _ in headers)
+    if wire is headers:  # h11 accepts it all: only two body framing headers are left to it
+        framing = [n for n, _ in headers if n.lower() in (b"content-length", b"transfer-encoding")]
+        assert len(framing) >= 2
     else:
         assert isinstance(wire, WireHeaders)
         assert wire._full_items == expected
