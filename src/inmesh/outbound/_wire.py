@@ -20,6 +20,8 @@ request and never remembered; one of them alone is checked as h11 checks it in t
 (its rules across headers concern two or more). A request with a header that fails the
 check, or with more than one of those two, is handed over as the plain list: h11 does
 all of it as it always did, and raises where it always did (``httpx.LocalProtocolError``).
+An HTTP/2 connection (httpcore's h2 path) gets the headers normalised the same way: a
+``Content-Length: 5, 5`` goes out as h11 would write it, ``5``.
 """
 
 from __future__ import annotations

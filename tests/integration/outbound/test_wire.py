@@ -1,7 +1,8 @@
 """What the mesh puts on the wire, read off a real socket: the application's headers (with
 httpx's casing), the propagated ``x-request-id``, the trace headers (W3C + B3 multi) and the
-metadata exchange pair, each once and in that order; and a header h11 refuses is refused
-through the mesh as through raw httpx (``httpx.LocalProtocolError``)."""
+metadata exchange pair, each once and in that order; a request body framed as raw httpx
+frames it; and a header h11 refuses is refused through the mesh as through raw httpx
+(``httpx.LocalProtocolError``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ class HeadServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.heads: list[bytes] = []
+        #: each connection's bytes, whole, once it ended (bodies included)
+        self.connections: list[bytes] = []
+        self.ended = threading.Semaphore(0)
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -41,11 +45,15 @@ class HeadServer:
 
     def _conn(self, conn: socket.socket) -> None:
         buf = b""
+        whole = b""
         with conn:
             while True:
                 data = conn.recv(65536)
                 if not data:
+                    self.connections.append(whole)
+                    self.ended.release()
                     return
+                whole += data
                 buf += data
                 while b"\r\n\r\n" in buf:
                     head, _, buf = buf.partition(b"\r\n\r\n")
@@ -130,5 +138,58 @@ def test_a_header_h11_refuses_is_refused_as_without_the_mesh(server: HeadServer)
         raw.get(f"http://127.0.0.1:{server.port}/", headers=bad)
     with mesh.sync_client() as client, pytest.raises(httpx.LocalProtocolError) as meshed:
         client.get("http://bench/", headers=bad)
+    assert str(meshed.value) == str(direct.value)
+    assert server.heads == []
+
+
+def _framing(sent: bytes) -> tuple[list[bytes], bytes]:
+    """A request's body framing headers (as sent) and everything after its head."""
+    head, _, rest = sent.partition(b"\r\n\r\n")
+    framing = [
+        line
+        for line in head.split(b"\r\n")[1:]
+        if line.lower().startswith((b"content-length:", b"transfer-encoding:"))
+    ]
+    return framing, rest
+
+
+def _chunks() -> Iterator[bytes]:
+    yield b"hello"
+    yield b" world"
+
+
+@pytest.mark.parametrize("body", ["content", "stream"], ids=["content-length", "chunked"])
+def test_a_request_body_is_framed_as_without_the_mesh(server: HeadServer, body: str) -> None:
+    mesh = inmesh.Mesh(service="client", config=config(server.port), tracing=Tracing(sampling=0))
+    with httpx.Client() as raw:
+        content = b"hello world" if body == "content" else _chunks()
+        assert raw.post(f"http://127.0.0.1:{server.port}/a", content=content).text == "ok"
+    assert server.ended.acquire(timeout=10)
+    with mesh.sync_client() as client:
+        content = b"hello world" if body == "content" else _chunks()
+        assert client.post("http://bench/a", content=content).text == "ok"
+    assert server.ended.acquire(timeout=10)
+    direct, meshed = (_framing(sent) for sent in server.connections)
+    assert meshed == direct
+    expected = [b"Content-Length: 11"] if body == "content" else [b"Transfer-Encoding: chunked"]
+    assert direct[0] == expected
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        [("Content-Length", "5"), ("Content-Length", "6")],
+        [("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")],
+        [("Content-Length", "5x")],
+    ],
+)
+def test_bad_body_framing_is_refused_as_without_the_mesh(
+    server: HeadServer, framing: list[tuple[str, str]]
+) -> None:
+    mesh = inmesh.Mesh(service="client", config=config(server.port), tracing=Tracing(sampling=0))
+    with httpx.Client() as raw, pytest.raises(httpx.LocalProtocolError) as direct:
+        raw.post(f"http://127.0.0.1:{server.port}/", headers=framing, content=b"hello")
+    with mesh.sync_client() as client, pytest.raises(httpx.LocalProtocolError) as meshed:
+        client.post("http://bench/", headers=framing, content=b"hello")
     assert str(meshed.value) == str(direct.value)
     assert server.heads == []

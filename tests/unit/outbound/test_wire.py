@@ -114,6 +114,7 @@ def test_one_body_framing_header_is_checked_as_h11_checks_it(name: bytes, value:
         [(b"Content-Length", b"5"), (b"content-length", b"5")],  # h11 keeps the first
         [(b"Content-Length", b"5"), (b"content-length", b"6")],  # h11 refuses
         [(b"Content-Length", b"5"), (b"transfer-encoding", b"chunked")],
+        [(b"transfer-encoding", b"chunked"), (b"Content-Length", b"5")],
         [(b"transfer-encoding", b"chunked"), (b"transfer-encoding", b"chunked")],
     ],
 )
