@@ -174,18 +174,9 @@ class MeshMiddleware:
                 if what is _KEEP:
                     kept.append(item)
                     continue
-            if what is _CARRY:
-                carried.append(item)
-            elif what is _TRACEPARENT:
-                carried.append(item)
-                if traceparent is None:
-                    traceparent = item[1]
-                else:
-                    simple_trace = False  # repeated: parse_headers' rules
-            elif what is _TRACESTATE:
-                carried.append(item)
-                simple_trace = False
-            elif what is _HOST_:
+            # the names a mesh peer sends on every request first (host, x-request-id, the
+            # exchange pair, traceparent): each branch below is one more test for the rest
+            if what is _HOST_:
                 host = item[1]
             elif what is _ID:
                 request_id = item[1]
@@ -196,14 +187,25 @@ class MeshMiddleware:
             elif what is _METADATA_ID:
                 dropped = exchanged = True
                 continue
-            elif what is _FORWARDED:  # claimed identity dropped before anyone reads it
-                forwarded.append(item[1])
-                dropped = True
-                continue
+            elif what is _TRACEPARENT:
+                carried.append(item)
+                if traceparent is None:
+                    traceparent = item[1]
+                else:
+                    simple_trace = False  # repeated: parse_headers' rules
+            elif what is _CARRY:
+                carried.append(item)
+            elif what is _TRACESTATE:
+                carried.append(item)
+                simple_trace = False
             elif what is _BAGGAGE_:
                 carried.append(item)
                 if _AMBIENT_KEY in item[1]:
                     baggage = item[1]
+            elif what is _FORWARDED:  # claimed identity dropped before anyone reads it
+                forwarded.append(item[1])
+                dropped = True
+                continue
             elif what is _DROP:
                 dropped = True
                 continue
