@@ -1,7 +1,7 @@
 """The inbound side's cost: a bare uvicorn app against the same app behind the mesh
 listener and ``MeshMiddleware`` with everything a user gets on, same requests, one run.
 
-    .venv/bin/python benchmarks/inbound.py [--quick] [--requests 2000] [--rounds 8]
+    .venv/bin/python benchmarks/inbound.py [--quick] [--requests 400] [--rounds 40]
         [--no-telemetry] [--micro [--h11] [--number 20000] [--repeat 7]]
         [--counts N [--counts-out FILE]]
         [--instructions N [--kinds bare,listener,mesh] [--branch-sim]]
@@ -37,7 +37,8 @@ its threads, ``/proc/<pid>/task/*/schedstat``) over a round divided by its reque
 latency is ``time.perf_counter`` around each request. Rounds interleave the servers (bare,
 listener, mesh, then listener, mesh, bare, ...), each with 50 unmeasured requests first;
 each ratio is the median over rounds of the round's figure over the same round's bare
-figure.
+figure. Many short rounds rather than a few long ones: a burst of other work on a shared
+machine spoils a few rounds, which the median drops.
 Budget (issue 10): the listener server (everything on but authorization) at most 1.10x on
 server CPU per request and on client p50; the mesh server's ratio is reported. ``--quick``: 500
 requests x 4 rounds. With ``INMESH_BENCH_PROFILE=DIR`` each server runs under cProfile
@@ -448,8 +449,8 @@ def main() -> None:
     ap.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
     ap.add_argument("--ca", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--requests", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument(
         "--no-telemetry",
         action="store_true",
