@@ -18,7 +18,7 @@ record itself and the hooks.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from .._mesh import Mesh
     from ..security import Decision
     from ..telemetry._exchange import PeerMetadata
-    from ..telemetry._record import RecordHook
     from ._peer import Peer
 
 __all__ = ["InboundRecorder", "authorization_of"]
@@ -175,48 +174,31 @@ class InboundRecorder:
                 )  # fmt: skip
                 hook.learn(key, (peer, source, mesh.labels), record)
             return
-        self._emit_record(
-            scope, peer, mtls, decision, status, response_bytes, start, end, source,
-            request_bytes, server_name, grpc_status, content_type, local, cluster, hooks,
-        )  # fmt: skip
-
-    def _emit_record(
-        self,
-        scope: MutableMapping[str, Any],
-        peer: Peer | None,
-        mtls: bool,
-        decision: Decision | None,
-        status: int,
-        response_bytes: int,
-        start: float,
-        end: float,
-        source: PeerMetadata | None,
-        request_bytes: int,
-        server_name: str | None,
-        grpc_status: str,
-        content_type: bytes | None,
-        local: str,
-        cluster: str,
-        hooks: Sequence[RecordHook],
-    ) -> None:
-        """The record for every hook (more hooks than the standard metrics, or a Telemetry
-        API policy that changes them), with the access-log fields when one may read them."""
-        state = self._mesh._state
         record = self._record(
             scope, peer, mtls, decision, status, response_bytes, start, end, source,
             request_bytes, grpc_status, content_type, local, cluster,
         )  # fmt: skip
         if state.full_records:
-            # what only access logs and Telemetry expressions read, made when one may
-            client = scope.get("client") or _NO_ADDRESS
-            record.protocol = f"HTTP/{scope.get('http_version', '1.1')}"
-            record.query = scope.get("query_string", b"").decode("latin-1")
-            record.request_headers = AsgiHeaders(scope.get("headers") or ())
-            record.downstream_local_address = local
-            record.downstream_remote_address = f"{client[0]}:{client[1]}" if client[0] else ""
-            record.requested_server_name = server_name or ""
+            self._add_access_fields(record, scope, local, server_name)
         for each in hooks:
             each(record)
+
+    @staticmethod
+    def _add_access_fields(
+        record: RequestRecord,
+        scope: MutableMapping[str, Any],
+        local: str,
+        server_name: str | None,
+    ) -> None:
+        """What only access logs and Telemetry expressions read (more hooks than the
+        standard metrics, or a Telemetry API policy that changes them), set when one may."""
+        client = scope.get("client") or _NO_ADDRESS
+        record.protocol = f"HTTP/{scope.get('http_version', '1.1')}"
+        record.query = scope.get("query_string", b"").decode("latin-1")
+        record.request_headers = AsgiHeaders(scope.get("headers") or ())
+        record.downstream_local_address = local
+        record.downstream_remote_address = f"{client[0]}:{client[1]}" if client[0] else ""
+        record.requested_server_name = server_name or ""
 
     def _record(
         self,

@@ -6,7 +6,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from inmesh.telemetry import ENVOY_BUCKETS, MetricsHook, default_metrics
+from inmesh.telemetry import ENVOY_BUCKETS, MetricsHook, RequestRecord, default_metrics
 
 from .records import record
 
@@ -85,13 +85,18 @@ def test_the_process_hook_is_one() -> None:
     assert default_metrics() is default_metrics()
 
 
-def test_series_for_and_count_count_as_a_record_does() -> None:
-    called, kept = MetricsHook(), MetricsHook()
-    recs = [
+def three_records() -> list[RequestRecord]:
+    """Two requests of one label set (a bucket and a byte size apart) and a 503."""
+    return [
         record(duration=0.012, request_bytes=0, response_bytes=300),
         record(duration=0.0004, request_bytes=10, response_bytes=300),
         record(duration=2.5, request_bytes=70000, response_bytes=0, status=503),
     ]
+
+
+def test_series_for_and_count_count_as_a_record_does() -> None:
+    called, kept = MetricsHook(), MetricsHook()
+    recs = three_records()
     for rec in recs:
         called(rec)
         kept.count(kept.series_for(rec), rec.duration, rec.request_bytes, rec.response_bytes)
@@ -101,11 +106,7 @@ def test_series_for_and_count_count_as_a_record_does() -> None:
 
 def test_count_by_counts_as_count_once_the_key_is_learned() -> None:
     called, keyed = MetricsHook(), MetricsHook()
-    recs = [
-        record(duration=0.012, request_bytes=0, response_bytes=300),
-        record(duration=0.0004, request_bytes=10, response_bytes=300),
-        record(duration=2.5, request_bytes=70000, response_bytes=0, status=503),
-    ]
+    recs = three_records()
     for rec in recs:
         called(rec)
         key = ("mine", rec.status)
