@@ -287,9 +287,9 @@ class MeshMiddleware:
         if self.policy is not None:
             authorizer = self.policy.current().authorizer
             if authorizer is not None:
-                # The request as the workload's sidecar sees it: method, the request
-                # target as sent (its raw path: the policies' path drops the query,
-                # normalize_path), Host, ports, IPs, principal, SNI.
+                # The request as the workload's sidecar sees it: method, the path as sent
+                # (ASGI's raw_path, without the query, which the policies' path drops
+                # too: normalize_path), Host, ports, IPs, principal, SNI.
                 target = scope.get("raw_path") or scope["path"].encode("utf-8")
                 server = scope.get("server") or _NO_ADDRESS
                 client = scope.get("client") or _NO_ADDRESS
@@ -327,7 +327,7 @@ class MeshMiddleware:
         if pair is not None:
             answer_to.inmesh_pair = pair  # written with the answer's head (inbound/_h11.py)
             answer = ()
-        if answer and not recording:  # not written by the listener: in the answer's message
+        if answer:  # not written by the listener: in the answer's message
             send = answering(send, answer)
         if recording:
             # the app's answer observed through ``send``, as Starlette's middleware does
@@ -342,8 +342,6 @@ class MeshMiddleware:
                 elif kind == "http.response.start":
                     status = message["status"]
                     grpc = _grpc_status(message.get("headers"), grpc)
-                    if answer:  # not written by the listener: in the answer's message
-                        message = {**message, "headers": [*message.get("headers", ()), *answer]}
                 elif kind == "http.response.trailers":  # gRPC's status, after the body
                     grpc = _grpc_status(message.get("headers"), grpc)
                 await inner(message)
@@ -368,7 +366,7 @@ class MeshMiddleware:
                 answer_to.inmesh_pair = None
             if span is not None:
                 end_server_span(span, status, decision)
-            if recording and kind == "http" and mesh is not None and mesh._state.hooks:
+            if hooked and mesh is not None and mesh._state.hooks:
                 (self._records or self._recorder()).emit(
                     scope,
                     peer,

@@ -7,8 +7,8 @@ the writes made during one turn of the event loop and writes them as one:
 
 - at the end of an answer (the listener flushes in ``on_response_complete``), so a whole
   answer leaves as soon as it is complete;
-- when the held bytes reach :data:`FLUSH_AT` (a write that large alone goes out as it
-  is), so a body streamed without yielding is not held whole and still meets the
+- when the held bytes reach :data:`FLUSH_AT` (a write that large goes out as it is, after
+  what is held), so a body streamed without yielding is not held whole and still meets the
   transport's flow control (``pause_writing``);
 - before the transport closes or writes EOF;
 - otherwise at the next turn of the loop (``call_soon``), so a head or a chunk followed by
@@ -59,6 +59,10 @@ class CoalescingTransport(asyncio.Transport):
             self._held = [bytes(data)]  # bytes: the same object; a buffer: a copy
             self._size = len(data)
             self._loop.call_soon(self.flush)
+            return
+        if len(data) >= FLUSH_AT:  # large: what is held first, then it as it is (no copy)
+            self.flush()
+            self.transport.write(data)
             return
         held.append(bytes(data))
         self._size += len(data)

@@ -145,15 +145,14 @@ class InboundRecorder:
         end = time.perf_counter()
         mesh = self._mesh
         state = mesh._state
-        server = scope.get("server") or _NO_ADDRESS
-        local, cluster = self._server(server)
+        local, cluster = self._server(scope.get("server") or _NO_ADDRESS)
         hooks = state.hooks
         hook = counting_hook(hooks, state.telemetry.server_metrics)
+        key: tuple[Any, ...] = ()
         if hook is not None:
             # Only the standard metrics read the record: counted in its series, found by
             # what its labels derive from (MetricsHook.learn, as the outbound path does);
             # the record is built once per label set.
-            principal = self._destination_principal()
             key = (
                 "destination",
                 id(peer),
@@ -163,21 +162,19 @@ class InboundRecorder:
                 grpc_status,
                 content_type,
                 cluster,
-                principal,
+                self._destination_principal(),
                 state.workload,
                 id(mesh.labels),
             )
-            if not hook.count_by(key, end - start, request_bytes, response_bytes):
-                record = self._record(
-                    scope, peer, mtls, decision, status, response_bytes, start, end, source,
-                    request_bytes, grpc_status, content_type, local, cluster,
-                )  # fmt: skip
-                hook.learn(key, (peer, source, mesh.labels), record)
-            return
+            if hook.count_by(key, end - start, request_bytes, response_bytes):
+                return
         record = self._record(
             scope, peer, mtls, decision, status, response_bytes, start, end, source,
             request_bytes, grpc_status, content_type, local, cluster,
         )  # fmt: skip
+        if hook is not None:  # a label set new to the standard metrics: learned
+            hook.learn(key, (peer, source, mesh.labels), record)
+            return
         if state.full_records:
             self._add_access_fields(record, scope, local, server_name)
         for each in hooks:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from .._errors import ConfigError, ConfigProblem
 from ._authz_compile import Emitter, ip_key
@@ -42,7 +42,7 @@ _Match = Callable[..., "Decision | None"]
 _UNSEEN: Any = object()  # a header name check_raw has not met yet
 
 
-def _refuse_raw(principal: str | None, mtls: bool, port: int | None) -> None:
+def _refuse_raw(principal: str | None, mtls: bool, port: int | None) -> NoReturn:
     """check_raw's refusals, as :class:`AuthzRequest` words them."""
     if principal is not None and not mtls:
         raise ValueError("a plaintext request (mtls=False) has no source principal or namespace")
@@ -243,8 +243,10 @@ class WorkloadAuthorizer:
                 u = SPIFFE_SCHEME + principal
         pa = None
         if self._uses_path:
-            # keyed by the path as sent: normalize_path drops the query first, and a query
-            # (client data, new on every request) would only churn the table
+            # keyed by the path before any query: normalize_path drops the query first.
+            # The middleware passes ASGI's raw_path, which has none; a caller of
+            # InboundPolicy.check_raw may pass a whole target, whose query (client data)
+            # would only churn the table
             sent = target.partition(b"?")[0]
             pa = self._paths.get(sent, _UNSEEN)
             if pa is _UNSEEN:

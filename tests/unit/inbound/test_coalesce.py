@@ -140,6 +140,21 @@ def test_a_write_of_the_threshold_alone_goes_out_as_it_is() -> None:
     run(body)
 
 
+def test_a_large_write_after_held_bytes_follows_them_as_it_is() -> None:
+    async def body(loop: asyncio.AbstractEventLoop) -> None:
+        raw = Recording()
+        t = CoalescingTransport(raw, loop)
+        big = b"y" * FLUSH_AT
+        t.write(b"head")
+        t.write(big)
+        assert raw.writes == [b"head", big]  # in order, the large one not joined (copied)
+        assert raw.writes[1] is big
+        await turn()
+        assert raw.writes == [b"head", big]
+
+    run(body)
+
+
 def test_held_bytes_go_out_once_they_reach_the_threshold() -> None:
     async def body(loop: asyncio.AbstractEventLoop) -> None:
         raw = Recording()
