@@ -36,16 +36,9 @@ class Counts:
             self._profile.disable()
             after = gc.get_stats()
             stats = pstats.Stats(self._profile).stats  # type: ignore[attr-defined]
-            calls = {
-                f"{path.rsplit('/', 1)[-1]}:{line_no}({name})": entry[1]
-                for (path, line_no, name), entry in stats.items()
-            }
+            calls = {_label(where): entry[1] for where, entry in stats.items()}
             sizes = _bytecode_sizes()
-            code_bytes = {
-                f"{path.rsplit('/', 1)[-1]}:{line_no}({name})": sizes[path, line_no, name]
-                for (path, line_no, name) in stats
-                if (path, line_no, name) in sizes
-            }
+            code_bytes = {_label(where): sizes[where] for where in stats if where in sizes}
             pairs = list(zip(after, self._gc, strict=True))
             return {
                 "collections": [a["collections"] - b["collections"] for a, b in pairs],
@@ -109,3 +102,9 @@ def unspecialized(prefixes: tuple[str, ...] = ("inmesh", "h11", "uvicorn", "_inb
                     f"{obj.__module__}.{obj.__qualname__}:{line} {i.opname} {i.argrepr} {backoff}"
                 )
     return "\n".join(sorted(lines)) + "\n"
+
+
+def _label(where: tuple[str, int, str]) -> str:
+    """cProfile's (path, line, name) as the counts name a function: ``file.py:line(name)``."""
+    path, line_no, name = where
+    return f"{path.rsplit('/', 1)[-1]}:{line_no}({name})"

@@ -234,8 +234,8 @@ def serve(kind: str, ca_dir: str, telemetry: bool) -> None:
 def cpu_seconds(pid: int) -> float:
     """A server's CPU time so far, user and system, to the nanosecond: the scheduler's own
     sum for each of its threads (``/proc/PID/task/*/schedstat``; a server's threads live as
-    long as it does). ``/proc/PID/stat`` counts the same time in 10 ms ticks, ~2% of a
-    round's 2,000 requests at each reading."""
+    long as it does). ``/proc/PID/stat`` counts the same time in 10 ms ticks, ~10% of a
+    round's 400 requests at each reading."""
     total = 0
     for task in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{task}/schedstat") as f:

@@ -80,15 +80,11 @@ class _Where:
         self.source, self.number, self.prefix, self.report = source, number, prefix, report
         self.doc = doc
 
-    def claims(self) -> tuple[str | None, str | None, str | None]:
-        """The document's kind, namespace and name (each ``None`` unless a string)."""
-        return claims(self.doc)
-
     def problem(
         self, message: str, loc: Loc = (), *, code: str = "IST0106", severity: str = "Error"
     ) -> ConfigProblem:
         field = format_loc((*self.prefix, *loc)) or None
-        kind, namespace, name = self.claims()
+        kind, namespace, name = claims(self.doc)
         return ConfigProblem(
             message,
             file=self.source,

@@ -57,18 +57,19 @@ _R = TypeVar("_R")
 _CACHES: list[dict[Any, Any]] = []
 
 
-#: the longest key remembered, in characters: a DNS subdomain is at most 253, a label key
-#: 253 + 1 + 63 (its prefix, ``/``, its name); checks of longer input (a request's, or
-#: a document's) are answered but not kept, so the cache's size stays bounded
+#: the longest string a remembered key holds, in characters: a DNS subdomain is at most
+#: 253, a label key 253 + 1 + 63 (its prefix, ``/``, its name); checks with a longer
+#: argument (a request's, or a document's) are answered but not kept, so the cache's size
+#: stays bounded (each check takes a fixed number of arguments)
 _LONGEST_KEPT = 320
 
 
-def _size(value: Any) -> int:
-    """The characters of the strings ``value`` holds (a key of :func:`_cached`)."""
+def _longest(value: Any) -> int:
+    """The length of the longest string ``value`` holds (a key of :func:`_cached`)."""
     if type(value) is str:
         return len(value)
     if type(value) is tuple:
-        return sum(_size(v) for v in value)
+        return max((_longest(v) for v in value), default=0)
     return 0
 
 
@@ -101,7 +102,7 @@ def _cached(check: Callable[_P, _R]) -> Callable[_P, _R]:
         except KeyError:
             pass
         result = check(*args, **kwargs)
-        if _size(key) <= _LONGEST_KEPT:  # no valid name is longer; a long one is not kept
+        if _longest(key) <= _LONGEST_KEPT:  # no valid name is longer; a long one is not kept
             if len(cache) >= CACHED:
                 cache.clear()
             cache[_own(key)] = result

@@ -9,9 +9,10 @@ adds its share. h11's ``Request`` takes a ``Headers`` list it normalised before 
 so the mesh hands it one: each header as ``normalize_and_validate`` made it, remembered
 per distinct ``(name, value)`` (the same application headers come on every request, and
 the function's result for the same bytes is the same; at most 1,024, none longer than 512
-bytes, none whose name may carry a credential; a header whose name and value are ASCII
-letters, digits and dashes only, such as a propagated ``x-request-id``, is within h11's
-patterns by construction and normalised without them); the headers
+bytes, none whose name contains a part that often names a credential; a header whose name
+and value are ASCII letters, digits and dashes only, such as a propagated
+``x-request-id``, is within h11's patterns by construction and normalised without them);
+the headers
 the mesh formatted itself from checked parts
 (:class:`~inmesh.telemetry._propagation.MeshHeader`: trace ids, new on every request) as
 they are. The bytes on the wire are the same. ``Content-Length`` and ``Transfer-Encoding``
@@ -71,8 +72,10 @@ _SPECIAL = (b"content-length", b"transfer-encoding")
 _CHECKED: dict[Header, tuple[bytes, bytes, bytes]] = {}
 _CHECKED_LIMIT = 1024
 #: not remembered: long values (bounded memory) and what may be a credential (kept no
-#: longer than the request that carries them): a name with one of these parts
-#: (authorization, cookie, x-api-key, x-auth-token, x-session-id...)
+#: longer than the request that carries them): a name containing one of these parts
+#: (authorization, cookie, x-api-key, x-auth-token, x-session-id...). A rule of thumb, not
+#: a guarantee: a credential under another name is remembered like any header (the bytes
+#: sent are the same either way)
 _LONGEST = 512
 _SECRET_PARTS = (b"auth", b"cookie", b"key", b"token", b"secret", b"session", b"passw", b"sign")
 
@@ -112,6 +115,8 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
                     # ASCII letters, digits and dashes only (an x-request-id's UUID): within
                     # h11's patterns by construction, normalised without them
                     item = (name, name.lower(), value)
+                    if item[1] in _SPECIAL:  # its value has rules of its own: h11's check
+                        item = normalize_and_validate([h])._full_items[0]
                 else:
                     item = normalize_and_validate([h])._full_items[0]
                 lower = item[1]
@@ -119,9 +124,9 @@ def wire_headers(headers: list[Header]) -> Sequence[Header]:
                     if framing:  # a second one: h11's rules across headers, its own way
                         return headers
                     framing = True
-                    # h11's own check of it (its value's rules too), never remembered: a
-                    # length changes with every body
-                    items.append(normalize_and_validate([h])._full_items[0])
+                    # checked as h11 checks it, never remembered: a length changes with
+                    # every body
+                    items.append(item)
                     continue
                 # remembered (a value new on every request, such as a request id, only
                 # refills the table: cleared when full, ~1 miss a header per 1,024 requests)
